@@ -1,0 +1,67 @@
+//! The workspace's task runner (`cargo xtask <task>`): synthesizes the Terraform roots, validates them with
+//! Terraform, benchmarks synth, and runs the test command CI uses.
+//!
+//! Only xtask shells out (to cargo and terraform); the libraries it drives stay pure. It is not a build system:
+//! each task is a short, readable sequence of steps that says what it does and how long it took.
+
+#![allow(clippy::print_stdout, reason = "a command-line tool: its output is the product")]
+
+mod bench;
+mod ci;
+mod synth;
+mod terraform;
+mod util;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// Tasks for the career platform workspace.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Write build/<env>/main.tf.json for one environment or all four.
+    ///
+    /// Each folder is a complete Terraform root module: `terraform -chdir=build/dev init` then `plan`/`apply`.
+    Synth(synth::Args),
+    /// Run `terraform init -backend=false` and `terraform validate` on the synthesized environments.
+    ///
+    /// Uses an offline provider mirror when one is found (TF_PROVIDER_MIRROR, then /opt/tf-plugins,
+    /// ~/.terraform.d/plugins, /usr/share/terraform/plugins, /usr/local/share/terraform/plugins) and a normal
+    /// `terraform init` otherwise.
+    Validate(terraform::ValidateArgs),
+    /// Benchmarks; prints figures to put in BENCHMARKS.md.
+    Bench(bench::Args),
+    /// The full test command CI runs: fmt, clippy, tests, goldens, terraform validate.
+    Ci(ci::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result: Result<()> = match cli.task {
+        Task::Synth(args) => synth::run(&args),
+        Task::Validate(args) => terraform::validate(&args),
+        Task::Bench(args) => bench::run(&args),
+        Task::Ci(args) => ci::run(&args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (xtask lives one level below it).
+fn workspace_root() -> PathBuf {
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.parent().map(PathBuf::from).unwrap_or(manifest_dir)
+}
