@@ -8,10 +8,29 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 
 use crate::util::{cargo, exec, human, step};
-use crate::{synth, terraform, workspace_root};
+use crate::{services, synth, terraform, workspace_root};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {}
+
+#[derive(Debug, clap::Args)]
+pub struct TestArgs {
+    /// Arguments for `cargo test` (e.g. `-p org-module --test database`); default `--workspace`.
+    #[arg(last = true)]
+    cargo_args: Vec<String>,
+}
+
+/// `cargo xtask test`: the services, then `cargo test` with their addresses.
+pub fn test(args: &TestArgs) -> Result<()> {
+    let root = workspace_root();
+    let services = services::Stack::start()?;
+    let cargo_args: Vec<String> =
+        if args.cargo_args.is_empty() { vec!["--workspace".into()] } else { args.cargo_args.clone() };
+    let counts = step("cargo test", || cargo_test(&root, &cargo_args, &services.test_env()))?;
+    drop(services);
+    println!("test: {} passed, {} failed", counts.passed, counts.failed);
+    Ok(())
+}
 
 pub fn run(_args: &Args) -> Result<()> {
     let start = Instant::now();
@@ -29,7 +48,10 @@ pub fn run(_args: &Args) -> Result<()> {
             "warnings",
         ]))
     })?;
-    let counts = step("cargo test --workspace", || cargo_test(&root))?;
+    // Real services for the integration tests; dropped (stopped, removed) when this function returns, also on error.
+    let services = services::Stack::start()?;
+    let counts = step("cargo test --workspace", || cargo_test(&root, &["--workspace".into()], &services.test_env()))?;
+    drop(services);
     step("synth --all --check (goldens match)", synth::run_check_all)?;
     terraform::validate(&terraform::ValidateArgs::all())?;
     println!("ci: all steps passed in {}", human(start.elapsed()));
@@ -45,11 +67,13 @@ pub struct Counts {
     pub failed: u64,
 }
 
-/// Runs `cargo test --workspace`, echoing its output, and sums the `test result:` lines.
-fn cargo_test(root: &Path) -> Result<Counts> {
+/// Runs `cargo test ARGS`, echoing its output, and sums the `test result:` lines.
+fn cargo_test(root: &Path, args: &[String], env: &[(&'static str, String)]) -> Result<Counts> {
     let mut child = cargo()
         .current_dir(root)
-        .args(["test", "--workspace"])
+        .arg("test")
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::piped())
         .spawn()
         .context("cannot start cargo test")?;

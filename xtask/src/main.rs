@@ -8,6 +8,8 @@
 
 mod bench;
 mod ci;
+mod db;
+mod services;
 mod synth;
 mod terraform;
 mod util;
@@ -37,9 +39,14 @@ enum Task {
     /// ~/.terraform.d/plugins, /usr/share/terraform/plugins, /usr/local/share/terraform/plugins) and a normal
     /// `terraform init` otherwise.
     Validate(terraform::ValidateArgs),
+    /// Database migrations: `db migrate` applies pending files of migrations/, `db status` lists them.
+    Db(db::Args),
+    /// `cargo test` with PostgreSQL and PostgREST running (as in CI); arguments after `--` go to cargo test.
+    Test(ci::TestArgs),
     /// Benchmarks; prints figures to put in BENCHMARKS.md.
     Bench(bench::Args),
-    /// The full test command CI runs: fmt, clippy, tests, goldens, terraform validate.
+    /// The full test command CI runs: fmt, clippy, tests against real PostgreSQL + PostgREST, goldens, terraform
+    /// validate. Installs PostgreSQL and postrust when missing and stops everything it started.
     Ci(ci::Args),
 }
 
@@ -48,6 +55,8 @@ fn main() -> std::process::ExitCode {
     let result: Result<()> = match cli.task {
         Task::Synth(args) => synth::run(&args),
         Task::Validate(args) => terraform::validate(&args),
+        Task::Db(args) => db::run(&args),
+        Task::Test(args) => ci::test(&args),
         Task::Bench(args) => bench::run(&args),
         Task::Ci(args) => ci::run(&args),
     };

@@ -1,0 +1,166 @@
+//! Dispatch from the route registry: a function's table pairs each registry [`Route`] it owns with an operation,
+//! and [`dispatch`] picks the entry for an HTTP API v2 event, by `routeKey` when API Gateway sent one and by method
+//! and path otherwise (the local API, a `$default` route). A path the function does not serve is 404; a served
+//! path with another method is 405. Every request is logged once, with its status and duration.
+
+use std::future::Future;
+use std::time::Instant;
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use route_registry::Route;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::response::into_response;
+use crate::validate::{parse_body, uuid_param};
+use crate::{ApiError, Caller, Reply};
+
+/// One matched request, handed to an operation.
+#[derive(Debug)]
+pub struct Call {
+    pub caller: Caller,
+    pub route: &'static Route,
+    params: Vec<(&'static str, String)>,
+    body: Vec<u8>,
+}
+
+impl Call {
+    /// A path parameter by name (`id`, `userId`).
+    pub fn param(&self, name: &str) -> Result<&str, ApiError> {
+        self.params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+            .ok_or_else(|| ApiError::internal(format!("route {} has no parameter {name}", self.route.key())))
+    }
+
+    /// A path parameter that must be a UUID (400 otherwise).
+    pub fn uuid(&self, name: &str) -> Result<Uuid, ApiError> {
+        uuid_param(name, self.param(name)?)
+    }
+
+    /// The JSON body as a typed, validated request (400 naming the field otherwise).
+    pub fn body<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        parse_body(&self.body)
+    }
+}
+
+/// A selected table entry: the route, its operation, and the path parameters by name.
+type Resolved<'t, Op> = (&'t Route, &'t Op, Vec<(&'static str, String)>);
+
+/// Which table entry a request selects.
+fn resolve<'t, Op>(
+    table: &'t [(Route, Op)],
+    method: &str,
+    path: &str,
+    route_key: Option<&str>,
+) -> Result<Resolved<'t, Op>, ApiError> {
+    let by_key = route_key.and_then(|k| table.iter().find(|(r, _)| r.key() == k));
+    let candidates: Box<dyn Iterator<Item = &(Route, Op)>> = match by_key {
+        Some(entry) => Box::new(std::iter::once(entry)),
+        None => Box::new(table.iter()),
+    };
+    let mut path_served = false;
+    for (route, op) in candidates {
+        if let Some(params) = route.match_path(path) {
+            if route.method.as_str() == method {
+                let params = params.into_iter().map(|(n, v)| (n, v.to_owned())).collect();
+                return Ok((route, op, params));
+            }
+            path_served = true;
+        }
+    }
+    if path_served || table.iter().any(|(r, _)| r.match_path(path).is_some()) {
+        Err(ApiError::MethodNotAllowed)
+    } else {
+        Err(ApiError::NotFound("Not found".into()))
+    }
+}
+
+/// Answers one request with the table's operations; never panics, never returns a non-envelope body.
+pub async fn dispatch<Op, F, Fut>(table: &'static [(Route, Op)], req: Request, run: F) -> Response<Body>
+where
+    Op: Copy + 'static,
+    F: FnOnce(Op, Call) -> Fut,
+    Fut: Future<Output = Result<Reply, ApiError>>,
+{
+    let start = Instant::now();
+    let (route_key, request_id) = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => (ctx.route_key.clone(), ctx.request_id.clone()),
+        _ => (None, None),
+    };
+    let method = req.method().as_str().to_owned();
+    let path = req.uri().path().to_owned();
+    let mut endpoint = format!("{method} {path}");
+    let mut user_email = None;
+
+    let result = async {
+        let (route, op, params) = resolve(table, &method, &path, route_key.as_deref())?;
+        endpoint = route.key();
+        let caller = Caller::from_request(&req)?;
+        user_email = caller.email.clone();
+        let body = req.body().to_vec();
+        run(*op, Call { caller, route, params, body }).await
+    }
+    .await;
+
+    let status = match &result {
+        Ok(reply) => reply.status,
+        Err(e) => e.status(),
+    };
+    let duration = start.elapsed().as_secs_f64() * 1000.0;
+    let request_id = request_id.unwrap_or_default();
+    let user_email = user_email.unwrap_or_default();
+    match &result {
+        Err(e @ ApiError::Internal(_)) => tracing::error!(
+            request_id,
+            endpoint,
+            user_email,
+            status,
+            duration,
+            error = e.log_detail(),
+            error_kind = e.kind(),
+            "request failed"
+        ),
+        Err(e) => tracing::warn!(
+            request_id,
+            endpoint,
+            user_email,
+            status,
+            duration,
+            error = e.log_detail(),
+            error_kind = e.kind(),
+            "request refused"
+        ),
+        Ok(_) => tracing::info!(request_id, endpoint, user_email, status, duration, "request served"),
+    }
+    into_response(&result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use route_registry::org;
+
+    const TABLE: &[(Route, u8)] = &[(org::LIST_MEMBERS, 1), (org::ADD_MEMBER, 2), (org::DELETE_MEMBER, 3)];
+
+    #[test]
+    fn resolves_by_route_key_then_path() {
+        let (r, op, params) =
+            resolve(TABLE, "DELETE", "/organizations/a/members/b", Some("DELETE /organizations/{id}/members/{userId}"))
+                .unwrap();
+        assert_eq!((r.key(), *op), (org::DELETE_MEMBER.key(), 3));
+        assert_eq!(params, [("id", "a".to_owned()), ("userId", "b".to_owned())]);
+        let (_, op, _) = resolve(TABLE, "POST", "/organizations/a/members", None).unwrap();
+        assert_eq!(*op, 2);
+    }
+
+    #[test]
+    fn unknown_path_is_404_and_wrong_method_is_405() {
+        assert_eq!(resolve(TABLE, "GET", "/nope", None).unwrap_err().status(), 404);
+        assert_eq!(resolve(TABLE, "PUT", "/organizations/a/members", None).unwrap_err().status(), 405);
+        // A route key this function does not own falls back to the path.
+        assert_eq!(resolve(TABLE, "GET", "/profiles/me", Some("GET /profiles/me")).unwrap_err().status(), 404);
+    }
+}

@@ -1,0 +1,63 @@
+//! The response envelope: `{"success": true, "data": …}` or `{"success": false, "error": "…"}`, always JSON.
+//!
+//! No `Access-Control-Allow-Origin` header is set here: CORS belongs to the API's allow-list (API Gateway answers
+//! preflights and adds the headers), and a wildcard from the function would defeat it.
+
+use lambda_http::http::header::CONTENT_TYPE;
+use lambda_http::{Body, Response};
+use serde_json::{json, Value};
+
+use crate::ApiError;
+
+/// A successful answer: a status (200, 201) and the `data` payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub status: u16,
+    pub data: Value,
+}
+
+impl Reply {
+    pub fn ok(data: Value) -> Self {
+        Reply { status: 200, data }
+    }
+
+    pub fn created(data: Value) -> Self {
+        Reply { status: 201, data }
+    }
+}
+
+/// The envelope body of a result.
+pub fn envelope(result: &Result<Reply, ApiError>) -> (u16, Value) {
+    match result {
+        Ok(reply) => (reply.status, json!({ "success": true, "data": reply.data })),
+        Err(e) => (e.status(), json!({ "success": false, "error": e.to_string() })),
+    }
+}
+
+/// Turns a handler result into the HTTP response API Gateway returns.
+pub fn into_response(result: &Result<Reply, ApiError>) -> Response<Body> {
+    let (status, body) = envelope(result);
+    let mut response = Response::new(Body::Text(body.to_string()));
+    *response.status_mut() =
+        lambda_http::http::StatusCode::from_u16(status).unwrap_or(lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(CONTENT_TYPE, lambda_http::http::HeaderValue::from_static("application/json"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn success_and_error_envelopes() {
+        let ok = into_response(&Ok(Reply::created(json!({"id": 1}))));
+        assert_eq!(ok.status(), 201);
+        assert_eq!(ok.headers()["content-type"], "application/json");
+        assert!(ok.headers().get("access-control-allow-origin").is_none());
+        assert_eq!(ok.body(), &Body::Text(r#"{"success":true,"data":{"id":1}}"#.into()));
+
+        let err = into_response(&Err(ApiError::Internal("db password wrong".into())));
+        assert_eq!(err.status(), 500);
+        assert_eq!(err.body(), &Body::Text(r#"{"success":false,"error":"Internal server error"}"#.into()));
+    }
+}

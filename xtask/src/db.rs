@@ -1,0 +1,272 @@
+//! `cargo xtask db migrate|status`: applies the numbered SQL files of `migrations/` in order, each in its own
+//! transaction, recording name and SHA-256 in `platform_migrations.applied`.
+//!
+//! It refuses to run when an applied file has changed or disappeared (history is append-only: add a new file
+//! instead), takes an advisory lock so two runs cannot interleave, and does nothing when nothing is pending.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use postgres::{Client, NoTls};
+use sha2::{Digest, Sha256};
+
+use crate::util::human;
+use crate::workspace_root;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Action {
+    /// Apply pending migrations.
+    Migrate(Target),
+    /// List applied and pending migrations.
+    Status(Target),
+}
+
+#[derive(Debug, clap::Args)]
+struct Target {
+    /// The database to migrate (default: $DATABASE_URL), e.g. postgres://postgres@127.0.0.1:5432/postgres.
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+    /// The folder of migration files.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+}
+
+impl Target {
+    fn resolve(&self) -> Result<(String, PathBuf)> {
+        let url = match &self.database_url {
+            Some(url) => url.clone(),
+            None => std::env::var("DATABASE_URL")
+                .context("no database given: pass --database-url postgres://USER@HOST:PORT/DB or set DATABASE_URL")?,
+        };
+        Ok((url, self.dir.clone().unwrap_or_else(default_dir)))
+    }
+}
+
+pub fn default_dir() -> PathBuf {
+    workspace_root().join("migrations")
+}
+
+pub fn run(args: &Args) -> Result<()> {
+    match &args.action {
+        Action::Migrate(target) => {
+            let (url, dir) = target.resolve()?;
+            let start = Instant::now();
+            let applied = migrate(&url, &dir)?;
+            if applied.is_empty() {
+                println!("database is up to date ({})", human(start.elapsed()));
+            } else {
+                println!(
+                    "applied {} migration(s) in {}: {}",
+                    applied.len(),
+                    human(start.elapsed()),
+                    applied.join(", ")
+                );
+            }
+            Ok(())
+        }
+        Action::Status(target) => {
+            let (url, dir) = target.resolve()?;
+            for (name, state) in status(&url, &dir)? {
+                println!("{state:8} {name}");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// One migration file.
+#[derive(Debug, Clone)]
+pub struct Migration {
+    pub name: String,
+    pub sql: String,
+    pub checksum: String,
+}
+
+/// Reads `NNNN_name.sql` files in order; refuses badly named files and duplicate numbers.
+pub fn load(dir: &Path) -> Result<Vec<Migration>> {
+    let mut out = Vec::new();
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot read the migrations folder {}", dir.display()))?;
+    for entry in entries {
+        let path = entry?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else { continue };
+        if !name.ends_with(".sql") {
+            continue;
+        }
+        let valid = name.len() > 9
+            && name[..4].bytes().all(|b| b.is_ascii_digit())
+            && name.as_bytes()[4] == b'_'
+            && name[5..name.len() - 4].bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !valid {
+            bail!("migration file {name} is not named NNNN_lower_snake_case.sql; rename it");
+        }
+        let sql = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let checksum = format!("{:x}", Sha256::digest(sql.as_bytes()));
+        out.push(Migration { name, sql, checksum });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    for pair in out.windows(2) {
+        if pair[0].name[..4] == pair[1].name[..4] {
+            bail!(
+                "migrations {} and {} share the number {}; renumber one",
+                pair[0].name,
+                pair[1].name,
+                &pair[0].name[..4]
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn connect(url: &str) -> Result<Client> {
+    Client::connect(url, NoTls).with_context(|| format!("cannot connect to {}", redact(url)))
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}{user}{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+const SETUP: &str = "CREATE SCHEMA IF NOT EXISTS platform_migrations;
+CREATE TABLE IF NOT EXISTS platform_migrations.applied (
+    name text PRIMARY KEY,
+    checksum text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);";
+
+/// A fixed key for `pg_advisory_lock`, so concurrent migrate runs wait for each other.
+const LOCK_KEY: i64 = 0x6361_7265_6572; // "career"
+
+fn applied(client: &mut Client) -> Result<Vec<(String, String)>> {
+    Ok(client
+        .query("SELECT name, checksum FROM platform_migrations.applied ORDER BY name", &[])?
+        .into_iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect())
+}
+
+/// Refuses changed or missing applied files; returns the pending ones.
+fn pending<'m>(files: &'m [Migration], done: &[(String, String)]) -> Result<Vec<&'m Migration>> {
+    for (name, checksum) in done {
+        match files.iter().find(|m| &m.name == name) {
+            None => bail!("migration {name} was applied but its file is gone from migrations/; restore it"),
+            Some(m) if &m.checksum != checksum => bail!(
+                "migration {name} changed after it was applied (recorded sha256 {}, file {}). Restore the file and put the change in a new migration",
+                &checksum[..12],
+                &m.checksum[..12]
+            ),
+            Some(_) => {}
+        }
+    }
+    Ok(files.iter().filter(|m| !done.iter().any(|(n, _)| n == &m.name)).collect())
+}
+
+/// Applies pending migrations; returns their names.
+pub fn migrate(url: &str, dir: &Path) -> Result<Vec<String>> {
+    let files = load(dir)?;
+    let mut client = connect(url)?;
+    client.batch_execute(SETUP).context("cannot create the migrations table")?;
+    client.execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])?;
+    let result = (|| -> Result<Vec<String>> {
+        let done = applied(&mut client)?;
+        let mut names = Vec::new();
+        for m in pending(&files, &done)? {
+            let mut tx = client.transaction()?;
+            tx.batch_execute(&m.sql)
+                .with_context(|| format!("migration {} failed; nothing of it was applied", m.name))?;
+            tx.execute(
+                "INSERT INTO platform_migrations.applied (name, checksum) VALUES ($1, $2)",
+                &[&m.name, &m.checksum],
+            )?;
+            tx.commit().with_context(|| format!("cannot commit migration {}", m.name))?;
+            names.push(m.name.clone());
+        }
+        Ok(names)
+    })();
+    client.execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])?;
+    result
+}
+
+/// Each migration with `applied` or `pending`; fails like `migrate` on a changed file.
+pub fn status(url: &str, dir: &Path) -> Result<Vec<(String, &'static str)>> {
+    let files = load(dir)?;
+    let mut client = connect(url)?;
+    client.batch_execute(SETUP)?;
+    let done = applied(&mut client)?;
+    let todo: Vec<String> = pending(&files, &done)?.into_iter().map(|m| m.name.clone()).collect();
+    Ok(files.iter().map(|m| (m.name.clone(), if todo.contains(&m.name) { "pending" } else { "applied" })).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u@h:5432/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+    }
+
+    #[test]
+    fn the_repository_migrations_load_in_order() {
+        let files = load(&default_dir()).unwrap();
+        assert!(files.len() >= 4);
+        assert!(files.windows(2).all(|w| w[0].name < w[1].name));
+    }
+
+    /// Against a real server (the test command provides one): fresh apply, no-op re-apply, changed file refused.
+    #[test]
+    fn migrate_applies_once_and_refuses_changed_files() {
+        let admin_url = std::env::var("CAREER_TEST_DATABASE_URL").expect(
+            "CAREER_TEST_DATABASE_URL is not set: run the tests through `cargo xtask ci`, which starts PostgreSQL",
+        );
+        let db = format!("migrate_test_{}", std::process::id());
+        let mut admin = connect(&admin_url).unwrap();
+        // Separate statements: a multi-statement batch runs as one transaction, which DROP DATABASE refuses.
+        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {db}")).unwrap();
+        admin.batch_execute(&format!("CREATE DATABASE {db}")).unwrap();
+        let url = format!("{}/{db}", admin_url.rsplit_once('/').unwrap().0);
+
+        let dir = std::env::temp_dir().join(format!("career-migrations-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for m in load(&default_dir()).unwrap() {
+            std::fs::write(dir.join(&m.name), &m.sql).unwrap();
+        }
+        let all = migrate(&url, &dir).unwrap();
+        assert_eq!(all.len(), load(&dir).unwrap().len());
+        assert!(migrate(&url, &dir).unwrap().is_empty(), "re-apply must be a no-op");
+        assert!(status(&url, &dir).unwrap().iter().all(|(_, s)| *s == "applied"));
+
+        let first = &all[0];
+        let original = std::fs::read_to_string(dir.join(first)).unwrap();
+        std::fs::write(dir.join(first), format!("{original}\n-- edited\n")).unwrap();
+        let err = migrate(&url, &dir).unwrap_err().to_string();
+        assert!(err.contains("changed after it was applied"), "{err}");
+
+        // A failing new migration leaves nothing behind.
+        std::fs::write(dir.join(first), original).unwrap();
+        std::fs::write(dir.join("9999_broken.sql"), "CREATE TABLE half_done (x int); SELECT 1/0;").unwrap();
+        assert!(migrate(&url, &dir).is_err());
+        let mut c = connect(&url).unwrap();
+        let exists: bool = c.query_one("SELECT to_regclass('public.half_done') IS NOT NULL", &[]).unwrap().get(0);
+        assert!(!exists, "a failed migration must roll back");
+
+        drop(c);
+        admin.batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)")).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
