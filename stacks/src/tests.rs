@@ -155,3 +155,21 @@ fn emulator_target_has_endpoints_and_local_state() {
     assert_eq!(real["terraform"]["backend"]["s3"]["use_lockfile"], true);
     assert!(real["provider"]["aws"].get("endpoints").is_none());
 }
+
+#[test]
+fn the_development_issuer_never_reaches_stg_or_prd() {
+    use crate::{dev_issuer, synth_with_issuer, Issuer, StackError};
+    for env in [Env::Stg, Env::Prd] {
+        let err = synth_with_issuer(env, &Target::Aws, Issuer::Development).unwrap_err();
+        assert!(matches!(err, StackError::DevIssuerRefused(e) if e == env));
+        assert!(err.to_string().contains("without --dev-issuer"), "{err}");
+    }
+    for env in [Env::Dev, Env::Tst] {
+        let text = synth_with_issuer(env, &Target::Aws, Issuer::Development).unwrap().text;
+        assert!(text.contains(dev_issuer::ISSUER));
+    }
+    // The Okta synth of every environment never mentions it.
+    for env in Env::ALL {
+        assert!(!synth(env, &Target::Aws).unwrap().text.contains(dev_issuer::ISSUER), "{env}");
+    }
+}

@@ -9,6 +9,7 @@
 mod bench;
 mod ci;
 mod db;
+mod devtoken;
 mod services;
 mod synth;
 mod terraform;
@@ -41,6 +42,8 @@ enum Task {
     Validate(terraform::ValidateArgs),
     /// Database migrations: `db migrate` applies pending files of migrations/, `db status` lists them.
     Db(db::Args),
+    /// Print a JWT from the local development issuer (for `curl` against the local API; never trusted by stg/prd).
+    DevToken(devtoken::Args),
     /// `cargo test` with PostgreSQL and PostgREST running (as in CI); arguments after `--` go to cargo test.
     Test(ci::TestArgs),
     /// Benchmarks; prints figures to put in BENCHMARKS.md.
@@ -56,6 +59,7 @@ fn main() -> std::process::ExitCode {
         Task::Synth(args) => synth::run(&args),
         Task::Validate(args) => terraform::validate(&args),
         Task::Db(args) => db::run(&args),
+        Task::DevToken(args) => devtoken::run(&args),
         Task::Test(args) => ci::test(&args),
         Task::Bench(args) => bench::run(&args),
         Task::Ci(args) => ci::run(&args),

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use stacks::{Env, Target};
+use stacks::{Env, Issuer, Target};
 
 use crate::util::human;
 use crate::workspace_root;
@@ -23,6 +23,9 @@ pub struct Args {
     /// Write under this folder instead of build/ (one sub-folder per environment).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Trust the local development issuer (`cargo xtask dev-token`) instead of Okta; dev and tst only.
+    #[arg(long)]
+    dev_issuer: bool,
     /// Print this process's peak resident memory at the end (for benchmarks).
     #[arg(long, hide = true)]
     report_peak_rss: bool,
@@ -30,7 +33,7 @@ pub struct Args {
 
 /// `synth --all --check`, for the test command.
 pub fn run_check_all() -> Result<()> {
-    run(&Args { env: None, all: true, check: true, out: None, report_peak_rss: false })
+    run(&Args { env: None, all: true, check: true, out: None, dev_issuer: false, report_peak_rss: false })
 }
 
 pub fn parse_env(s: &str) -> Result<Env, String> {
@@ -46,7 +49,9 @@ pub fn run(args: &Args) -> Result<()> {
     let mut stale = Vec::new();
     for env in envs {
         let start = Instant::now();
-        let synthesized = stacks::synth(env, &Target::Aws).with_context(|| format!("synth of {env} failed"))?;
+        let issuer = if args.dev_issuer { Issuer::Development } else { Issuer::Okta };
+        let synthesized =
+            stacks::synth_with_issuer(env, &Target::Aws, issuer).with_context(|| format!("synth of {env} failed"))?;
         let path = out_root.join(env.as_str()).join("main.tf.json");
         let shown = display_path(&path);
         if args.check {
