@@ -47,6 +47,8 @@ macro_rules! block {
         pub struct $ty {
             #[serde(skip)]
             local_name: String,
+            #[serde(rename = "//", skip_serializing_if = "Option::is_none")]
+            comment: Option<String>,
             $($req: $rty,)*
             $(#[serde(skip_serializing_if = "Option::is_none")] $opt: Option<$oty>,)*
             #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -61,6 +63,7 @@ macro_rules! block {
             pub fn new(local_name: impl Into<String>, $($req: impl Into<$rty>),*) -> Self {
                 $ty {
                     local_name: local_name.into(),
+                    comment: None,
                     $($req: $req.into(),)*
                     $($opt: None,)*
                     depends_on: Vec::new(),
@@ -75,6 +78,12 @@ macro_rules! block {
                     self
                 }
             )*
+
+            /// A `"//"` comment property, which Terraform ignores: notes for reviewers and tools.
+            pub fn comment(mut self, text: impl Into<String>) -> Self {
+                self.comment = Some(text.into());
+                self
+            }
 
             /// Adds an explicit dependency, rendered as a bare address in `depends_on`.
             pub fn depends_on<T>(mut self, on: &Ref<T>) -> Self {

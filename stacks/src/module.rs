@@ -71,6 +71,9 @@ impl Platform {
     }
 }
 
+/// How a function's `"//"` comment starts; the rest is `logs=<log group address>; secrets=<addresses,…>`.
+pub const DECLARED_USES_PREFIX: &str = "Declared uses (checked by cargo xtask check-iam): ";
+
 /// `org-profiles` → `org_profiles`: the local name of everything that belongs to one function.
 pub fn local_name(binary: &str) -> String {
     binary.replace('-', "_")
@@ -168,10 +171,15 @@ pub fn add_function(
     let zip = stack
         .local(&zip_name, Expr::raw("path.module") + format!("/../../target/lambda/{}/bootstrap.zip", f.binary))?;
     let zip_hcl = format!("local.{zip_name}");
+    // The declared uses travel with the output, so `cargo xtask check-iam` can compare grants with them.
+    let secret_addresses: Vec<String> = spec.uses.secrets.iter().map(|u| secrets(*u).address().to_owned()).collect();
+    let declared =
+        format!("{DECLARED_USES_PREFIX}logs={}; secrets={}", log_group.address(), secret_addresses.join(","));
     let memory = s.lambda_memory_mb.unwrap_or(spec.memory_mb);
     let timeout = s.lambda_timeout_s.unwrap_or(spec.timeout_s);
     let lambda = stack.add(
         LambdaFunction::new(&local, function_name.as_str(), role.arn())
+            .comment(declared)
             .description(format!("{} / {}", f.module, f.name))
             .runtime("provided.al2023")
             .handler("bootstrap")

@@ -3,7 +3,7 @@
 //! Each run is a fresh process (`xtask synth --all --out <tmp>`), so the figure includes process start, argument
 //! parsing, building four stacks, rendering and writing four files: what a user waits for.
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -16,20 +16,26 @@ pub struct Args {
     /// What to benchmark.
     #[arg(value_enum, default_value = "synth")]
     what: What,
-    /// Number of measured runs (after 3 warm-up runs).
+    /// Number of measured runs (synth: after 3 warm-ups; cold-start: at least 20 per function).
     #[arg(long, default_value_t = 30)]
     runs: usize,
+    /// cold-start: build with AWS-LC's CPU-jitter entropy source enabled (the default build disables it).
+    #[arg(long)]
+    with_jitter_entropy: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum What {
     /// Synth of all four environments, whole process.
     Synth,
+    /// Cold start of every Lambda (host release build) against a local Runtime API: start → first response.
+    ColdStart,
 }
 
 pub fn run(args: &Args) -> Result<()> {
     match args.what {
         What::Synth => synth(args.runs),
+        What::ColdStart => cold_start(args.runs.max(20), args.with_jitter_entropy),
     }
 }
 
@@ -86,4 +92,175 @@ fn verdict(median: Duration, peak_kib: u64) -> &'static str {
     } else {
         "NOT met"
     }
+}
+
+/// One function's cold starts.
+struct ColdStarts {
+    binary: &'static str,
+    starts: Vec<Duration>,
+    peak_kib: u64,
+}
+
+fn cold_start(runs: usize, with_jitter: bool) -> Result<()> {
+    use crate::runtime_api::{Outcome, RuntimeApi, StandIns};
+    let root = workspace_root();
+    step("cargo build --release (host) of the Lambda binaries", || {
+        let mut cmd = cargo();
+        cmd.current_dir(&root).args(["build", "--quiet", "--release", "-p", "org-module", "-p", "platform-authorizer"]);
+        if !with_jitter {
+            cmd.env("AWS_LC_SYS_NO_JITTER_ENTROPY", "1");
+        }
+        exec(&mut cmd)
+    })?;
+    let services = crate::services::Stack::start()?;
+    let stand_ins = StandIns {
+        secret_string: serde_json::json!({
+            "rest_url": services.rest.url(),
+            "anon_key": "",
+            "jwt_secret": services.rest.jwt_secret,
+        })
+        .to_string(),
+        jwks: std::fs::read_to_string(root.join("xtask/dev-issuer/jwks.json"))?,
+    };
+    let token = crate::devtoken::mint("00u-bench", Some("bench@example.com"), &[], 600)?;
+    let ghost = "6f1c2f7e-3c55-4a53-9d39-5d2b7c1d2e11";
+    let cases: Vec<(&'static str, String)> = vec![
+        ("org-identities-management", http_event("GET", &format!("/identities/{ghost}"))?),
+        ("org-profiles", http_event("GET", "/profiles/me")?),
+        ("org-orgs", http_event("GET", "/organizations")?),
+        ("org-members", http_event("GET", &format!("/organizations/{ghost}/members"))?),
+        (route_registry::AUTHORIZER.binary, authorizer_event(&token)),
+    ];
+    let mut results = Vec::new();
+    for (binary, event) in cases {
+        let exe = root.join("target/release").join(binary);
+        let mut result = ColdStarts { binary, starts: Vec::with_capacity(runs), peak_kib: 0 };
+        for _ in 0..runs {
+            let api = RuntimeApi::start(event.clone(), binary.to_owned(), stand_ins.clone())?;
+            let endpoint = format!("http://127.0.0.1:{}", api.port);
+            let mut cmd = Command::new(&exe);
+            cmd.env_clear()
+                .env("PATH", "/usr/bin:/bin")
+                .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{}", api.port))
+                .env("AWS_LAMBDA_FUNCTION_NAME", format!("dev-{binary}"))
+                .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+                .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+                .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/dev-{binary}"))
+                .env("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/29/[$LATEST]0123456789abcdef")
+                .env("AWS_REGION", "us-east-1")
+                .env("AWS_DEFAULT_REGION", "us-east-1")
+                .env("AWS_ACCESS_KEY_ID", "ASIABENCHMARKONLY")
+                .env("AWS_SECRET_ACCESS_KEY", "benchmark-only")
+                .env("AWS_SESSION_TOKEN", "benchmark-only")
+                .env("AWS_EC2_METADATA_DISABLED", "true")
+                .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &endpoint)
+                .env(
+                    "SUPABASE_SECRET_ARN",
+                    "arn:aws:secretsmanager:us-east-1:123456789012:secret:career-dev-supabase-credentials-AbCdEf",
+                )
+                .env("OKTA_ISSUER", stacks::dev_issuer::ISSUER)
+                .env("OKTA_AUDIENCE", stacks::dev_issuer::AUDIENCE)
+                .env("OKTA_JWKS_URL", format!("{endpoint}/jwks"))
+                .env("LOG_LEVEL", "ERROR")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            let start = Instant::now();
+            let mut child = cmd.spawn().with_context(|| format!("cannot start {}", exe.display()))?;
+            let outcome = api.wait(Duration::from_secs(30));
+            let peak = peak_rss_kib(child.id()).unwrap_or(0);
+            let _ = child.kill();
+            let _ = child.wait();
+            match outcome? {
+                Outcome::Response { at, body } => {
+                    check_answer(binary, &body)?;
+                    result.starts.push(at.duration_since(start));
+                    result.peak_kib = result.peak_kib.max(peak);
+                }
+                Outcome::Error { body } => bail!("{binary} reported an invocation error: {body}"),
+                Outcome::InitError { body } => bail!("{binary} failed to initialize: {body}"),
+            }
+        }
+        result.starts.sort();
+        results.push(result);
+    }
+    drop(services);
+    let entropy = if with_jitter { "jitter entropy ON" } else { "jitter entropy off" };
+    println!(
+        "cold start, host release build ({entropy}), {runs} starts per function: process start → first response posted"
+    );
+    println!("{:<28} {:>10} {:>10} {:>12} {:>10}", "function", "median", "p95", "peak RSS", "arm64 zip");
+    for r in &results {
+        let pct = |p: f64| r.starts[((r.starts.len() - 1) as f64 * p).round() as usize];
+        let zip = std::fs::metadata(crate::build::zip_path(r.binary))
+            .map(|m| format!("{:.2} MiB", m.len() as f64 / 1048576.0))
+            .unwrap_or_else(|_| "not built".into());
+        println!(
+            "{:<28} {:>10} {:>10} {:>8.1} MiB {:>10}",
+            r.binary,
+            ms(pct(0.5)),
+            ms(pct(0.95)),
+            r.peak_kib as f64 / 1024.0,
+            zip
+        );
+    }
+    println!("targets: median < 20 ms, peak RSS < 15 MiB, zip ≤ 4 MiB");
+    Ok(())
+}
+
+/// The answer must be a real handler answer, not a runtime failure.
+fn check_answer(binary: &str, body: &str) -> Result<()> {
+    let v: serde_json::Value =
+        serde_json::from_str(body).with_context(|| format!("{binary} answered non-JSON: {body}"))?;
+    let ok = if binary == route_registry::AUTHORIZER.binary {
+        v["isAuthorized"] == true
+    } else {
+        v["statusCode"].as_u64().is_some_and(|s| s == 200 || s == 404)
+            && v["body"].as_str().is_some_and(|b| b.contains("\"success\""))
+    };
+    if !ok {
+        bail!("{binary} answered unexpectedly: {body}");
+    }
+    Ok(())
+}
+
+/// An HTTP API v2 event for `method path` from the handlers' fixture, with a caller in the authorizer context.
+fn http_event(method: &str, path: &str) -> Result<String> {
+    let fixture = workspace_root().join("lambdas/org-module/tests/data/http-api-v2.json");
+    let mut e: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&fixture)?)?;
+    let key = route_registry::all_routes()
+        .find(|r| r.method.as_str() == method && r.match_path(path).is_some())
+        .map(|r| r.key())
+        .context("no registry route for the benchmark event")?;
+    e["routeKey"] = key.clone().into();
+    e["rawPath"] = path.into();
+    e["requestContext"]["routeKey"] = key.into();
+    e["requestContext"]["http"]["method"] = method.into();
+    e["requestContext"]["http"]["path"] = path.into();
+    Ok(e.to_string())
+}
+
+/// An authorizer event (payload 2.0) carrying `token`.
+fn authorizer_event(token: &str) -> String {
+    serde_json::json!({
+        "version": "2.0",
+        "type": "REQUEST",
+        "routeArn": "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/$default/GET/profiles/me",
+        "identitySource": [format!("Bearer {token}")],
+        "routeKey": "GET /profiles/me",
+        "rawPath": "/profiles/me",
+        "rawQueryString": "",
+        "headers": { "authorization": format!("Bearer {token}") },
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "a1b2c3d4e5", "requestId": "bench",
+            "http": { "method": "GET", "path": "/profiles/me", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "bench" },
+            "routeKey": "GET /profiles/me", "stage": "$default", "time": "29/Nov/2026:19:00:00 +0000", "timeEpoch": 1795978800000u64
+        }
+    })
+    .to_string()
+}
+
+/// Another process's peak resident set size (VmHWM), in KiB.
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
 }

@@ -53,6 +53,7 @@ pub fn run(_args: &Args) -> Result<()> {
     let counts = step("cargo test --workspace", || cargo_test(&root, &["--workspace".into()], &services.test_env()))?;
     drop(services);
     step("synth --all --check (goldens match)", synth::run_check_all)?;
+    crate::check_iam::run(&crate::check_iam::Args::all_with_cross_check())?;
     terraform::validate(&terraform::ValidateArgs::all())?;
     println!("ci: all steps passed in {}", human(start.elapsed()));
     // The closing line: the workspace's test totals.

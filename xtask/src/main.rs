@@ -7,9 +7,12 @@
 #![allow(clippy::print_stdout, reason = "a command-line tool: its output is the product")]
 
 mod bench;
+mod build;
+mod check_iam;
 mod ci;
 mod db;
 mod devtoken;
+mod runtime_api;
 mod services;
 mod synth;
 mod terraform;
@@ -34,6 +37,11 @@ enum Task {
     ///
     /// Each folder is a complete Terraform root module: `terraform -chdir=build/dev init` then `plan`/`apply`.
     Synth(synth::Args),
+    /// Build every Lambda for provided.al2023 on arm64 (cargo-lambda) into reproducible
+    /// target/lambda/<binary>/bootstrap.zip; prints sizes and fails over the size budget.
+    Build(build::Args),
+    /// Least-privilege rules over the synthesized build/<env>/main.tf.json (all four by default); any finding fails.
+    CheckIam(check_iam::Args),
     /// Run `terraform init -backend=false` and `terraform validate` on the synthesized environments.
     ///
     /// Uses an offline provider mirror when one is found (TF_PROVIDER_MIRROR, then /opt/tf-plugins,
@@ -57,6 +65,8 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result: Result<()> = match cli.task {
         Task::Synth(args) => synth::run(&args),
+        Task::Build(args) => build::run(&args),
+        Task::CheckIam(args) => check_iam::run(&args),
         Task::Validate(args) => terraform::validate(&args),
         Task::Db(args) => db::run(&args),
         Task::DevToken(args) => devtoken::run(&args),

@@ -1,0 +1,695 @@
+//! `cargo xtask check-iam`: least-privilege rules over the synthesized `*.tf.json` (not the Rust model, so a
+//! hand-edited or raw-expression policy is judged too). Each finding reads `env · address · statement · rule · why`.
+//!
+//! What a function may use is read from its `"//"` comment (`Declared uses …: logs=<log group>; secrets=<…>`), written
+//! by the stacks from the same declaration that produced the grants. Each action is reported under the first rule
+//! it breaks, so one mistake gives one finding.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
+use stacks::Env;
+
+use crate::synth::parse_env;
+use crate::workspace_root;
+
+/// Action globs that are acceptable, with the reason. Empty: nothing in this platform needs one.
+pub const ACTION_GLOB_ALLOWLIST: &[(&str, &str)] = &[];
+
+/// Actions AWS does not scope by resource, so `Resource: "*"` is the only possible grant.
+pub const RESOURCE_STAR_ALLOWLIST: &[(&str, &str)] = &[
+    ("xray:PutTraceSegments", "X-Ray has no resource-level permissions"),
+    ("xray:PutTelemetryRecords", "X-Ray has no resource-level permissions"),
+    ("cloudwatch:PutMetricData", "scoped by the cloudwatch:namespace condition, not by resource"),
+];
+
+/// Prefixes of actions that let a principal gain privileges; never on a Lambda role.
+pub const ESCALATION_PREFIXES: &[&str] = &[
+    "iam:PassRole",
+    "iam:Create",
+    "iam:Put",
+    "iam:Attach",
+    "iam:Update",
+    "iam:Add",
+    "iam:Set",
+    "iam:Delete",
+    "iam:Detach",
+    "iam:Remove",
+    "sts:AssumeRole",
+    "lambda:UpdateFunction",
+    "lambda:CreateFunction",
+    "lambda:AddPermission",
+    "lambda:CreateEventSourceMapping",
+    "lambda:PutFunction",
+];
+
+/// IAM resource types this checker cannot see into; their presence is a finding.
+const UNVERIFIABLE_TYPES: &[&str] = &[
+    "aws_iam_policy",
+    "aws_iam_role_policy_attachment",
+    "aws_iam_policy_attachment",
+    "aws_iam_user",
+    "aws_iam_user_policy",
+    "aws_iam_group_policy",
+    "aws_iam_role_policies_exclusive",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Finding {
+    pub env: String,
+    pub address: String,
+    pub statement: String,
+    pub rule: &'static str,
+    pub why: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} · {} · {} · {} · {}", self.env, self.address, self.statement, self.rule, self.why)
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The environment to check (default: all four).
+    #[arg(value_parser = parse_env)]
+    env: Option<Env>,
+    /// Also run checkov (installed in its own virtualenv under target/tools) over the same stacks and fail on any
+    /// failed IAM check that xtask/checkov-suppressions.txt does not list.
+    #[arg(long)]
+    cross_check: bool,
+}
+
+impl Args {
+    /// Every environment, with the checkov cross-check (the test command).
+    pub fn all_with_cross_check() -> Args {
+        Args { env: None, cross_check: true }
+    }
+}
+
+pub fn run(args: &Args) -> Result<()> {
+    let envs: Vec<Env> = args.env.map(|e| vec![e]).unwrap_or_else(|| Env::ALL.to_vec());
+    let mut findings = Vec::new();
+    let mut docs = Vec::new();
+    for env in &envs {
+        let path = workspace_root().join("build").join(env.as_str()).join("main.tf.json");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}: run `cargo xtask synth {env}` first", path.display()))?;
+        let doc: Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+        findings.extend(check(env.as_str(), &doc));
+        docs.push((env.as_str(), doc));
+    }
+    for f in &findings {
+        println!("{f}");
+    }
+    if !findings.is_empty() {
+        bail!(
+            "{} IAM finding(s): fix the stack (or the hand edit) so each function is granted only what it declares",
+            findings.len()
+        );
+    }
+    let names: Vec<&str> = envs.iter().map(|e| e.as_str()).collect();
+    println!("check-iam: {}: no findings", names.join(", "));
+    if args.cross_check {
+        crate::util::step("checkov cross-check (IAM checks over a plan document)", || checkov::cross_check(&docs))?;
+    }
+    Ok(())
+}
+
+/// The same stacks through checkov, which only runs its IAM checks on Terraform plan JSON (not on `*.tf.json`).
+mod checkov {
+    use std::collections::BTreeSet;
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+
+    use anyhow::{bail, Context, Result};
+    use serde_json::{json, Value};
+
+    use crate::util::{exec, step};
+    use crate::workspace_root;
+
+    /// Pinned: its behaviour on plan documents is what this cross-check relies on.
+    const CHECKOV: &str = "checkov==3.3.30";
+
+    fn venv() -> PathBuf {
+        workspace_root().join("target/tools/checkov")
+    }
+
+    /// checkov in its own virtualenv, installed on first use.
+    fn ensure() -> Result<PathBuf> {
+        let bin = venv().join("bin/checkov");
+        if bin.is_file() {
+            return Ok(bin);
+        }
+        step(&format!("python3 -m venv target/tools/checkov && pip install {CHECKOV} (first run only)"), || {
+            exec(Command::new("python3").args(["-m", "venv"]).arg(venv()))?;
+            exec(Command::new(venv().join("bin/pip")).args(["install", "--quiet", CHECKOV]))
+        })?;
+        Ok(bin)
+    }
+
+    /// A minimal plan document (`terraform_version` + `planned_values`) with every resource's configured values.
+    pub fn plan_document(doc: &Value) -> Value {
+        let mut resources = Vec::new();
+        for (ty, by_name) in doc["resource"].as_object().into_iter().flatten() {
+            for (name, block) in by_name.as_object().into_iter().flatten() {
+                let mut values = block.clone();
+                if let Some(m) = values.as_object_mut() {
+                    for meta in ["//", "depends_on", "lifecycle", "provider"] {
+                        m.remove(meta);
+                    }
+                }
+                resources.push(json!({
+                    "address": format!("{ty}.{name}"),
+                    "mode": "managed",
+                    "type": ty,
+                    "name": name,
+                    "provider_name": "registry.terraform.io/hashicorp/aws",
+                    "schema_version": 0,
+                    "values": values,
+                }));
+            }
+        }
+        json!({
+            "format_version": "1.2",
+            "terraform_version": "1.11.4",
+            "planned_values": { "root_module": { "resources": resources } },
+        })
+    }
+
+    /// Check ids listed in xtask/checkov-suppressions.txt (`CKV_… reason`), each with its reason.
+    fn suppressions() -> Result<BTreeSet<String>> {
+        let path = workspace_root().join("xtask/checkov-suppressions.txt");
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let mut out = BTreeSet::new();
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+            let (id, reason) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+            if reason.trim().is_empty() {
+                bail!("{}: suppression {id} has no reason; write why it does not apply", path.display());
+            }
+            out.insert(id.to_owned());
+        }
+        Ok(out)
+    }
+
+    /// Failed IAM checks (on aws_iam_* resources) of one plan document, as `(check id, resource)`, and how many IAM
+    /// checks passed (so a report that ran none is caught).
+    fn iam_checks(bin: &Path, plan: &Value, file: &Path) -> Result<(Vec<(String, String)>, usize)> {
+        std::fs::create_dir_all(file.parent().unwrap_or(Path::new(".")))?;
+        std::fs::write(file, serde_json::to_string_pretty(plan)?)?;
+        let out = Command::new(bin)
+            .args(["--compact", "--framework", "terraform_plan", "--output", "json", "--skip-download", "-f"])
+            .arg(file)
+            .output()
+            .with_context(|| format!("cannot run {}", bin.display()))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let report: Value = serde_json::from_str(&text).with_context(|| {
+            format!("checkov did not print a JSON report: {}", String::from_utf8_lossy(&out.stderr))
+        })?;
+        let reports = match report {
+            Value::Array(items) => items,
+            single => vec![single],
+        };
+        let mut failed = Vec::new();
+        let mut passed = 0;
+        for r in &reports {
+            for check in r["results"]["failed_checks"].as_array().into_iter().flatten() {
+                let resource = check["resource"].as_str().unwrap_or_default().to_owned();
+                if resource.starts_with("aws_iam") {
+                    failed.push((check["check_id"].as_str().unwrap_or_default().to_owned(), resource));
+                }
+            }
+            passed += r["results"]["passed_checks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|c| c["resource"].as_str().is_some_and(|r| r.starts_with("aws_iam")))
+                .count();
+        }
+        Ok((failed, passed))
+    }
+
+    pub fn cross_check(docs: &[(&str, Value)]) -> Result<()> {
+        let bin = ensure()?;
+        let suppressed = suppressions()?;
+        let dir = workspace_root().join("target/check-iam");
+        let mut failures = Vec::new();
+        for (env, doc) in docs {
+            let (failed, passed) = iam_checks(&bin, &plan_document(doc), &dir.join(format!("{env}.plan.json")))?;
+            if passed == 0 {
+                bail!("checkov ran no IAM check on {env}: the plan document is not being read as a plan");
+            }
+            let kept: Vec<_> = failed.into_iter().filter(|(id, _)| !suppressed.contains(id)).collect();
+            println!("    checkov {env}: {passed} IAM checks passed, {} failed", kept.len());
+            failures.extend(kept.into_iter().map(|(id, res)| format!("{env} · {res} · {id}")));
+        }
+        // The canary: the same deliberately bad statement the unit tests inject must fail checkov too.
+        let (_, first) = docs.first().context("no environment to check")?;
+        let (canary, _) =
+            iam_checks(&bin, &plan_document(&super::inject_bad_statement(first)), &dir.join("canary.plan.json"))?;
+        if canary.is_empty() {
+            bail!(
+                "checkov passed a deliberately bad policy (iam:PassRole and s3:* on *): the cross-check is not working"
+            );
+        }
+        println!("    checkov canary: the injected bad policy fails {} IAM check(s), as it must", canary.len());
+        if !failures.is_empty() {
+            bail!("checkov found failed IAM checks:\n{}", failures.join("\n"));
+        }
+        Ok(())
+    }
+}
+
+/// org_profiles' policy with one statement that breaks several rules (`s3:*`, `iam:PassRole` on `*`).
+pub fn inject_bad_statement(doc: &Value) -> Value {
+    let mut doc = doc.clone();
+    let slot = &mut doc["resource"]["aws_iam_role_policy"]["org_profiles"]["policy"];
+    if let Some(mut policy) = slot.as_str().and_then(|s| serde_json::from_str::<Value>(s).ok()) {
+        if let Some(statements) = policy["Statement"].as_array_mut() {
+            statements
+                .push(serde_json::json!({"Effect": "Allow", "Action": ["s3:*", "iam:PassRole"], "Resource": "*"}));
+        }
+        *slot = Value::String(policy.to_string());
+    }
+    doc
+}
+
+/// `"${aws_x.name.attr}"` → `("aws_x", "name", "attr")` when the whole string is one reference.
+fn whole_ref(s: &str) -> Option<(&str, &str, &str)> {
+    let inner = s.strip_prefix("${")?.strip_suffix('}')?;
+    let mut parts = inner.split('.');
+    let (ty, name, attr) = (parts.next()?, parts.next()?, parts.next()?);
+    (parts.next().is_none() && ty.starts_with("aws_")).then_some((ty, name, attr))
+}
+
+fn as_list(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) => items.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn blocks<'a>(doc: &'a Value, ty: &str) -> Vec<(&'a str, &'a Value)> {
+    doc["resource"][ty].as_object().map(|m| m.iter().map(|(k, v)| (k.as_str(), v)).collect()).unwrap_or_default()
+}
+
+/// What a function declared it uses.
+#[derive(Debug, Default)]
+struct Declared {
+    log_group: Option<String>,
+    secrets: BTreeSet<String>,
+}
+
+fn parse_declared(comment: Option<&str>) -> Option<Declared> {
+    let rest = comment?.strip_prefix(stacks::module::DECLARED_USES_PREFIX)?;
+    let mut declared = Declared::default();
+    for part in rest.split(';').map(str::trim) {
+        if let Some(v) = part.strip_prefix("logs=") {
+            declared.log_group = Some(v.to_owned()).filter(|v| !v.is_empty());
+        } else if let Some(v) = part.strip_prefix("secrets=") {
+            declared.secrets = v.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        }
+    }
+    Some(declared)
+}
+
+/// Every finding for one environment's document.
+pub fn check(env: &str, doc: &Value) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut finding = |address: &str, statement: &str, rule: &'static str, why: String| {
+        out.push(Finding {
+            env: env.to_owned(),
+            address: address.to_owned(),
+            statement: statement.to_owned(),
+            rule,
+            why,
+        });
+    };
+
+    for ty in UNVERIFIABLE_TYPES {
+        for (name, _) in blocks(doc, ty) {
+            finding(
+                &format!("{ty}.{name}"),
+                "-",
+                "unverifiable-iam",
+                format!("{ty} is not allowed: grant through one inline aws_iam_role_policy per function role"),
+            );
+        }
+    }
+
+    // Functions, their roles and declared uses.
+    let roles: BTreeSet<&str> = blocks(doc, "aws_iam_role").into_iter().map(|(n, _)| n).collect();
+    let mut role_users: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut declared_by_role: BTreeMap<String, Declared> = BTreeMap::new();
+    for (name, f) in blocks(doc, "aws_lambda_function") {
+        let address = format!("aws_lambda_function.{name}");
+        let role =
+            f["role"].as_str().and_then(whole_ref).filter(|(ty, r, _)| *ty == "aws_iam_role" && roles.contains(r));
+        let Some((_, role_name, _)) = role else {
+            finding(
+                &address,
+                "-",
+                "role-not-in-stack",
+                "the function's role must be an aws_iam_role of this stack".into(),
+            );
+            continue;
+        };
+        role_users.entry(role_name.to_owned()).or_default().push(address.clone());
+        match parse_declared(f["//"].as_str()) {
+            Some(d) => {
+                declared_by_role.insert(role_name.to_owned(), d);
+            }
+            None => finding(
+                &address,
+                "-",
+                "undeclared-uses",
+                "the function carries no declared-uses comment, so its grants cannot be checked".into(),
+            ),
+        }
+    }
+
+    // Roles: trust policy, one function each.
+    for (name, role) in blocks(doc, "aws_iam_role") {
+        let address = format!("aws_iam_role.{name}");
+        if role.get("managed_policy_arns").is_some() || role.get("inline_policy").is_some() {
+            finding(
+                &address,
+                "-",
+                "unverifiable-iam",
+                "managed or role-embedded policies are not allowed on function roles".into(),
+            );
+        }
+        match role_users.get(name).map(Vec::len).unwrap_or(0) {
+            0 => finding(&address, "-", "orphan-role", "no function uses this role; remove it".into()),
+            1 => {}
+            n => finding(
+                &address,
+                "-",
+                "shared-role",
+                format!("{n} functions share this role: {}", role_users[name].join(", ")),
+            ),
+        }
+        let trust: Option<Value> = role["assume_role_policy"].as_str().and_then(|s| serde_json::from_str(s).ok());
+        let statements = trust.as_ref().map(|t| as_statements(&t["Statement"])).unwrap_or_default();
+        let ok = statements.len() == 1 && {
+            let s = statements[0];
+            s["Effect"] == "Allow"
+                && as_list(s.get("Action")) == ["sts:AssumeRole"]
+                && s["Principal"].as_object().is_some_and(|p| p.len() == 1)
+                && as_list(s["Principal"].get("Service")) == ["lambda.amazonaws.com"]
+                && s.get("Condition").is_none_or(|c| c.as_object().is_some_and(|m| m.is_empty()))
+        };
+        if !ok {
+            finding(
+                &address,
+                "trust",
+                "trust-policy",
+                "the trust policy must be one statement letting only lambda.amazonaws.com assume the role".into(),
+            );
+        }
+    }
+
+    // Inline policies: every statement against the function's declared uses.
+    for (name, policy) in blocks(doc, "aws_iam_role_policy") {
+        let address = format!("aws_iam_role_policy.{name}");
+        let role =
+            policy["role"].as_str().and_then(whole_ref).filter(|(ty, _, _)| *ty == "aws_iam_role").map(|(_, r, _)| r);
+        let Some(role) = role.filter(|r| role_users.contains_key(*r)) else {
+            finding(
+                &address,
+                "-",
+                "role-not-in-stack",
+                "the policy must attach to a function role of this stack".into(),
+            );
+            continue;
+        };
+        // A role already reported as shared, or whose function declares nothing, has no single declaration to
+        // compare with; its finding stands for the policy too.
+        if role_users[role].len() > 1 {
+            continue;
+        }
+        let Some(declared) = declared_by_role.get(role) else { continue };
+        let declared = Some(declared);
+        let parsed: Option<Value> = policy["policy"].as_str().and_then(|s| serde_json::from_str(s).ok());
+        let Some(parsed) = parsed else {
+            finding(
+                &address,
+                "-",
+                "unparseable-policy",
+                "the policy is not a literal JSON document (a raw expression?), so it cannot be checked".into(),
+            );
+            continue;
+        };
+        for (i, s) in as_statements(&parsed["Statement"]).into_iter().enumerate() {
+            let label = s["Sid"].as_str().map(str::to_owned).unwrap_or_else(|| format!("#{i}"));
+            let allow = s["Effect"] == "Allow";
+            if !allow {
+                continue;
+            }
+            if s.get("NotAction").is_some() || s.get("NotResource").is_some() {
+                finding(
+                    &address,
+                    &label,
+                    "not-action",
+                    "NotAction/NotResource with Allow grants everything not listed".into(),
+                );
+                continue;
+            }
+            let actions = as_list(s.get("Action"));
+            let resources = as_list(s.get("Resource"));
+            let star = resources.iter().any(|r| r == "*");
+            if star && !actions.iter().all(|a| RESOURCE_STAR_ALLOWLIST.iter().any(|(x, _)| x == a)) {
+                finding(
+                    &address,
+                    &label,
+                    "wildcard-resource",
+                    "Resource \"*\" for actions AWS scopes by resource".into(),
+                );
+            }
+            let specific: Vec<&String> = resources.iter().filter(|r| *r != "*").collect();
+            for action in &actions {
+                if action == "*" || action.ends_with(":*") {
+                    finding(&address, &label, "wildcard-action", format!("`{action}` grants a whole service"));
+                } else if action.contains(['*', '?']) && !ACTION_GLOB_ALLOWLIST.iter().any(|(x, _)| x == action) {
+                    finding(
+                        &address,
+                        &label,
+                        "action-glob",
+                        format!("`{action}` is a glob that is not in the allowlist"),
+                    );
+                } else if ESCALATION_PREFIXES.iter().any(|p| action.starts_with(p)) {
+                    finding(
+                        &address,
+                        &label,
+                        "privilege-escalation",
+                        format!("`{action}` lets the function widen its own or another principal's rights"),
+                    );
+                } else if action == "logs:CreateLogStream" || action == "logs:PutLogEvents" {
+                    let own = declared.and_then(|d| d.log_group.clone());
+                    for r in &specific {
+                        let target = whole_ref_prefix(r);
+                        if target.is_none() || target != own {
+                            finding(
+                                &address,
+                                &label,
+                                "foreign-log-group",
+                                format!(
+                                    "`{action}` on {r}: only the function's own log group ({}) is allowed",
+                                    own.as_deref().unwrap_or("none declared")
+                                ),
+                            );
+                        }
+                    }
+                } else if action == "secretsmanager:GetSecretValue" {
+                    for r in &specific {
+                        let target = whole_ref(r).map(|(t, n, _)| format!("{t}.{n}"));
+                        let ok = target.as_ref().is_some_and(|t| {
+                            t.starts_with("aws_secretsmanager_secret.")
+                                && declared.is_some_and(|d| d.secrets.contains(t))
+                        });
+                        if !ok {
+                            finding(
+                                &address,
+                                &label,
+                                "undeclared-secret",
+                                format!("`{action}` on {r}, which the function does not declare"),
+                            );
+                        }
+                    }
+                } else {
+                    finding(
+                        &address,
+                        &label,
+                        "undeclared-use",
+                        format!("`{action}` is not needed by anything the function declares"),
+                    );
+                }
+            }
+        }
+    }
+
+    // Invoke permissions: API Gateway of this stack only.
+    let apis: BTreeSet<&str> = blocks(doc, "aws_apigatewayv2_api").into_iter().map(|(n, _)| n).collect();
+    for (name, p) in blocks(doc, "aws_lambda_permission") {
+        let address = format!("aws_lambda_permission.{name}");
+        if p["principal"] != "apigateway.amazonaws.com" {
+            finding(
+                &address,
+                "-",
+                "permission-principal",
+                format!("principal {} may invoke the function; only apigateway.amazonaws.com may", p["principal"]),
+            );
+        }
+        if p["action"] != "lambda:InvokeFunction" {
+            finding(
+                &address,
+                "-",
+                "permission-action",
+                format!("action {} instead of lambda:InvokeFunction", p["action"]),
+            );
+        }
+        let source = p["source_arn"].as_str().unwrap_or("");
+        let under_api =
+            apis.iter().any(|api| source.starts_with(&format!("${{aws_apigatewayv2_api.{api}.execution_arn}}/")));
+        if !under_api {
+            finding(
+                &address,
+                "-",
+                "permission-source",
+                format!("source_arn `{source}` is not under this API's execution ARN"),
+            );
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `"${aws_x.y.arn}:*"` or `"${aws_x.y.arn}"` → `aws_x.y`.
+fn whole_ref_prefix(r: &str) -> Option<String> {
+    let trimmed = r.strip_suffix(":*").unwrap_or(r);
+    whole_ref(trimmed).filter(|(_, _, attr)| *attr == "arn").map(|(t, n, _)| format!("{t}.{n}"))
+}
+
+fn as_statements(v: &Value) -> Vec<&Value> {
+    match v {
+        Value::Array(items) => items.iter().collect(),
+        Value::Object(_) => vec![v],
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn dev() -> Value {
+        let text = std::fs::read_to_string(workspace_root().join("build/dev/main.tf.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    fn rules(doc: &Value) -> Vec<(String, &'static str)> {
+        check("dev", doc).into_iter().map(|f| (f.address, f.rule)).collect()
+    }
+
+    /// Adds a statement to org_profiles' policy.
+    fn with_statement(statement: Value) -> Value {
+        let mut doc = dev();
+        let slot = &mut doc["resource"]["aws_iam_role_policy"]["org_profiles"]["policy"];
+        let mut policy: Value = serde_json::from_str(slot.as_str().unwrap()).unwrap();
+        policy["Statement"].as_array_mut().unwrap().push(statement);
+        *slot = Value::String(policy.to_string());
+        doc
+    }
+
+    const P: &str = "aws_iam_role_policy.org_profiles";
+
+    #[test]
+    fn the_canary_statement_is_a_finding_here_too() {
+        let rules: Vec<&str> = check("dev", &inject_bad_statement(&dev())).into_iter().map(|f| f.rule).collect();
+        assert_eq!(rules, ["privilege-escalation", "wildcard-action", "wildcard-resource"]);
+    }
+
+    #[test]
+    fn the_real_stacks_have_no_findings() {
+        for env in Env::ALL {
+            let text = std::fs::read_to_string(workspace_root().join(format!("build/{env}/main.tf.json"))).unwrap();
+            let findings = check(env.as_str(), &serde_json::from_str(&text).unwrap());
+            assert!(findings.is_empty(), "{env}: {findings:#?}");
+        }
+    }
+
+    #[test]
+    fn one_bad_statement_per_rule_gives_exactly_that_finding() {
+        let bucket = "arn:aws:s3:::career-dev-documents/*";
+        let cases = [
+            (json!({"Effect": "Allow", "Action": "s3:*", "Resource": bucket}), "wildcard-action"),
+            (json!({"Effect": "Allow", "Action": ["s3:Get*"], "Resource": bucket}), "action-glob"),
+            (json!({"Effect": "Allow", "Action": ["logs:PutLogEvents"], "Resource": "*"}), "wildcard-resource"),
+            (
+                json!({"Effect": "Allow", "Action": ["iam:PassRole"], "Resource": "arn:aws:iam::123456789012:role/admin"}),
+                "privilege-escalation",
+            ),
+            (
+                json!({"Effect": "Allow", "Action": ["sts:AssumeRole"], "Resource": "arn:aws:iam::123456789012:role/admin"}),
+                "privilege-escalation",
+            ),
+            (
+                json!({"Effect": "Allow", "Action": ["logs:PutLogEvents"], "Resource": "${aws_cloudwatch_log_group.org_orgs.arn}:*"}),
+                "foreign-log-group",
+            ),
+            (
+                json!({"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": "${aws_secretsmanager_secret.okta_api_token.arn}"}),
+                "undeclared-secret",
+            ),
+            (json!({"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": bucket}), "undeclared-use"),
+            (json!({"Effect": "Allow", "NotAction": ["iam:*"], "Resource": "*"}), "not-action"),
+        ];
+        for (statement, rule) in cases {
+            let doc = with_statement(statement.clone());
+            assert_eq!(rules(&doc), [(P.to_owned(), rule)], "{statement}");
+        }
+        // A Deny statement is never a finding.
+        assert!(rules(&with_statement(json!({"Effect": "Deny", "Action": "*", "Resource": "*"}))).is_empty());
+    }
+
+    #[test]
+    fn roles_permissions_and_unverifiable_policies() {
+        let mut doc = dev();
+        doc["resource"]["aws_iam_role"]["org_orgs"]["assume_role_policy"] = json!(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#
+        );
+        assert_eq!(rules(&doc), [("aws_iam_role.org_orgs".to_owned(), "trust-policy")]);
+
+        // Two functions on one role (the other role and its policy removed).
+        let mut doc = dev();
+        doc["resource"]["aws_lambda_function"]["org_orgs"]["role"] = json!("${aws_iam_role.org_members.arn}");
+        doc["resource"]["aws_iam_role"].as_object_mut().unwrap().remove("org_orgs");
+        doc["resource"]["aws_iam_role_policy"].as_object_mut().unwrap().remove("org_orgs");
+        assert_eq!(rules(&doc), [("aws_iam_role.org_members".to_owned(), "shared-role")]);
+
+        let mut doc = dev();
+        doc["resource"]["aws_lambda_permission"]["org_orgs_api"]["principal"] = json!("events.amazonaws.com");
+        assert_eq!(rules(&doc), [("aws_lambda_permission.org_orgs_api".to_owned(), "permission-principal")]);
+        let mut doc = dev();
+        doc["resource"]["aws_lambda_permission"]["org_orgs_api"]["source_arn"] =
+            json!("arn:aws:execute-api:us-east-1:*:*/*");
+        assert_eq!(rules(&doc), [("aws_lambda_permission.org_orgs_api".to_owned(), "permission-source")]);
+
+        let mut doc = dev();
+        doc["resource"]["aws_iam_role_policy"]["org_orgs"]["policy"] =
+            json!("${data.aws_iam_policy_document.orgs.json}");
+        assert_eq!(rules(&doc), [("aws_iam_role_policy.org_orgs".to_owned(), "unparseable-policy")]);
+
+        let mut doc = dev();
+        doc["resource"]["aws_iam_role_policy_attachment"] = json!({"admin": {"role": "${aws_iam_role.org_orgs.name}", "policy_arn": "arn:aws:iam::aws:policy/AdministratorAccess"}});
+        assert_eq!(rules(&doc), [("aws_iam_role_policy_attachment.admin".to_owned(), "unverifiable-iam")]);
+
+        let mut doc = dev();
+        doc["resource"]["aws_lambda_function"]["org_orgs"].as_object_mut().unwrap().remove("//");
+        assert_eq!(rules(&doc), [("aws_lambda_function.org_orgs".to_owned(), "undeclared-uses")]);
+    }
+}
