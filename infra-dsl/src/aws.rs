@@ -495,6 +495,8 @@ pub struct AwsProvider {
     pub skip_metadata_api_check: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub s3_use_path_style: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_retries: Option<u32>,
     /// One `endpoints` block mapping service names to URLs.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub endpoints: Vec<BTreeMap<String, String>>,

@@ -66,6 +66,8 @@ pub fn build(settings: &Settings, target: &Target, header: &str) -> Result<Stack
             provider.skip_requesting_account_id = Some(true);
             provider.skip_metadata_api_check = Some(true);
             provider.s3_use_path_style = Some(true);
+            // Fail fast on an API the emulator lacks instead of retrying for minutes.
+            provider.max_retries = Some(1);
             let services =
                 ["apigatewayv2", "cloudwatch", "iam", "lambda", "logs", "s3", "secretsmanager", "sns", "sts"];
             provider.endpoints = vec![services.iter().map(|svc| ((*svc).to_owned(), endpoint.clone())).collect()];
@@ -199,6 +201,7 @@ pub fn build(settings: &Settings, target: &Target, header: &str) -> Result<Stack
         alarm_topic: alarm_topic.clone(),
         supabase_secret,
         okta_secret,
+        emulator: matches!(target, Target::Emulator { .. }),
     };
     for module in modules::all(s) {
         add_module(&mut stack, &platform, &module)?;

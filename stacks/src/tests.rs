@@ -89,7 +89,7 @@ fn functions_follow_the_seed() {
             assert!(vars.contains_key(key), "{name} lacks {key}");
         }
         if fname.contains("-org-module-") {
-            assert_eq!(f["memory_size"], 256);
+            assert_eq!(f["memory_size"], crate::modules::ORG_FUNCTION_MEMORY_MB);
             assert_eq!(f["timeout"], 30);
             for key in ["SUPABASE_URL", "SUPABASE_SECRET_ARN", "OKTA_DOMAIN"] {
                 assert!(vars.contains_key(key), "{name} lacks {key}");

@@ -21,7 +21,7 @@ pub const ZIP_BUDGET_BYTES: u64 = 6 * 1024 * 1024;
 /// The packages holding Lambda binaries.
 const PACKAGES: &[&str] = &["org-module", "platform-authorizer"];
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Default, clap::Args)]
 pub struct Args {
     /// Keep AWS-LC's CPU-jitter entropy source (for measuring its cold-start cost).
     #[arg(long)]

@@ -55,6 +55,8 @@ pub fn run(_args: &Args) -> Result<()> {
     step("synth --all --check (goldens match)", synth::run_check_all)?;
     crate::check_iam::run(&crate::check_iam::Args::all_with_cross_check())?;
     terraform::validate(&terraform::ValidateArgs::all())?;
+    // Builds the Lambda packages first when they are missing (cargo-lambda, arm64), so the size budget is checked too.
+    crate::deploy_local::run(&crate::deploy_local::Args::default())?;
     println!("ci: all steps passed in {}", human(start.elapsed()));
     // The closing line: the workspace's test totals.
     println!("ci: {} passed, {} failed", counts.passed, counts.failed);

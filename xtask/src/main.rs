@@ -11,6 +11,7 @@ mod build;
 mod check_iam;
 mod ci;
 mod db;
+mod deploy_local;
 mod devtoken;
 mod runtime_api;
 mod services;
@@ -40,6 +41,8 @@ enum Task {
     /// Build every Lambda for provided.al2023 on arm64 (cargo-lambda) into reproducible
     /// target/lambda/<binary>/bootstrap.zip; prints sizes and fails over the size budget.
     Build(build::Args),
+    /// The deploy rehearsal: apply dev to a local AWS emulator (moto), require no drift, verify, destroy.
+    DeployLocal(deploy_local::Args),
     /// Least-privilege rules over the synthesized build/<env>/main.tf.json (all four by default); any finding fails.
     CheckIam(check_iam::Args),
     /// Run `terraform init -backend=false` and `terraform validate` on the synthesized environments.
@@ -56,8 +59,9 @@ enum Task {
     Test(ci::TestArgs),
     /// Benchmarks; prints figures to put in BENCHMARKS.md.
     Bench(bench::Args),
-    /// The full test command CI runs: fmt, clippy, tests against real PostgreSQL + PostgREST, goldens, terraform
-    /// validate. Installs PostgreSQL and postrust when missing and stops everything it started.
+    /// The full test command CI runs: fmt, clippy, tests against real PostgreSQL + PostgREST, goldens, check-iam with
+    /// the checkov cross-check, terraform validate, the Lambda packages and the deploy rehearsal. Installs what is
+    /// missing (PostgreSQL, postrust, cargo-lambda, checkov, moto) and stops everything it started.
     Ci(ci::Args),
 }
 
@@ -67,6 +71,7 @@ fn main() -> std::process::ExitCode {
         Task::Synth(args) => synth::run(&args),
         Task::Build(args) => build::run(&args),
         Task::CheckIam(args) => check_iam::run(&args),
+        Task::DeployLocal(args) => deploy_local::run(&args),
         Task::Validate(args) => terraform::validate(&args),
         Task::Db(args) => db::run(&args),
         Task::DevToken(args) => devtoken::run(&args),
