@@ -30,12 +30,16 @@ enum What {
     Synth,
     /// Cold start of every Lambda (host release build) against a local Runtime API: start → first response.
     ColdStart,
+    /// Load on `GET /organizations` through the local API (authorizer + handler) and the same query on PostgREST
+    /// directly, with wrk for 15 s each on loopback.
+    Load,
 }
 
 pub fn run(args: &Args) -> Result<()> {
     match args.what {
         What::Synth => synth(args.runs),
         What::ColdStart => cold_start(args.runs.max(20), args.with_jitter_entropy),
+        What::Load => load(),
     }
 }
 
@@ -263,4 +267,80 @@ fn authorizer_event(token: &str) -> String {
 fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// One wrk run's figures.
+struct WrkResult {
+    requests_per_s: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: u64,
+}
+
+fn wrk(url: &str, token: &str) -> Result<WrkResult> {
+    let out = Command::new("wrk")
+        .args(["-t2", "-c8", "-d15s", "--timeout", "5s", "--latency", "-H"])
+        .arg(format!("Authorization: Bearer {token}"))
+        .arg(url)
+        .output()
+        .context("cannot run wrk")?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let ms = |v: &str| -> Option<f64> {
+        let (num, unit) = v.split_at(v.find(|c: char| c.is_ascii_alphabetic())?);
+        let n: f64 = num.parse().ok()?;
+        Some(match unit {
+            "us" => n / 1000.0,
+            "ms" => n,
+            "s" => n * 1000.0,
+            _ => return None,
+        })
+    };
+    let field = |prefix: &str| text.lines().find_map(|l| l.trim().strip_prefix(prefix).map(|r| r.trim().to_owned()));
+    let parsed = (|| {
+        Some(WrkResult {
+            requests_per_s: field("Requests/sec:")?.parse().ok()?,
+            p50_ms: ms(&field("50%")?)?,
+            p99_ms: ms(&field("99%")?)?,
+            errors: field("Non-2xx or 3xx responses:").and_then(|v| v.parse().ok()).unwrap_or(0)
+                + field("Socket errors:").map(|_| 1).unwrap_or(0),
+        })
+    })();
+    parsed.with_context(|| format!("cannot read wrk's report:\n{text}"))
+}
+
+fn load() -> Result<()> {
+    let wrk_installed = Command::new("wrk").arg("--version").output().is_ok();
+    if !wrk_installed {
+        step("apt-get install wrk", || exec(Command::new("apt-get").args(["install", "-y", "-qq", "wrk"])))?;
+    }
+    let local = crate::dev::Local::start(crate::services::free_port()?, None, true)?;
+    let token = crate::devtoken::mint("00u-alice", Some("alice@example.com"), &[], 3600)?;
+    // The same caller straight to PostgREST: the token the handler would mint, with a longer life.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    let rest_token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &serde_json::json!({"sub": "00u-alice", "role": "authenticated", "aud": "authenticated", "groups": [], "iat": now, "exp": now + 3600}),
+        &jsonwebtoken::EncodingKey::from_secret(local.rest.jwt_secret.as_bytes())?,
+    )?;
+    let api = step("wrk 15 s: GET /organizations through the local API", || {
+        wrk(&format!("{}/organizations", local.url), &token)
+    })?;
+    let raw = step("wrk 15 s: the same query on PostgREST directly", || {
+        wrk(&format!("{}/org?select=*&order=created_at.asc,id.asc", local.rest.url()), &rest_token)
+    })?;
+    drop(local);
+    println!("GET /organizations, 2 threads, 8 connections, 15 s each, loopback:");
+    println!("{:<34} {:>10} {:>9} {:>9} {:>7}", "", "req/s", "p50", "p99", "errors");
+    for (name, r) in [("local API (authorizer + handler)", &api), ("PostgREST directly", &raw)] {
+        println!("{name:<34} {:>10.0} {:>6.2} ms {:>6.2} ms {:>7}", r.requests_per_s, r.p50_ms, r.p99_ms, r.errors);
+    }
+    println!(
+        "overhead of authorizer + handler: throughput x{:.2}, p50 x{:.2}",
+        raw.requests_per_s / api.requests_per_s,
+        api.p50_ms / raw.p50_ms
+    );
+    if api.errors + raw.errors > 0 {
+        bail!("the load run had errors");
+    }
+    Ok(())
 }

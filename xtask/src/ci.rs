@@ -54,6 +54,8 @@ pub fn run(_args: &Args) -> Result<()> {
     drop(services);
     step("synth --all --check (goldens match)", synth::run_check_all)?;
     crate::check_iam::run(&crate::check_iam::Args::all_with_cross_check())?;
+    crate::openapi::run()?;
+    crate::fuzz::run(&crate::fuzz::Args::default())?;
     terraform::validate(&terraform::ValidateArgs::all())?;
     // Builds the Lambda packages first when they are missing (cargo-lambda, arm64), so the size budget is checked too.
     crate::deploy_local::run(&crate::deploy_local::Args::default())?;

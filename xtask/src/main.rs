@@ -12,7 +12,10 @@ mod check_iam;
 mod ci;
 mod db;
 mod deploy_local;
+mod dev;
 mod devtoken;
+mod fuzz;
+mod openapi;
 mod runtime_api;
 mod services;
 mod synth;
@@ -53,6 +56,12 @@ enum Task {
     Validate(terraform::ValidateArgs),
     /// Database migrations: `db migrate` applies pending files of migrations/, `db status` lists them.
     Db(db::Args),
+    /// Run the whole backend locally: PostgreSQL, migrations, demo data, PostgREST and the API on 127.0.0.1.
+    Dev(dev::Args),
+    /// Fuzz the local API from its OpenAPI document with schemathesis (bounded): no 5xx, every answer documented.
+    Fuzz(fuzz::Args),
+    /// Write build/openapi.json from the route registry and types, and validate it (OpenAPI 3.1).
+    Openapi,
     /// Print a JWT from the local development issuer (for `curl` against the local API; never trusted by stg/prd).
     DevToken(devtoken::Args),
     /// `cargo test` with PostgreSQL and PostgREST running (as in CI); arguments after `--` go to cargo test.
@@ -74,6 +83,9 @@ fn main() -> std::process::ExitCode {
         Task::DeployLocal(args) => deploy_local::run(&args),
         Task::Validate(args) => terraform::validate(&args),
         Task::Db(args) => db::run(&args),
+        Task::Dev(args) => dev::run(&args),
+        Task::Openapi => openapi::run(),
+        Task::Fuzz(args) => fuzz::run(&args),
         Task::DevToken(args) => devtoken::run(&args),
         Task::Test(args) => ci::test(&args),
         Task::Bench(args) => bench::run(&args),

@@ -110,6 +110,7 @@ pub struct Postgres {
     dir: PathBuf,
     port: u16,
     as_postgres: bool,
+    keep: bool,
 }
 
 impl Postgres {
@@ -123,7 +124,7 @@ impl Postgres {
             exec(Command::new("chown").arg("postgres:").arg(&dir))?;
         }
         // From here on, dropping `pg` cleans up whatever exists.
-        let pg = Postgres { bindir, dir, port, as_postgres };
+        let pg = Postgres { bindir, dir, port, as_postgres, keep: false };
         let data = pg.dir.join("data");
         let out = pg_command(&pg.bindir.join("initdb"), as_postgres)
             .arg("-D")
@@ -162,10 +163,18 @@ impl Postgres {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+
+    /// Leave the cluster running, and its directory in place, when dropped (`cargo xtask dev --keep`).
+    pub fn keep(&mut self) {
+        self.keep = true;
+    }
 }
 
 impl Drop for Postgres {
     fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
         let data = self.dir.join("data");
         if data.join("postmaster.pid").exists() {
             let _ = pg_command(&self.bindir.join("pg_ctl"), self.as_postgres)
