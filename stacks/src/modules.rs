@@ -12,7 +12,10 @@ pub const ORG_FUNCTION_MEMORY_MB: u32 = 128;
 
 /// Every module, in the order the platform adds them.
 pub fn all(settings: &Settings) -> Vec<ModuleSpec> {
-    vec![org_module(settings)]
+    vec![
+        org_module(settings),
+        // new-module: module specs above this line
+    ]
 }
 
 /// org-module: identities, profiles, organizations and members.

@@ -57,6 +57,7 @@ pub fn run(_args: &Args) -> Result<()> {
     crate::openapi::run()?;
     crate::fuzz::run(&crate::fuzz::Args::default())?;
     terraform::validate(&terraform::ValidateArgs::all())?;
+    crate::new_module::check()?;
     // Builds the Lambda packages first when they are missing (cargo-lambda, arm64), so the size budget is checked too.
     crate::deploy_local::run(&crate::deploy_local::Args::default())?;
     println!("ci: all steps passed in {}", human(start.elapsed()));

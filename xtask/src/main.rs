@@ -15,6 +15,7 @@ mod deploy_local;
 mod dev;
 mod devtoken;
 mod fuzz;
+mod new_module;
 mod openapi;
 mod runtime_api;
 mod services;
@@ -56,6 +57,10 @@ enum Task {
     Validate(terraform::ValidateArgs),
     /// Database migrations: `db migrate` applies pending files of migrations/, `db status` lists them.
     Db(db::Args),
+    /// Scaffold a CORA module: registry routes, a Lambda crate with tests, its stack spec, an RLS migration.
+    NewModule(new_module::Args),
+    /// Prove the scaffold: new-module into a temporary copy, then build, test, synth, check-iam, validate, migrate.
+    ScaffoldCheck,
     /// Run the whole backend locally: PostgreSQL, migrations, demo data, PostgREST and the API on 127.0.0.1.
     Dev(dev::Args),
     /// Fuzz the local API from its OpenAPI document with schemathesis (bounded): no 5xx, every answer documented.
@@ -84,6 +89,8 @@ fn main() -> std::process::ExitCode {
         Task::Validate(args) => terraform::validate(&args),
         Task::Db(args) => db::run(&args),
         Task::Dev(args) => dev::run(&args),
+        Task::NewModule(args) => new_module::run(&args),
+        Task::ScaffoldCheck => new_module::check(),
         Task::Openapi => openapi::run(),
         Task::Fuzz(args) => fuzz::run(&args),
         Task::DevToken(args) => devtoken::run(&args),

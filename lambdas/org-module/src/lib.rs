@@ -12,28 +12,9 @@ pub mod orgs;
 pub mod profiles;
 pub mod types;
 
-use std::future::Future;
-
-use lambda_http::{service_fn, Body, Request, Response};
+use lambda_http::{Body, Request, Response};
 use org_common::Db;
 use route_registry::{org, Function};
-
-/// The `main` of every org-module binary: loads configuration once per container, builds the PostgREST client
-/// outside the handler (its connections live as long as the container), then serves `handler`'s routes.
-pub async fn serve<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
-where
-    F: Fn(&'static Db, Request) -> Fut + Sync,
-    Fut: Future<Output = Response<Body>> + Send,
-{
-    org_common::logging::init();
-    let config = org_common::config::load_db_config().await?;
-    let db: &'static Db = Box::leak(Box::new(Db::new(&config)?));
-    let handler = &handler;
-    lambda_http::run(service_fn(move |req: Request| async move {
-        Ok::<_, std::convert::Infallible>(handler(db, req).await)
-    }))
-    .await
-}
 
 /// Runs a function's handler on one request; `None` when `function` is not one of org-module's.
 pub async fn handle(function: Function, db: &Db, req: Request) -> Option<Response<Body>> {

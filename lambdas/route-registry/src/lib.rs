@@ -10,6 +10,7 @@ use std::fmt;
 use serde::Serialize;
 
 pub mod org;
+// new-module: module declarations above this line
 
 /// The HTTP methods the platform's API uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -135,7 +136,10 @@ impl Module {
 pub const AUTHORIZER: Function = Function { module: "platform", name: "authorizer", binary: "platform-authorizer" };
 
 /// Every module of the platform, in deployment order.
-pub const MODULES: &[Module] = &[org::MODULE];
+pub const MODULES: &[Module] = &[
+    org::MODULE,
+    // new-module: modules above this line
+];
 
 /// Every route of every module.
 pub fn all_routes() -> impl Iterator<Item = &'static Route> {

@@ -2,5 +2,5 @@
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    org_module::serve(org_module::members::handle).await
+    org_common::serve(org_module::members::handle).await
 }
