@@ -121,33 +121,20 @@ pub fn run(args: &Args) -> Result<()> {
 /// The same stacks through checkov, which only runs its IAM checks on Terraform plan JSON (not on `*.tf.json`).
 mod checkov {
     use std::collections::BTreeSet;
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
     use std::process::Command;
 
     use anyhow::{bail, Context, Result};
     use serde_json::{json, Value};
 
-    use crate::util::{exec, step};
     use crate::workspace_root;
 
     /// Pinned: its behaviour on plan documents is what this cross-check relies on.
     const CHECKOV: &str = "checkov==3.3.30";
 
-    fn venv() -> PathBuf {
-        workspace_root().join("target/tools/checkov")
-    }
-
     /// checkov in its own virtualenv, installed on first use.
-    fn ensure() -> Result<PathBuf> {
-        let bin = venv().join("bin/checkov");
-        if bin.is_file() {
-            return Ok(bin);
-        }
-        step(&format!("python3 -m venv target/tools/checkov && pip install {CHECKOV} (first run only)"), || {
-            exec(Command::new("python3").args(["-m", "venv"]).arg(venv()))?;
-            exec(Command::new(venv().join("bin/pip")).args(["install", "--quiet", CHECKOV]))
-        })?;
-        Ok(bin)
+    fn ensure() -> Result<std::path::PathBuf> {
+        crate::util::python_tool("checkov", CHECKOV, "checkov")
     }
 
     /// A minimal plan document (`terraform_version` + `planned_values`) with every resource's configured values.

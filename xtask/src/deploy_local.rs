@@ -66,8 +66,7 @@ impl Drop for Moto {
 
 /// `moto_server`: from target/tools/moto, else PATH, else installed into target/tools/moto.
 fn moto_bin() -> Result<PathBuf> {
-    let venv = workspace_root().join("target/tools/moto");
-    let in_venv = venv.join("bin/moto_server");
+    let in_venv = workspace_root().join("target/tools/moto/bin/moto_server");
     if in_venv.is_file() {
         return Ok(in_venv);
     }
@@ -84,11 +83,7 @@ fn moto_bin() -> Result<PathBuf> {
             return Ok(bin);
         }
     }
-    step("python3 -m venv target/tools/moto && pip install 'moto[server]' (first run only)", || {
-        exec(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
-        exec(Command::new(venv.join("bin/pip")).args(["install", "--quiet", "moto[server]==5.2.1"]))
-    })?;
-    Ok(in_venv)
+    crate::util::python_tool("moto", "moto[server]==5.2.1", "moto_server")
 }
 
 pub fn run(args: &Args) -> Result<()> {

@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use crate::services::free_port;
-use crate::util::{exec, step};
-use crate::workspace_root;
+use crate::util::{python_tool, step};
 
 const SCHEMATHESIS: &str = "schemathesis==4.32.5";
 
@@ -40,18 +39,7 @@ impl Default for Args {
 }
 
 pub fn run(args: &Args) -> Result<()> {
-    let root = workspace_root();
-    let venv = root.join("target/tools/schemathesis");
-    let st = venv.join("bin/st");
-    if !st.is_file() {
-        step(
-            &format!("python3 -m venv target/tools/schemathesis && pip install {SCHEMATHESIS} (first run only)"),
-            || {
-                exec(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
-                exec(Command::new(venv.join("bin/pip")).args(["install", "--quiet", SCHEMATHESIS]))
-            },
-        )?;
-    }
+    let st = python_tool("schemathesis", SCHEMATHESIS, "st")?;
     let local = crate::dev::Local::start(free_port()?, None, false)?;
     let token = crate::devtoken::mint("00u-admin", Some("admin@example.com"), &["admin".into()], 3600)?;
     let excluded: Vec<&str> = EXCLUDED_CHECKS.iter().map(|(c, _)| *c).collect();

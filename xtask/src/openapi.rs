@@ -5,7 +5,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-use crate::util::{cargo, exec, step};
+use crate::util::{cargo, exec, python_tool, step};
 use crate::workspace_root;
 
 const VALIDATOR: &str = "openapi-spec-validator==0.9.0";
@@ -25,14 +25,7 @@ pub fn run() -> Result<()> {
     })?;
     let path = root.join("build/openapi.json");
     std::fs::write(&path, &out)?;
-    let venv = root.join("target/tools/openapi");
-    let python = venv.join("bin/python");
-    if !python.is_file() {
-        step(&format!("python3 -m venv target/tools/openapi && pip install {VALIDATOR} (first run only)"), || {
-            exec(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
-            exec(Command::new(venv.join("bin/pip")).args(["install", "--quiet", VALIDATOR]))
-        })?;
-    }
+    let python = python_tool("openapi", VALIDATOR, "python")?;
     step("validate against the OpenAPI 3.1 schema (openapi-spec-validator)", || {
         let script = "import json,sys\nfrom openapi_spec_validator import validate\nfrom openapi_spec_validator import OpenAPIV31SpecValidator\nvalidate(json.load(open(sys.argv[1])), cls=OpenAPIV31SpecValidator)\nprint('valid OpenAPI 3.1')";
         exec(Command::new(&python).args(["-c", script]).arg(&path))

@@ -37,3 +37,20 @@ pub fn exec(cmd: &mut Command) -> Result<()> {
 pub fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
+
+/// A Python tool in its own virtualenv under `target/tools/<name>`, installed from `package` (pinned) on first
+/// use; returns the path of `bin/<executable>` in it.
+pub fn python_tool(name: &str, package: &str, executable: &str) -> Result<std::path::PathBuf> {
+    let venv = crate::workspace_root().join("target/tools").join(name);
+    let bin = venv.join("bin").join(executable);
+    if !bin.is_file() {
+        step(&format!("python3 -m venv target/tools/{name} && pip install {package} (first run only)"), || {
+            exec(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+            exec(Command::new(venv.join("bin/pip")).args(["install", "--quiet", package]))
+        })?;
+    }
+    if !bin.is_file() {
+        bail!("{package} was installed but {} does not exist", bin.display());
+    }
+    Ok(bin)
+}
