@@ -263,8 +263,8 @@ fn authorizer_event(token: &str) -> String {
     .to_string()
 }
 
-/// Another process's peak resident set size (VmHWM), in KiB.
-fn peak_rss_kib(pid: u32) -> Option<u64> {
+/// A process's peak resident set size (VmHWM), in KiB; `std::process::id()` for this one.
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
 }

@@ -80,7 +80,7 @@ pub fn run(args: &Args) -> Result<()> {
         );
     }
     if args.report_peak_rss {
-        println!("peak_rss_kib={}", peak_rss_kib().unwrap_or(0));
+        println!("peak_rss_kib={}", crate::bench::peak_rss_kib(std::process::id()).unwrap_or(0));
     }
     Ok(())
 }
@@ -100,11 +100,4 @@ pub fn write_if_changed(path: &Path, text: &str) -> Result<()> {
 pub fn display_path(path: &Path) -> String {
     let cwd = std::env::current_dir().unwrap_or_default();
     path.strip_prefix(&cwd).unwrap_or(path).display().to_string()
-}
-
-/// This process's peak resident set size (VmHWM), in KiB.
-fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }
