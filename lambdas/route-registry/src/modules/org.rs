@@ -1,0 +1,353 @@
+//! org-module, the reference module: identities (Okta provisioning), profiles, organizations and members with
+//! invitations. 4 functions; the seed's 12 routes plus the ones invitations, ownership and the identity
+//! lifecycle need.
+//!
+//! Auth here is the coarse requirement dispatch enforces; the finer rules (owner or org admin, yourself) are the
+//! database's, so they hold for any client.
+
+pub mod types;
+
+use self::types::{
+    ChangeRole, CreateOrganization, Identity, Invitation, InviteMember, LinkIdentity, Member, Membership, Message,
+    Organization, Profile, ProvisionIdentity, TransferOwnership, UpdateOrganization, UpdateProfile,
+};
+use crate::{Auth, Body, Doc, Function, Method, Module, Route, Use};
+
+pub const MODULE_NAME: &str = "org-module";
+
+/// Sizing of org-module's functions: the figures behind it are in BENCHMARKS.md ("Memory size") and repeated where
+/// it is used. Timeout: every outbound call is bounded (org-common's `timeouts`), so a request's worst case is
+/// well under 10 s; 15 s leaves room and stays clear of API Gateway's 30 s integration limit.
+const MEMORY_MB: u32 = 128;
+const TIMEOUT_S: u32 = 15;
+
+const DB: &[Use] = &[Use::Database];
+
+pub const IDENTITIES_MANAGEMENT: Function = Function {
+    module: MODULE_NAME,
+    name: "identities-management",
+    binary: "org-identities-management",
+    memory_mb: MEMORY_MB,
+    timeout_s: TIMEOUT_S,
+    // Only this function provisions users, so only it reads the Okta API token.
+    uses: &[Use::Database, Use::Okta],
+};
+pub const PROFILES: Function = Function {
+    module: MODULE_NAME,
+    name: "profiles",
+    binary: "org-profiles",
+    memory_mb: MEMORY_MB,
+    timeout_s: TIMEOUT_S,
+    uses: DB,
+};
+pub const ORGS: Function = Function {
+    module: MODULE_NAME,
+    name: "orgs",
+    binary: "org-orgs",
+    memory_mb: MEMORY_MB,
+    timeout_s: TIMEOUT_S,
+    uses: DB,
+};
+pub const MEMBERS: Function = Function {
+    module: MODULE_NAME,
+    name: "members",
+    binary: "org-members",
+    memory_mb: MEMORY_MB,
+    timeout_s: TIMEOUT_S,
+    uses: DB,
+};
+
+#[allow(clippy::too_many_arguments, reason = "one argument per catalog field, named at every call by position")]
+const fn route(
+    method: Method,
+    path: &'static str,
+    function: Function,
+    auth: Auth,
+    summary: &'static str,
+    success: u16,
+    errors: &'static [u16],
+    request: Option<Doc>,
+    response: Body,
+) -> Route {
+    Route { method, path, function, auth, summary, success, errors, request, response }
+}
+
+const fn one<T: schemars::JsonSchema>() -> Body {
+    Body::One(Doc::of::<T>())
+}
+
+const fn list<T: schemars::JsonSchema>() -> Body {
+    Body::List(Doc::of::<T>())
+}
+
+const fn req<T: schemars::JsonSchema>() -> Option<Doc> {
+    Some(Doc::of::<T>())
+}
+
+use Auth::{Admin, User};
+use Method::{Delete, Get, Post, Put};
+
+pub const CREATE_IDENTITY: Route = route(
+    Post,
+    "/identities",
+    IDENTITIES_MANAGEMENT,
+    Admin,
+    "Provision a user: create them in Okta (an existing Okta user with that login is linked) and record the identity",
+    201,
+    &[400, 409],
+    req::<ProvisionIdentity>(),
+    one::<Identity>(),
+);
+pub const LINK_IDENTITY: Route = route(
+    Post,
+    "/identities/link",
+    IDENTITIES_MANAGEMENT,
+    Admin,
+    "Record the identity of a user who already exists in Okta, by login, without creating one",
+    201,
+    &[400, 404, 409],
+    req::<LinkIdentity>(),
+    one::<Identity>(),
+);
+pub const GET_IDENTITY: Route = route(
+    Get,
+    "/identities/{id}",
+    IDENTITIES_MANAGEMENT,
+    User,
+    "Get a user identity: your own, or anyone's for platform admins",
+    200,
+    &[400, 404],
+    None,
+    one::<Identity>(),
+);
+pub const DELETE_IDENTITY: Route = route(
+    Delete,
+    "/identities/{id}",
+    IDENTITIES_MANAGEMENT,
+    Admin,
+    "Deactivate a user in Okta and on the platform (reversible); refused for the last active owner of an organization",
+    200,
+    &[400, 404, 409],
+    None,
+    one::<Message>(),
+);
+pub const REACTIVATE_IDENTITY: Route = route(
+    Post,
+    "/identities/{id}/reactivate",
+    IDENTITIES_MANAGEMENT,
+    Admin,
+    "Reactivate a deactivated user in Okta and on the platform",
+    200,
+    &[400, 404, 409],
+    None,
+    one::<Identity>(),
+);
+
+pub const GET_PROFILE: Route =
+    route(Get, "/profiles/me", PROFILES, User, "Get the caller's profile", 200, &[404], None, one::<Profile>());
+pub const UPDATE_PROFILE: Route = route(
+    Put,
+    "/profiles/me",
+    PROFILES,
+    User,
+    "Update the caller's profile",
+    200,
+    &[400, 404],
+    req::<UpdateProfile>(),
+    one::<Profile>(),
+);
+pub const DELETE_PROFILE: Route = route(
+    Delete,
+    "/profiles/me",
+    PROFILES,
+    User,
+    "Delete the caller's profile (soft delete)",
+    200,
+    &[404],
+    None,
+    one::<Message>(),
+);
+
+pub const LIST_ORGS: Route = route(
+    Get,
+    "/organizations",
+    ORGS,
+    User,
+    "List the organizations the caller belongs to",
+    200,
+    &[],
+    None,
+    list::<Organization>(),
+);
+pub const CREATE_ORG: Route = route(
+    Post,
+    "/organizations",
+    ORGS,
+    User,
+    "Create an organization with the caller as its owner (up to the environment's per-user limit)",
+    201,
+    &[400, 409],
+    req::<CreateOrganization>(),
+    one::<Organization>(),
+);
+pub const UPDATE_ORG: Route = route(
+    Put,
+    "/organizations/{id}",
+    ORGS,
+    User,
+    "Update an organization (owner or org admin)",
+    200,
+    &[400, 404],
+    req::<UpdateOrganization>(),
+    one::<Organization>(),
+);
+pub const TRANSFER_ORG: Route = route(
+    Put,
+    "/organizations/{id}/owner",
+    ORGS,
+    Admin,
+    "Make an active user owner of an organization whose owners are all inactive (platform admins)",
+    200,
+    &[400, 404, 409],
+    req::<TransferOwnership>(),
+    one::<Membership>(),
+);
+
+pub const LIST_MEMBERS: Route = route(
+    Get,
+    "/organizations/{id}/members",
+    MEMBERS,
+    User,
+    "List an organization's members with their names and e-mail (members only)",
+    200,
+    &[400, 404],
+    None,
+    list::<Member>(),
+);
+pub const ADD_MEMBER: Route = route(
+    Post,
+    "/organizations/{id}/members",
+    MEMBERS,
+    User,
+    "Invite a member by e-mail (owner or org admin); they join when they accept",
+    201,
+    &[400, 404, 409],
+    req::<InviteMember>(),
+    one::<Invitation>(),
+);
+pub const CHANGE_ROLE: Route = route(
+    Put,
+    "/organizations/{id}/members/{userId}",
+    MEMBERS,
+    User,
+    "Change a member's role (owners only); the last active owner cannot step down",
+    200,
+    &[400, 404, 409],
+    req::<ChangeRole>(),
+    one::<Membership>(),
+);
+pub const DELETE_MEMBER: Route = route(
+    Delete,
+    "/organizations/{id}/members/{userId}",
+    MEMBERS,
+    User,
+    "Remove a member (owner or org admin, or the member themself); never the last active owner",
+    200,
+    &[400, 404, 409],
+    None,
+    one::<Message>(),
+);
+pub const LIST_INVITATIONS: Route = route(
+    Get,
+    "/invitations",
+    MEMBERS,
+    User,
+    "List the caller's pending invitations",
+    200,
+    &[],
+    None,
+    list::<Invitation>(),
+);
+pub const ACCEPT_INVITATION: Route = route(
+    Post,
+    "/invitations/{id}/accept",
+    MEMBERS,
+    User,
+    "Accept an invitation addressed to the caller's e-mail: join the organization with its role",
+    200,
+    &[400, 404, 409],
+    None,
+    one::<Membership>(),
+);
+pub const DECLINE_INVITATION: Route = route(
+    Post,
+    "/invitations/{id}/decline",
+    MEMBERS,
+    User,
+    "Decline an invitation addressed to the caller's e-mail",
+    200,
+    &[400, 404, 409],
+    None,
+    one::<Message>(),
+);
+
+pub const FUNCTIONS: &[Function] = &[IDENTITIES_MANAGEMENT, PROFILES, ORGS, MEMBERS];
+
+pub const ROUTES: &[Route] = &[
+    CREATE_IDENTITY,
+    LINK_IDENTITY,
+    GET_IDENTITY,
+    DELETE_IDENTITY,
+    REACTIVATE_IDENTITY,
+    GET_PROFILE,
+    UPDATE_PROFILE,
+    DELETE_PROFILE,
+    LIST_ORGS,
+    CREATE_ORG,
+    UPDATE_ORG,
+    TRANSFER_ORG,
+    LIST_MEMBERS,
+    ADD_MEMBER,
+    CHANGE_ROLE,
+    DELETE_MEMBER,
+    LIST_INVITATIONS,
+    ACCEPT_INVITATION,
+    DECLINE_INVITATION,
+];
+
+pub const MODULE: Module = Module {
+    name: MODULE_NAME,
+    summary: "identities, profiles, organizations and members",
+    functions: FUNCTIONS,
+    routes: ROUTES,
+    renamed: &[],
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The seed's 12 routes are all here, with the seed's methods and paths.
+    #[test]
+    fn the_seed_routes_are_kept() {
+        let seed = [
+            "POST /identities",
+            "GET /identities/{id}",
+            "DELETE /identities/{id}",
+            "GET /profiles/me",
+            "PUT /profiles/me",
+            "DELETE /profiles/me",
+            "GET /organizations",
+            "POST /organizations",
+            "PUT /organizations/{id}",
+            "GET /organizations/{id}/members",
+            "POST /organizations/{id}/members",
+            "DELETE /organizations/{id}/members/{userId}",
+        ];
+        let keys: Vec<String> = ROUTES.iter().map(Route::key).collect();
+        for key in seed {
+            assert!(keys.contains(&key.to_owned()), "{key} is missing");
+        }
+        assert_eq!(FUNCTIONS.len(), 4);
+    }
+}

@@ -1,0 +1,194 @@
+//! org-module's request and response bodies. Requests validate themselves while deserializing (see
+//! [`crate::validate`]); all of them describe themselves to schemars for the OpenAPI document.
+//!
+//! Timestamps are set by the database and only ever returned, never accepted. These are wire types only: the
+//! handlers that read and write them live in the `org-module` crate.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::validate::{Description, Email, Name, OrgName, Phone, Subject};
+
+/// `POST /identities`: create the user in Okta (login = the e-mail unless given) and record the identity.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisionIdentity {
+    pub email: Email,
+    pub first_name: Name,
+    pub last_name: Name,
+    /// The Okta login, which is also the `sub` of the user's access tokens; defaults to the e-mail.
+    #[serde(default)]
+    pub login: Option<Subject>,
+    /// Activate the Okta user now (Okta sends the activation e-mail); default true.
+    #[serde(default)]
+    pub activate: Option<bool>,
+}
+
+/// `POST /identities/link`: record an identity for a user that already exists in Okta, without creating one.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkIdentity {
+    /// The Okta login (the `sub` of the user's access tokens).
+    pub login: Subject,
+}
+
+/// `PUT /profiles/me`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProfile {
+    pub first_name: Name,
+    pub last_name: Name,
+    #[serde(default)]
+    pub phone: Option<Phone>,
+}
+
+/// `POST /organizations`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrganization {
+    pub name: OrgName,
+    #[serde(default)]
+    pub description: Option<Description>,
+}
+
+/// `PUT /organizations/{id}`: at least one field.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateOrganization {
+    #[serde(default)]
+    pub name: Option<OrgName>,
+    #[serde(default)]
+    pub description: Option<Description>,
+}
+
+/// A role inside an organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MemberRole {
+    Owner,
+    Admin,
+    Member,
+}
+
+/// The role an invitation grants: never owner (ownership only by promoting an existing member).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum InviteRole {
+    Admin,
+    #[default]
+    Member,
+}
+
+/// `POST /organizations/{id}/members`: invite by e-mail. The answer is the same whether or not anyone has that
+/// e-mail; nobody becomes a member until they accept.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InviteMember {
+    pub email: Email,
+    #[serde(default)]
+    pub role: InviteRole,
+}
+
+/// `PUT /organizations/{id}/members/{userId}`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeRole {
+    pub role: MemberRole,
+}
+
+/// `PUT /organizations/{id}/owner`: the active identity that becomes owner.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferOwnership {
+    pub user_id: Uuid,
+}
+
+/// A provisioned user.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Identity {
+    pub id: Uuid,
+    /// The identity provider's subject: the Okta login.
+    pub idp_subject: String,
+    /// The Okta user id (`00u…`), when the identity was provisioned or linked through Okta.
+    pub okta_id: Option<String>,
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    /// When the identity was deactivated; `null` while active.
+    pub deactivated_at: Option<String>,
+}
+
+/// A user's profile.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Profile {
+    pub id: Uuid,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// An organization.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Organization {
+    pub id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A membership of a user in an organization.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Membership {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub user_id: Uuid,
+    pub role: MemberRole,
+    pub created_at: String,
+}
+
+/// A member as fellow members see them: who, with which role.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Member {
+    pub user_id: Uuid,
+    pub role: MemberRole,
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub joined_at: String,
+}
+
+/// Where an invitation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum InvitationStatus {
+    Pending,
+    Accepted,
+    Declined,
+    Expired,
+}
+
+/// An invitation to join an organization.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Invitation {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    /// The organization's name, so the invitee knows what they are invited to.
+    pub org_name: String,
+    pub email: String,
+    pub role: InviteRole,
+    pub status: InvitationStatus,
+    pub expires_at: String,
+    pub created_at: String,
+}
+
+/// A confirmation without a resource.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Message {
+    pub message: String,
+}
