@@ -1,6 +1,7 @@
 //! The whole API in one local process: every request goes through the real authorizer code (trusting the local
-//! development issuer, whose JWKS this server also serves) and then the real handler code, converted to and from
-//! the API Gateway HTTP API v2 event shapes the Lambdas receive in AWS. One code path, not a second implementation.
+//! development issuer, whose JWKS this server also serves) and then the real handler code, on the same API Gateway
+//! HTTP API v2 event types the Lambdas receive in AWS (`org_common::events`). One code path, not a second
+//! implementation; the modules come from the catalog through the generated `all-modules` crate.
 //!
 //! Like API Gateway it answers unmatched routes with 404 `{"message":"Not Found"}`, a missing token with 401, a
 //! denied one with 403, and CORS preflights and headers from the `dev` allow-list. It also serves `/openapi.json`.
@@ -12,9 +13,10 @@ use std::time::Instant;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
-use org_common::Db;
+use org_common::{events, Config, Container};
 use platform_authorizer::{Authorizer, Config as AuthConfig};
-use serde_json::{json, Value};
+use route_registry::Function;
+use serde_json::json;
 use tokio::net::TcpListener;
 
 /// Request bodies above this are refused (API Gateway's own limit is 10 MB; the handlers take 16 KiB).
@@ -22,7 +24,7 @@ const MAX_BODY: usize = 1024 * 1024;
 
 /// Everything a request needs, built once.
 pub struct App {
-    db: Db,
+    containers: Vec<Container>,
     authorizer: Authorizer,
     jwks: String,
     openapi: String,
@@ -36,22 +38,41 @@ impl std::fmt::Debug for App {
 }
 
 impl App {
-    /// `addr` is where the server listens (the authorizer fetches the JWKS from it); `jwks` is the development
-    /// issuer's key set.
-    pub fn new(addr: SocketAddr, db: &org_common::DbConfig, jwks: String) -> Result<App, String> {
+    /// `addr` is where the server listens (the authorizer fetches the JWKS from it); `config` is what every
+    /// function gets (the database, and Okta for the functions that use it).
+    pub fn new(addr: SocketAddr, config: &Config) -> Result<App, String> {
         let base = format!("http://{addr}");
         let auth = AuthConfig::new(
-            stacks::dev_issuer::ISSUER.into(),
-            stacks::dev_issuer::AUDIENCE.into(),
+            dev_issuer::ISSUER.into(),
+            dev_issuer::audience("dev"),
             format!("{base}/.well-known/jwks.json"),
         );
+        let http = org_common::http::client().map_err(|e| e.to_string())?;
+        let containers = route_registry::MODULES
+            .iter()
+            .flat_map(|m| m.functions.iter())
+            .map(|f| {
+                let mut own = Config::default();
+                if f.uses_database() {
+                    own.db = config.db.clone();
+                }
+                if f.uses_okta() {
+                    own.okta = config.okta.clone();
+                }
+                Container::with_config(*f, http.clone(), own)
+            })
+            .collect();
         Ok(App {
-            db: Db::new(db)?,
+            containers,
             authorizer: Authorizer::new(auth)?,
-            jwks,
-            openapi: org_module::openapi::document(&base).to_string(),
+            jwks: dev_issuer::JWKS.to_owned(),
+            openapi: route_registry::openapi::document(&base).to_string(),
             cors_origins: stacks::Env::Dev.settings().cors_origins.iter().map(|o| (*o).to_owned()).collect(),
         })
+    }
+
+    fn container(&self, function: Function) -> Option<&Container> {
+        self.containers.iter().find(|c| c.function() == function)
     }
 }
 
@@ -72,7 +93,7 @@ pub async fn serve(listener: TcpListener, app: Arc<App>) {
     }
 }
 
-fn json_response(status: u16, body: String, content_type: &str) -> Response<Full<Bytes>> {
+fn respond(status: u16, body: String, content_type: &str) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     if let Ok(v) = hyper::header::HeaderValue::from_str(content_type) {
@@ -82,7 +103,7 @@ fn json_response(status: u16, body: String, content_type: &str) -> Response<Full
 }
 
 fn gateway(status: u16, message: &str) -> Response<Full<Bytes>> {
-    json_response(status, json!({ "message": message }).to_string(), "application/json")
+    respond(status, json!({ "message": message }).to_string(), "application/json")
 }
 
 async fn handle(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> {
@@ -104,10 +125,10 @@ async fn handle(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> {
 
 async fn route(app: &App, req: Request<Incoming>, method: &str, path: &str) -> Response<Full<Bytes>> {
     match (method, path) {
-        ("GET", "/openapi.json") => return json_response(200, app.openapi.clone(), "application/json"),
-        ("GET", "/.well-known/jwks.json") => return json_response(200, app.jwks.clone(), "application/json"),
+        ("GET", "/openapi.json") => return respond(200, app.openapi.clone(), "application/json"),
+        ("GET", "/.well-known/jwks.json") => return respond(200, app.jwks.clone(), "application/json"),
         ("OPTIONS", _) => {
-            let mut r = json_response(204, String::new(), "text/plain");
+            let mut r = respond(204, String::new(), "text/plain");
             let h = r.headers_mut();
             h.insert(
                 "access-control-allow-methods",
@@ -122,9 +143,7 @@ async fn route(app: &App, req: Request<Incoming>, method: &str, path: &str) -> R
         }
         _ => {}
     }
-    let Some(route) =
-        route_registry::all_routes().find(|r| r.method.as_str() == method && r.match_path(path).is_some())
-    else {
+    let Some(route) = route_registry::find_route(method, path) else {
         return gateway(404, "Not Found");
     };
     let (parts, body) = req.into_parts();
@@ -132,80 +151,43 @@ async fn route(app: &App, req: Request<Incoming>, method: &str, path: &str) -> R
         Ok(collected) => collected.to_bytes(),
         Err(_) => return gateway(413, "Request Entity Too Large"),
     };
-    let mut headers = serde_json::Map::new();
-    for (name, value) in &parts.headers {
-        if let Ok(v) = value.to_str() {
-            let entry = headers.entry(name.as_str().to_owned()).or_insert_with(|| Value::String(String::new()));
-            if let Value::String(s) = entry {
-                if !s.is_empty() {
-                    s.push(',');
-                }
-                s.push_str(v);
-            }
-        }
-    }
-    let authorization = headers.get("authorization").and_then(Value::as_str).map(str::to_owned);
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned())))
+        .collect();
+    let authorization = headers.iter().find(|(k, _)| k == "authorization").map(|(_, v)| v.clone());
     let Some(authorization) = authorization else { return gateway(401, "Unauthorized") };
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let decision = app
-        .authorizer
-        .handle(&json!({
-            "version": "2.0",
-            "type": "REQUEST",
-            "routeKey": route.key(),
-            "rawPath": path,
-            "identitySource": [authorization],
-            "headers": { "authorization": authorization },
-            "requestContext": { "requestId": request_id },
-        }))
-        .await;
-    if decision["isAuthorized"] != true {
+    let decision = app.authorizer.handle(&events::authorizer_request(method, path, Some(&authorization))).await;
+    if !decision.is_authorized {
         return gateway(403, "Forbidden");
     }
-    let params: serde_json::Map<String, Value> =
-        route.match_path(path).unwrap_or_default().into_iter().map(|(k, v)| (k.to_owned(), Value::from(v))).collect();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
-    let mut event = json!({
-        "version": "2.0",
-        "routeKey": route.key(),
-        "rawPath": path,
-        "rawQueryString": parts.uri.query().unwrap_or(""),
-        "headers": headers,
-        "requestContext": {
-            "accountId": "000000000000",
-            "apiId": "local",
-            "authorizer": { "lambda": decision["context"] },
-            "domainName": "127.0.0.1",
-            "domainPrefix": "local",
-            "http": { "method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "" },
-            "requestId": request_id,
-            "routeKey": route.key(),
-            "stage": "$default",
-            "time": "",
-            "timeEpoch": now as u64,
-        },
-        "isBase64Encoded": false,
-    });
-    if !params.is_empty() {
-        event["pathParameters"] = Value::Object(params);
-    }
-    if !body.is_empty() {
-        event["body"] = Value::String(String::from_utf8_lossy(&body).into_owned());
-    }
-    let Ok(lambda_request) = lambda_http::request::from_str(&event.to_string()) else {
+    let header_refs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let body = (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned());
+    let mut event = events::http_request(method, path, &header_refs, body);
+    event.raw_query_string = Some(parts.uri.query().unwrap_or("").to_owned());
+    let context = serde_json::to_value(&decision.context).unwrap_or_default();
+    events::authorize(&mut event, &context);
+    let Some(container) = app.container(route.function) else {
         return gateway(500, "Internal Server Error");
     };
-    let Some(answer) = org_module::handle(route.function, &app.db, lambda_request).await else {
+    let Some(answer) = all_modules::handle(route.function, container, events::into_request(event)).await else {
         return gateway(500, "Internal Server Error");
     };
     let status = answer.status().as_u16();
+    let retry_after = answer.headers().get("retry-after").cloned();
     let content_type =
         answer.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("application/json").to_owned();
     let text = match answer.into_body() {
         lambda_http::Body::Text(t) => t,
         lambda_http::Body::Binary(b) => String::from_utf8_lossy(&b).into_owned(),
-        lambda_http::Body::Empty => String::new(),
         _ => String::new(),
     };
-    json_response(status, text, &content_type)
+    let mut response = respond(status, text, &content_type);
+    if let Some(v) = retry_after {
+        if let Ok(v) = hyper::header::HeaderValue::from_bytes(v.as_bytes()) {
+            response.headers_mut().insert(hyper::header::RETRY_AFTER, v);
+        }
+    }
+    response
 }

@@ -1,8 +1,8 @@
-//! `local-api`: serves the whole API on 127.0.0.1 (started by `cargo xtask dev`, which also starts the database).
-//! `local-api --openapi` prints the OpenAPI document instead.
+//! `local-api`: serves the whole API on 127.0.0.1 (started by `cargo xtask dev`, which also starts the database
+//! and the Okta stand-in). `local-api --openapi` prints the OpenAPI document instead.
 //!
-//! Configuration from the environment: `POSTGREST_URL`, `SUPABASE_JWT_SECRET` (as for the Lambdas locally),
-//! `LOCAL_API_PORT` (default 8787) and `LOCAL_API_JWKS` (the development issuer's JWKS file).
+//! Configuration from the environment: `POSTGREST_URL` and optionally `SUPABASE_ANON_KEY` (as for the Lambdas
+//! locally), `OKTA_BASE_URL` and `OKTA_API_TOKEN` (the Okta stand-in), and `LOCAL_API_PORT` (default 8787).
 
 #![allow(clippy::print_stdout, reason = "a command-line program")]
 
@@ -12,18 +12,26 @@ use std::sync::Arc;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port: u16 = std::env::var("LOCAL_API_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(8787);
     if std::env::args().any(|a| a == "--openapi") {
-        println!("{:#}", org_module::openapi::document(&format!("http://127.0.0.1:{port}")));
+        println!("{:#}", route_registry::openapi::document(&format!("http://127.0.0.1:{port}")));
         return Ok(());
     }
     org_common::logging::init();
-    let jwks_path =
-        std::env::var("LOCAL_API_JWKS").map_err(|_| "LOCAL_API_JWKS is not set (the development JWKS file)")?;
-    let jwks = std::fs::read_to_string(&jwks_path).map_err(|e| format!("cannot read {jwks_path}: {e}"))?;
-    let db = org_common::config::load_db_config().await?;
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let db = org_common::DbConfig {
+        rest_url: env("POSTGREST_URL").ok_or("POSTGREST_URL is not set (cargo xtask dev sets it)")?,
+        anon_key: env("SUPABASE_ANON_KEY").unwrap_or_default(),
+    };
+    let okta = match (env("OKTA_BASE_URL"), env("OKTA_API_TOKEN")) {
+        (Some(base_url), Some(token)) => {
+            Some(org_common::OktaConfig { base_url, token, timeout: org_common::timeouts::OKTA_REQUEST })
+        }
+        _ => None,
+    };
+    let config = org_common::Config { db: Some(db), okta };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e} (use --port with cargo xtask dev)"))?;
-    let app = Arc::new(local_api::App::new(listener.local_addr()?, &db, jwks)?);
+    let app = Arc::new(local_api::App::new(listener.local_addr()?, &config)?);
     tokio::select! {
         () = local_api::serve(listener, app) => {}
         _ = tokio::signal::ctrl_c() => {}

@@ -1,5 +1,7 @@
-//! End to end over real HTTP against the local API (real authorizer, real handlers) on PostgreSQL + PostgREST:
-//! every registry route once with a valid development token, and 401 without one, 403 with a forged one.
+//! End to end over real HTTP against the local API (the real authorizer, trusting the development issuer's JWKS
+//! this server serves, then the real handlers) on PostgreSQL + PostgREST, with the Okta stand-in: every catalog
+//! route once with success, the provisioning flow from Okta to a refused deactivated caller, 401 without a token
+//! and 403 with a forged one on every route.
 //!
 //! Needs the services of `cargo xtask ci` / `cargo xtask test` (`CAREER_TEST_*` variables); never skipped.
 
@@ -7,31 +9,31 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
+use standins::okta::OktaStandin;
 
 fn var(k: &str) -> String {
     std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set: run through `cargo xtask ci` or `cargo xtask test`"))
 }
 
-fn token(sub: &str, groups: &[&str]) -> String {
-    let pem = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../xtask/dev-issuer/private.pem")).unwrap();
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some(stacks::dev_issuer::KID.into());
-    let claims = json!({
-        "iss": stacks::dev_issuer::ISSUER, "aud": stacks::dev_issuer::AUDIENCE, "sub": sub,
-        "email": format!("{sub}@example.com"), "groups": groups, "iat": now, "exp": now + 600,
-    });
-    jsonwebtoken::encode(&header, &claims, &EncodingKey::from_rsa_pem(&pem).unwrap()).unwrap()
+fn token(login: &str, groups: &[&str]) -> String {
+    dev_issuer::Claims::new(login).email(login).groups(groups).audience(&dev_issuer::audience("dev")).sign().unwrap()
+}
+
+fn sql(statement: &str, params: &[&(dyn postgres::types::ToSql + Sync)]) -> u64 {
+    tokio::task::block_in_place(|| {
+        let mut c = postgres::Client::connect(&var("CAREER_TEST_DATABASE_URL"), postgres::NoTls).unwrap();
+        c.execute(statement, params).unwrap()
+    })
 }
 
 struct Api {
     base: String,
     http: reqwest::Client,
     seen: std::sync::Mutex<BTreeSet<String>>,
+    _okta: Option<OktaStandin>,
 }
 
 impl Api {
@@ -47,9 +49,7 @@ impl Api {
         let status = response.status().as_u16();
         let value = response.json::<Value>().await.unwrap_or(Value::Null);
         if token.is_some() && (200..300).contains(&status) {
-            if let Some(r) =
-                route_registry::all_routes().find(|r| r.method.as_str() == method && r.match_path(path).is_some())
-            {
+            if let Some(r) = route_registry::find_route(method, path) {
                 self.seen.lock().unwrap().insert(r.key());
             }
         }
@@ -63,67 +63,81 @@ impl Api {
     }
 }
 
-async fn start() -> Api {
+async fn start(okta: Option<OktaStandin>) -> Api {
+    // Request lines stay in memory instead of filling the test output.
+    org_common::metrics::capture();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let db = org_common::DbConfig {
-        rest_url: var("CAREER_TEST_POSTGREST_URL"),
-        anon_key: String::new(),
-        jwt_secret: var("CAREER_TEST_JWT_SECRET"),
+    let config = org_common::Config {
+        db: Some(org_common::DbConfig { rest_url: var("CAREER_TEST_POSTGREST_URL"), anon_key: String::new() }),
+        okta: okta.as_ref().map(|o| org_common::OktaConfig {
+            base_url: o.base_url.clone(),
+            token: o.token().to_owned(),
+            timeout: Duration::from_secs(5),
+        }),
     };
-    let jwks =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../xtask/dev-issuer/jwks.json")).unwrap();
-    let app = Arc::new(local_api::App::new(addr, &db, jwks).unwrap());
+    let app = Arc::new(local_api::App::new(addr, &config).unwrap());
     tokio::spawn(local_api::serve(listener, app));
-    Api { base: format!("http://{addr}"), http: reqwest::Client::new(), seen: Default::default() }
+    Api { base: format!("http://{addr}"), http: reqwest::Client::new(), seen: Default::default(), _okta: okta }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_once_with_a_token_and_refused_without() {
-    let api = start().await;
+    let okta = OktaStandin::start("e2e-token").unwrap();
     let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
-    let admin = token(&format!("admin-{tag}"), &["admin"]);
-    let owner_sub = format!("owner-{tag}");
-    let member_sub = format!("member-{tag}");
-    let (owner, member) = (token(&owner_sub, &[]), token(&member_sub, &[]));
+    let login = |name: &str| format!("{name}-{tag}@example.com");
+    let linked = login("linked");
+    okta.add_user(&linked, &linked, "Lin", "Ked", "ACTIVE");
+    let api = start(Some(okta)).await;
+    // The environment's first admin is recorded by hand (README, "Deploying"); everyone else is provisioned.
+    let admin_login = login("admin");
+    sql("INSERT INTO identities (idp_subject, email) VALUES ($1, $1)", &[&admin_login]);
+    let admin = token(&admin_login, &[org_common::DEFAULT_ADMIN_GROUP]);
 
-    let o = api
-        .ok(
-            &admin,
-            "POST",
-            "/identities",
-            Some(json!({"idp_subject": owner_sub, "email": format!("{owner_sub}@example.com")})),
-            201,
-        )
-        .await;
-    let m = api
-        .ok(
-            &admin,
-            "POST",
-            "/identities",
-            Some(json!({"idp_subject": member_sub, "email": format!("{member_sub}@example.com")})),
-            201,
-        )
-        .await;
-    let (owner_id, member_id) = (o["id"].as_str().unwrap().to_owned(), m["id"].as_str().unwrap().to_owned());
+    let provision = |name: &str| json!({"email": login(name), "first_name": name, "last_name": "E2e"});
+    let owner_id =
+        api.ok(&admin, "POST", "/identities", Some(provision("owner")), 201).await["id"].as_str().unwrap().to_owned();
+    let member_id =
+        api.ok(&admin, "POST", "/identities", Some(provision("member")), 201).await["id"].as_str().unwrap().to_owned();
+    api.ok(&admin, "POST", "/identities/link", Some(json!({"login": linked})), 201).await;
+    let (owner, member, linked_token) =
+        (token(&login("owner"), &[]), token(&login("member"), &[]), token(&linked, &[]));
+
     api.ok(&owner, "GET", &format!("/identities/{owner_id}"), None, 200).await;
     api.ok(&owner, "PUT", "/profiles/me", Some(json!({"first_name": "Olive", "last_name": "Owner"})), 200).await;
     assert_eq!(api.ok(&owner, "GET", "/profiles/me", None, 200).await["first_name"], "Olive");
-    let org = api.ok(&owner, "POST", "/organizations", Some(json!({"name": format!("E2E {tag}")})), 201).await;
-    let org_id = org["id"].as_str().unwrap().to_owned();
+    let org_id = api.ok(&owner, "POST", "/organizations", Some(json!({"name": format!("E2E {tag}")})), 201).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(api.ok(&owner, "GET", "/organizations", None, 200).await.as_array().unwrap().len(), 1);
     api.ok(&owner, "PUT", &format!("/organizations/{org_id}"), Some(json!({"description": "end to end"})), 200).await;
-    api.ok(&owner, "POST", &format!("/organizations/{org_id}/members"), Some(json!({"user_id": member_id})), 201).await;
-    assert_eq!(
-        api.ok(&member, "GET", &format!("/organizations/{org_id}/members"), None, 200).await.as_array().unwrap().len(),
-        2
-    );
-    api.ok(&owner, "DELETE", &format!("/organizations/{org_id}/members/{member_id}"), None, 200).await;
-    api.ok(&member, "DELETE", "/profiles/me", None, 200).await;
-    api.ok(&admin, "DELETE", &format!("/identities/{member_id}"), None, 200).await;
+    let members = format!("/organizations/{org_id}/members");
+    api.ok(&owner, "POST", &members, Some(json!({"email": login("member")})), 201).await;
+    let declined =
+        api.ok(&owner, "POST", &members, Some(json!({"email": linked})), 201).await["id"].as_str().unwrap().to_owned();
+    let invitations = api.ok(&member, "GET", "/invitations", None, 200).await;
+    let invitation = invitations[0]["id"].as_str().unwrap().to_owned();
+    api.ok(&member, "POST", &format!("/invitations/{invitation}/accept"), None, 200).await;
+    api.ok(&linked_token, "POST", &format!("/invitations/{declined}/decline"), None, 200).await;
+    let listed = api.ok(&member, "GET", &members, None, 200).await;
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+    api.ok(&owner, "PUT", &format!("{members}/{member_id}"), Some(json!({"role": "admin"})), 200).await;
+    // Ownership to the member through the platform admin, once the only owner is inactive.
+    sql("UPDATE identities SET deactivated_at = now() WHERE id = $1::text::uuid", &[&owner_id]);
+    api.ok(&admin, "PUT", &format!("/organizations/{org_id}/owner"), Some(json!({"user_id": member_id})), 200).await;
+    sql("UPDATE identities SET deactivated_at = NULL WHERE id = $1::text::uuid", &[&owner_id]);
+    api.ok(&member, "DELETE", &format!("{members}/{owner_id}"), None, 200).await;
+    api.ok(&owner, "DELETE", "/profiles/me", None, 200).await;
+    // Deactivated: refused everywhere through the whole stack; reactivated: back.
+    api.ok(&admin, "DELETE", &format!("/identities/{owner_id}"), None, 200).await;
+    let (status, body) = api.call(Some(&owner), "GET", "/organizations", None).await;
+    assert_eq!((status, body["error"].as_str()), (403, Some("the caller has no active identity on this platform")));
+    api.ok(&admin, "POST", &format!("/identities/{owner_id}/reactivate"), None, 200).await;
+    api.ok(&owner, "GET", "/organizations", None, 200).await;
 
-    let registry: BTreeSet<String> = route_registry::all_routes().map(|r| r.key()).collect();
-    assert_eq!(*api.seen.lock().unwrap(), registry, "every route exercised once with success");
+    let catalog: BTreeSet<String> = route_registry::all_routes().map(|r| r.key()).collect();
+    assert_eq!(*api.seen.lock().unwrap(), catalog, "every route exercised once with success");
 
     // Without a token: 401 on every route; with a forged one: 403. Neither reaches a handler.
     let forged = format!("{}x", &admin[..admin.len() - 1]);
@@ -138,8 +152,8 @@ async fn every_route_once_with_a_token_and_refused_without() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_behaviour_cors_and_openapi() {
-    let api = start().await;
-    let (status, body) = api.call(Some(&token("x", &[])), "GET", "/nope", None).await;
+    let api = start(None).await;
+    let (status, body) = api.call(Some(&token("x@example.com", &[])), "GET", "/nope", None).await;
     assert_eq!((status, body["message"].as_str()), (404, Some("Not Found")));
     let preflight = |origin: &'static str| {
         api.http
@@ -156,5 +170,8 @@ async fn gateway_behaviour_cors_and_openapi() {
     assert!(other.headers().get("access-control-allow-origin").is_none());
     let doc: Value = api.http.get(format!("{}/openapi.json", api.base)).send().await.unwrap().json().await.unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
-    assert_eq!(doc["paths"].as_object().unwrap().len(), 7, "7 paths carry the 12 routes");
+    let paths: BTreeSet<&str> = route_registry::all_routes().map(|r| r.path).collect();
+    assert_eq!(doc["paths"].as_object().unwrap().len(), paths.len(), "one path item per catalog path");
+    let operations: usize = doc["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();
+    assert_eq!(operations, route_registry::all_routes().count(), "one operation per catalog route");
 }

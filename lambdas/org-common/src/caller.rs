@@ -1,9 +1,9 @@
 //! The caller, as the Lambda authorizer described them on a payload-2.0 event
-//! (`requestContext.authorizer.lambda.{sub, email, groups}`).
+//! (`requestContext.authorizer.lambda.{sub, email, groups}`), plus their bearer token, which the handlers forward
+//! to PostgREST unchanged.
 //!
-//! `groups` travels as a JSON-encoded array in a string (`"[\"admin\"]"`), because an authorizer's context values
-//! are scalars; a real array is accepted too. This module trusts the context: only API Gateway, after the
-//! authorizer allowed the request, can put it there.
+//! `groups` travels as a JSON-encoded array of strings in a string (authorizer context values are scalars). This
+//! module trusts the context: only API Gateway, after the authorizer allowed the request, can put it there.
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
@@ -12,38 +12,40 @@ use serde_json::Value;
 use crate::ApiError;
 
 /// Who is calling.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Caller {
-    /// The identity provider's subject (text; not a platform user id).
+    /// The identity provider's subject: the Okta login (text; not a platform user id).
     pub sub: String,
     pub email: Option<String>,
     pub groups: Vec<String>,
+    /// The caller's own access token, without the `Bearer ` scheme; never logged.
+    pub token: String,
+}
+
+impl std::fmt::Debug for Caller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caller").field("sub", &self.sub).field("groups", &self.groups).finish_non_exhaustive()
+    }
 }
 
 impl Caller {
-    pub fn is_admin(&self) -> bool {
-        self.groups.iter().any(|g| g == "admin")
+    /// Whether the caller's token names `group` (the platform admin group, for instance).
+    pub fn in_group(&self, group: &str) -> bool {
+        self.groups.iter().any(|g| g == group)
     }
 
-    /// `Forbidden` unless the caller is in the `admin` group.
-    pub fn require_admin(&self) -> Result<(), ApiError> {
-        if self.is_admin() {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden("Admin access required".into()))
-        }
-    }
-
-    /// Reads the caller from the request's authorizer context; `Unauthorized` when absent or without `sub`.
+    /// Reads the caller from the request's authorizer context and Authorization header; `Unauthorized` when
+    /// either is absent or malformed.
     pub fn from_request(req: &Request) -> Result<Caller, ApiError> {
+        let missing = || ApiError::Unauthorized("Missing caller identity".into());
         let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() else {
-            return Err(ApiError::Unauthorized("Missing caller identity".into()));
+            return Err(missing());
         };
         let fields = ctx.authorizer.as_ref().map(|a| &a.fields);
         let get = |k: &str| fields.and_then(|f| f.get(k));
         let sub = match get("sub") {
             Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
-            _ => return Err(ApiError::Unauthorized("Missing caller identity".into())),
+            _ => return Err(missing()),
         };
         let email = match get("email") {
             Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
@@ -54,9 +56,16 @@ impl Caller {
             Some(Value::String(s)) if s.is_empty() => Vec::new(),
             Some(Value::String(s)) => serde_json::from_str::<Vec<String>>(s)
                 .map_err(|_| ApiError::Unauthorized("Malformed caller groups".into()))?,
-            Some(Value::Array(items)) => items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
             Some(_) => return Err(ApiError::Unauthorized("Malformed caller groups".into())),
         };
-        Ok(Caller { sub, email, groups })
+        let token = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && !token.is_empty())
+            .map(|(_, token)| token.to_owned())
+            .ok_or_else(missing)?;
+        Ok(Caller { sub, email, groups, token })
     }
 }

@@ -1,28 +1,35 @@
-//! Dispatch from the route registry: a function's table pairs each registry [`Route`] it owns with an operation,
-//! and [`dispatch`] picks the entry for an HTTP API v2 event, by `routeKey` when API Gateway sent one and by method
+//! Dispatch from the catalog: a function's table pairs each catalog [`Route`] it owns with an operation, and
+//! [`dispatch`] picks the entry for an HTTP API v2 event, by `routeKey` when API Gateway sent one and by method
 //! and path otherwise (the local API, a `$default` route). A path the function does not serve is 404; a served
-//! path with another method is 405. Every request is logged once, with its status and duration.
+//! path with another method is 405. The route's [`Auth`] is enforced here, once, before the operation runs. Every
+//! request ends with one request line (see [`crate::metrics`]).
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Instant;
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
-use route_registry::Route;
+use route_registry::{Auth, Route};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
+use crate::db::Session;
+use crate::okta::OktaSession;
 use crate::response::into_response;
 use crate::validate::{parse_body, uuid_param};
-use crate::{ApiError, Caller, Reply};
+use crate::{metrics, ApiError, Caller, Clients, Container, Reply};
 
-/// One matched request, handed to an operation.
+/// One matched, authorized request, handed to an operation.
 #[derive(Debug)]
 pub struct Call {
     pub caller: Caller,
     pub route: &'static Route,
     params: Vec<(&'static str, String)>,
     body: Vec<u8>,
+    clients: Arc<Clients>,
+    /// When the answer must be given (see [`crate::timeouts::deadline`]).
+    pub deadline: Instant,
 }
 
 impl Call {
@@ -43,6 +50,19 @@ impl Call {
     /// The JSON body as a typed, validated request (400 naming the field otherwise).
     pub fn body<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         parse_body(&self.body)
+    }
+
+    /// The database, as the caller, within the request's deadline.
+    pub fn db(&self) -> Result<Session<'_>, ApiError> {
+        let db = self.clients.db.as_ref().ok_or_else(|| ApiError::internal("this function declares no database"))?;
+        Ok(db.session(&self.caller.token, self.deadline))
+    }
+
+    /// Okta (functions that declare `Use::Okta`), within the request's deadline.
+    pub fn okta(&self) -> Result<OktaSession<'_>, ApiError> {
+        let okta =
+            self.clients.okta.as_ref().ok_or_else(|| ApiError::internal("this function declares no Okta use"))?;
+        Ok(okta.session(self.deadline))
     }
 }
 
@@ -79,7 +99,12 @@ fn resolve<'t, Op>(
 }
 
 /// Answers one request with the table's operations; never panics, never returns a non-envelope body.
-pub async fn dispatch<Op, F, Fut>(table: &'static [(Route, Op)], req: Request, run: F) -> Response<Body>
+pub async fn dispatch<Op, F, Fut>(
+    table: &'static [(Route, Op)],
+    container: &Container,
+    req: Request,
+    run: F,
+) -> Response<Body>
 where
     Op: Copy + 'static,
     F: FnOnce(Op, Call) -> Fut,
@@ -92,7 +117,7 @@ where
     };
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
-    let mut endpoint = format!("{method} {path}");
+    let mut endpoint = String::from("unmatched");
     let mut user_email = None;
 
     let result = async {
@@ -100,8 +125,13 @@ where
         endpoint = route.key();
         let caller = Caller::from_request(&req)?;
         user_email = caller.email.clone();
+        if route.auth == Auth::Admin && !caller.in_group(container.admin_group()) {
+            return Err(ApiError::Forbidden("Platform admin access required".into()));
+        }
+        let clients = container.clients().await?;
         let body = req.body().to_vec();
-        run(*op, Call { caller, route, params, body }).await
+        let deadline = crate::timeouts::deadline(start, route.function.timeout_s);
+        run(*op, Call { caller, route, params, body, clients, deadline }).await
     }
     .await;
 
@@ -109,39 +139,24 @@ where
         Ok(reply) => reply.status,
         Err(e) => e.status(),
     };
-    let duration = start.elapsed().as_secs_f64() * 1000.0;
-    let request_id = request_id.unwrap_or_default();
-    let user_email = user_email.unwrap_or_default();
-    match &result {
-        Err(e @ ApiError::Internal(_)) => tracing::error!(
-            request_id,
-            endpoint,
-            user_email,
-            status,
-            duration,
-            error = e.log_detail(),
-            error_kind = e.kind(),
-            "request failed"
-        ),
-        Err(e) => tracing::warn!(
-            request_id,
-            endpoint,
-            user_email,
-            status,
-            duration,
-            error = e.log_detail(),
-            error_kind = e.kind(),
-            "request refused"
-        ),
-        Ok(_) => tracing::info!(request_id, endpoint, user_email, status, duration, "request served"),
-    }
+    let function = container.function();
+    metrics::emit(&metrics::Record {
+        module: function.module,
+        function: function.name,
+        route: &endpoint,
+        request_id: request_id.as_deref().unwrap_or_default(),
+        user_email: user_email.as_deref().unwrap_or_default(),
+        status,
+        latency_ms: start.elapsed().as_secs_f64() * 1000.0,
+        error: result.as_ref().err(),
+    });
     into_response(&result)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use route_registry::org;
+    use route_registry::modules::org;
 
     const TABLE: &[(Route, u8)] = &[(org::LIST_MEMBERS, 1), (org::ADD_MEMBER, 2), (org::DELETE_MEMBER, 3)];
 
@@ -159,7 +174,7 @@ mod tests {
     #[test]
     fn unknown_path_is_404_and_wrong_method_is_405() {
         assert_eq!(resolve(TABLE, "GET", "/nope", None).unwrap_err().status(), 404);
-        assert_eq!(resolve(TABLE, "PUT", "/organizations/a/members", None).unwrap_err().status(), 405);
+        assert_eq!(resolve(TABLE, "PATCH", "/organizations/a/members", None).unwrap_err().status(), 405);
         // A route key this function does not own falls back to the path.
         assert_eq!(resolve(TABLE, "GET", "/profiles/me", Some("GET /profiles/me")).unwrap_err().status(), 404);
     }

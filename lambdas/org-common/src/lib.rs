@@ -1,37 +1,170 @@
-//! What org-module's Lambdas share (the seed's `org_common` layer, as a crate linked into each binary): the
-//! response envelope, errors and their statuses, the caller from the authorizer context, validation types, the
-//! PostgREST session that acts as the caller, configuration and secrets, JSON logging, and registry dispatch.
+//! What every module's Lambdas share (the seed's `org_common` layer, as a crate linked into each binary): the
+//! container (one HTTP client, the configuration, the database and Okta clients), the response envelope, errors
+//! and their statuses, the caller, request parsing, dispatch from the catalog with the route's auth enforced, the
+//! request line with its metrics, and logging.
 //!
-//! It knows no endpoint: handlers live in the module crates. It never uses a service-role key.
+//! It knows no endpoint: handlers live in the module crates. It holds no key that can mint a database token: the
+//! caller's own token is forwarded.
 
 pub mod caller;
 pub mod config;
 pub mod db;
 pub mod dispatch;
 pub mod error;
+pub mod events;
+pub mod http;
 pub mod logging;
+pub mod metrics;
+pub mod okta;
 pub mod response;
+pub mod timeouts;
 pub mod validate;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use route_registry::Function;
+
 pub use caller::Caller;
-pub use db::{Db, DbConfig, Session};
+pub use config::{Config, DbConfig, OktaConfig};
+pub use db::{Db, Session};
 pub use dispatch::{dispatch, Call};
-pub use error::ApiError;
+pub use error::{ApiError, Dependency};
 pub use response::Reply;
 
-/// The `main` of every module binary: loads configuration once per container, builds the PostgREST client outside
-/// the handler (its connections live as long as the container), then serves `handler`'s routes.
-pub async fn serve<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+/// The platform admin group when `ADMIN_GROUP` is not set (never the bare word `admin`).
+pub const DEFAULT_ADMIN_GROUP: &str = "career-platform-admins";
+
+/// The clients a function's declared uses need, built from one complete configuration.
+#[derive(Debug)]
+pub struct Clients {
+    pub db: Option<Db>,
+    pub okta: Option<okta::Okta>,
+}
+
+/// Where a container's configuration comes from.
+#[derive(Debug)]
+enum Source {
+    /// Secrets Manager or the environment, loaded (and reloaded) by the container.
+    Environment,
+    /// Given whole (the local API, tests).
+    Fixed(Config),
+}
+
+/// One execution environment of a function: its HTTP client, its settings, and its clients once the configuration
+/// has loaded. A failed load is never cached: the next request tries again. A credential that a dependency refuses
+/// (a rotated secret) marks the clients stale, and the next request reloads them.
+#[derive(Debug)]
+pub struct Container {
+    function: Function,
+    http: reqwest::Client,
+    admin_group: String,
+    source: Source,
+    current: Mutex<Option<Arc<Clients>>>,
+    loading: tokio::sync::Mutex<()>,
+    stale: Arc<AtomicBool>,
+}
+
+impl Container {
+    /// A container that loads its configuration from Secrets Manager or the environment (a Lambda).
+    pub fn from_environment(function: Function) -> Result<Container, http::HttpError> {
+        Ok(Container::new(function, http::client()?, Source::Environment))
+    }
+
+    /// A container with a given configuration (the local API, tests).
+    pub fn with_config(function: Function, http: reqwest::Client, config: Config) -> Container {
+        Container::new(function, http, Source::Fixed(config))
+    }
+
+    fn new(function: Function, http: reqwest::Client, source: Source) -> Container {
+        let admin_group = std::env::var("ADMIN_GROUP")
+            .ok()
+            .filter(|g| !g.is_empty())
+            .unwrap_or_else(|| DEFAULT_ADMIN_GROUP.to_owned());
+        Container {
+            function,
+            http,
+            admin_group,
+            source,
+            current: Mutex::new(None),
+            loading: tokio::sync::Mutex::new(()),
+            stale: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    pub fn function(&self) -> Function {
+        self.function
+    }
+
+    /// The group whose members are platform admins (`ADMIN_GROUP`, default [`DEFAULT_ADMIN_GROUP`]).
+    pub fn admin_group(&self) -> &str {
+        &self.admin_group
+    }
+
+    /// The clients, loading the configuration first when it is not loaded (or a credential was refused).
+    pub async fn clients(&self) -> Result<Arc<Clients>, ApiError> {
+        if let Some(clients) = self.loaded() {
+            return Ok(clients);
+        }
+        let _one_load_at_a_time = self.loading.lock().await;
+        if let Some(clients) = self.loaded() {
+            return Ok(clients);
+        }
+        let config = match &self.source {
+            Source::Environment => config::load(self.function, &self.http).await?,
+            Source::Fixed(config) => config.clone(),
+        };
+        let clients = Arc::new(self.build(&config)?);
+        self.stale.store(false, Ordering::SeqCst);
+        if let Ok(mut current) = self.current.lock() {
+            *current = Some(clients.clone());
+        }
+        Ok(clients)
+    }
+
+    fn loaded(&self) -> Option<Arc<Clients>> {
+        if self.stale.load(Ordering::SeqCst) {
+            return None;
+        }
+        self.current.lock().ok().and_then(|c| c.clone())
+    }
+
+    fn build(&self, config: &Config) -> Result<Clients, ApiError> {
+        let db = match &config.db {
+            Some(c) => Some(Db::new(self.http.clone(), c, self.stale.clone()).map_err(ApiError::internal)?),
+            None => None,
+        };
+        let okta = match &config.okta {
+            Some(c) => Some(okta::Okta::new(self.http.clone(), c, self.stale.clone()).map_err(ApiError::internal)?),
+            None => None,
+        };
+        Ok(Clients { db, okta })
+    }
+}
+
+/// The `main` of every module binary: one function's dispatch table and its operations. The configuration is
+/// loaded in the init phase, before the runtime asks for the first event: a custom runtime's init is billed like an
+/// invocation either way, and work there is not held up by an event waiting (BENCHMARKS.md, "Memory size", has the
+/// figures behind this choice). If it fails, that is logged once and each request retries it (answering 503/504/500
+/// while it fails), so a fixed secret is picked up without a redeploy and nothing is served half-configured.
+pub async fn serve<Op, F, Fut>(
+    function: Function,
+    table: &'static [(route_registry::Route, Op)],
+    run: F,
+) -> Result<(), lambda_http::Error>
 where
-    F: Fn(&'static Db, lambda_http::Request) -> Fut + Sync,
-    Fut: std::future::Future<Output = lambda_http::Response<lambda_http::Body>> + Send,
+    Op: Copy + Send + Sync + 'static,
+    F: Fn(Op, Call) -> Fut + Copy + Send + Sync,
+    Fut: std::future::Future<Output = Result<Reply, ApiError>> + Send,
 {
     logging::init();
-    let config = config::load_db_config().await?;
-    let db: &'static Db = Box::leak(Box::new(Db::new(&config)?));
-    let handler = &handler;
+    let container = Container::from_environment(function)?;
+    if let Err(e) = container.clients().await {
+        tracing::error!(error = e.log_detail(), "configuration could not be loaded; every request will retry it");
+    }
+    let container = &container;
     lambda_http::run(lambda_http::service_fn(move |req: lambda_http::Request| async move {
-        Ok::<_, std::convert::Infallible>(handler(db, req).await)
+        Ok::<_, std::convert::Infallible>(dispatch(table, container, req, run).await)
     }))
     .await
 }

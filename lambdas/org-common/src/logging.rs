@@ -1,5 +1,5 @@
-//! JSON log lines to stdout, one object per event, with the field names the saved CloudWatch Logs Insights queries
-//! use: `level`, `message`, `request_id`, `endpoint`, `user_email`, `status`, `duration` (ms), `error`.
+//! JSON log lines to stdout, one object per event (`level`, `message`, fields), for what happens outside a request:
+//! configuration failures, for instance. The per-request line, with its metrics, is [`crate::metrics`]'s.
 //!
 //! Never logged: tokens, secrets, whole request bodies.
 
@@ -10,8 +10,10 @@ pub fn init() {
     install(false);
 }
 
-/// The same subscriber, writing through the test harness so output is shown only for failing tests.
+/// The same subscriber, writing through the test harness so output is shown only for failing tests; request
+/// lines are captured in memory (see [`crate::metrics::capture`]).
 pub fn init_for_tests() {
+    crate::metrics::capture();
     install(true);
 }
 

@@ -1,9 +1,11 @@
-//! The response envelope: `{"success": true, "data": …}` or `{"success": false, "error": "…"}`, always JSON.
+//! The response envelope: `{"success": true, "data": …}` or `{"success": false, "error": "…"}`, always JSON, with
+//! `Retry-After` on a 503.
 //!
 //! No `Access-Control-Allow-Origin` header is set here: CORS belongs to the API's allow-list (API Gateway answers
 //! preflights and adds the headers), and a wildcard from the function would defeat it.
 
-use lambda_http::http::header::CONTENT_TYPE;
+use lambda_http::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
 use serde_json::{json, Value};
 
@@ -38,15 +40,18 @@ pub fn envelope(result: &Result<Reply, ApiError>) -> (u16, Value) {
 pub fn into_response(result: &Result<Reply, ApiError>) -> Response<Body> {
     let (status, body) = envelope(result);
     let mut response = Response::new(Body::Text(body.to_string()));
-    *response.status_mut() =
-        lambda_http::http::StatusCode::from_u16(status).unwrap_or(lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR);
-    response.headers_mut().insert(CONTENT_TYPE, lambda_http::http::HeaderValue::from_static("application/json"));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Some(seconds) = result.as_ref().err().and_then(ApiError::retry_after) {
+        response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
+    }
     response
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Dependency;
 
     #[test]
     fn success_and_error_envelopes() {
@@ -59,5 +64,9 @@ mod tests {
         let err = into_response(&Err(ApiError::Internal("db password wrong".into())));
         assert_eq!(err.status(), 500);
         assert_eq!(err.body(), &Body::Text(r#"{"success":false,"error":"Internal server error"}"#.into()));
+
+        let busy = ApiError::Unavailable { dependency: Dependency::Database, retry_after_s: 7, detail: "x".into() };
+        let busy = into_response(&Err(busy));
+        assert_eq!((busy.status().as_u16(), &busy.headers()["retry-after"]), (503, &HeaderValue::from(7u64)));
     }
 }

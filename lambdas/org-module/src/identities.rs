@@ -1,65 +1,168 @@
-//! identities-management: provision (admin), read (admin or self), deactivate (admin) users.
+//! identities-management: user provisioning in Okta and on the platform (platform admins), and reading an identity
+//! (yourself, or anyone for admins).
 //!
-//! Visibility is Row-Level Security's job (`identities_select`: yourself, or everyone for admins); the admin
-//! checks here only give a clear 403 before the database would refuse anyway.
+//! Nothing is left half-done. Every refusal the database can foresee is checked before Okta is touched; Okta goes
+//! first, the database second; and each database step is idempotent, so when it fails after Okta succeeded, the
+//! same request again completes it (provisioning finds the Okta user by login and links it; deactivating finds it
+//! already deprovisioned). The subject recorded for a user is their Okta login, which is what Okta puts in their
+//! access tokens' `sub` (`org_common::okta::subject_of`).
 
 use lambda_http::{Body, Request, Response};
-use org_common::{dispatch, ApiError, Call, Db, Reply};
-use route_registry::{org, Route};
+use org_common::okta::{self, CreateError};
+use org_common::{dispatch, ApiError, Call, Container, Reply, Session};
+use route_registry::modules::org::types::{Identity, LinkIdentity, Message, ProvisionIdentity};
+use route_registry::modules::org::{
+    CREATE_IDENTITY, DELETE_IDENTITY, GET_IDENTITY, LINK_IDENTITY, REACTIVATE_IDENTITY,
+};
+use route_registry::Route;
+use serde::Deserialize;
 use serde_json::json;
+use uuid::Uuid;
 
-use crate::types::{data, first, Identity, Message, ProvisionIdentity};
+use crate::{data, one};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
-    Create,
+    Provision,
+    Link,
     Get,
     Deactivate,
+    Reactivate,
 }
 
-/// The routes this function serves, from the registry.
-pub const ROUTES: &[(Route, Op)] =
-    &[(org::CREATE_IDENTITY, Op::Create), (org::GET_IDENTITY, Op::Get), (org::DELETE_IDENTITY, Op::Deactivate)];
+/// The routes this function serves, from the catalog.
+pub const ROUTES: &[(Route, Op)] = &[
+    (CREATE_IDENTITY, Op::Provision),
+    (LINK_IDENTITY, Op::Link),
+    (GET_IDENTITY, Op::Get),
+    (DELETE_IDENTITY, Op::Deactivate),
+    (REACTIVATE_IDENTITY, Op::Reactivate),
+];
 
-pub async fn handle(db: &Db, req: Request) -> Response<Body> {
-    dispatch(ROUTES, req, |op, call| run(db, op, call)).await
+pub async fn handle(container: &Container, req: Request) -> Response<Body> {
+    dispatch(ROUTES, container, req, run).await
 }
 
-async fn run(db: &Db, op: Op, call: Call) -> Result<Reply, ApiError> {
+/// An identity with what the lifecycle checks found (`identity_for_lifecycle`).
+#[derive(Debug, Deserialize)]
+struct Lifecycle {
+    #[serde(flatten)]
+    identity: Identity,
+    deactivation_blocker: Option<String>,
+    reactivation_conflict: Option<String>,
+}
+
+/// One operation of this function.
+pub async fn run(op: Op, call: Call) -> Result<Reply, ApiError> {
     match op {
-        Op::Create => {
-            call.caller.require_admin()?;
+        Op::Provision => {
             let body: ProvisionIdentity = call.body()?;
-            let session = db.session(&call.caller)?;
-            let row = session
-                .rpc(
-                    "provision_identity",
-                    &json!({
-                        "p_idp_subject": body.idp_subject.as_str(),
-                        "p_email": body.email.as_str(),
-                        "p_first_name": body.first_name.as_ref().map(|n| n.as_str()),
-                        "p_last_name": body.last_name.as_ref().map(|n| n.as_str()),
-                    }),
-                )
-                .await?;
-            let identity: Identity =
-                first(row)?.ok_or_else(|| ApiError::internal("provision_identity returned nothing"))?;
+            let login = body.login.as_ref().map_or(body.email.as_str(), |l| l.as_str()).to_owned();
+            let db = call.db()?;
+            let args = [("p_idp_subject", login.clone()), ("p_email", body.email.as_str().to_owned())];
+            let conflict = db.call_read("provision_conflict", &args).await?;
+            if let Some(reason) = conflict.as_str() {
+                return Err(ApiError::Conflict(reason.to_owned()));
+            }
+            let profile = okta::Profile {
+                login: login.clone(),
+                email: body.email.as_str().to_owned(),
+                first_name: Some(body.first_name.as_str().to_owned()),
+                last_name: Some(body.last_name.as_str().to_owned()),
+            };
+            let okta = call.okta()?;
+            let user = match okta.create_user(&profile, body.activate.unwrap_or(true)).await {
+                Ok(user) => user,
+                // An Okta user with this login exists (a retry of this request, or someone made it in Okta):
+                // link it instead of making a second one, and bring it back if it was deactivated.
+                Err(CreateError::LoginTaken) => {
+                    let user = okta
+                        .get_user(&login)
+                        .await?
+                        .ok_or_else(|| ApiError::internal("Okta said the login exists, then found no user with it"))?;
+                    okta.restore(&user).await?;
+                    user
+                }
+                Err(CreateError::Other(e)) => return Err(e),
+            };
+            let identity = record(&db, &user, &profile).await?;
+            Ok(Reply::created(data(&identity)?))
+        }
+        Op::Link => {
+            let body: LinkIdentity = call.body()?;
+            let user = call
+                .okta()?
+                .get_user(body.login.as_str())
+                .await?
+                .ok_or_else(|| ApiError::NotFound("Okta has no user with this login".into()))?;
+            if user.status == "DEPROVISIONED" {
+                return Err(ApiError::Conflict(
+                    "the Okta user is deactivated; provision them (POST /identities) to bring them back".into(),
+                ));
+            }
+            let identity = record(&call.db()?, &user, &user.profile).await?;
             Ok(Reply::created(data(&identity)?))
         }
         Op::Get => {
             let id = call.uuid("id")?;
-            let session = db.session(&call.caller)?;
-            let rows = session.run(session.from("identities").select("*").eq("id", id.to_string())).await?;
-            match first::<Identity>(rows)? {
-                Some(identity) => Ok(Reply::ok(data(&identity)?)),
-                None => Err(ApiError::NotFound("Identity not found".into())),
-            }
+            let row = call.db()?.call_read("get_identity", &[("p_id", id.to_string())]).await?;
+            let identity: Identity = one(row, "get_identity")?;
+            Ok(Reply::ok(data(&identity)?))
         }
         Op::Deactivate => {
-            call.caller.require_admin()?;
             let id = call.uuid("id")?;
-            db.session(&call.caller)?.rpc("deactivate_identity", &json!({ "p_id": id })).await?;
+            let db = call.db()?;
+            let state = lifecycle(&db, id).await?;
+            if let Some(org) = state.deactivation_blocker {
+                return Err(ApiError::Conflict(format!(
+                    "cannot deactivate the last active owner of {org}; make another member owner first"
+                )));
+            }
+            if let Some(okta_id) = &state.identity.okta_id {
+                call.okta()?.deactivate(okta_id).await?;
+            }
+            db.call("deactivate_identity", &json!({ "p_id": id })).await?;
             Ok(Reply::ok(data(&Message { message: "Identity deactivated".into() })?))
         }
+        Op::Reactivate => {
+            let id = call.uuid("id")?;
+            let db = call.db()?;
+            let state = lifecycle(&db, id).await?;
+            if let Some(conflict) = state.reactivation_conflict {
+                return Err(ApiError::Conflict(format!("cannot reactivate: {conflict}")));
+            }
+            if let Some(okta_id) = &state.identity.okta_id {
+                let okta = call.okta()?;
+                let user = okta.get_user(okta_id).await?.ok_or_else(|| {
+                    ApiError::Conflict(format!("the identity's Okta user {okta_id} no longer exists in Okta"))
+                })?;
+                okta.restore(&user).await?;
+            }
+            let row = db.call("reactivate_identity", &json!({ "p_id": id })).await?;
+            let identity: Identity = one(row, "reactivate_identity")?;
+            Ok(Reply::ok(data(&identity)?))
+        }
     }
+}
+
+async fn lifecycle(db: &Session<'_>, id: Uuid) -> Result<Lifecycle, ApiError> {
+    let row = db.call_read("identity_for_lifecycle", &[("p_id", id.to_string())]).await?;
+    one(row, "identity_for_lifecycle")
+}
+
+/// Records (or finds, or brings back) the platform identity of an Okta user. Idempotent.
+async fn record(db: &Session<'_>, user: &okta::User, profile: &okta::Profile) -> Result<Identity, ApiError> {
+    let row = db
+        .call(
+            "provision_identity",
+            &json!({
+                "p_idp_subject": okta::subject_of(user),
+                "p_email": profile.email,
+                "p_first_name": profile.first_name,
+                "p_last_name": profile.last_name,
+                "p_okta_id": user.id,
+            }),
+        )
+        .await?;
+    one(row, "provision_identity")
 }

@@ -1,38 +1,69 @@
-//! org-module's handlers: identities-management, profiles, orgs and members, each a dispatch table over the route
-//! registry plus its operations. Each binary in `src/bin/` serves one function; the local API serves them all
-//! through [`handle`].
+//! org-module's handlers: identities-management, profiles, orgs and members, each a dispatch table over the
+//! catalog's routes plus its operations. Each binary in `src/bin/` serves one function; the local API serves them
+//! all through [`handle`].
 //!
-//! Handlers do no authorization of their own beyond clear early 403s: Row-Level Security and the database
-//! functions decide what a caller can see and change.
+//! Handlers do no authorization of their own: dispatch enforces each route's auth requirement, and Row-Level
+//! Security and the database functions decide what a caller can see and change. The wire types live in the
+//! catalog (`route_registry::modules::org::types`).
 
 pub mod identities;
 pub mod members;
-pub mod openapi;
 pub mod orgs;
 pub mod profiles;
-pub mod types;
 
 use lambda_http::{Body, Request, Response};
-use org_common::Db;
-use route_registry::{org, Function};
+use org_common::{ApiError, Container};
+use route_registry::modules::org;
+use route_registry::{Function, Route};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
 
 /// Runs a function's handler on one request; `None` when `function` is not one of org-module's.
-pub async fn handle(function: Function, db: &Db, req: Request) -> Option<Response<Body>> {
+pub async fn handle(function: Function, container: &Container, req: Request) -> Option<Response<Body>> {
     Some(match function {
-        f if f == org::IDENTITIES_MANAGEMENT => identities::handle(db, req).await,
-        f if f == org::PROFILES => profiles::handle(db, req).await,
-        f if f == org::ORGS => orgs::handle(db, req).await,
-        f if f == org::MEMBERS => members::handle(db, req).await,
+        f if f == org::IDENTITIES_MANAGEMENT => identities::handle(container, req).await,
+        f if f == org::PROFILES => profiles::handle(container, req).await,
+        f if f == org::ORGS => orgs::handle(container, req).await,
+        f if f == org::MEMBERS => members::handle(container, req).await,
         _ => return None,
     })
 }
 
-/// Every (route, function) pair the handlers serve, for the registry coverage test.
-pub fn served_routes() -> Vec<(route_registry::Route, Function)> {
+/// Every (route, function) pair the handlers serve, for the catalog coverage test.
+pub fn served_routes() -> Vec<(Route, Function)> {
     let mut out = Vec::new();
     out.extend(identities::ROUTES.iter().map(|(r, _)| (*r, org::IDENTITIES_MANAGEMENT)));
     out.extend(profiles::ROUTES.iter().map(|(r, _)| (*r, org::PROFILES)));
     out.extend(orgs::ROUTES.iter().map(|(r, _)| (*r, org::ORGS)));
     out.extend(members::ROUTES.iter().map(|(r, _)| (*r, org::MEMBERS)));
     out
+}
+
+/// The first row of a PostgREST answer (an array or a single object), typed; `None` when there is none.
+pub(crate) fn first<T: DeserializeOwned>(value: Value) -> Result<Option<T>, ApiError> {
+    let row = match value {
+        Value::Array(mut rows) if !rows.is_empty() => rows.swap_remove(0),
+        Value::Array(_) | Value::Null => return Ok(None),
+        other => other,
+    };
+    serde_json::from_value(row).map(Some).map_err(|e| ApiError::internal(format!("unexpected row shape: {e}")))
+}
+
+/// All rows of a PostgREST answer, typed.
+pub(crate) fn rows<T: DeserializeOwned>(value: Value) -> Result<Vec<T>, ApiError> {
+    match value {
+        Value::Null => Ok(Vec::new()),
+        v => serde_json::from_value(v).map_err(|e| ApiError::internal(format!("unexpected rows shape: {e}"))),
+    }
+}
+
+/// One typed value from a database function's JSON answer.
+pub(crate) fn one<T: DeserializeOwned>(value: Value, what: &str) -> Result<T, ApiError> {
+    first(value)?.ok_or_else(|| ApiError::internal(format!("{what} returned nothing")))
+}
+
+/// Serializes a response payload.
+pub(crate) fn data<T: Serialize>(value: &T) -> Result<Value, ApiError> {
+    serde_json::to_value(value).map_err(ApiError::internal)
 }

@@ -1,75 +1,93 @@
-//! members: list an organization's members, add one (owner or org admin; by user id or e-mail), remove one (owner
-//! or org admin, or a member removing themself; never the last owner). The role rules live in the database
-//! functions, so they hold for any client.
+//! members: list an organization's members with their names, invite by e-mail (owner or org admin), change a
+//! role (owners), remove a member (owner or org admin, or the member themself; never the last active owner), and
+//! the invitee's side: list, accept, decline. The rules live in the database functions, so they hold for any
+//! client.
 
 use lambda_http::{Body, Request, Response};
-use org_common::{dispatch, ApiError, Call, Db, Reply};
-use route_registry::{org, Route};
-use serde_json::{json, Value};
+use org_common::{dispatch, ApiError, Call, Container, Reply};
+use route_registry::modules::org::types::{ChangeRole, Invitation, InviteMember, Member, Membership, Message};
+use route_registry::modules::org::{
+    ACCEPT_INVITATION, ADD_MEMBER, CHANGE_ROLE, DECLINE_INVITATION, DELETE_MEMBER, LIST_INVITATIONS, LIST_MEMBERS,
+};
+use route_registry::Route;
+use serde_json::json;
 
-use crate::types::{data, first, rows, AddMember, Membership, Message};
+use crate::{data, one, rows};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
     List,
-    Add,
+    Invite,
+    ChangeRole,
     Remove,
+    Invitations,
+    Accept,
+    Decline,
 }
 
-pub const ROUTES: &[(Route, Op)] =
-    &[(org::LIST_MEMBERS, Op::List), (org::ADD_MEMBER, Op::Add), (org::DELETE_MEMBER, Op::Remove)];
+pub const ROUTES: &[(Route, Op)] = &[
+    (LIST_MEMBERS, Op::List),
+    (ADD_MEMBER, Op::Invite),
+    (CHANGE_ROLE, Op::ChangeRole),
+    (DELETE_MEMBER, Op::Remove),
+    (LIST_INVITATIONS, Op::Invitations),
+    (ACCEPT_INVITATION, Op::Accept),
+    (DECLINE_INVITATION, Op::Decline),
+];
 
-pub async fn handle(db: &Db, req: Request) -> Response<Body> {
-    dispatch(ROUTES, req, |op, call| run(db, op, call)).await
+pub async fn handle(container: &Container, req: Request) -> Response<Body> {
+    dispatch(ROUTES, container, req, run).await
 }
 
-async fn run(db: &Db, op: Op, call: Call) -> Result<Reply, ApiError> {
-    let org_id = call.uuid("id")?;
+/// One operation of this function.
+pub async fn run(op: Op, call: Call) -> Result<Reply, ApiError> {
+    let db = call.db()?;
     match op {
         Op::List => {
-            let session = db.session(&call.caller)?;
-            let visible = session.run(session.from("org").select("id").eq("id", org_id.to_string())).await?;
-            if first::<Value>(visible)?.is_none() {
-                return Err(ApiError::NotFound("Organization not found".into()));
-            }
-            let found = session
-                .run(
-                    session
-                        .from("org_member")
-                        .select("id,org_id,user_id,role,created_at")
-                        .eq("org_id", org_id.to_string())
-                        .order("created_at.asc,id.asc"),
-                )
-                .await?;
-            Ok(Reply::ok(data(&rows::<Membership>(found)?)?))
+            let org_id = call.uuid("id")?;
+            let found = db.call_read("list_org_members", &[("p_org_id", org_id.to_string())]).await?;
+            Ok(Reply::ok(data(&rows::<Member>(found)?)?))
         }
-        Op::Add => {
-            let body: AddMember = call.body()?;
-            if body.user_id.is_some() == body.email.is_some() {
-                return Err(ApiError::BadRequest("Give exactly one of user_id, email".into()));
-            }
+        Op::Invite => {
+            let org_id = call.uuid("id")?;
+            let body: InviteMember = call.body()?;
             let row = db
-                .session(&call.caller)?
-                .rpc(
-                    "add_org_member",
-                    &json!({
-                        "p_org_id": org_id,
-                        "p_role": body.role,
-                        "p_user_id": body.user_id,
-                        "p_email": body.email.as_ref().map(|e| e.as_str()),
-                    }),
+                .call(
+                    "invite_member",
+                    &json!({"p_org_id": org_id, "p_email": body.email.as_str(), "p_role": body.role}),
                 )
                 .await?;
-            let membership: Membership =
-                first(row)?.ok_or_else(|| ApiError::internal("add_org_member returned nothing"))?;
-            Ok(Reply::created(data(&membership)?))
+            let invitation: Invitation = one(row, "invite_member")?;
+            Ok(Reply::created(data(&invitation)?))
+        }
+        Op::ChangeRole => {
+            let (org_id, user_id) = (call.uuid("id")?, call.uuid("userId")?);
+            let body: ChangeRole = call.body()?;
+            let row = db
+                .call("change_member_role", &json!({"p_org_id": org_id, "p_user_id": user_id, "p_role": body.role}))
+                .await?;
+            let membership: Membership = one(row, "change_member_role")?;
+            Ok(Reply::ok(data(&membership)?))
         }
         Op::Remove => {
-            let user_id = call.uuid("userId")?;
-            db.session(&call.caller)?
-                .rpc("remove_org_member", &json!({ "p_org_id": org_id, "p_user_id": user_id }))
-                .await?;
+            let (org_id, user_id) = (call.uuid("id")?, call.uuid("userId")?);
+            db.call("remove_org_member", &json!({ "p_org_id": org_id, "p_user_id": user_id })).await?;
             Ok(Reply::ok(data(&Message { message: "Member removed".into() })?))
+        }
+        Op::Invitations => {
+            let found = db.call_read("list_my_invitations", &[]).await?;
+            Ok(Reply::ok(data(&rows::<Invitation>(found)?)?))
+        }
+        Op::Accept => {
+            let id = call.uuid("id")?;
+            let row = db.call("accept_invitation", &json!({ "p_id": id })).await?;
+            let membership: Membership = one(row, "accept_invitation")?;
+            Ok(Reply::ok(data(&membership)?))
+        }
+        Op::Decline => {
+            let id = call.uuid("id")?;
+            db.call("decline_invitation", &json!({ "p_id": id })).await?;
+            Ok(Reply::ok(data(&Message { message: "Invitation declined".into() })?))
         }
     }
 }

@@ -1,39 +1,49 @@
-//! orgs: list the caller's organizations, create one (with the caller as owner, atomically), update one (owner or
-//! org admin). Row-Level Security decides visibility: an organization the caller is not in does not exist for them.
+//! orgs: list the caller's organizations, create one (with the caller as owner, atomically, within the per-user
+//! limit), update one (owner or org admin), and, for platform admins, give an ownerless organization an owner.
+//! Row-Level Security decides visibility: an organization the caller is not in does not exist for them.
 
 use lambda_http::{Body, Request, Response};
-use org_common::{dispatch, ApiError, Call, Db, Reply};
-use route_registry::{org, Route};
+use org_common::{dispatch, ApiError, Call, Container, Reply};
+use route_registry::modules::org::types::{
+    CreateOrganization, Membership, Organization, TransferOwnership, UpdateOrganization,
+};
+use route_registry::modules::org::{CREATE_ORG, LIST_ORGS, TRANSFER_ORG, UPDATE_ORG};
+use route_registry::Route;
 use serde_json::{json, Map, Value};
 
-use crate::types::{data, first, rows, CreateOrganization, Organization, UpdateOrganization};
+use crate::{data, first, one, rows};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
     List,
     Create,
     Update,
+    Transfer,
 }
 
 pub const ROUTES: &[(Route, Op)] =
-    &[(org::LIST_ORGS, Op::List), (org::CREATE_ORG, Op::Create), (org::UPDATE_ORG, Op::Update)];
+    &[(LIST_ORGS, Op::List), (CREATE_ORG, Op::Create), (UPDATE_ORG, Op::Update), (TRANSFER_ORG, Op::Transfer)];
 
-pub async fn handle(db: &Db, req: Request) -> Response<Body> {
-    dispatch(ROUTES, req, |op, call| run(db, op, call)).await
+/// The columns of an `Organization`.
+const COLUMNS: &str = "id,name,description,created_at,updated_at";
+
+pub async fn handle(container: &Container, req: Request) -> Response<Body> {
+    dispatch(ROUTES, container, req, run).await
 }
 
-async fn run(db: &Db, op: Op, call: Call) -> Result<Reply, ApiError> {
+/// One operation of this function.
+pub async fn run(op: Op, call: Call) -> Result<Reply, ApiError> {
     match op {
         Op::List => {
-            let session = db.session(&call.caller)?;
-            let found = session.run(session.from("org").select("*").order("created_at.asc,id.asc")).await?;
+            let db = call.db()?;
+            let found = db.run(db.from("org").select(COLUMNS).order("created_at.asc,id.asc")).await?;
             Ok(Reply::ok(data(&rows::<Organization>(found)?)?))
         }
         Op::Create => {
             let body: CreateOrganization = call.body()?;
-            let row = db
-                .session(&call.caller)?
-                .rpc(
+            let row = call
+                .db()?
+                .call(
                     "create_org_with_member",
                     &json!({
                         "p_name": body.name.as_str(),
@@ -41,8 +51,7 @@ async fn run(db: &Db, op: Op, call: Call) -> Result<Reply, ApiError> {
                     }),
                 )
                 .await?;
-            let org: Organization =
-                first(row)?.ok_or_else(|| ApiError::internal("create_org_with_member returned nothing"))?;
+            let org: Organization = one(row, "create_org_with_member")?;
             Ok(Reply::created(data(&org)?))
         }
         Op::Update => {
@@ -58,19 +67,27 @@ async fn run(db: &Db, op: Op, call: Call) -> Result<Reply, ApiError> {
             if changes.is_empty() {
                 return Err(ApiError::BadRequest("Give at least one of name, description".into()));
             }
-            let session = db.session(&call.caller)?;
+            let db = call.db()?;
             // Visible at all? If not, it does not exist for this caller.
-            let visible = session.run(session.from("org").select("id").eq("id", &id)).await?;
+            let visible = db.run(db.from("org").select("id").eq("id", &id)).await?;
             if first::<Value>(visible)?.is_none() {
                 return Err(ApiError::NotFound("Organization not found".into()));
             }
             let updated =
-                session.run(session.from("org").eq("id", &id).update(Value::Object(changes).to_string())).await?;
+                db.run(db.from("org").eq("id", &id).select(COLUMNS).update(Value::Object(changes).to_string())).await?;
             match first::<Organization>(updated)? {
                 Some(org) => Ok(Reply::ok(data(&org)?)),
                 // Visible but not updatable: a plain member.
                 None => Err(ApiError::Forbidden("Only owners and admins can update the organization".into())),
             }
+        }
+        Op::Transfer => {
+            let id = call.uuid("id")?;
+            let body: TransferOwnership = call.body()?;
+            let row =
+                call.db()?.call("transfer_ownership", &json!({"p_org_id": id, "p_user_id": body.user_id})).await?;
+            let membership: Membership = one(row, "transfer_ownership")?;
+            Ok(Reply::ok(data(&membership)?))
         }
     }
 }

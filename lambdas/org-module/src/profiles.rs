@@ -2,11 +2,13 @@
 //! from the token's subject; a deleted profile is 404 from then on.
 
 use lambda_http::{Body, Request, Response};
-use org_common::{dispatch, ApiError, Call, Db, Reply};
-use route_registry::{org, Route};
+use org_common::{dispatch, ApiError, Call, Container, Reply};
+use route_registry::modules::org::types::{Message, Profile, UpdateProfile};
+use route_registry::modules::org::{DELETE_PROFILE, GET_PROFILE, UPDATE_PROFILE};
+use route_registry::Route;
 use serde_json::json;
 
-use crate::types::{data, first, Message, Profile, UpdateProfile};
+use crate::{data, first};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -16,25 +18,26 @@ pub enum Op {
 }
 
 pub const ROUTES: &[(Route, Op)] =
-    &[(org::GET_PROFILE, Op::Get), (org::UPDATE_PROFILE, Op::Update), (org::DELETE_PROFILE, Op::Delete)];
+    &[(GET_PROFILE, Op::Get), (UPDATE_PROFILE, Op::Update), (DELETE_PROFILE, Op::Delete)];
 
-pub async fn handle(db: &Db, req: Request) -> Response<Body> {
-    dispatch(ROUTES, req, |op, call| run(db, op, call)).await
+pub async fn handle(container: &Container, req: Request) -> Response<Body> {
+    dispatch(ROUTES, container, req, run).await
 }
 
-async fn run(db: &Db, op: Op, call: Call) -> Result<Reply, ApiError> {
+/// One operation of this function.
+pub async fn run(op: Op, call: Call) -> Result<Reply, ApiError> {
     let not_found = || ApiError::NotFound("Profile not found".into());
     match op {
         Op::Get => {
-            let rows = db.session(&call.caller)?.rpc("get_my_profile", &json!({})).await?;
+            let rows = call.db()?.call_read("get_my_profile", &[]).await?;
             let profile: Profile = first(rows)?.ok_or_else(not_found)?;
             Ok(Reply::ok(data(&profile)?))
         }
         Op::Update => {
             let body: UpdateProfile = call.body()?;
-            let rows = db
-                .session(&call.caller)?
-                .rpc(
+            let rows = call
+                .db()?
+                .call(
                     "update_my_profile",
                     &json!({
                         "p_first_name": body.first_name.as_str(),
@@ -47,7 +50,7 @@ async fn run(db: &Db, op: Op, call: Call) -> Result<Reply, ApiError> {
             Ok(Reply::ok(data(&profile)?))
         }
         Op::Delete => {
-            db.session(&call.caller)?.rpc("delete_my_profile", &json!({})).await?;
+            call.db()?.call("delete_my_profile", &json!({})).await?;
             Ok(Reply::ok(data(&Message { message: "Profile deleted".into() })?))
         }
     }

@@ -1,25 +1,28 @@
 //! The API Gateway HTTP API Lambda authorizer (payload format 2.0, simple responses): verifies the caller's
-//! `Authorization: Bearer <JWT>` against the issuer's JWKS and answers
-//! `{"isAuthorized": true, "context": {"sub", "email", "groups"}}` or `{"isAuthorized": false}`.
+//! `Authorization: Bearer <JWT>` against the issuer's JWKS and answers `isAuthorized` with the caller's
+//! `{sub, email, groups}` as context. Events and answers are `aws_lambda_events`' types.
 //!
-//! Rules: RS256 only, key chosen by `kid`; `iss`, `aud`, `exp`, `sub` required; `nbf` and `iat` checked with a small
-//! leeway. The scheme `Bearer` is matched case-insensitively (RFC 7235: auth schemes are case-insensitive) and must
-//! be followed by exactly one space; a header over 8 KiB is refused unread. `groups` travels as a JSON-encoded
-//! array in a string (authorizer context values are scalars), which org-common parses back exactly. The context is
-//! the same for every route, because API Gateway caches one decision per Authorization header for all routes.
+//! Rules: RS256 only, key chosen by `kid`; `iss`, `aud` (the environment's own audience), `exp`, `sub` required;
+//! `nbf` and `iat` checked with a small leeway. The scheme `Bearer` is matched case-insensitively (RFC 7235) and
+//! must be followed by exactly one space; a header over 8 KiB is refused unread. A token whose `sub`, `email` or
+//! `groups` hold a control character is refused. `groups` counts only as a JSON array of strings (anything else
+//! is ignored) and travels as a JSON-encoded array in a string, because authorizer context values are scalars.
+//! The context is the same for every route, because API Gateway caches one decision per Authorization header.
 //!
-//! JWKS are fetched by this crate (jsonwebtoken parses them but does not fetch or cache) and cached per container;
-//! an unknown `kid` triggers at most one refresh per minute; a failed fetch denies and is retried after a few
-//! seconds, never allowed. It never logs a token.
+//! JWKS are fetched by this crate (jsonwebtoken parses them but does not fetch or cache) and cached per container.
+//! An unknown `kid` triggers at most one fetch per minute; after a failed fetch, new fetches back off for a few
+//! seconds; and keys already cached keep verifying whatever a refresh does, until a successful fetch replaces
+//! them. It never logs a token.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use aws_lambda_events::apigw::{ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 pub mod logging {
     //! JSON log lines to stdout, like the module functions (`level`, `message`, `reason`, `route`, `request_id`).
@@ -46,6 +49,13 @@ pub mod logging {
 /// Authorization headers longer than this are refused without parsing.
 pub const MAX_HEADER_BYTES: usize = 8 * 1024;
 
+/// One JWKS fetch, connect to last byte. Okta serves its keys from a CDN in milliseconds; API Gateway gives an
+/// authorizer 10 s, and a request that waits on keys waits for this, so 3 s.
+pub const JWKS_FETCH_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Connecting to the JWKS host.
+pub const JWKS_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// Why a request was denied; logged, never returned to the client.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Deny {
@@ -71,6 +81,8 @@ pub enum Deny {
     MissingSub,
     #[error("token issued in the future")]
     IssuedInFuture,
+    #[error("claim {0} holds a control character")]
+    ControlCharacter(&'static str),
 }
 
 /// The verified caller, as the handlers receive it in `requestContext.authorizer.lambda`.
@@ -81,12 +93,28 @@ pub struct Identity {
     pub groups: Vec<String>,
 }
 
+/// The authorizer's context: what API Gateway passes to the handlers. Empty fields are left out, so a denial's
+/// context is `{}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Context {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sub: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub email: String,
+    /// A JSON-encoded array of strings.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub groups: String,
+}
+
+/// The answer API Gateway reads.
+pub type Response = ApiGatewayV2CustomAuthorizerSimpleResponse<Context>;
+
 /// What the authorizer trusts.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The exact `iss` expected (Okta: `https://<org>.okta.com/oauth2/<server>`).
     pub issuer: String,
-    /// The `aud` expected (one of the token's audiences must equal it).
+    /// The `aud` expected: the environment's own audience, so another environment's token is refused.
     pub audience: String,
     /// Where the keys are (Okta: `<issuer>/v1/keys`).
     pub jwks_url: String,
@@ -94,9 +122,10 @@ pub struct Config {
     pub leeway: Duration,
     /// The shortest time between two JWKS fetches caused by unknown `kid`s.
     pub min_refresh_interval: Duration,
-    /// How long a failed fetch is remembered before the next try.
+    /// How long new fetches wait after a failed one.
     pub failure_backoff: Duration,
-    /// How long fetched keys are used before they are fetched again (drops retired keys).
+    /// How long fetched keys are trusted before a refresh is attempted (drops retired keys). A failed refresh
+    /// keeps the cached keys.
     pub max_key_age: Duration,
 }
 
@@ -110,7 +139,7 @@ impl Config {
         Ok(Config::new(issuer, audience, jwks_url))
     }
 
-    /// A configuration with the production defaults (60 s leeway cap: 30 s; one refresh a minute).
+    /// A configuration with the production defaults (30 s leeway, one refresh a minute, 5 s back-off, 1 h keys).
     pub fn new(issuer: String, audience: String, jwks_url: String) -> Config {
         Config {
             issuer,
@@ -155,23 +184,27 @@ struct Claims {
 }
 
 impl Authorizer {
+    /// The authorizer with its HTTP client (`EXTRA_CA_CERTS` adds trust roots, for local TLS stand-ins only).
     pub fn new(config: Config) -> Result<Authorizer, String> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(3))
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let mut builder = reqwest::Client::builder().connect_timeout(JWKS_CONNECT_TIMEOUT).timeout(JWKS_FETCH_TIMEOUT);
+        if let Some(path) = std::env::var_os("EXTRA_CA_CERTS").filter(|p| !p.is_empty()) {
+            let pem = std::fs::read(&path).map_err(|e| format!("cannot read EXTRA_CA_CERTS: {e}"))?;
+            let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| format!("EXTRA_CA_CERTS: {e}"))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let http = builder.build().map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Authorizer { config, http, cache: Mutex::new(Cache::default()) })
     }
 
     /// Handles one authorizer event (payload 2.0) and returns the simple response.
-    pub async fn handle(&self, event: &Value) -> Value {
+    pub async fn handle(&self, event: &ApiGatewayV2CustomAuthorizerV2Request) -> Response {
         let header = event
-            .get("headers")
-            .and_then(|h| h.get("authorization"))
-            .and_then(Value::as_str)
-            .or_else(|| event.get("identitySource").and_then(|s| s.get(0)).and_then(Value::as_str));
-        let route = event.get("routeKey").and_then(Value::as_str).unwrap_or_default();
-        let request_id = event.pointer("/requestContext/requestId").and_then(Value::as_str).unwrap_or_default();
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| event.identity_source.as_ref().and_then(|s| s.first()).map(String::as_str));
+        let route = event.route_key.as_deref().unwrap_or_default();
+        let request_id = event.request_context.request_id.as_deref().unwrap_or_default();
         match self.authorize(header).await {
             Ok(identity) => {
                 tracing::info!(request_id, route, sub = identity.sub, "authorized");
@@ -221,47 +254,59 @@ impl Authorizer {
         let claims = data.claims;
 
         let sub = claims.sub.filter(|s| !s.trim().is_empty()).ok_or(Deny::MissingSub)?;
+        if sub.chars().any(char::is_control) {
+            return Err(Deny::ControlCharacter("sub"));
+        }
+        if claims.email.as_deref().is_some_and(|e| e.chars().any(char::is_control)) {
+            return Err(Deny::ControlCharacter("email"));
+        }
         if let Some(iat) = claims.iat {
             if iat > now_secs() + self.config.leeway.as_secs() as i64 {
                 return Err(Deny::IssuedInFuture);
             }
         }
-        let groups = match claims.groups {
-            Some(Value::Array(items)) => items.iter().filter_map(|g| g.as_str().map(str::to_owned)).collect(),
-            Some(Value::String(one)) => vec![one],
-            _ => Vec::new(),
-        };
+        let groups = groups(claims.groups)?;
         Ok(Identity { sub, email: claims.email, groups })
     }
 
-    /// The key for `kid`, fetching the JWKS when the cache is empty, stale, or lacks the kid (rate-limited).
+    /// The key for `kid`: from the cache when fresh; otherwise a fetch (rate-limited and backed off after a
+    /// failure), falling back to the cached key whenever the fetch cannot be made or fails.
     async fn key(&self, kid: &str) -> Result<DecodingKey, Deny> {
         let now = Instant::now();
-        let must_fetch = {
+        let cached = {
             let cache = self.cache.lock().map_err(|_| Deny::Jwks("cache lock poisoned".into()))?;
-            if let Some((at, why)) = &cache.last_failure {
-                if now.duration_since(*at) < self.config.failure_backoff {
-                    return Err(Deny::Jwks(format!("recent fetch failed: {why}")));
-                }
-            }
+            let cached = cache.keys.get(kid).cloned();
             let fresh = cache.fetched_at.is_some_and(|t| now.duration_since(t) < self.config.max_key_age);
-            if fresh {
-                if let Some(key) = cache.keys.get(kid) {
-                    return Ok(key.clone());
-                }
-                let recently =
-                    cache.last_attempt.is_some_and(|t| now.duration_since(t) < self.config.min_refresh_interval);
-                if recently {
-                    return Err(Deny::UnknownKid(kid.to_owned()));
-                }
+            if let (Some(key), true) = (&cached, fresh) {
+                return Ok(key.clone());
             }
-            true
+            // A fetch is due (unknown kid, or keys past their age). Back-off and rate limit apply to fetching only:
+            // a key in the cache still verifies meanwhile.
+            let backing_off = cache
+                .last_failure
+                .as_ref()
+                .is_some_and(|(at, _)| now.duration_since(*at) < self.config.failure_backoff);
+            // Unknown kids refresh at most once per interval after a successful fetch; after a failed one, the
+            // back-off alone decides (a cold start whose first fetch failed must not wait a whole interval).
+            let too_soon = cached.is_none()
+                && cache.last_failure.is_none()
+                && cache.last_attempt.is_some_and(|t| now.duration_since(t) < self.config.min_refresh_interval);
+            if backing_off || too_soon {
+                return match (cached, &cache.last_failure) {
+                    (Some(key), _) => Ok(key),
+                    (None, Some((_, why))) if backing_off => Err(Deny::Jwks(format!("recent fetch failed: {why}"))),
+                    (None, _) => Err(Deny::UnknownKid(kid.to_owned())),
+                };
+            }
+            cached
         };
-        if must_fetch {
-            self.refresh().await?;
+        match self.refresh().await {
+            Ok(()) => {
+                let cache = self.cache.lock().map_err(|_| Deny::Jwks("cache lock poisoned".into()))?;
+                cache.keys.get(kid).cloned().ok_or_else(|| Deny::UnknownKid(kid.to_owned()))
+            }
+            Err(e) => cached.ok_or(e),
         }
-        let cache = self.cache.lock().map_err(|_| Deny::Jwks("cache lock poisoned".into()))?;
-        cache.keys.get(kid).cloned().ok_or_else(|| Deny::UnknownKid(kid.to_owned()))
     }
 
     async fn refresh(&self) -> Result<(), Deny> {
@@ -314,21 +359,56 @@ impl Authorizer {
     }
 }
 
-/// The simple response; a denial carries no context.
-pub fn response(identity: Option<&Identity>) -> Value {
-    match identity {
-        Some(id) => json!({
-            "isAuthorized": true,
-            "context": {
-                "sub": id.sub,
-                "email": id.email.clone().unwrap_or_default(),
-                "groups": serde_json::to_string(&id.groups).unwrap_or_else(|_| "[]".into()),
-            }
-        }),
-        None => json!({ "isAuthorized": false }),
+/// `groups` as the platform reads it: a JSON array of strings, or nothing. A string, a number or an array with a
+/// non-string element is ignored (no groups); a control character in a group refuses the token.
+fn groups(claim: Option<Value>) -> Result<Vec<String>, Deny> {
+    let Some(Value::Array(items)) = claim else { return Ok(Vec::new()) };
+    let strings: Option<Vec<String>> = items.into_iter().map(|v| v.as_str().map(str::to_owned)).collect();
+    let groups = strings.unwrap_or_default();
+    if groups.iter().any(|g| g.chars().any(char::is_control)) {
+        return Err(Deny::ControlCharacter("groups"));
     }
+    Ok(groups)
+}
+
+/// The simple response; a denial carries no context.
+pub fn response(identity: Option<&Identity>) -> Response {
+    let mut out = Response::default();
+    if let Some(id) = identity {
+        out.is_authorized = true;
+        out.context = Context {
+            sub: id.sub.clone(),
+            email: id.email.clone().unwrap_or_default(),
+            groups: serde_json::to_string(&id.groups).unwrap_or_else(|_| "[]".into()),
+        };
+    }
+    out
 }
 
 fn now_secs() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn groups_count_only_as_an_array_of_strings() {
+        assert_eq!(groups(Some(json!(["a", "b"]))).unwrap(), ["a", "b"]);
+        assert!(groups(Some(json!("career-platform-admins"))).unwrap().is_empty(), "a bare string is ignored");
+        assert!(groups(Some(json!(["a", 1]))).unwrap().is_empty(), "a mixed array is ignored");
+        assert!(groups(Some(json!({"a": true}))).unwrap().is_empty());
+        assert!(groups(None).unwrap().is_empty());
+        assert_eq!(groups(Some(json!(["a\u{0}b"]))).unwrap_err(), Deny::ControlCharacter("groups"));
+    }
+
+    #[test]
+    fn a_denial_carries_no_context() {
+        assert_eq!(serde_json::to_value(response(None)).unwrap(), json!({"isAuthorized": false, "context": {}}));
+        let allowed = response(Some(&Identity { sub: "s".into(), email: None, groups: vec!["g".into()] }));
+        let allowed = serde_json::to_value(allowed).unwrap();
+        assert_eq!(allowed, json!({"isAuthorized": true, "context": {"sub": "s", "groups": "[\"g\"]"}}));
+    }
 }

@@ -1,5 +1,7 @@
-//! The authorizer's attack suite: every forged, stale, mis-addressed or malformed token is denied; a valid one is
-//! allowed with the right context; a rotated-in key is accepted after one JWKS refresh; JWKS failures deny.
+//! The authorizer's attack suite: every forged, stale, mis-addressed or malformed token is denied for the expected
+//! reason; a valid one is allowed with the right context; claims with control characters are denied and `groups`
+//! counts only as an array of strings; a rotated-in key is accepted after one JWKS refresh; a failed refresh never
+//! hides cached keys; a JWKS that does not answer denies within the fetch bound.
 //!
 //! Keys come from `tests/keys/` (test-only). The JWKS is served by a small HTTP server on 127.0.0.1 that counts
 //! requests and can change its answer, so fetching, caching and refreshing are the real code paths.
@@ -12,8 +14,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use api_events::{authorizer_request, ApiGatewayV2CustomAuthorizerV2Request};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use platform_authorizer::{Authorizer, Config, Deny};
+use platform_authorizer::{Authorizer, Config, Context, Deny, JWKS_FETCH_TIMEOUT};
 use serde_json::{json, Value};
 
 const ISSUER: &str = "https://example.okta.com/oauth2/default";
@@ -127,23 +130,34 @@ async fn deny(auth: &Authorizer, header: Option<&str>) -> Deny {
     }
 }
 
+/// Asserts the denial's reason, as logged, starts with `expected`.
+async fn expect_deny(auth: &Authorizer, what: &str, header: Option<&str>, expected: &str) {
+    let reason = deny(auth, header).await.to_string();
+    assert!(reason.starts_with(expected), "{what}: denied for `{reason}`, expected `{expected}…`");
+}
+
+fn event(header: &str) -> ApiGatewayV2CustomAuthorizerV2Request {
+    authorizer_request("GET", "/profiles/me", Some(header))
+}
+
 #[tokio::test]
 async fn a_valid_token_is_allowed_with_the_right_context() {
     let server = JwksServer::start(&[jwk("primary")]);
     let auth = authorizer(&server, Duration::from_secs(60));
     let token = sign("primary", "test-primary", &claims());
-    let event = json!({
-        "version": "2.0", "type": "REQUEST", "routeKey": "GET /profiles/me",
-        "headers": { "authorization": bearer(&token) },
-        "requestContext": { "requestId": "r1" }
-    });
-    let answer = auth.handle(&event).await;
+    let answer = auth.handle(&event(&bearer(&token))).await;
+    assert!(answer.is_authorized);
     assert_eq!(
-        answer,
+        answer.context,
+        Context { sub: "00u1alice".into(), email: "alice@example.com".into(), groups: "[\"admin\",\"staff\"]".into() }
+    );
+    // As API Gateway reads it.
+    assert_eq!(
+        serde_json::to_value(&answer).unwrap(),
         json!({"isAuthorized": true, "context": {"sub": "00u1alice", "email": "alice@example.com", "groups": "[\"admin\",\"staff\"]"}})
     );
     // The handlers parse the groups back exactly.
-    let groups: Vec<String> = serde_json::from_str(answer["context"]["groups"].as_str().unwrap()).unwrap();
+    let groups: Vec<String> = serde_json::from_str(&answer.context.groups).unwrap();
     assert_eq!(groups, ["admin", "staff"]);
     // Lower-case scheme is accepted (auth schemes are case-insensitive); the JWKS was fetched once.
     assert!(auth.authorize(Some(&format!("bearer {token}"))).await.is_ok());
@@ -208,22 +222,31 @@ async fn stale_or_misaddressed_tokens_are_denied() {
         f(&mut c);
         bearer(&sign("primary", "test-primary", &c))
     };
-    let cases: Vec<(&str, String)> = vec![
-        ("expired", with(&|c| c["exp"] = json!(now() - 120))),
-        ("nbf in the future", with(&|c| c["nbf"] = json!(now() + 600))),
-        ("iat in the future", with(&|c| c["iat"] = json!(now() + 600))),
-        ("wrong issuer", with(&|c| c["iss"] = json!("https://evil.example.com/oauth2/default"))),
-        ("wrong audience", with(&|c| c["aud"] = json!("api://other"))),
-        ("audience array without ours", with(&|c| c["aud"] = json!(["api://a", "api://b"]))),
-        ("missing sub", with(&|c| c.as_object_mut().unwrap().remove("sub").map(drop).unwrap_or(()))),
-        ("empty sub", with(&|c| c["sub"] = json!(""))),
-        ("missing exp", with(&|c| c.as_object_mut().unwrap().remove("exp").map(drop).unwrap_or(()))),
-        ("missing iss", with(&|c| c.as_object_mut().unwrap().remove("iss").map(drop).unwrap_or(()))),
-        ("missing aud", with(&|c| c.as_object_mut().unwrap().remove("aud").map(drop).unwrap_or(()))),
+    let remove = |k: &'static str| move |c: &mut Value| drop(c.as_object_mut().unwrap().remove(k));
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("expired", with(&|c| c["exp"] = json!(now() - 120)), "token rejected: ExpiredSignature"),
+        ("nbf in the future", with(&|c| c["nbf"] = json!(now() + 600)), "token rejected: ImmatureSignature"),
+        ("iat in the future", with(&|c| c["iat"] = json!(now() + 600)), "token issued in the future"),
+        (
+            "wrong issuer",
+            with(&|c| c["iss"] = json!("https://evil.example.com/oauth2/default")),
+            "token rejected: InvalidIssuer",
+        ),
+        ("wrong audience", with(&|c| c["aud"] = json!("api://other")), "token rejected: InvalidAudience"),
+        (
+            "audience array without ours",
+            with(&|c| c["aud"] = json!(["api://a", "api://b"])),
+            "token rejected: InvalidAudience",
+        ),
+        ("missing sub", with(&remove("sub")), "token rejected: Missing required claim: sub"),
+        ("empty sub", with(&|c| c["sub"] = json!("")), "token has no sub"),
+        ("blank sub", with(&|c| c["sub"] = json!("   ")), "token has no sub"),
+        ("missing exp", with(&remove("exp")), "token rejected: Missing required claim: exp"),
+        ("missing iss", with(&remove("iss")), "token rejected: Missing required claim: iss"),
+        ("missing aud", with(&remove("aud")), "token rejected: Missing required claim: aud"),
     ];
-    for (what, header) in cases {
-        let reason = deny(&auth, Some(&header)).await;
-        println!("{what}: {reason}");
+    for (what, header, expected) in cases {
+        expect_deny(&auth, what, Some(&header), expected).await;
     }
     // Within the leeway is fine.
     assert!(auth.authorize(Some(&with(&|c| c["exp"] = json!(now() - 10)))).await.is_ok());
@@ -235,26 +258,28 @@ async fn malformed_headers_and_tokens_are_denied() {
     let auth = authorizer(&server, Duration::from_secs(60));
     let good = sign("primary", "test-primary", &claims());
     let segments: Vec<&str> = good.split('.').collect();
-    let cases: Vec<(&str, Option<String>)> = vec![
-        ("no header", None),
-        ("empty header", Some(String::new())),
-        ("token without scheme", Some(good.clone())),
-        ("Basic scheme", Some(format!("Basic {good}"))),
-        ("Bearer without token", Some("Bearer ".into())),
-        ("two spaces", Some(format!("Bearer  {good}"))),
-        ("empty token", Some("Bearer".into())),
-        ("truncated", Some(bearer(&good[..good.len() - 20]))),
-        ("two segments", Some(bearer(&format!("{}.{}", segments[0], segments[1])))),
-        ("four segments", Some(bearer(&format!("{good}.extra")))),
-        ("bad base64", Some(bearer(&format!("{}.{}.{}", "%%%", segments[1], segments[2])))),
-        ("garbage", Some(bearer("not-a-jwt"))),
-        ("over 8 KiB", Some(bearer(&format!("{good}{}", "A".repeat(9000))))),
+    let cases: Vec<(&str, Option<String>, &str)> = vec![
+        ("no header", None, "no Authorization header"),
+        ("empty header", Some(String::new()), "Authorization header is not `Bearer <token>`"),
+        ("token without scheme", Some(good.clone()), "Authorization header is not `Bearer <token>`"),
+        ("Basic scheme", Some(format!("Basic {good}")), "Authorization header is not `Bearer <token>`"),
+        ("Bearer without token", Some("Bearer ".into()), "Authorization header is not `Bearer <token>`"),
+        ("two spaces", Some(format!("Bearer  {good}")), "Authorization header is not `Bearer <token>`"),
+        ("empty token", Some("Bearer".into()), "Authorization header is not `Bearer <token>`"),
+        ("truncated", Some(bearer(&good[..good.len() - 20])), "token rejected: "),
+        (
+            "two segments",
+            Some(bearer(&format!("{}.{}", segments[0], segments[1]))),
+            "malformed token: a JWT has three segments",
+        ),
+        ("four segments", Some(bearer(&format!("{good}.extra"))), "malformed token: a JWT has three segments"),
+        ("bad base64", Some(bearer(&format!("{}.{}.{}", "%%%", segments[1], segments[2]))), "malformed token: "),
+        ("garbage", Some(bearer("not-a-jwt")), "malformed token: a JWT has three segments"),
+        ("over 8 KiB", Some(bearer(&format!("{good}{}", "A".repeat(9000)))), "Authorization header over 8192 bytes"),
     ];
-    for (what, header) in cases {
-        let reason = deny(&auth, header.as_deref()).await;
-        println!("{what}: {reason}");
+    for (what, header, expected) in cases {
+        expect_deny(&auth, what, header.as_deref(), expected).await;
     }
-    assert_eq!(deny(&auth, Some(&bearer(&"a".repeat(9000)))).await, Deny::TooLarge);
     // Only the well-formed token that reached key lookup fetched the JWKS.
     assert!(server.hits() <= 1);
 }
@@ -307,6 +332,108 @@ async fn jwks_failures_deny_and_are_retried_soon() {
     let offline = Authorizer::new(config).unwrap();
     assert!(matches!(deny(&offline, Some(&token)).await, Deny::Jwks(_)));
     // And the Lambda answer for any denial has no context.
-    let answer = offline.handle(&json!({"headers": {"authorization": token}})).await;
-    assert_eq!(answer, json!({"isAuthorized": false}));
+    let answer = offline.handle(&event(&token)).await;
+    assert_eq!(serde_json::to_value(&answer).unwrap(), json!({"isAuthorized": false, "context": {}}));
+}
+
+#[tokio::test]
+async fn claims_with_control_characters_are_denied_and_groups_count_only_as_an_array_of_strings() {
+    let server = JwksServer::start(&[jwk("primary")]);
+    let auth = authorizer(&server, Duration::from_secs(60));
+    let with = |f: &dyn Fn(&mut Value)| {
+        let mut c = claims();
+        f(&mut c);
+        bearer(&sign("primary", "test-primary", &c))
+    };
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("NUL in sub", with(&|c| c["sub"] = json!("00u1\u{0}alice")), "claim sub holds a control character"),
+        ("newline in sub", with(&|c| c["sub"] = json!("00u1alice\nadmin")), "claim sub holds a control character"),
+        ("NUL in email", with(&|c| c["email"] = json!("a\u{0}@example.com")), "claim email holds a control character"),
+        (
+            "C1 control in email",
+            with(&|c| c["email"] = json!("a\u{85}@example.com")),
+            "claim email holds a control character",
+        ),
+        (
+            "tab in a group",
+            with(&|c| c["groups"] = json!(["staff", "career-platform-\tadmins"])),
+            "claim groups holds a control character",
+        ),
+    ];
+    for (what, header, expected) in cases {
+        expect_deny(&auth, what, Some(&header), expected).await;
+    }
+    // Anything but an array of strings is no groups at all (never an admin).
+    for odd in [
+        json!("career-platform-admins"),
+        json!(["career-platform-admins", 1]),
+        json!({"0": "career-platform-admins"}),
+        json!(7),
+    ] {
+        let id = auth.authorize(Some(&with(&|c| c["groups"] = odd.clone()))).await.unwrap();
+        assert!(id.groups.is_empty(), "{odd} gave {:?}", id.groups);
+    }
+}
+
+#[tokio::test]
+async fn a_token_for_another_environment_is_denied() {
+    let server = JwksServer::start(&[jwk("primary")]);
+    let mut config = Config::new(ISSUER.into(), "api://career-prd".into(), server.url.clone());
+    config.failure_backoff = Duration::ZERO;
+    let prd = Authorizer::new(config).unwrap();
+    let mut c = claims();
+    c["aud"] = json!("api://career-dev");
+    expect_deny(
+        &prd,
+        "a dev token at prd",
+        Some(&bearer(&sign("primary", "test-primary", &c))),
+        "token rejected: InvalidAudience",
+    )
+    .await;
+    c["aud"] = json!("api://career-prd");
+    assert!(prd.authorize(Some(&bearer(&sign("primary", "test-primary", &c)))).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_failed_refresh_never_hides_cached_keys() {
+    let server = JwksServer::start(&[jwk("primary")]);
+    let mut config = Config::new(ISSUER.into(), AUDIENCE.into(), server.url.clone());
+    config.max_key_age = Duration::from_millis(100);
+    config.min_refresh_interval = Duration::ZERO;
+    let auth = Authorizer::new(config).unwrap();
+    let token = bearer(&sign("primary", "test-primary", &claims()));
+    assert!(auth.authorize(Some(&token)).await.is_ok());
+    // The issuer fails; the keys age past their refresh time; anyone triggers refreshes with unknown kids.
+    server.set(500, "down".into());
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let unknown = bearer(&sign("primary", "no-such-kid", &claims()));
+    expect_deny(&auth, "unknown kid while the issuer fails", Some(&unknown), "JWKS unavailable: HTTP 500").await;
+    let hits = server.hits();
+    for _ in 0..5 {
+        assert!(auth.authorize(Some(&token)).await.is_ok(), "a cached key still verifies during the back-off");
+        expect_deny(&auth, "unknown kid during the back-off", Some(&unknown), "JWKS unavailable: recent fetch failed")
+            .await;
+    }
+    assert_eq!(server.hits(), hits, "no fetch during the back-off");
+    // The issuer is back: the next due refresh succeeds and everything continues.
+    server.set(200, json!({ "keys": [jwk("primary")] }).to_string());
+    assert!(auth.authorize(Some(&token)).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_jwks_endpoint_that_never_answers_denies_within_the_fetch_bound() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1/keys", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream); // accepted, read by nobody, never answered
+        }
+    });
+    let auth = Authorizer::new(Config::new(ISSUER.into(), AUDIENCE.into(), url)).unwrap();
+    let token = bearer(&sign("primary", "test-primary", &claims()));
+    let start = std::time::Instant::now();
+    expect_deny(&auth, "hanging JWKS", Some(&token), "JWKS unavailable: ").await;
+    let took = start.elapsed();
+    assert!(took >= JWKS_FETCH_TIMEOUT && took <= JWKS_FETCH_TIMEOUT + Duration::from_millis(750), "{took:?}");
 }

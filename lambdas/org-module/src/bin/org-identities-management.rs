@@ -1,6 +1,7 @@
-//! The `identities-management` Lambda of org-module: serves its registry routes (see `org_module::identities`).
+//! The `identities-management` Lambda of org-module: serves its catalog routes (see `org_module::identities`).
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    org_common::serve(org_module::identities::handle).await
+    let function = route_registry::modules::org::IDENTITIES_MANAGEMENT;
+    org_common::serve(function, org_module::identities::ROUTES, org_module::identities::run).await
 }

@@ -1,6 +1,7 @@
-//! The `members` Lambda of org-module: serves its registry routes (see `org_module::members`).
+//! The `members` Lambda of org-module: serves its catalog routes (see `org_module::members`).
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    org_common::serve(org_module::members::handle).await
+    let function = route_registry::modules::org::MEMBERS;
+    org_common::serve(function, org_module::members::ROUTES, org_module::members::run).await
 }

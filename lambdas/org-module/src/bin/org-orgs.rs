@@ -1,6 +1,7 @@
-//! The `orgs` Lambda of org-module: serves its registry routes (see `org_module::orgs`).
+//! The `orgs` Lambda of org-module: serves its catalog routes (see `org_module::orgs`).
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    org_common::serve(org_module::orgs::handle).await
+    let function = route_registry::modules::org::ORGS;
+    org_common::serve(function, org_module::orgs::ROUTES, org_module::orgs::run).await
 }

@@ -1,6 +1,7 @@
-//! The `profiles` Lambda of org-module: serves its registry routes (see `org_module::profiles`).
+//! The `profiles` Lambda of org-module: serves its catalog routes (see `org_module::profiles`).
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    org_common::serve(org_module::profiles::handle).await
+    let function = route_registry::modules::org::PROFILES;
+    org_common::serve(function, org_module::profiles::ROUTES, org_module::profiles::run).await
 }
