@@ -16,13 +16,16 @@ use crate::{Expr, ExprList};
 /// Resource tags (sorted, so output is stable).
 pub type Tags = BTreeMap<String, String>;
 
-/// `lifecycle { precondition { ... } }`, the part of `lifecycle` this platform uses.
+/// `lifecycle { … }`, the parts this platform uses.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Lifecycle {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub precondition: Vec<Condition>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub create_before_destroy: bool,
+    /// Refuse any plan that would destroy the resource (data that must outlive a mistaken `destroy`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub prevent_destroy: bool,
 }
 
 /// A custom condition: plan fails with `error_message` when `condition` is false.
@@ -48,7 +51,7 @@ macro_rules! block {
             #[serde(skip)]
             local_name: String,
             #[serde(rename = "//", skip_serializing_if = "Option::is_none")]
-            comment: Option<String>,
+            comment: Option<serde_json::Value>,
             $($req: $rty,)*
             $(#[serde(skip_serializing_if = "Option::is_none")] $opt: Option<$oty>,)*
             #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -79,9 +82,10 @@ macro_rules! block {
                 }
             )*
 
-            /// A `"//"` comment property, which Terraform ignores: notes for reviewers and tools.
-            pub fn comment(mut self, text: impl Into<String>) -> Self {
-                self.comment = Some(text.into());
+            /// A `"//"` comment property, which Terraform ignores: a note for reviewers, or a JSON value that
+            /// tools read back (Terraform's JSON syntax ignores a `"//"` property whatever its value).
+            pub fn comment(mut self, value: impl Into<serde_json::Value>) -> Self {
+                self.comment = Some(value.into());
                 self
             }
 
@@ -94,6 +98,14 @@ macro_rules! block {
             /// Sets the `lifecycle` block.
             pub fn lifecycle(mut self, lifecycle: Lifecycle) -> Self {
                 self.lifecycle = Some(lifecycle);
+                self
+            }
+
+            /// Sets the `lifecycle` block when there is one.
+            pub fn lifecycle_opt(mut self, lifecycle: Option<Lifecycle>) -> Self {
+                if lifecycle.is_some() {
+                    self.lifecycle = lifecycle;
+                }
                 self
             }
         }
@@ -141,10 +153,19 @@ block! { Resource
             source_code_hash: Expr,
             layers: ExprList,
             environment: LambdaEnvironment,
+            reserved_concurrent_executions: u32,
+            tracing_config: TracingConfig,
+            code_signing_config_arn: Expr,
             tags: Tags,
         }
         attrs { arn, invoke_arn, function_name, qualified_arn }
     }
+}
+
+/// `tracing_config { mode = … }`: `Active` samples and records traces with X-Ray.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TracingConfig {
+    pub mode: String,
 }
 
 block! { Resource
@@ -289,11 +310,99 @@ block! { Resource
 }
 
 block! { Resource
+    /// `aws_sns_topic_subscription`: who hears of an alarm (`email` subscriptions confirm by e-mail).
+    SnsTopicSubscription = "aws_sns_topic_subscription" {
+        required { topic_arn: Expr, protocol: Expr, endpoint: Expr }
+        optional {}
+        attrs { arn, id }
+    }
+}
+
+block! { Resource
+    /// `aws_cloudwatch_dashboard`; the body is a JSON document (see [`Expr::json_document`]).
+    CloudwatchDashboard = "aws_cloudwatch_dashboard" {
+        required { dashboard_name: Expr, dashboard_body: Expr }
+        optional {}
+        attrs { dashboard_arn }
+    }
+}
+
+block! { Resource
     /// `aws_secretsmanager_secret`: metadata only. A secret *value* never belongs in Terraform state.
     SecretsmanagerSecret = "aws_secretsmanager_secret" {
         required { name: Expr }
         optional { description: Expr, recovery_window_in_days: u32, kms_key_id: Expr, tags: Tags }
         attrs { arn, id, name }
+    }
+}
+
+block! { Resource
+    /// `aws_secretsmanager_secret_policy`: the secret's resource policy.
+    SecretsmanagerSecretPolicy = "aws_secretsmanager_secret_policy" {
+        required { secret_arn: Expr, policy: Expr }
+        optional { block_public_policy: bool }
+        attrs { id }
+    }
+}
+
+block! { Resource
+    /// `aws_sns_topic_policy`: who may publish to the topic.
+    SnsTopicPolicy = "aws_sns_topic_policy" {
+        required { arn: Expr, policy: Expr }
+        optional {}
+        attrs { id }
+    }
+}
+
+// ---------------------------------------------------------------- KMS
+
+block! { Resource
+    /// `aws_kms_key`: a customer-managed key.
+    KmsKey = "aws_kms_key" {
+        required { description: Expr }
+        optional { enable_key_rotation: bool, deletion_window_in_days: u32, policy: Expr, tags: Tags }
+        attrs { arn, key_id }
+    }
+}
+
+block! { Resource
+    /// `aws_kms_alias`: a readable name for a key.
+    KmsAlias = "aws_kms_alias" {
+        required { name: Expr, target_key_id: Expr }
+        optional {}
+        attrs { arn }
+    }
+}
+
+// ---------------------------------------------------------------- Lambda code signing
+
+block! { Resource
+    /// `aws_signer_signing_profile`: the profile Lambda packages are signed with.
+    SignerSigningProfile = "aws_signer_signing_profile" {
+        required { platform_id: Expr }
+        optional { name: Expr, tags: Tags }
+        attrs { arn, version_arn, name }
+    }
+}
+
+/// `allowed_publishers { signing_profile_version_arns = [...] }`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AllowedPublishers {
+    pub signing_profile_version_arns: ExprList,
+}
+
+/// `policies { untrusted_artifact_on_deployment = "Warn" | "Enforce" }`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CodeSigningPolicies {
+    pub untrusted_artifact_on_deployment: String,
+}
+
+block! { Resource
+    /// `aws_lambda_code_signing_config`.
+    LambdaCodeSigningConfig = "aws_lambda_code_signing_config" {
+        required { allowed_publishers: AllowedPublishers }
+        optional { description: Expr, policies: CodeSigningPolicies }
+        attrs { arn, id }
     }
 }
 
@@ -449,6 +558,81 @@ block! { Resource
     }
 }
 
+block! { Resource
+    /// `aws_s3_bucket_policy`.
+    S3BucketPolicy = "aws_s3_bucket_policy" {
+        required { bucket: Expr, policy: Expr }
+        optional {}
+        attrs { id }
+    }
+}
+
+/// `rule { object_ownership = … }`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OwnershipRule {
+    pub object_ownership: String,
+}
+
+block! { Resource
+    /// `aws_s3_bucket_ownership_controls`.
+    S3BucketOwnershipControls = "aws_s3_bucket_ownership_controls" {
+        required { bucket: Expr, rule: OwnershipRule }
+        optional {}
+        attrs { id }
+    }
+}
+
+/// One lifecycle rule; the fields a rule of this platform sets.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LifecycleRule {
+    pub id: String,
+    pub status: String,
+    /// `{}` applies the rule to every object.
+    pub filter: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiration: Option<Days>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub noncurrent_version_expiration: Option<NoncurrentDays>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub abort_incomplete_multipart_upload: Option<AbortDays>,
+}
+
+/// `expiration { days = … }`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Days {
+    pub days: u32,
+}
+
+/// `noncurrent_version_expiration { noncurrent_days = … }`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NoncurrentDays {
+    pub noncurrent_days: u32,
+}
+
+/// `abort_incomplete_multipart_upload { days_after_initiation = … }`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AbortDays {
+    pub days_after_initiation: u32,
+}
+
+block! { Resource
+    /// `aws_s3_bucket_lifecycle_configuration`.
+    S3BucketLifecycleConfiguration = "aws_s3_bucket_lifecycle_configuration" {
+        required { bucket: Expr, rule: Vec<LifecycleRule> }
+        optional {}
+        attrs { id }
+    }
+}
+
+block! { Resource
+    /// `aws_s3_bucket_logging`: server access logs into another bucket.
+    S3BucketLogging = "aws_s3_bucket_logging" {
+        required { bucket: Expr, target_bucket: Expr, target_prefix: Expr }
+        optional {}
+        attrs { id }
+    }
+}
+
 // ---------------------------------------------------------------- Data sources
 
 block! { DataSource
@@ -497,6 +681,9 @@ pub struct AwsProvider {
     pub s3_use_path_style: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_retries: Option<u32>,
+    /// The only accounts this provider may act in: a profile set to another account fails before any change.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_account_ids: Vec<String>,
     /// One `endpoints` block mapping service names to URLs.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub endpoints: Vec<BTreeMap<String, String>>,

@@ -44,6 +44,20 @@ impl Expr {
         Expr(vec![Part::Rendered(template)])
     }
 
+    /// A JSON document as a Terraform string (a dashboard body, a policy): `value` is serialized, and every string
+    /// in it is taken as template text, so references written as [`Expr`]s stay references and literal text written
+    /// as `Expr::lit` is escaped. Plain strings must not contain `${` or `%{`; a template directive is refused.
+    pub fn json_document(value: &impl serde::Serialize) -> Result<Expr, crate::DslError> {
+        let text = serde_json::to_string(value)
+            .map_err(|e| crate::DslError::Render { address: "JSON document".into(), message: e.to_string() })?;
+        let bytes = text.as_bytes();
+        let directive = bytes.windows(2).enumerate().any(|(i, w)| w == b"%{" && (i == 0 || bytes[i - 1] != b'%'));
+        if directive {
+            return Err(crate::DslError::NotEmbeddable { expr: text });
+        }
+        Ok(Expr::rendered(text))
+    }
+
     /// Appends another expression.
     pub fn push(&mut self, other: impl Into<Expr>) {
         self.0.extend(other.into().0);

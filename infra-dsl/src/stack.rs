@@ -65,8 +65,9 @@ pub struct RequiredProvider {
 pub enum Backend {
     /// State in a local file (for rehearsals and throwaway roots).
     Local { path: String },
-    /// State in S3 with S3-native locking (`use_lockfile`, Terraform ≥ 1.10).
-    S3 { bucket: String, key: String, region: String, use_lockfile: bool },
+    /// State in S3 with S3-native locking (`use_lockfile`, Terraform ≥ 1.11). With `emulator`, the S3 endpoint of
+    /// a local AWS emulator and its test credentials (the deploy rehearsal).
+    S3 { bucket: String, key: String, region: String, use_lockfile: bool, emulator: Option<String> },
 }
 
 impl Backend {
@@ -76,17 +77,25 @@ impl Backend {
             Backend::Local { path } => {
                 m.insert("local".into(), serde_json::json!({ "path": path }));
             }
-            Backend::S3 { bucket, key, region, use_lockfile } => {
-                m.insert(
-                    "s3".into(),
-                    serde_json::json!({
-                        "bucket": bucket,
-                        "key": key,
-                        "region": region,
-                        "encrypt": true,
-                        "use_lockfile": use_lockfile,
-                    }),
-                );
+            Backend::S3 { bucket, key, region, use_lockfile, emulator } => {
+                let mut s3 = serde_json::json!({
+                    "bucket": bucket,
+                    "key": key,
+                    "region": region,
+                    "encrypt": true,
+                    "use_lockfile": use_lockfile,
+                });
+                if let Some(endpoint) = emulator {
+                    s3["endpoints"] = serde_json::json!({ "s3": endpoint });
+                    s3["use_path_style"] = true.into();
+                    s3["access_key"] = "test".into();
+                    s3["secret_key"] = "test".into();
+                    s3["skip_credentials_validation"] = true.into();
+                    s3["skip_requesting_account_id"] = true.into();
+                    s3["skip_metadata_api_check"] = true.into();
+                    s3["skip_region_validation"] = true.into();
+                }
+                m.insert("s3".into(), s3);
             }
         }
         Value::Object(m)
@@ -125,6 +134,7 @@ pub struct Stack {
     data: IndexMap<String, IndexMap<String, Value>>,
     resources: IndexMap<String, IndexMap<String, Value>>,
     outputs: IndexMap<String, Output>,
+    moved: Vec<(String, String)>,
 }
 
 impl Stack {
@@ -141,7 +151,40 @@ impl Stack {
             data: IndexMap::new(),
             resources: IndexMap::new(),
             outputs: IndexMap::new(),
+            moved: Vec::new(),
         }
+    }
+
+    /// Declares that the resource `to` used to live at `from` (same type): Terraform moves it in the state instead
+    /// of destroying and recreating it. Rendering checks that `to` exists and `from` does not.
+    pub fn moved<R: Resource>(&mut self, from: &str, to: &Ref<R>) -> Result<(), DslError> {
+        let name = from.strip_prefix(&format!("{}.", R::TYPE)).ok_or_else(|| DslError::InvalidName {
+            what: "a moved address (it must be of the same type)",
+            name: from.to_owned(),
+        })?;
+        check_name("a moved address", name)?;
+        self.moved.push((from.to_owned(), to.address().to_owned()));
+        Ok(())
+    }
+
+    /// [`Stack::moved`] by address, for moves derived from other declarations: both addresses must be of one type.
+    pub fn moved_address(&mut self, from: &str, to: &str) -> Result<(), DslError> {
+        let (from_type, from_name) = from.split_once('.').unwrap_or(("", from));
+        let to_type = to.split_once('.').map_or("", |(t, _)| t);
+        if from_type != to_type || from_type.is_empty() {
+            return Err(DslError::InvalidName {
+                what: "a moved address (it must be of the same type)",
+                name: from.to_owned(),
+            });
+        }
+        check_name("a moved address", from_name)?;
+        self.moved.push((from.to_owned(), to.to_owned()));
+        Ok(())
+    }
+
+    /// The declared moves, as `(from, to)` addresses.
+    pub fn moves(&self) -> &[(String, String)] {
+        &self.moved
     }
 
     /// Declares a provider requirement, e.g. `("aws", "hashicorp/aws", ">= 5.100, < 6.0")`.
@@ -274,6 +317,13 @@ impl Stack {
         if !self.outputs.is_empty() {
             root.insert("output".into(), to_value("output", &sorted(&self.outputs))?);
         }
+        if !self.moved.is_empty() {
+            let mut moved = self.moved.clone();
+            moved.sort();
+            let blocks: Vec<Value> =
+                moved.iter().map(|(from, to)| serde_json::json!({ "from": from, "to": to })).collect();
+            root.insert("moved".into(), Value::Array(blocks));
+        }
         Ok(Value::Object(root))
     }
 
@@ -318,6 +368,15 @@ impl Stack {
         }
         for (name, output) in &self.outputs {
             check(format!("output.{name}"), &output.value)?;
+        }
+        let resources: BTreeSet<String> = self.resource_addresses().into_iter().collect();
+        for (from, to) in &self.moved {
+            if !resources.contains(to) {
+                return Err(DslError::Dangling { from: format!("moved from {from}"), to: to.clone() });
+            }
+            if resources.contains(from) {
+                return Err(DslError::Duplicate { address: from.clone() });
+            }
         }
         Ok(())
     }

@@ -2,6 +2,10 @@
 //!
 //! Values here are configuration, not secrets: secret *values* live in Secrets Manager and never appear in a
 //! stack. Changing a row changes exactly one environment's `*.tf.json`, which the golden test then shows.
+//!
+//! The identity provider, the Supabase project and the alarm recipients are per-team values. Until a team sets
+//! them they hold examples on reserved names (`.invalid`, `example.com`; RFC 2606), which can never reach a real
+//! host; synth refuses them for stg and prd (see [`Settings::placeholders`]).
 
 use std::fmt;
 use std::str::FromStr;
@@ -27,28 +31,52 @@ impl Env {
         }
     }
 
+    /// Whether a deployment must not carry example values (stg and prd).
+    pub const fn is_production_like(self) -> bool {
+        matches!(self, Env::Stg | Env::Prd)
+    }
+
     /// The settings row of this environment.
     pub fn settings(self) -> Settings {
+        let e = self.as_str();
         let base = Settings {
             env: self,
             project: "sts-career",
-            name_prefix: format!("career-{}", self.as_str()),
+            name_prefix: format!("career-{e}"),
             region: "us-east-1",
             log_retention_days: 14,
             cors_origins: vec!["https://career.example.com", "http://localhost:3000"],
             log_level: "DEBUG",
             lambda_memory_mb: None,
             lambda_timeout_s: None,
-            authorizer_cache_ttl_s: 300,
+            // Reserved concurrency caps what one function (or one hung dependency holding its requests) can take
+            // from the account's shared pool (1,000 by default, of which 100 must stay unreserved), so the other
+            // modules keep serving. Reaching the cap shows as throttles, which alarm.
+            reserved_concurrency: Concurrency { module_function: 10, authorizer: 20 },
+            // API Gateway caches an authorizer decision per Authorization header for this long: a token stays
+            // usable that long past its expiry or revocation. Short outside prd to keep tests honest; prd must stay
+            // at 60 s or less (a test checks).
+            authorizer_cache_ttl_s: 30,
             throttling_burst_limit: 100,
             throttling_rate_limit: 50.0,
             secret_recovery_window_days: 7,
-            supabase_url: format!("https://career-{}.supabase.co", self.as_str()),
-            okta_domain: "yourorg.okta.com",
-            okta_issuer: "https://yourorg.okta.com/oauth2/default",
-            okta_audience: "api://career",
+            supabase_url: format!("https://career-{e}.supabase.invalid"),
+            okta_domain: "career.okta.invalid".into(),
+            okta_issuer: format!("https://career.okta.invalid/oauth2/career-{e}"),
+            okta_audience: format!("api://career-{e}"),
+            admin_group: "career-platform-admins",
+            max_orgs_per_user: 20,
+            alarm_emails: Vec::new(),
+            account_id: EXAMPLE_ACCOUNT,
+            break_glass_role: "career-break-glass",
+            // Packages are not signed yet (`cargo xtask build` produces unsigned zips), so deployments of unsigned
+            // code are logged (Warn) rather than refused. Turn this on once a pipeline signs them with the stack's
+            // signing profile: from then on, Lambda refuses any package that profile did not sign.
+            enforce_code_signing: false,
+            // Below this many requests in 5 minutes, a 5xx rate is noise: one failure at 3 a.m. does not page.
+            alarm_min_requests: 20,
             backend: StateBackend {
-                bucket: format!("career-terraform-state-{}", self.as_str()),
+                bucket: format!("career-terraform-state-{e}"),
                 key: "platform/terraform.tfstate",
                 region: "us-east-1",
                 use_lockfile: true,
@@ -62,6 +90,9 @@ impl Env {
                 log_level: "INFO",
                 throttling_burst_limit: 500,
                 throttling_rate_limit: 250.0,
+                reserved_concurrency: Concurrency { module_function: 25, authorizer: 50 },
+                authorizer_cache_ttl_s: 60,
+                alarm_emails: vec!["platform-oncall@example.com"],
                 ..base
             },
             Env::Prd => Settings {
@@ -70,7 +101,13 @@ impl Env {
                 cors_origins: vec!["https://career.example.com"],
                 throttling_burst_limit: 2000,
                 throttling_rate_limit: 1000.0,
+                reserved_concurrency: Concurrency { module_function: 100, authorizer: 200 },
+                // 60 s: a revoked or expired token works at most a minute longer, against one authorizer
+                // invocation per token per minute (the cost table in README has the figure).
+                authorizer_cache_ttl_s: 60,
                 secret_recovery_window_days: 30,
+                alarm_emails: vec!["platform-oncall@example.com"],
+                alarm_min_requests: 50,
                 ..base
             },
         }
@@ -95,6 +132,9 @@ impl FromStr for Env {
     }
 }
 
+/// The account id AWS's documentation uses in examples (and the local emulator's): never a real account of ours.
+pub const EXAMPLE_ACCOUNT: &str = "123456789012";
+
 /// Where an environment's Terraform state lives (S3 with S3-native locking).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateBackend {
@@ -102,6 +142,15 @@ pub struct StateBackend {
     pub key: &'static str,
     pub region: &'static str,
     pub use_lockfile: bool,
+}
+
+/// Reserved concurrency per function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Concurrency {
+    /// Each module function.
+    pub module_function: u32,
+    /// The authorizer (invoked on every cache miss of every route).
+    pub authorizer: u32,
 }
 
 /// One row of the settings table.
@@ -123,17 +172,72 @@ pub struct Settings {
     pub lambda_memory_mb: Option<u32>,
     /// Overrides every module function's timeout when set.
     pub lambda_timeout_s: Option<u32>,
-    /// How long API Gateway caches an authorizer decision per Authorization header; keep it at or below the
-    /// access-token lifetime.
+    pub reserved_concurrency: Concurrency,
+    /// How long API Gateway caches an authorizer decision per Authorization header (see the value's comment).
     pub authorizer_cache_ttl_s: u32,
     pub throttling_burst_limit: u32,
     pub throttling_rate_limit: f64,
     pub secret_recovery_window_days: u32,
+    /// The Supabase project URL (`https://<ref>.supabase.co`).
     pub supabase_url: String,
-    pub okta_domain: &'static str,
-    pub okta_issuer: &'static str,
-    pub okta_audience: &'static str,
+    /// The Okta org's host, for the Users API (`<org>.okta.com`).
+    pub okta_domain: String,
+    /// The issuer of the access tokens the platform trusts (an Okta authorization server).
+    pub okta_issuer: String,
+    /// The audience this environment's tokens carry, and the only one its authorizer accepts.
+    pub okta_audience: String,
+    /// The group whose members are platform admins (also written to the database by `cargo xtask db migrate`).
+    pub admin_group: &'static str,
+    /// Live organizations one user may create (written to the database with the admin group).
+    pub max_orgs_per_user: u32,
+    /// Who is e-mailed when an alarm fires or recovers; prd refuses an empty list.
+    pub alarm_emails: Vec<&'static str>,
+    /// The fewest requests in 5 minutes for which a 5xx rate can page.
+    pub alarm_min_requests: u32,
+    /// The AWS account this environment lives in; the provider refuses to act in any other.
+    pub account_id: &'static str,
+    /// A role, outside this stack, that may read the secrets in an emergency (besides the functions that declare
+    /// them); created and guarded by the account's administrators.
+    pub break_glass_role: &'static str,
+    /// Refuse (instead of log) deploying Lambda packages the signing profile did not sign.
+    pub enforce_code_signing: bool,
     pub backend: StateBackend,
+}
+
+/// A host that is an example, never a real system (RFC 2606 names).
+pub fn is_example_host(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    host.ends_with(".invalid")
+        || host == "invalid"
+        || ["example.com", "example.org", "example.net"].iter().any(|d| host == *d || host.ends_with(&format!(".{d}")))
+}
+
+fn host_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split(['/', ':']).next().unwrap_or(rest)
+}
+
+impl Settings {
+    /// The settings that still hold example values, as `(name, value)`: each must be set in `stacks/src/env.rs`
+    /// before this environment can be deployed for real.
+    pub fn placeholders(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let mut check = |name: &'static str, value: &str, host: &str| {
+            if is_example_host(host) {
+                out.push((name, value.to_owned()));
+            }
+        };
+        check("supabase_url", &self.supabase_url, host_of(&self.supabase_url));
+        check("okta_domain", &self.okta_domain, &self.okta_domain);
+        check("okta_issuer", &self.okta_issuer, host_of(&self.okta_issuer));
+        for email in &self.alarm_emails {
+            check("alarm_emails", email, email.rsplit('@').next().unwrap_or(email));
+        }
+        if self.account_id == EXAMPLE_ACCOUNT {
+            out.push(("account_id", self.account_id.to_owned()));
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -156,7 +260,6 @@ mod tests {
         for env in Env::ALL {
             let has_localhost = env.settings().cors_origins.contains(&"http://localhost:3000");
             assert_eq!(has_localhost, env != Env::Prd, "{env}");
-            assert!(env.settings().cors_origins.contains(&"https://career.example.com"));
         }
     }
 
@@ -167,5 +270,37 @@ mod tests {
         for env in Env::ALL {
             assert!(ALLOWED.contains(&env.settings().log_retention_days), "{env}");
         }
+    }
+
+    #[test]
+    fn each_environment_has_its_own_audience_and_prd_a_short_cache() {
+        let audiences: Vec<String> = Env::ALL.iter().map(|e| e.settings().okta_audience).collect();
+        for (i, a) in audiences.iter().enumerate() {
+            assert_eq!(audiences.iter().filter(|b| *b == a).count(), 1, "{a} is shared");
+            assert_eq!(*a, format!("api://career-{}", Env::ALL[i]));
+        }
+        assert!(Env::Prd.settings().authorizer_cache_ttl_s <= 60);
+        assert_ne!(Env::Prd.settings().admin_group, "admin");
+    }
+
+    #[test]
+    fn reserved_concurrency_leaves_the_account_its_unreserved_hundred() {
+        let functions = route_registry::all_functions().count() as u32;
+        for env in Env::ALL {
+            let c = env.settings().reserved_concurrency;
+            let reserved = c.module_function * (functions - 1) + c.authorizer;
+            assert!(reserved <= 900, "{env}: {reserved} of the default 1,000 reserved");
+        }
+    }
+
+    #[test]
+    fn example_hosts_are_recognised() {
+        assert!(is_example_host("career.okta.invalid"));
+        assert!(is_example_host("oncall.example.com"));
+        assert!(!is_example_host("acme.okta.com"));
+        assert!(!is_example_host("example.com.evil.io"));
+        assert_eq!(host_of("https://a.supabase.co/rest"), "a.supabase.co");
+        let names: Vec<&str> = Env::Prd.settings().placeholders().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["supabase_url", "okta_domain", "okta_issuer", "alarm_emails", "account_id"]);
     }
 }

@@ -1,65 +1,40 @@
-//! The CORA module abstraction: a module declares its functions and what each one uses; the platform turns that
-//! into Lambdas, one least-privilege role per function, log groups, alarms, saved log queries, API routes,
-//! integrations, permissions and outputs. A module writes no per-route Terraform.
+//! The CORA module abstraction: a module is a catalog entry (its functions, what each uses, its routes), and the
+//! platform turns it into Lambdas, one least-privilege role per function, log groups, alarms, saved log queries,
+//! API routes, integrations, permissions and outputs. A module writes no Terraform of its own.
 //!
-//! What a function may do is derived only from its declared [`Uses`], so the IAM policy and the environment
-//! variables can never drift apart: a secret the function reads is both granted and passed by ARN.
+//! What a function may do is derived only from its declared uses, so the IAM policy, the environment variables
+//! and `check-iam`'s expectations can never drift apart: a secret the function reads is both granted and passed
+//! by ARN, and recorded in its [`DeclaredUses`].
 
 use indexmap::IndexMap;
 use infra_dsl::aws::{
     Apigatewayv2Api, Apigatewayv2Authorizer, Apigatewayv2Integration, Apigatewayv2Route, CloudwatchLogGroup,
-    CloudwatchMetricAlarm, CloudwatchQueryDefinition, Condition, IamRole, IamRolePolicy, LambdaEnvironment,
-    LambdaFunction, LambdaPermission, Lifecycle, Metric, MetricQuery, SecretsmanagerSecret, SnsTopic, Tags,
+    CloudwatchMetricAlarm, CloudwatchQueryDefinition, Condition, IamRole, IamRolePolicy, KmsKey, LambdaEnvironment,
+    LambdaFunction, LambdaPermission, Lifecycle, Metric, MetricQuery, S3Bucket, SecretsmanagerSecret, SnsTopic, Tags,
+    TracingConfig,
 };
 use infra_dsl::policy::{PolicyDocument, Statement};
 use infra_dsl::{DslError, Expr, Ref, Stack};
-use route_registry::{Function, Module};
+use route_registry::{telemetry, Function, Module, Rename, Use};
 use serde_json::{json, Value};
 
 use crate::env::Settings;
-
-/// A secret a function reads at run time (by ARN, through Secrets Manager).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SecretUse {
-    /// Supabase URL, anon key and JWT secret; passed as `SUPABASE_SECRET_ARN`.
-    Supabase,
-    /// The Okta API token; passed as `OKTA_API_TOKEN_SECRET_ARN`.
-    OktaApiToken,
-}
-
-/// What a function uses besides its own log group (which every function gets).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Uses {
-    pub secrets: Vec<SecretUse>,
-}
-
-/// One function of a module, with its sizing and declared uses.
-#[derive(Debug, Clone)]
-pub struct FunctionSpec {
-    pub function: Function,
-    pub memory_mb: u32,
-    pub timeout_s: u32,
-    pub uses: Uses,
-    /// Extra environment variables (plain configuration, never secret values).
-    pub env: Vec<(&'static str, String)>,
-}
-
-/// A module as the stacks see it: the registry's module plus how each of its functions is deployed.
-#[derive(Debug, Clone)]
-pub struct ModuleSpec {
-    pub module: Module,
-    pub functions: Vec<FunctionSpec>,
-}
+use crate::uses::{self, DeclaredUses, ObjectAccess};
 
 /// Platform resources a module's functions are wired to.
 #[derive(Debug, Clone)]
 pub struct Platform {
     pub settings: Settings,
     pub api: Ref<Apigatewayv2Api>,
-    pub authorizer: Ref<Apigatewayv2Authorizer>,
     pub alarm_topic: Ref<SnsTopic>,
     pub supabase_secret: Ref<SecretsmanagerSecret>,
     pub okta_secret: Ref<SecretsmanagerSecret>,
+    /// The environment's key: the secrets and log groups are encrypted with it (reading a secret needs
+    /// `kms:Decrypt` on it).
+    pub key: Ref<KmsKey>,
+    pub documents: Ref<S3Bucket>,
+    /// The code-signing configuration every function carries.
+    pub code_signing: Option<Expr>,
     /// Building for the local emulator, which lacks some APIs (see [`EMULATOR_OMITS`]).
     pub emulator: bool,
 }
@@ -68,18 +43,6 @@ pub struct Platform {
 pub const EMULATOR_OMITS: &[(&str, &str)] =
     &[("aws_cloudwatch_query_definition", "moto 5.2.1 does not implement logs:PutQueryDefinition")];
 
-impl Platform {
-    fn secret(&self, use_: SecretUse) -> &Ref<SecretsmanagerSecret> {
-        match use_ {
-            SecretUse::Supabase => &self.supabase_secret,
-            SecretUse::OktaApiToken => &self.okta_secret,
-        }
-    }
-}
-
-/// How a function's `"//"` comment starts; the rest is `logs=<log group address>; secrets=<addresses,…>`.
-pub const DECLARED_USES_PREFIX: &str = "Declared uses (checked by cargo xtask check-iam): ";
-
 /// `org-profiles` → `org_profiles`: the local name of everything that belongs to one function.
 pub fn local_name(binary: &str) -> String {
     binary.replace('-', "_")
@@ -87,8 +50,14 @@ pub fn local_name(binary: &str) -> String {
 
 /// `GET /organizations/{id}/members/{userId}` → `get_organizations_id_members_user_id`.
 pub fn route_local_name(route: &route_registry::Route) -> String {
-    let mut out = route.method.as_str().to_ascii_lowercase();
-    for seg in route.path.split('/').filter(|s| !s.is_empty()) {
+    route_key_local_name(&route.key())
+}
+
+/// The local name of a route, from its key.
+pub fn route_key_local_name(key: &str) -> String {
+    let (method, path) = key.split_once(' ').unwrap_or((key, ""));
+    let mut out = method.to_ascii_lowercase();
+    for seg in path.split('/').filter(|s| !s.is_empty()) {
         out.push('_');
         for c in seg.chars().filter(|c| c.is_ascii_alphanumeric()) {
             if c.is_ascii_uppercase() {
@@ -100,228 +69,331 @@ pub fn route_local_name(route: &route_registry::Route) -> String {
     out
 }
 
-/// What adding one function produced, for the module's outputs.
-#[derive(Debug, Clone)]
-pub struct DeployedFunction {
-    pub spec: FunctionSpec,
-    pub lambda: Ref<LambdaFunction>,
-    pub log_group: Ref<CloudwatchLogGroup>,
+/// `{env}-{module}-{name}`, the deployed function's name.
+pub fn function_name(settings: &Settings, f: &Function) -> String {
+    format!("{}-{}-{}", settings.env, f.module, f.name)
 }
 
-/// Adds one Lambda with its role, policy, log group and the three standard alarms. Used for module functions
-/// and for the platform's authorizer alike.
+/// What adding one function produced, for the module's outputs, the dashboard and the alarms.
+#[derive(Debug, Clone)]
+pub struct DeployedFunction {
+    pub function: Function,
+    pub name: String,
+    pub lambda: Ref<LambdaFunction>,
+    pub log_group: Ref<CloudwatchLogGroup>,
+    pub alarms: Vec<Ref<CloudwatchMetricAlarm>>,
+    /// Every resource address this function produced (for moves when it is renamed).
+    pub addresses: Vec<String>,
+}
+
+/// Adds one Lambda with its role, policy, log group and alarms. Used for module functions and for the platform's
+/// authorizer alike; `extra_env` is configuration beyond what the declared uses imply.
 pub fn add_function(
     stack: &mut Stack,
-    platform_settings: &Settings,
-    alarm_topic: &Ref<SnsTopic>,
-    secrets: &dyn Fn(SecretUse) -> Ref<SecretsmanagerSecret>,
-    spec: &FunctionSpec,
-    extra_env: &[(&'static str, Expr)],
+    platform: &Platform,
+    f: Function,
+    extra_env: &[(&'static str, String)],
 ) -> Result<DeployedFunction, DslError> {
-    let s = platform_settings;
-    let f = spec.function;
+    let s = &platform.settings;
     let local = local_name(f.binary);
-    let function_name = format!("{}-{}-{}", s.env, f.module, f.name);
+    let name = function_name(s, &f);
     let tags: Tags = [("Module".to_owned(), f.module.to_owned())].into_iter().collect();
 
     let log_group = stack.add(
-        CloudwatchLogGroup::new(&local, format!("/aws/lambda/{function_name}"))
+        CloudwatchLogGroup::new(&local, format!("/aws/lambda/{name}"))
             .retention_in_days(s.log_retention_days)
+            .kms_key_id(platform.key.arn())
+            .tags(tags.clone()),
+    )?;
+    let role = stack.add(
+        IamRole::new(&local, format!("{name}-role"), PolicyDocument::assume_role("lambda.amazonaws.com").to_expr()?)
+            .description(format!("Execution role of {name}; grants only what the function declares."))
             .tags(tags.clone()),
     )?;
 
-    let role = stack.add(
-        IamRole::new(
-            &local,
-            format!("{function_name}-role"),
-            PolicyDocument::assume_role("lambda.amazonaws.com").to_expr()?,
-        )
-        .description(format!("Execution role of {function_name}; grants only what the function declares."))
-        .tags(tags.clone()),
-    )?;
-
+    // Grants and environment follow the declared uses, and nothing else.
+    let mut declared = DeclaredUses { log_group: log_group.address().to_owned(), tracing: true, ..Default::default() };
     let mut statements = vec![Statement::allow(&["logs:CreateLogStream", "logs:PutLogEvents"])
         .sid("OwnLogGroup")
         .resources([log_group.arn() + ":*"])];
-    let secret_arns: Vec<Expr> = spec.uses.secrets.iter().map(|u| secrets(*u).arn()).collect();
-    if !secret_arns.is_empty() {
-        statements
-            .push(Statement::allow(&["secretsmanager:GetSecretValue"]).sid("DeclaredSecrets").resources(secret_arns));
-    }
-    let policy = stack.add(IamRolePolicy::new(
-        &local,
-        format!("{function_name}-policy"),
-        role.id(),
-        PolicyDocument::new(statements).to_expr()?,
-    ))?;
-
     let mut variables: IndexMap<String, Expr> = IndexMap::new();
     variables.insert("REGION".into(), s.region.into());
     variables.insert("ENVIRONMENT".into(), s.env.as_str().into());
     variables.insert("LOG_LEVEL".into(), s.log_level.into());
-    for use_ in &spec.uses.secrets {
-        let (name, value) = match use_ {
-            SecretUse::Supabase => ("SUPABASE_SECRET_ARN", secrets(*use_).arn()),
-            SecretUse::OktaApiToken => ("OKTA_API_TOKEN_SECRET_ARN", secrets(*use_).arn()),
-        };
-        variables.insert(name.into(), value);
+    let mut secrets = Vec::new();
+    for u in f.uses {
+        match u {
+            Use::Database => {
+                secrets.push(&platform.supabase_secret);
+                variables.insert("SUPABASE_SECRET_ARN".into(), platform.supabase_secret.arn());
+                variables.insert("SUPABASE_URL".into(), s.supabase_url.as_str().into());
+            }
+            Use::Okta => {
+                secrets.push(&platform.okta_secret);
+                variables.insert("OKTA_API_TOKEN_SECRET_ARN".into(), platform.okta_secret.arn());
+                variables.insert("OKTA_DOMAIN".into(), s.okta_domain.as_str().into());
+            }
+            Use::Documents { prefix, access } => {
+                let prefix = format!("{}/", prefix.trim_end_matches('/'));
+                let objects = platform.documents.arn() + format!("/{prefix}*");
+                let mut actions = Vec::new();
+                if access.reads() {
+                    actions.push("s3:GetObject");
+                }
+                if access.writes() {
+                    actions.push("s3:PutObject");
+                }
+                statements.push(Statement::allow(&actions).sid("DeclaredDocuments").resources([objects]));
+                declared.documents.push(ObjectAccess {
+                    bucket: platform.documents.address().to_owned(),
+                    prefix: prefix.clone(),
+                    read: access.reads(),
+                    write: access.writes(),
+                });
+                variables.insert("DOCUMENTS_BUCKET".into(), platform.documents.bucket());
+                variables.insert("DOCUMENTS_PREFIX".into(), prefix.as_str().into());
+            }
+        }
     }
-    for (k, v) in &spec.env {
-        variables.insert((*k).into(), v.into());
+    if !secrets.is_empty() {
+        statements.push(
+            Statement::allow(&["secretsmanager:GetSecretValue"])
+                .sid("DeclaredSecrets")
+                .resources(secrets.iter().map(|r| r.arn()).collect::<Vec<_>>()),
+        );
+        // The secrets are encrypted with the platform's key; Secrets Manager decrypts on the caller's behalf.
+        statements.push(
+            Statement::allow(&["kms:Decrypt"]).sid("SecretsKey").resources([platform.key.arn()]).condition(
+                "StringEquals",
+                "kms:ViaService",
+                [format!("secretsmanager.{}.amazonaws.com", s.region)],
+            ),
+        );
+        declared.secrets = secrets.iter().map(|r| r.address().to_owned()).collect();
+        declared.keys = vec![platform.key.address().to_owned()];
+    }
+    // Active tracing: X-Ray accepts no resource scoping, which check-iam's allowlist records.
+    statements
+        .push(Statement::allow(&["xray:PutTraceSegments", "xray:PutTelemetryRecords"]).sid("Tracing").resources(["*"]));
+    if f.module != route_registry::AUTHORIZER.module {
+        variables.insert("ADMIN_GROUP".into(), s.admin_group.into());
     }
     for (k, v) in extra_env {
-        variables.insert((*k).into(), v.clone());
+        variables.insert((*k).into(), v.as_str().into());
     }
+    let policy = stack.add(IamRolePolicy::new(
+        &local,
+        format!("{name}-policy"),
+        role.id(),
+        PolicyDocument::new(statements).to_expr()?,
+    ))?;
 
     let zip_name = format!("zip_{local}");
     let zip = stack
         .local(&zip_name, Expr::raw("path.module") + format!("/../../target/lambda/{}/bootstrap.zip", f.binary))?;
     let zip_hcl = format!("local.{zip_name}");
-    // The declared uses travel with the output, so `cargo xtask check-iam` can compare grants with them.
-    let secret_addresses: Vec<String> = spec.uses.secrets.iter().map(|u| secrets(*u).address().to_owned()).collect();
-    let declared =
-        format!("{DECLARED_USES_PREFIX}logs={}; secrets={}", log_group.address(), secret_addresses.join(","));
-    let memory = s.lambda_memory_mb.unwrap_or(spec.memory_mb);
-    let timeout = s.lambda_timeout_s.unwrap_or(spec.timeout_s);
-    let lambda = stack.add(
-        LambdaFunction::new(&local, function_name.as_str(), role.arn())
-            .comment(declared)
-            .description(format!("{} / {}", f.module, f.name))
-            .runtime("provided.al2023")
-            .handler("bootstrap")
-            .architectures(["arm64"])
-            .memory_size(memory)
-            .timeout(timeout)
-            .filename(zip.clone())
-            .source_code_hash(Expr::raw(format!("fileexists({zip_hcl}) ? filebase64sha256({zip_hcl}) : null")))
-            .environment(LambdaEnvironment { variables })
-            .tags(tags.clone())
-            .lifecycle(Lifecycle {
-                precondition: vec![Condition {
-                    condition: Expr::raw(format!("fileexists({zip_hcl})")),
-                    error_message: format!(
-                        "The package of {function_name} is missing (target/lambda/{}/bootstrap.zip). Build the Lambda packages first: cargo xtask build",
-                        f.binary
-                    ),
-                }],
-                create_before_destroy: false,
-            })
-            .depends_on(&log_group)
-            .depends_on(&policy),
-    )?;
+    let memory = s.lambda_memory_mb.unwrap_or(f.memory_mb);
+    let timeout = s.lambda_timeout_s.unwrap_or(f.timeout_s);
+    let concurrency = if f == route_registry::AUTHORIZER {
+        s.reserved_concurrency.authorizer
+    } else {
+        s.reserved_concurrency.module_function
+    };
+    let mut lambda = LambdaFunction::new(&local, name.as_str(), role.arn())
+        .comment(uses::comment(&declared))
+        .description(format!("{} / {}", f.module, f.name))
+        .runtime("provided.al2023")
+        .handler("bootstrap")
+        .architectures(["arm64"])
+        .memory_size(memory)
+        .timeout(timeout)
+        .reserved_concurrent_executions(concurrency)
+        .tracing_config(TracingConfig { mode: "Active".into() })
+        .filename(zip.clone())
+        .source_code_hash(Expr::raw(format!("fileexists({zip_hcl}) ? filebase64sha256({zip_hcl}) : null")))
+        .environment(LambdaEnvironment { variables })
+        .tags(tags.clone())
+        .lifecycle(Lifecycle {
+            precondition: vec![Condition {
+                condition: Expr::raw(format!("fileexists({zip_hcl})")),
+                error_message: format!(
+                    "The package of {name} is missing (target/lambda/{}/bootstrap.zip). Build the Lambda packages first: cargo xtask build",
+                    f.binary
+                ),
+            }],
+            ..Default::default()
+        })
+        .depends_on(&log_group)
+        .depends_on(&policy);
+    if let Some(config) = &platform.code_signing {
+        lambda = lambda.code_signing_config_arn(config.clone());
+    }
+    let lambda = stack.add(lambda)?;
 
-    add_alarms(stack, alarm_topic, &local, &function_name, timeout, &tags, &lambda)?;
-    Ok(DeployedFunction { spec: spec.clone(), lambda, log_group })
+    let alarms = add_alarms(stack, platform, &f, &local, &name, timeout, &tags, &lambda)?;
+    let mut addresses = vec![
+        log_group.address().to_owned(),
+        role.address().to_owned(),
+        policy.address().to_owned(),
+        lambda.address().to_owned(),
+    ];
+    addresses.extend(alarms.iter().map(|a| a.address().to_owned()));
+    Ok(DeployedFunction { function: f, name, lambda, log_group, alarms, addresses })
 }
 
-/// The seed's three alarms: error rate > 5 % (metric math), duration near the timeout, any throttle.
+/// A metric-alarm with the platform's actions: the topic on alarm and on recovery.
+fn alarm(platform: &Platform, local: String, name: String, description: String) -> CloudwatchMetricAlarm {
+    CloudwatchMetricAlarm::new(local, name, "GreaterThanThreshold", 1u32)
+        .alarm_description(description)
+        .treat_missing_data("notBreaching")
+        .alarm_actions([platform.alarm_topic.arn()])
+        .ok_actions([platform.alarm_topic.arn()])
+}
+
+/// A function's alarms. Module functions: the 5xx rate of what users saw (from the request lines' metrics, with a
+/// minimum request count), crashes (`AWS/Lambda` Errors: a handler answers every failure, so an error here is a
+/// crash or a timeout), duration at five sixths of the timeout, and throttles. The authorizer emits no request
+/// lines: crashes, duration and throttles.
+#[allow(clippy::too_many_arguments, reason = "the function's derived names, passed once")]
 fn add_alarms(
     stack: &mut Stack,
-    topic: &Ref<SnsTopic>,
+    platform: &Platform,
+    f: &Function,
     local: &str,
-    function_name: &str,
+    name: &str,
     timeout_s: u32,
     tags: &Tags,
     lambda: &Ref<LambdaFunction>,
-) -> Result<(), DslError> {
+) -> Result<Vec<Ref<CloudwatchMetricAlarm>>, DslError> {
+    let s = &platform.settings;
     let dims: IndexMap<String, Expr> = [("FunctionName".to_owned(), lambda.function_name())].into_iter().collect();
-    let metric = |name: &str, stat: &str| Metric {
-        metric_name: name.to_owned(),
-        namespace: "AWS/Lambda".to_owned(),
-        period: 300,
-        stat: stat.to_owned(),
-        dimensions: dims.clone(),
+    let query_errors = format!("{}/errors", f.module);
+    let mut out = Vec::new();
+    if f.module != route_registry::AUTHORIZER.module {
+        let app_dims: IndexMap<String, Expr> = [
+            (telemetry::MODULE.to_owned(), Expr::lit(f.module)),
+            (telemetry::FUNCTION.to_owned(), Expr::lit(telemetry::function_dimension(f))),
+        ]
+        .into_iter()
+        .collect();
+        let metric = |metric_name: &str| Metric {
+            metric_name: metric_name.to_owned(),
+            namespace: telemetry::namespace(s.env.as_str()),
+            period: 300,
+            stat: "Sum".to_owned(),
+            dimensions: app_dims.clone(),
+        };
+        let min = s.alarm_min_requests;
+        out.push(stack.add(
+            alarm(
+                platform,
+                format!("{local}_5xx_rate"),
+                format!("{name}-5xx-rate"),
+                format!(
+                    "More than 5% of requests to {name} answered 5xx in 5 minutes (with at least {min} requests). Run the saved query \"{query_errors}\"; the dashboard's DependencyErrors tells a failing database or identity provider from a bug in the function."
+                ),
+            )
+            .threshold(5.0)
+            .metric_query(vec![
+                MetricQuery::metric("errors", metric(telemetry::SERVER_ERRORS)),
+                MetricQuery::metric("requests", metric(telemetry::REQUESTS)),
+                MetricQuery::expression(
+                    "rate",
+                    &format!("IF(requests >= {min}, 100 * errors / requests, 0)"),
+                    "5xx rate (%)",
+                ),
+            ])
+            .tags(tags.clone()),
+        )?);
+    }
+    let lambda_metric = |alarm: CloudwatchMetricAlarm, metric_name: &str, statistic: &str| {
+        alarm
+            .namespace("AWS/Lambda")
+            .metric_name(metric_name)
+            .statistic(statistic)
+            .period(300u32)
+            .dimensions(dims.clone())
+            .tags(tags.clone())
     };
-    stack.add(
-        CloudwatchMetricAlarm::new(
-            format!("{local}_error_rate"),
-            format!("{function_name}-error-rate"),
-            "GreaterThanThreshold",
-            1u32,
-        )
-        .alarm_description(format!("More than 5% of {function_name} invocations failed in 5 minutes."))
-        .threshold(5.0)
-        .metric_query(vec![
-            MetricQuery::metric("errors", metric("Errors", "Sum")),
-            MetricQuery::metric("invocations", metric("Invocations", "Sum")),
-            MetricQuery::expression(
-                "error_rate",
-                "IF(invocations > 0, 100 * errors / invocations, 0)",
-                "Error rate (%)",
+    out.push(stack.add(lambda_metric(
+        alarm(
+            platform,
+            format!("{local}_crashes"),
+            format!("{name}-crashes"),
+            format!(
+                "{name} failed an invocation (a crash or a timeout: handlers answer every error as HTTP). Look for REPORT lines with a status in /aws/lambda/{name}, or run \"{query_errors}\"."
             ),
-        ])
-        .treat_missing_data("notBreaching")
-        .alarm_actions([topic.arn()])
-        .ok_actions([topic.arn()])
-        .tags(tags.clone()),
-    )?;
-    // Alarm at five sixths of the timeout: 25 s for the seed's 30 s functions.
+        )
+        .threshold(0.0),
+        "Errors",
+        "Sum",
+    ))?);
+    // Alarm at five sixths of the timeout: 12.5 s for 15 s functions.
     let duration_threshold_ms = f64::from(timeout_s) * 1000.0 * 5.0 / 6.0;
-    stack.add(
-        CloudwatchMetricAlarm::new(
+    out.push(stack.add(lambda_metric(
+        alarm(
+            platform,
             format!("{local}_duration"),
-            format!("{function_name}-duration"),
-            "GreaterThanThreshold",
-            1u32,
+            format!("{name}-duration"),
+            format!(
+                "{name} ran longer than {} s (its timeout is {timeout_s} s): a dependency is slow. Run \"{}/slow requests\".",
+                duration_threshold_ms / 1000.0,
+                f.module
+            ),
         )
-        .alarm_description(format!(
-            "{function_name} ran longer than {} s (its timeout is {timeout_s} s).",
-            duration_threshold_ms / 1000.0
-        ))
-        .namespace("AWS/Lambda")
-        .metric_name("Duration")
-        .statistic("Maximum")
-        .period(300u32)
-        .dimensions(dims.clone())
-        .threshold(duration_threshold_ms.round())
-        .treat_missing_data("notBreaching")
-        .alarm_actions([topic.arn()])
-        .ok_actions([topic.arn()])
-        .tags(tags.clone()),
-    )?;
-    stack.add(
-        CloudwatchMetricAlarm::new(
+        .threshold(duration_threshold_ms.round()),
+        "Duration",
+        "Maximum",
+    ))?);
+    out.push(stack.add(lambda_metric(
+        alarm(
+            platform,
             format!("{local}_throttles"),
-            format!("{function_name}-throttles"),
-            "GreaterThanThreshold",
-            1u32,
+            format!("{name}-throttles"),
+            format!(
+                "{name} was throttled: it reached its reserved concurrency ({}), or the account's. Check the dashboard's concurrency and latency: a hung dependency holds requests.",
+                if *f == route_registry::AUTHORIZER { s.reserved_concurrency.authorizer } else { s.reserved_concurrency.module_function }
+            ),
         )
-        .alarm_description(format!("{function_name} was throttled."))
-        .namespace("AWS/Lambda")
-        .metric_name("Throttles")
-        .statistic("Sum")
-        .period(300u32)
-        .dimensions(dims)
-        .threshold(0.0)
-        .treat_missing_data("notBreaching")
-        .alarm_actions([topic.arn()])
-        .ok_actions([topic.arn()])
-        .tags(tags.clone()),
-    )?;
-    Ok(())
+        .threshold(0.0),
+        "Throttles",
+        "Sum",
+    ))?);
+    Ok(out)
+}
+
+/// What adding a module produced.
+#[derive(Debug, Clone)]
+pub struct DeployedModule {
+    pub module: Module,
+    pub functions: Vec<DeployedFunction>,
 }
 
 /// Adds a whole module: its functions, then one integration and invoke permission per function and one route per
-/// registry entry, the saved log queries, and the `<module>_api_routes` / `<module>_lambda_arns` outputs.
-pub fn add_module(stack: &mut Stack, platform: &Platform, spec: &ModuleSpec) -> Result<(), DslError> {
-    let secrets = |u: SecretUse| platform.secret(u).clone();
-    let module_local = local_name(spec.module.name);
+/// catalog entry, the saved log queries, and the `<module>_api_routes` / `<module>_lambda_arns` outputs.
+pub fn add_module(
+    stack: &mut Stack,
+    platform: &Platform,
+    authorizer: &Ref<Apigatewayv2Authorizer>,
+    module: &Module,
+) -> Result<DeployedModule, DslError> {
+    let module_local = local_name(module.name);
     let mut routes_out = Vec::new();
     let mut arns_out = serde_json::Map::new();
-    let mut log_groups = Vec::new();
+    let mut deployed_functions = Vec::new();
 
-    for fspec in &spec.functions {
-        let deployed = add_function(stack, &platform.settings, &platform.alarm_topic, &secrets, fspec, &[])?;
-        let local = local_name(fspec.function.binary);
+    for f in module.functions {
+        let mut deployed = add_function(stack, platform, *f, &[])?;
+        let local = local_name(f.binary);
         let integration = stack.add(
             Apigatewayv2Integration::new(&local, platform.api.id(), "AWS_PROXY")
-                .description(format!("{} / {}", fspec.function.module, fspec.function.name))
+                .description(format!("{} / {}", f.module, f.name))
                 .integration_uri(deployed.lambda.invoke_arn())
                 .integration_method("POST")
                 .payload_format_version("2.0")
                 .timeout_milliseconds(30_000u32),
         )?;
-        stack.add(
+        let permission = stack.add(
             LambdaPermission::new(
                 format!("{local}_api"),
                 "AllowApiGatewayInvoke",
@@ -331,12 +403,13 @@ pub fn add_module(stack: &mut Stack, platform: &Platform, spec: &ModuleSpec) -> 
             )
             .source_arn(platform.api.execution_arn() + "/*/*"),
         )?;
-        for route in spec.module.routes_of(fspec.function) {
+        deployed.addresses.extend([integration.address().to_owned(), permission.address().to_owned()]);
+        for route in module.routes_of(*f) {
             stack.add(
                 Apigatewayv2Route::new(route_local_name(route), platform.api.id(), route.key())
                     .target(Expr::lit("integrations/") + integration.id())
                     .authorization_type("CUSTOM")
-                    .authorizer_id(platform.authorizer.id())
+                    .authorizer_id(authorizer.id())
                     .operation_name(route_local_name(route)),
             )?;
             routes_out.push(json!({
@@ -345,43 +418,74 @@ pub fn add_module(stack: &mut Stack, platform: &Platform, spec: &ModuleSpec) -> 
                 "integration": Value::from(deployed.lambda.invoke_arn()),
             }));
         }
-        arns_out.insert(local_name(fspec.function.name), deployed.lambda.arn().into());
-        log_groups.push(deployed.log_group.name());
+        arns_out.insert(local_name(f.name), deployed.lambda.arn().into());
+        deployed_functions.push(deployed);
     }
 
     if !platform.emulator {
-        add_queries(stack, spec.module.name, &module_local, &log_groups)?;
+        let groups: Vec<Expr> = deployed_functions.iter().map(|d| d.log_group.name()).collect();
+        add_queries(stack, module.name, &module_local, &groups)?;
+    }
+    // Renamed functions and routes keep their resources: Terraform moves them to the new addresses.
+    for rename in module.renamed {
+        match rename {
+            Rename::Function { from, to } => {
+                let Some(d) = deployed_functions.iter().find(|d| d.function.binary == *to) else {
+                    return Err(DslError::Dangling {
+                        from: format!("{} renamed function {from}", module.name),
+                        to: (*to).to_owned(),
+                    });
+                };
+                let (old, new) = (local_name(from), local_name(to));
+                for address in &d.addresses {
+                    let (ty, name) = address.split_once('.').unwrap_or(("", address));
+                    if let Some(rest) = name.strip_prefix(&new) {
+                        stack.moved_address(&format!("{ty}.{old}{rest}"), address)?;
+                    }
+                }
+            }
+            Rename::Route { from, to } => {
+                let new = format!("aws_apigatewayv2_route.{}", route_key_local_name(to));
+                stack.moved_address(&format!("aws_apigatewayv2_route.{}", route_key_local_name(from)), &new)?;
+            }
+        }
     }
     stack.output(
         &format!("{module_local}_api_routes"),
-        &format!("The routes {} serves, with their integrations.", spec.module.name),
+        &format!("The routes {} serves, with their integrations.", module.name),
         Value::Array(routes_out),
     )?;
     stack.output(
         &format!("{module_local}_lambda_arns"),
-        &format!("The ARNs of {}'s functions, by function.", spec.module.name),
+        &format!("The ARNs of {}'s functions, by function.", module.name),
         Value::Object(arns_out),
     )?;
-    Ok(())
+    Ok(DeployedModule { module: *module, functions: deployed_functions })
 }
 
-/// The seed's three CloudWatch Logs Insights queries, saved over the module's log groups. Field names are the
-/// ones the handlers log (`level`, `message`, `user_email`, `error`, `duration`, `endpoint`).
+/// The saved CloudWatch Logs Insights queries of a module: the seed's three (field names are the request line's:
+/// `level`, `message`, `user_email`, `error`, `duration`, `endpoint`) and cold starts from Lambda's `REPORT` lines.
+pub const QUERIES: [(&str, &str, &str); 4] = [
+    (
+        "errors",
+        "errors",
+        "fields @timestamp, message, endpoint, status, user_email, error\n| filter level = \"ERROR\"\n| sort @timestamp desc\n| limit 100",
+    ),
+    (
+        "slow_requests",
+        "slow requests",
+        "fields @timestamp, message, endpoint, user_email, duration\n| filter duration > 5000\n| sort duration desc\n| limit 50",
+    ),
+    ("requests_by_endpoint", "requests by endpoint", "fields endpoint\n| stats count() by endpoint"),
+    (
+        "cold_starts",
+        "cold starts",
+        "filter @type = \"REPORT\" and ispresent(@initDuration)\n| stats count() as cold_starts, avg(@initDuration) as avg_init_ms, max(@initDuration) as max_init_ms by bin(1h)",
+    ),
+];
+
 fn add_queries(stack: &mut Stack, module: &str, module_local: &str, log_groups: &[Expr]) -> Result<(), DslError> {
-    let queries = [
-        (
-            "errors",
-            "errors in the last hour",
-            "fields @timestamp, message, user_email, error\n| filter level = \"ERROR\"\n| sort @timestamp desc\n| limit 100",
-        ),
-        (
-            "slow_requests",
-            "slow requests",
-            "fields @timestamp, message, user_email, duration\n| filter duration > 5000\n| sort duration desc\n| limit 50",
-        ),
-        ("requests_by_endpoint", "requests by endpoint", "fields endpoint\n| stats count() by endpoint"),
-    ];
-    for (local, title, query) in queries {
+    for (local, title, query) in QUERIES {
         stack.add(
             CloudwatchQueryDefinition::new(format!("{module_local}_{local}"), format!("{module}/{title}"), query)
                 .log_group_names(log_groups.to_vec()),
