@@ -18,8 +18,11 @@ use crate::workspace_root;
 /// A zip over this size fails the build: large packages slow every cold start.
 pub const ZIP_BUDGET_BYTES: u64 = 6 * 1024 * 1024;
 
-/// The packages holding Lambda binaries.
-const PACKAGES: &[&str] = &["org-module", "platform-authorizer"];
+/// The packages holding Lambda binaries: every deployed module's crate (named after the module) and the
+/// authorizer's, from the catalog.
+pub fn packages() -> Vec<&'static str> {
+    route_registry::MODULES.iter().map(|m| m.name).chain([route_registry::AUTHORIZER_PACKAGE]).collect()
+}
 
 #[derive(Debug, Default, clap::Args)]
 pub struct Args {
@@ -28,15 +31,13 @@ pub struct Args {
     with_jitter_entropy: bool,
 }
 
-/// Every Lambda binary: the module functions of the registry and the authorizer.
+/// Every Lambda binary: the module functions of the catalog and the authorizer.
 pub fn binaries() -> Vec<&'static str> {
-    route_registry::MODULES
-        .iter()
-        .flat_map(|m| m.functions.iter().map(|f| f.binary))
-        .chain([route_registry::AUTHORIZER.binary])
-        .collect()
+    route_registry::all_functions().map(|f| f.binary).collect()
 }
 
+/// Where synth expects a function's package: `<root>/target/lambda/<binary>/bootstrap.zip` (relative to the root
+/// module, so always under the checkout, whatever `CARGO_TARGET_DIR` says).
 pub fn zip_path(binary: &str) -> PathBuf {
     workspace_root().join("target/lambda").join(binary).join("bootstrap.zip")
 }
@@ -47,7 +48,7 @@ pub fn run(args: &Args) -> Result<()> {
     step("cargo lambda build --release --arm64 (provided.al2023)", || {
         let mut cmd = cargo();
         cmd.current_dir(&root).env("PATH", &path_env).args(["lambda", "build", "--release", "--arm64"]);
-        for p in PACKAGES {
+        for p in packages() {
             cmd.args(["-p", p]);
         }
         if !args.with_jitter_entropy {
@@ -58,10 +59,13 @@ pub fn run(args: &Args) -> Result<()> {
     let mut over = Vec::new();
     println!("{:<28} {:>10}", "function", "zip");
     for binary in binaries() {
-        let bin = root.join("target/lambda").join(binary).join("bootstrap");
+        let bin = crate::target_dir().join("lambda").join(binary).join("bootstrap");
         let bytes = std::fs::read(&bin).with_context(|| format!("cargo lambda did not produce {}", bin.display()))?;
         let zip = zip_path(binary);
         let packed = reproducible_zip(&bytes)?;
+        if let Some(dir) = zip.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
         std::fs::write(&zip, &packed).with_context(|| format!("cannot write {}", zip.display()))?;
         let size = packed.len() as u64;
         println!("{binary:<28} {:>7.2} MiB", size as f64 / (1024.0 * 1024.0));
@@ -145,10 +149,23 @@ mod tests {
         assert_eq!(entry.unix_mode().map(|m| m & 0o777), Some(0o755));
     }
 
+    /// Every catalog function's binary is built by a package of the build list, and that package declares it.
     #[test]
-    fn every_function_has_a_package_name() {
+    fn every_function_has_its_package_and_binary() {
         let bins = binaries();
-        assert_eq!(bins.len(), 5);
-        assert!(bins.contains(&"platform-authorizer") && bins.contains(&"org-profiles"));
+        assert_eq!(bins.len(), route_registry::all_functions().count());
+        for module in route_registry::MODULES {
+            assert!(packages().contains(&module.name));
+            let manifest =
+                std::fs::read_to_string(workspace_root().join("lambdas").join(module.name).join("Cargo.toml")).unwrap();
+            for f in module.functions {
+                assert!(
+                    manifest.contains(&format!("name = \"{}\"", f.binary)),
+                    "{} declares no bin {}",
+                    module.name,
+                    f.binary
+                );
+            }
+        }
     }
 }

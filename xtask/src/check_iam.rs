@@ -1,9 +1,9 @@
 //! `cargo xtask check-iam`: least-privilege rules over the synthesized `*.tf.json` (not the Rust model, so a
 //! hand-edited or raw-expression policy is judged too). Each finding reads `env · address · statement · rule · why`.
 //!
-//! What a function may use is read from its `"//"` comment (`Declared uses …: logs=<log group>; secrets=<…>`), written
-//! by the stacks from the same declaration that produced the grants. Each action is reported under the first rule
-//! it breaks, so one mistake gives one finding.
+//! What a function may use is read from its `"//"` property: the stacks write it there as `stacks::uses::DeclaredUses`
+//! (JSON) from the same catalog declaration that produced the grants, and this reads it back with the same type.
+//! Each action is reported under the first rule it breaks, so one mistake gives one finding.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -283,25 +283,7 @@ fn blocks<'a>(doc: &'a Value, ty: &str) -> Vec<(&'a str, &'a Value)> {
     doc["resource"][ty].as_object().map(|m| m.iter().map(|(k, v)| (k.as_str(), v)).collect()).unwrap_or_default()
 }
 
-/// What a function declared it uses.
-#[derive(Debug, Default)]
-struct Declared {
-    log_group: Option<String>,
-    secrets: BTreeSet<String>,
-}
-
-fn parse_declared(comment: Option<&str>) -> Option<Declared> {
-    let rest = comment?.strip_prefix(stacks::module::DECLARED_USES_PREFIX)?;
-    let mut declared = Declared::default();
-    for part in rest.split(';').map(str::trim) {
-        if let Some(v) = part.strip_prefix("logs=") {
-            declared.log_group = Some(v.to_owned()).filter(|v| !v.is_empty());
-        } else if let Some(v) = part.strip_prefix("secrets=") {
-            declared.secrets = v.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect();
-        }
-    }
-    Some(declared)
-}
+use stacks::uses::DeclaredUses as Declared;
 
 /// Every finding for one environment's document.
 pub fn check(env: &str, doc: &Value) -> Vec<Finding> {
@@ -345,15 +327,21 @@ pub fn check(env: &str, doc: &Value) -> Vec<Finding> {
             continue;
         };
         role_users.entry(role_name.to_owned()).or_default().push(address.clone());
-        match parse_declared(f["//"].as_str()) {
-            Some(d) => {
+        match stacks::uses::read(&f["//"]) {
+            Some(Ok(d)) => {
                 declared_by_role.insert(role_name.to_owned(), d);
             }
+            Some(Err(why)) => finding(
+                &address,
+                "-",
+                "undeclared-uses",
+                format!("the function's declared uses cannot be read ({why}), so its grants cannot be checked"),
+            ),
             None => finding(
                 &address,
                 "-",
                 "undeclared-uses",
-                "the function carries no declared-uses comment, so its grants cannot be checked".into(),
+                "the function carries no declared uses, so its grants cannot be checked".into(),
             ),
         }
     }
@@ -475,7 +463,7 @@ pub fn check(env: &str, doc: &Value) -> Vec<Finding> {
                         format!("`{action}` lets the function widen its own or another principal's rights"),
                     );
                 } else if action == "logs:CreateLogStream" || action == "logs:PutLogEvents" {
-                    let own = declared.and_then(|d| d.log_group.clone());
+                    let own = declared.map(|d| d.log_group.clone()).filter(|g| !g.is_empty());
                     for r in &specific {
                         let target = whole_ref_prefix(r);
                         if target.is_none() || target != own {
@@ -505,6 +493,49 @@ pub fn check(env: &str, doc: &Value) -> Vec<Finding> {
                                 format!("`{action}` on {r}, which the function does not declare"),
                             );
                         }
+                    }
+                } else if action == "s3:GetObject" || action == "s3:PutObject" {
+                    for r in &specific {
+                        let ok = declared.is_some_and(|d| {
+                            d.documents.iter().any(|o| {
+                                let allowed = if action == "s3:GetObject" { o.read } else { o.write };
+                                allowed && **r == format!("${{{}.arn}}/{}*", o.bucket, o.prefix)
+                            })
+                        });
+                        if !ok {
+                            finding(
+                                &address,
+                                &label,
+                                "undeclared-object-access",
+                                format!(
+                                    "`{action}` on {r}, which is not a prefix the function declares for that access"
+                                ),
+                            );
+                        }
+                    }
+                } else if action == "kms:Decrypt" {
+                    let via_service = s["Condition"]["StringEquals"]["kms:ViaService"].is_string()
+                        || s["Condition"]["StringEquals"]["kms:ViaService"].is_array();
+                    for r in &specific {
+                        let key = whole_ref(r).map(|(t, n, _)| format!("{t}.{n}"));
+                        let ok = key.is_some_and(|k| declared.is_some_and(|d| d.keys.contains(&k))) && via_service;
+                        if !ok {
+                            finding(
+                                &address,
+                                &label,
+                                "undeclared-key",
+                                format!("`{action}` on {r}: only a declared key, and only through a service (kms:ViaService)"),
+                            );
+                        }
+                    }
+                } else if action.starts_with("xray:") {
+                    if !declared.is_some_and(|d| d.tracing) {
+                        finding(
+                            &address,
+                            &label,
+                            "undeclared-use",
+                            format!("`{action}` but the function does not trace"),
+                        );
                     }
                 } else {
                     finding(
@@ -632,7 +663,8 @@ mod tests {
                 json!({"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": "${aws_secretsmanager_secret.okta_api_token.arn}"}),
                 "undeclared-secret",
             ),
-            (json!({"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": bucket}), "undeclared-use"),
+            (json!({"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": bucket}), "undeclared-object-access"),
+            (json!({"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": "arn:aws:sqs:us-east-1:123456789012:q"}), "undeclared-use"),
             (json!({"Effect": "Allow", "NotAction": ["iam:*"], "Resource": "*"}), "not-action"),
         ];
         for (statement, rule) in cases {
@@ -678,5 +710,30 @@ mod tests {
         let mut doc = dev();
         doc["resource"]["aws_lambda_function"]["org_orgs"].as_object_mut().unwrap().remove("//");
         assert_eq!(rules(&doc), [("aws_lambda_function.org_orgs".to_owned(), "undeclared-uses")]);
+        let mut doc = dev();
+        doc["resource"]["aws_lambda_function"]["org_orgs"]["//"]["declared_uses"]["anything"] = json!(true);
+        assert_eq!(rules(&doc), [("aws_lambda_function.org_orgs".to_owned(), "undeclared-uses")]);
+    }
+
+    /// A function that declares a documents prefix may get exactly that access; any other prefix or access is a
+    /// finding.
+    #[test]
+    fn document_access_follows_the_declared_prefix() {
+        let declare = |doc: &mut Value, read: bool, write: bool| {
+            doc["resource"]["aws_lambda_function"]["org_profiles"]["//"]["declared_uses"]["documents"] =
+                json!([{"bucket": "aws_s3_bucket.documents", "prefix": "profiles/", "read": read, "write": write}]);
+        };
+        let granted = |action: &str, prefix: &str| json!({"Effect": "Allow", "Action": [action], "Resource": format!("${{aws_s3_bucket.documents.arn}}/{prefix}*")});
+        let mut doc = with_statement(granted("s3:GetObject", "profiles/"));
+        declare(&mut doc, true, false);
+        assert!(rules(&doc).is_empty(), "{:?}", rules(&doc));
+        let mut doc = with_statement(granted("s3:PutObject", "profiles/"));
+        declare(&mut doc, true, false);
+        assert_eq!(rules(&doc), [(P.to_owned(), "undeclared-object-access")], "write was not declared");
+        let mut doc = with_statement(granted("s3:GetObject", "resumes/"));
+        declare(&mut doc, true, true);
+        assert_eq!(rules(&doc), [(P.to_owned(), "undeclared-object-access")], "another prefix");
+        let key = json!({"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": "${aws_kms_key.platform.arn}"});
+        assert_eq!(rules(&with_statement(key)), [(P.to_owned(), "undeclared-key")], "no kms:ViaService");
     }
 }

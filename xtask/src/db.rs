@@ -36,6 +36,10 @@ struct Target {
     /// The folder of migration files.
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
+    /// Also write this environment's database settings (admin group, organization limit) from the stacks'
+    /// settings table, so the database and the Lambdas agree.
+    #[arg(long, value_parser = crate::synth::parse_env)]
+    env: Option<stacks::Env>,
 }
 
 impl Target {
@@ -59,6 +63,10 @@ pub fn run(args: &Args) -> Result<()> {
             let (url, dir) = target.resolve()?;
             let start = Instant::now();
             let applied = migrate(&url, &dir)?;
+            if let Some(env) = target.env {
+                configure(&url, env)?;
+                println!("wrote {env}'s database settings (admin group, organization limit)");
+            }
             if applied.is_empty() {
                 println!("database is up to date ({})", human(start.elapsed()));
             } else {
@@ -199,6 +207,17 @@ pub fn migrate(url: &str, dir: &Path) -> Result<Vec<String>> {
     })();
     client.execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])?;
     result
+}
+
+/// Writes an environment's database settings (`app.settings`) from the stacks' settings table.
+pub fn configure(url: &str, env: stacks::Env) -> Result<()> {
+    let s = env.settings();
+    let mut client = connect(url)?;
+    let limit = i32::try_from(s.max_orgs_per_user).context("max_orgs_per_user is too large")?;
+    client
+        .execute("UPDATE app.settings SET admin_group = $1, max_orgs_per_user = $2", &[&s.admin_group, &limit])
+        .context("cannot write app.settings (are the migrations applied?)")?;
+    Ok(())
 }
 
 /// Each migration with `applied` or `pending`; fails like `migrate` on a changed file.

@@ -1,7 +1,9 @@
-//! `cargo xtask deploy-local`: the deploy rehearsal. Synthesizes `dev` for a local AWS emulator (moto) into
-//! `build/local/` (never `build/dev`), applies it, requires a second plan to show no changes, checks what was
-//! created against the route registry and the stacks' promises, then destroys it and stops the emulator, also
-//! when a step fails. Every step prints its time; a failure names the step and the resource.
+//! `cargo xtask deploy-local`: the deploy rehearsal, from an empty account to a running platform and back, on a
+//! local AWS emulator (moto). It bootstraps dev's state bucket in the emulator (`cargo xtask bootstrap`), synthesizes
+//! dev for the emulator into `build/local/` (never `build/dev`) with its real S3 backend pointed at the emulator and
+//! lockfile locking on, applies it, requires a second plan to show no changes, checks what was created against the
+//! catalog and the stacks' promises, rehearses a rename (a function and routes renamed in a scratch copy: the plan
+//! must move, never destroy), then destroys everything and stops the emulator, also when a step fails.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -9,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
-use stacks::{Env, Issuer, Target};
+use stacks::{Env, Target};
 
 use crate::services::free_port;
 use crate::synth::write_if_changed;
@@ -22,6 +24,10 @@ pub struct Args {
     /// Keep the emulator's resources (skip `terraform destroy`); the emulator still stops.
     #[arg(long)]
     no_destroy: bool,
+    /// Only plan dev for the emulator at this URL against its state, and print what the plan does (the rename
+    /// rehearsal runs this in a scratch copy).
+    #[arg(long, hide = true, value_name = "URL")]
+    plan_against: Option<String>,
 }
 
 /// A moto server on 127.0.0.1; killed on drop.
@@ -86,7 +92,20 @@ fn moto_bin() -> Result<PathBuf> {
     crate::util::python_tool("moto", "moto[server]==5.2.1", "moto_server")
 }
 
+/// Synthesizes dev for the emulator at `endpoint` (S3 state there) into `dir`, with the committed lock file.
+fn synth_for_emulator(dir: &Path, endpoint: &str) -> Result<()> {
+    let _ = std::fs::remove_dir_all(dir.join(".terraform"));
+    let target = Target::Emulator { endpoint: endpoint.to_owned(), state: stacks::EmulatorState::S3 };
+    let options = stacks::Options { issuer: crate::dev::issuer(), example: false };
+    let synthesized = stacks::synth_with(Env::Dev, &target, &options)?;
+    write_if_changed(&dir.join("main.tf.json"), &synthesized.text)?;
+    crate::terraform::use_lock(&workspace_root().join("build/dev"), dir)
+}
+
 pub fn run(args: &Args) -> Result<()> {
+    if let Some(endpoint) = &args.plan_against {
+        return plan_only(endpoint);
+    }
     let start = Instant::now();
     let root = workspace_root();
     let dir = root.join("build/local");
@@ -97,27 +116,31 @@ pub fn run(args: &Args) -> Result<()> {
             crate::build::run(&crate::build::Args::default())
         })?;
     }
-    step("2. synth dev for the emulator into build/local", || {
-        for stale in ["terraform.tfstate", "terraform.tfstate.backup", ".terraform.lock.hcl"] {
-            let _ = std::fs::remove_file(dir.join(stale));
-        }
-        let target = Target::Emulator { endpoint: moto.endpoint.clone() };
-        let synthesized = stacks::synth_with_issuer(Env::Dev, &target, Issuer::Development)?;
-        write_if_changed(&dir.join("main.tf.json"), &synthesized.text)
+    step("2. bootstrap dev's state bucket in the emulator", || {
+        let target = Target::Emulator { endpoint: moto.endpoint.clone(), state: stacks::EmulatorState::S3 };
+        crate::bootstrap::bootstrap(Env::Dev, &target)?;
+        // The second run must change nothing.
+        crate::bootstrap::bootstrap(Env::Dev, &target)
     })?;
-    step("3. terraform init", || init(&dir, true))?;
+    step("2. synth dev for the emulator into build/local (S3 state in the emulator, lockfile locking)", || {
+        synth_for_emulator(&dir, &moto.endpoint)
+    })?;
+    step("3. terraform init (S3 backend)", || init(&dir, true))?;
 
     let rehearsal = (|| -> Result<()> {
         step("3. terraform apply", || tf(&dir, &["apply", "-auto-approve", "-input=false", "-no-color"]))?;
         step("4. terraform plan -detailed-exitcode (must show no changes)", || no_drift(&dir))?;
-        step("5. check what was created", || verify(&dir))
+        step("5. check what was created", || verify(&dir))?;
+        step("6. rename a function and three routes in a scratch copy: plan moves, never destroys", || {
+            rename_rehearsal(&moto.endpoint)
+        })
     })();
 
     let destroyed = if args.no_destroy {
         println!("    --no-destroy: leaving the resources in the emulator (which stops now)");
         Ok(())
     } else {
-        step("6. terraform destroy", || tf(&dir, &["destroy", "-auto-approve", "-input=false", "-no-color"]))
+        step("7. terraform destroy", || tf(&dir, &["destroy", "-auto-approve", "-input=false", "-no-color"]))
     };
     drop(moto);
     rehearsal?;
@@ -126,6 +149,95 @@ pub fn run(args: &Args) -> Result<()> {
         println!("    not rehearsed: every {ty} ({why})");
     }
     println!("deploy-local: applied, no drift, verified and destroyed in {}", human(start.elapsed()));
+    Ok(())
+}
+
+/// The hidden `--plan-against`: plan this checkout's dev against the emulator's state, print the plan's verdict.
+fn plan_only(endpoint: &str) -> Result<()> {
+    let dir = workspace_root().join("build/local");
+    std::fs::create_dir_all(&dir)?;
+    synth_for_emulator(&dir, endpoint)?;
+    init(&dir, true)?;
+    let out = terraform()?
+        .arg(format!("-chdir={}", dir.display()))
+        .args(["plan", "-input=false", "-no-color", "-lock=false"])
+        .output()
+        .context("cannot run terraform plan")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        bail!("terraform plan failed:\n{}{}", text, String::from_utf8_lossy(&out.stderr));
+    }
+    let moved = text.lines().filter(|l| l.contains("has moved to")).count();
+    let summary = text.lines().find(|l| l.starts_with("Plan:")).unwrap_or("Plan: nothing").to_owned();
+    println!("plan-verdict moved={moved} {summary}");
+    for line in text
+        .lines()
+        .filter(|l| l.contains("has moved to") || l.contains("must be replaced") || l.contains("will be destroyed"))
+    {
+        println!("plan-detail {}", line.trim());
+    }
+    Ok(())
+}
+
+/// Renames `org-orgs` to `org-organizations` and `/profiles/me` to `/profiles/self` in a scratch copy of the
+/// workspace: synth there must first refuse the likely renames, then, with the renames declared in the catalog,
+/// plan against the emulator's state must move every affected resource and destroy none.
+fn rename_rehearsal(endpoint: &str) -> Result<()> {
+    let copy = std::env::temp_dir().join(format!("career-rename-{}", std::process::id()));
+    let _cleanup = crate::util::RemoveOnDrop(copy.clone());
+    crate::util::copy_workspace(&workspace_root(), &copy)?;
+    let catalog = copy.join("lambdas/route-registry/src/modules/org.rs");
+    let text = std::fs::read_to_string(&catalog)?;
+    let (binary, path) = ("binary: \"org-orgs\"", "\"/profiles/me\"");
+    if text.matches(binary).count() != 1 || text.matches(path).count() != 3 {
+        bail!("the rename rehearsal expects org-orgs and three /profiles/me routes in {}", catalog.display());
+    }
+    let renamed = text.replace(binary, "binary: \"org-organizations\"").replace(path, "\"/profiles/self\"");
+    std::fs::write(&catalog, &renamed)?;
+    let zip = crate::build::zip_path("org-orgs");
+    let moved_zip = copy.join("target/lambda/org-organizations/bootstrap.zip");
+    std::fs::create_dir_all(moved_zip.parent().unwrap_or(&copy))?;
+    std::fs::copy(&zip, &moved_zip).with_context(|| format!("cannot copy {}", zip.display()))?;
+    let xtask = |args: &[&str]| {
+        crate::util::cargo()
+            .current_dir(&copy)
+            .env("CARGO_TARGET_DIR", crate::target_dir())
+            .args(["run", "--quiet", "-p", "xtask", "--"])
+            .args(args)
+            .output()
+            .context("cannot run xtask in the scratch copy")
+    };
+    let refused = xtask(&["synth", "dev"])?;
+    let said = String::from_utf8_lossy(&refused.stderr);
+    if refused.status.success() || !said.contains("likely renames") {
+        bail!("synth in the scratch copy did not refuse the undeclared renames:\n{said}");
+    }
+    println!("    undeclared: synth refused ({} likely renames listed)", said.matches("gone while").count());
+    let declared = renamed.replace(
+        "    renamed: &[],",
+        "    renamed: &[\n        crate::Rename::Function { from: \"org-orgs\", to: \"org-organizations\" },\n        crate::Rename::Route { from: \"GET /profiles/me\", to: \"GET /profiles/self\" },\n        crate::Rename::Route { from: \"PUT /profiles/me\", to: \"PUT /profiles/self\" },\n        crate::Rename::Route { from: \"DELETE /profiles/me\", to: \"DELETE /profiles/self\" },\n    ],",
+    );
+    std::fs::write(&catalog, declared)?;
+    let planned = xtask(&["deploy-local", "--plan-against", endpoint])?;
+    let out = String::from_utf8_lossy(&planned.stdout);
+    if !planned.status.success() {
+        bail!("plan in the scratch copy failed:\n{out}{}", String::from_utf8_lossy(&planned.stderr));
+    }
+    let verdict = out.lines().find_map(|l| l.strip_prefix("plan-verdict ")).unwrap_or("none").to_owned();
+    let moved: usize = verdict
+        .split_whitespace()
+        .next()
+        .and_then(|m| m.strip_prefix("moved="))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    println!("    declared: {verdict}");
+    if !verdict.contains(" 0 to destroy") && verdict.contains("to destroy") {
+        bail!("the rename would destroy resources:\n{out}");
+    }
+    // The function's role, policy, log group, Lambda, integration, permission and four alarms, and three routes.
+    if moved < 13 {
+        bail!("the plan moved {moved} resources, expected 13:\n{out}");
+    }
     Ok(())
 }
 
@@ -204,7 +316,8 @@ fn verify(dir: &Path) -> Result<()> {
     }
 
     let settings = Env::Dev.settings();
-    for binary in crate::build::binaries() {
+    for function in route_registry::all_functions() {
+        let binary = function.binary;
         let local = binary.replace('-', "_");
         let f = by_name("aws_lambda_function", &local)?;
         let role = by_name("aws_iam_role", &local)?;
@@ -221,17 +334,18 @@ fn verify(dir: &Path) -> Result<()> {
                 problems.push(format!("{address}: environment variable {key} missing"));
             }
         }
-        if binary != route_registry::AUTHORIZER.binary {
-            let memory = settings.lambda_memory_mb.unwrap_or(stacks::modules::ORG_FUNCTION_MEMORY_MB);
-            if f["memory_size"] != memory || f["timeout"] != 30 {
-                problems.push(format!(
-                    "{address}: memory {} / timeout {}, expected {memory} / 30",
-                    f["memory_size"], f["timeout"]
-                ));
-            }
-            if vars["SUPABASE_SECRET_ARN"] != by_name("aws_secretsmanager_secret", "supabase")?["arn"] {
-                problems.push(format!("{address}: SUPABASE_SECRET_ARN is not the secret's ARN"));
-            }
+        let memory = settings.lambda_memory_mb.unwrap_or(function.memory_mb);
+        let timeout = settings.lambda_timeout_s.unwrap_or(function.timeout_s);
+        if f["memory_size"] != memory || f["timeout"] != timeout {
+            problems.push(format!(
+                "{address}: memory {} / timeout {}, expected {memory} / {timeout}",
+                f["memory_size"], f["timeout"]
+            ));
+        }
+        if function.uses_database()
+            && vars["SUPABASE_SECRET_ARN"] != by_name("aws_secretsmanager_secret", "supabase")?["arn"]
+        {
+            problems.push(format!("{address}: SUPABASE_SECRET_ARN is not the secret's ARN"));
         }
         let name = f["function_name"].as_str().unwrap_or_default();
         let group = by_name("aws_cloudwatch_log_group", &local)?;
@@ -242,8 +356,10 @@ fn verify(dir: &Path) -> Result<()> {
             .into_iter()
             .filter(|a| a["name"].as_str().is_some_and(|n| n.starts_with(&format!("{local}_"))))
             .count();
-        if alarms != 3 {
-            problems.push(format!("{address}: {alarms} alarms instead of 3"));
+        // The 5xx-rate alarm reads request lines, which the authorizer does not write.
+        let expected = if function == route_registry::AUTHORIZER { 3 } else { 4 };
+        if alarms != expected {
+            problems.push(format!("{address}: {alarms} alarms instead of {expected}"));
         }
     }
     let execution_arn = api["execution_arn"].as_str().unwrap_or_default();

@@ -1,6 +1,8 @@
 //! `cargo xtask dev`: the whole backend on this machine. PostgreSQL (temporary, or `--database-url`), the
-//! migrations, a small demo data set, the PostgREST-compatible server, and the local API (the real authorizer and
-//! handlers) on 127.0.0.1. Ctrl-C stops everything it started and removes the temporary database unless `--keep`.
+//! migrations with dev's database settings, a small demo data set, the PostgREST-compatible server (verifying the
+//! development issuer's tokens through its JWKS, as Supabase verifies Okta's), the Okta stand-in, and the local API
+//! (the real authorizer and handlers) on 127.0.0.1. At start it walks the provisioning flow once through the API and
+//! prints it. Ctrl-C stops everything it started and removes the temporary database unless `--keep`.
 
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,10 +10,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use stacks::{Env, Issuer};
 
 use crate::services::{PostgRest, Postgres};
 use crate::util::{cargo, exec, step};
-use crate::workspace_root;
+use crate::{target_dir, workspace_root};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -26,39 +29,51 @@ pub struct Args {
     database_url: Option<String>,
 }
 
-/// The demo data: two organizations with owners and members, and an admin. Subjects are what `dev-token --sub`
-/// takes; re-running is harmless.
+/// The development issuer as synth and the local tools know it. Its JWKS URL is under `.invalid`: a stack that
+/// trusted it by mistake could never fetch its keys (locally the API serves them itself).
+pub fn issuer() -> Issuer {
+    Issuer::Development { issuer: dev_issuer::ISSUER.to_owned(), jwks_url: format!("{}/v1/keys", dev_issuer::ISSUER) }
+}
+
+/// The Okta API token the local stand-in accepts (local only).
+pub const OKTA_TOKEN: &str = "local-okta-api-token";
+
+/// The demo people: login (the subject their tokens carry), e-mail, first and last name.
+pub const PEOPLE: &[(&str, &str, &str)] = &[
+    ("admin@example.com", "Ada", "Admin"),
+    ("alice@example.com", "Alice", "Owner"),
+    ("bob@example.com", "Bob", "Member"),
+    ("carol@example.com", "Carol", "Owner"),
+    ("dave@example.com", "Dave", "Admin"),
+];
+
+/// The demo data: two organizations with owners and members, and a platform admin. Re-running is harmless.
 const SEED: &str = r#"
-INSERT INTO identities (idp_subject, email, first_name, last_name) VALUES
-  ('00u-admin', 'admin@example.com', 'Ada', 'Admin'),
-  ('00u-alice', 'alice@example.com', 'Alice', 'Owner'),
-  ('00u-bob', 'bob@example.com', 'Bob', 'Member'),
-  ('00u-carol', 'carol@example.com', 'Carol', 'Owner'),
-  ('00u-dave', 'dave@example.com', 'Dave', 'Admin')
-ON CONFLICT DO NOTHING;
-INSERT INTO profiles (id, first_name, last_name)
-  SELECT id, first_name, last_name FROM identities ON CONFLICT DO NOTHING;
-INSERT INTO org (name, description, owner_id, created_by)
-  SELECT o.name, o.description, i.id, i.id FROM (VALUES
-    ('Acme', 'Demo organization A', '00u-alice'),
-    ('Globex', 'Demo organization B', '00u-carol')) AS o(name, description, owner)
-  JOIN identities i ON i.idp_subject = o.owner
+INSERT INTO org (name, description, created_by)
+  SELECT o.name, o.description, i.id FROM (VALUES
+    ('Acme', 'Demo organization A', 'alice@example.com'),
+    ('Globex', 'Demo organization B', 'carol@example.com')) AS o(name, description, owner)
+  JOIN identities i ON i.idp_subject = o.owner AND i.deactivated_at IS NULL
   WHERE NOT EXISTS (SELECT 1 FROM org WHERE org.name = o.name);
 INSERT INTO org_member (org_id, user_id, role, created_by)
-  SELECT org.id, i.id, m.role::org_role, org.owner_id FROM (VALUES
-    ('Acme', '00u-alice', 'owner'), ('Acme', '00u-bob', 'member'),
-    ('Globex', '00u-carol', 'owner'), ('Globex', '00u-dave', 'admin')) AS m(org, subject, role)
+  SELECT org.id, i.id, m.role::org_role, org.created_by FROM (VALUES
+    ('Acme', 'alice@example.com', 'owner'), ('Acme', 'bob@example.com', 'member'),
+    ('Globex', 'carol@example.com', 'owner'), ('Globex', 'dave@example.com', 'admin')) AS m(org, subject, role)
   JOIN org ON org.name = m.org JOIN identities i ON i.idp_subject = m.subject
 ON CONFLICT DO NOTHING;
 "#;
 
-/// The running local backend: database (unless external), PostgREST and the local API; stopped on drop.
+/// The running local backend: database (unless external), PostgREST, the Okta stand-in and the local API; stopped
+/// on drop.
 pub struct Local {
     api: std::process::Child,
     /// The PostgREST server (the load benchmark compares against it directly).
     pub rest: PostgRest,
     pub pg: Option<Postgres>,
+    pub okta: standins::okta::OktaStandin,
     pub url: String,
+    /// A superuser URL of the database.
+    pub database_url: String,
 }
 
 impl Drop for Local {
@@ -82,16 +97,37 @@ impl Local {
             (None, Some(p)) => p.url("postgres"),
             (None, None) => bail!("no database"),
         };
-        step("apply migrations", || crate::db::migrate(&superuser, &crate::db::default_dir()).map(|_| ()))?;
-        step("seed demo data (Acme: alice owner, bob member; Globex: carol owner, dave admin; admin)", || {
-            let mut client = postgres::Client::connect(&superuser, postgres::NoTls)?;
-            client.batch_execute(SEED).context("cannot seed the demo data")
+        step("apply migrations and dev's database settings", || {
+            crate::db::migrate(&superuser, &crate::db::default_dir())?;
+            crate::db::configure(&superuser, Env::Dev)
         })?;
+        let okta = step("start the Okta stand-in (127.0.0.1)", || {
+            standins::okta::OktaStandin::start(OKTA_TOKEN).context("cannot start the Okta stand-in")
+        })?;
+        step(
+            "seed demo data (Acme: alice owner, bob member; Globex: carol owner, dave admin; admin@example.com)",
+            || {
+                let mut client = postgres::Client::connect(&superuser, postgres::NoTls)?;
+                for (login, first, last) in PEOPLE {
+                    let okta_id = okta.add_user(login, login, first, last, "ACTIVE");
+                    client.execute(
+                        "INSERT INTO identities (idp_subject, email, first_name, last_name, okta_id)
+                     SELECT $1, $1, $2, $3, $4 WHERE NOT EXISTS
+                       (SELECT 1 FROM identities WHERE idp_subject = $1 AND deactivated_at IS NULL)",
+                        &[login, first, last, &okta_id],
+                    )?;
+                }
+                client.batch_execute(
+                "INSERT INTO profiles (id, first_name, last_name) SELECT id, first_name, last_name FROM identities ON CONFLICT DO NOTHING;",
+            )?;
+                client.batch_execute(SEED).context("cannot seed the demo data")
+            },
+        )?;
         let authenticator = match &pg {
             Some(p) => p.url("authenticator"),
             None => superuser.clone(),
         };
-        let log_dir = pg.as_ref().map(|p| p.dir().to_path_buf()).unwrap_or_else(|| root.join("target"));
+        let log_dir = pg.as_ref().map(|p| p.dir().to_path_buf()).unwrap_or_else(target_dir);
         let rest = step("start postrust (PostgREST-compatible, 127.0.0.1)", || {
             PostgRest::start(&authenticator, &log_dir.join("postrust.log"))
         })?;
@@ -104,17 +140,18 @@ impl Local {
             }
             exec(&mut cmd)
         })?;
-        let api = Command::new(root.join("target").join(profile).join("local-api"))
+        let api = Command::new(target_dir().join(profile).join("local-api"))
             .env("POSTGREST_URL", rest.url())
-            .env("SUPABASE_JWT_SECRET", &rest.jwt_secret)
+            .env("OKTA_BASE_URL", &okta.base_url)
+            .env("OKTA_API_TOKEN", OKTA_TOKEN)
+            .env("ADMIN_GROUP", Env::Dev.settings().admin_group)
             .env("LOCAL_API_PORT", port.to_string())
-            .env("LOCAL_API_JWKS", root.join("xtask/dev-issuer/jwks.json"))
             .env("LOG_LEVEL", "INFO")
             .stdin(Stdio::null())
             .spawn()
             .context("cannot start local-api")?;
         let url = format!("http://127.0.0.1:{port}");
-        let local = Local { api, rest, pg, url };
+        let local = Local { api, rest, pg, okta, url, database_url: superuser };
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             if std::time::Instant::now() > deadline {
@@ -126,6 +163,43 @@ impl Local {
     }
 }
 
+/// One call to the local API with curl (the same call the printed commands show), returning status and body.
+fn curl(url: &str, token: &str, method: &str, body: Option<&str>) -> Result<(u16, String)> {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method, "-H"])
+        .arg(format!("Authorization: Bearer {token}"));
+    if let Some(b) = body {
+        cmd.args(["-H", "content-type: application/json", "-d", b]);
+    }
+    let out = cmd.arg(url).output().context("cannot run curl")?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    Ok((status.trim().parse().unwrap_or(0), body.to_owned()))
+}
+
+/// The provisioning flow, through the running API: provision a user in Okta and on the platform, call the API with
+/// a token for their login, deactivate them, and see the same token refused.
+fn provisioning_flow(local: &Local) -> Result<()> {
+    let admin_group = Env::Dev.settings().admin_group;
+    let admin = crate::devtoken::mint("admin@example.com", Some("admin@example.com"), &[admin_group], Env::Dev, 3600)?;
+    let login = format!("new.hire.{}@example.com", std::process::id());
+    let body = format!(r#"{{"email":"{login}","first_name":"New","last_name":"Hire"}}"#);
+    let (status, answer) = curl(&format!("{}/identities", local.url), &admin, "POST", Some(&body))?;
+    println!("  POST /identities as admin → {status}  (Okta user: {:?})", local.okta.status_of(&login));
+    if status != 201 {
+        bail!("provisioning through the local API failed: {status} {answer}");
+    }
+    let id = serde_json::from_str::<serde_json::Value>(&answer)?["data"]["id"].as_str().unwrap_or_default().to_owned();
+    let user = crate::devtoken::mint(&login, Some(&login), &[], Env::Dev, 3600)?;
+    let (status, _) = curl(&format!("{}/profiles/me", local.url), &user, "GET", None)?;
+    println!("  GET /profiles/me with a dev-token for {login} → {status}");
+    let (status, _) = curl(&format!("{}/identities/{id}", local.url), &admin, "DELETE", None)?;
+    println!("  DELETE /identities/{id} as admin → {status}  (Okta user: {:?})", local.okta.status_of(&login));
+    let (status, _) = curl(&format!("{}/profiles/me", local.url), &user, "GET", None)?;
+    println!("  GET /profiles/me with the same token → {status} (refused: the identity is deactivated)");
+    Ok(())
+}
+
 pub fn run(args: &Args) -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
@@ -133,12 +207,16 @@ pub fn run(args: &Args) -> Result<()> {
     let external = args.database_url.clone().or_else(|| std::env::var("DATABASE_URL").ok());
     let mut local = Local::start(args.port, external, false)?;
 
-    let token = crate::devtoken::mint("00u-alice", Some("alice@example.com"), &[], 8 * 3600)?;
+    println!("\nThe provisioning flow, once, through the API (Okta is the local stand-in at {}):", local.okta.base_url);
+    provisioning_flow(&local)?;
+
+    let token = crate::devtoken::mint("alice@example.com", Some("alice@example.com"), &[], Env::Dev, 8 * 3600)?;
     let url = local.url.clone();
     println!("\nThe API is at {url} (OpenAPI: {url}/openapi.json). As alice (owner of Acme):");
     println!("  curl -H 'Authorization: Bearer {token}' {url}/organizations");
     println!(
-        "Other callers: cargo xtask dev-token --sub 00u-bob|00u-carol|00u-dave, or --sub 00u-admin --groups admin"
+        "Other callers: cargo xtask dev-token --sub bob@example.com (or carol@, dave@), or --sub admin@example.com --groups {}",
+        Env::Dev.settings().admin_group
     );
     println!("Ctrl-C stops everything{}.\n", if args.keep { " (the database is kept)" } else { "" });
 

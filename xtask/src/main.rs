@@ -7,20 +7,29 @@
 #![allow(clippy::print_stdout, reason = "a command-line tool: its output is the product")]
 
 mod bench;
+mod bootstrap;
 mod build;
 mod check_iam;
 mod ci;
+mod codegen;
+mod contract;
+mod cost;
 mod db;
 mod deploy_local;
 mod dev;
 mod devtoken;
+mod diagram;
+mod faults;
 mod fuzz;
 mod new_module;
 mod openapi;
+mod python_seed;
 mod runtime_api;
 mod services;
 mod synth;
 mod terraform;
+#[cfg(test)]
+mod tidy;
 mod util;
 
 use std::path::PathBuf;
@@ -38,44 +47,63 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Task {
-    /// Write build/<env>/main.tf.json for one environment or all four.
+    /// Write build/<env>/main.tf.json for one environment or all four (stg and prd need --example while their
+    /// settings hold example values).
     ///
     /// Each folder is a complete Terraform root module: `terraform -chdir=build/dev init` then `plan`/`apply`.
+    /// Synth compares with the committed output and refuses likely renames (a resource type losing addresses while
+    /// gaining others) unless each is declared as a move or accepted with --accept-replacement.
     Synth(synth::Args),
+    /// Create an environment's Terraform state bucket (versioned, encrypted, TLS-only) and move the bootstrap
+    /// root's own state into it; running it again changes nothing.
+    Bootstrap(bootstrap::Args),
     /// Build every Lambda for provided.al2023 on arm64 (cargo-lambda) into reproducible
     /// target/lambda/<binary>/bootstrap.zip; prints sizes and fails over the size budget.
     Build(build::Args),
-    /// The deploy rehearsal: apply dev to a local AWS emulator (moto), require no drift, verify, destroy.
+    /// The deploy rehearsal: bootstrap on a local AWS emulator (moto), apply dev with its S3 backend there, require
+    /// no drift, verify against the catalog, destroy.
     DeployLocal(deploy_local::Args),
-    /// Least-privilege rules over the synthesized build/<env>/main.tf.json (all four by default); any finding fails.
+    /// Least-privilege rules over the synthesized build/<env>/main.tf.json (all four by default), and with
+    /// --cross-check checkov's whole check set over plan documents of the same stacks; any finding fails.
     CheckIam(check_iam::Args),
     /// Run `terraform init -backend=false` and `terraform validate` on the synthesized environments.
     ///
     /// Uses an offline provider mirror when one is found (TF_PROVIDER_MIRROR, then /opt/tf-plugins,
     /// ~/.terraform.d/plugins, /usr/share/terraform/plugins, /usr/local/share/terraform/plugins) and a normal
-    /// `terraform init` otherwise.
+    /// `terraform init` otherwise, with the committed provider lock files.
     Validate(terraform::ValidateArgs),
-    /// Database migrations: `db migrate` applies pending files of migrations/, `db status` lists them.
+    /// What an environment costs a month, from the model and a traffic profile (a table, or --json).
+    Cost(cost::Args),
+    /// Write build/<env>/diagram.md: a Mermaid picture of what synth emits for the environment.
+    Diagram(diagram::Args),
+    /// Regenerate the files derived from the module catalog (the catalog's module list, the all-modules crate);
+    /// --check fails when one is stale.
+    Codegen(codegen::Args),
+    /// Database migrations: `db migrate` applies pending files of migrations/ (and --env's settings), `db status`
+    /// lists them.
     Db(db::Args),
-    /// Scaffold a CORA module: registry routes, a Lambda crate with tests, its stack spec, an RLS migration.
+    /// Scaffold a CORA module from the module template: catalog entry, Lambda crate with tests, RLS migration.
     NewModule(new_module::Args),
-    /// Prove the scaffold: new-module into a temporary copy, then build, test, synth, check-iam, validate, migrate.
+    /// Prove the scaffold: new-module into a scratch copy, then the whole test command there.
     ScaffoldCheck,
-    /// Run the whole backend locally: PostgreSQL, migrations, demo data, PostgREST and the API on 127.0.0.1.
+    /// Run the whole backend locally: PostgreSQL, migrations, demo data, PostgREST, the Okta stand-in and the API
+    /// on 127.0.0.1.
     Dev(dev::Args),
     /// Fuzz the local API from its OpenAPI document with schemathesis (bounded): no 5xx, every answer documented.
     Fuzz(fuzz::Args),
-    /// Write build/openapi.json from the route registry and types, and validate it (OpenAPI 3.1).
+    /// Write build/openapi.json from the module catalog, and validate it (OpenAPI 3.1).
     Openapi,
+    /// Check every exchange the tests had with the Okta stand-in against Okta's published Users API.
+    OktaContract,
     /// Print a JWT from the local development issuer (for `curl` against the local API; never trusted by stg/prd).
     DevToken(devtoken::Args),
     /// `cargo test` with PostgreSQL and PostgREST running (as in CI); arguments after `--` go to cargo test.
     Test(ci::TestArgs),
     /// Benchmarks; prints figures to put in BENCHMARKS.md.
     Bench(bench::Args),
-    /// The full test command CI runs: fmt, clippy, tests against real PostgreSQL + PostgREST, goldens, check-iam with
-    /// the checkov cross-check, terraform validate, the Lambda packages and the deploy rehearsal. Installs what is
-    /// missing (PostgreSQL, postrust, cargo-lambda, checkov, moto) and stops everything it started.
+    /// The full test command CI runs (README): fmt, clippy, generated files, tests against real services, goldens,
+    /// check-iam with checkov, the Okta contract, OpenAPI, fuzzing, terraform validate, the fault run, the scaffold
+    /// check, the Lambda packages and the deploy rehearsal. Installs what is missing and stops what it started.
     Ci(ci::Args),
 }
 
@@ -83,6 +111,11 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result: Result<()> = match cli.task {
         Task::Synth(args) => synth::run(&args),
+        Task::Bootstrap(args) => bootstrap::run(&args),
+        Task::Cost(args) => cost::run(&args),
+        Task::Diagram(args) => diagram::run(&args),
+        Task::Codegen(args) => codegen::run(&args),
+        Task::OktaContract => contract::run(),
         Task::Build(args) => build::run(&args),
         Task::CheckIam(args) => check_iam::run(&args),
         Task::DeployLocal(args) => deploy_local::run(&args),
@@ -107,8 +140,25 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// The workspace root (xtask lives one level below it).
+/// The workspace root: the nearest folder at or above the current directory whose `Cargo.toml` declares a
+/// `[workspace]` (what `cargo locate-project --workspace` finds). Found at run time, never compiled in, so a binary
+/// built in one checkout and run from another (a shared target directory, a git worktree, a scratch copy) acts on
+/// the checkout it is run in.
 fn workspace_root() -> PathBuf {
-    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest_dir.parent().map(PathBuf::from).unwrap_or(manifest_dir)
+    let start = std::env::current_dir().unwrap_or_default();
+    start
+        .ancestors()
+        .find(|dir| {
+            std::fs::read_to_string(dir.join("Cargo.toml")).is_ok_and(|t| t.lines().any(|l| l.trim() == "[workspace]"))
+        })
+        .map(PathBuf::from)
+        .unwrap_or(start)
+}
+
+/// Where cargo puts build output for this workspace: `CARGO_TARGET_DIR` when set, else `<root>/target`.
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => workspace_root().join(dir),
+        None => workspace_root().join("target"),
+    }
 }

@@ -1,10 +1,11 @@
-//! A local emulation of the Lambda Runtime API (2018-06-01) for one function process, on 127.0.0.1, plus two
-//! stand-ins the functions call during a cold start: Secrets Manager `GetSecretValue` and a JWKS endpoint.
+//! A local emulation of the Lambda Runtime API (2018-06-01) for one function process, on 127.0.0.1, plain HTTP as
+//! in Lambda (the runtime API is on the execution environment's loopback there too).
 //!
-//! It serves one invocation: the first `invocation/next` gets the event (with `Lambda-Runtime-Aws-Request-Id`,
-//! `Lambda-Runtime-Deadline-Ms`, `Lambda-Runtime-Invoked-Function-Arn`, `Lambda-Runtime-Trace-Id`), later ones
-//! are held open, as the real API does between invocations. It records when the response, an invocation error or
-//! an init error arrives. For benchmarks only: no concurrency, no streaming.
+//! It serves the event twice: a cold invocation (the first `invocation/next`) and a warm one (the next), each with
+//! `Lambda-Runtime-Aws-Request-Id`, `Lambda-Runtime-Deadline-Ms`, `Lambda-Runtime-Invoked-Function-Arn` and
+//! `Lambda-Runtime-Trace-Id`; later `next` calls are held open, as the real API does between invocations. It records
+//! when each response (or an invocation or init error) arrives, and when the warm event was handed out. For
+//! benchmarks only: no concurrency, no streaming.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Result};
 
-/// What the function reported.
+/// What the function reported for one invocation.
 #[derive(Debug, Clone)]
 pub enum Outcome {
     Response { at: Instant, body: String },
@@ -23,81 +24,71 @@ pub enum Outcome {
 
 #[derive(Debug, Default)]
 struct State {
-    served: bool,
-    outcome: Option<Outcome>,
+    served: usize,
+    warm_sent_at: Option<Instant>,
+    outcomes: Vec<Outcome>,
 }
 
-/// A running emulator; its thread ends with the process.
+/// A running emulator; its threads end with the process.
 #[derive(Debug)]
 pub struct RuntimeApi {
     pub port: u16,
     state: Arc<(Mutex<State>, Condvar)>,
 }
 
-/// Fixed answers of the stand-ins.
-#[derive(Debug, Clone)]
-pub struct StandIns {
-    /// The `SecretString` returned for any `GetSecretValue`.
-    pub secret_string: String,
-    /// The body served at `GET /jwks`.
-    pub jwks: String,
-}
-
 impl RuntimeApi {
-    pub fn start(event: String, function_name: String, stand_ins: StandIns) -> Result<RuntimeApi> {
+    pub fn start(event: String, function_name: String) -> Result<RuntimeApi> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let port = listener.local_addr()?.port();
         let state = Arc::new((Mutex::new(State::default()), Condvar::new()));
         let shared = state.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (shared, event, name, stand_ins) =
-                    (shared.clone(), event.clone(), function_name.clone(), stand_ins.clone());
+                let (shared, event, name) = (shared.clone(), event.clone(), function_name.clone());
                 std::thread::spawn(move || {
-                    let _ = serve(stream, &shared, &event, &name, &stand_ins);
+                    let _ = serve(stream, &shared, &event, &name);
                 });
             }
         });
         Ok(RuntimeApi { port, state })
     }
 
-    /// Waits for the function's answer to the one invocation.
-    pub fn wait(&self, timeout: Duration) -> Result<Outcome> {
+    /// Waits for the outcome of invocation `n` (0: cold, 1: warm).
+    pub fn wait(&self, n: usize, timeout: Duration) -> Result<Outcome> {
         let (lock, cvar) = &*self.state;
         let guard = lock.lock().map_err(|_| anyhow::anyhow!("runtime API state poisoned"))?;
         let (guard, result) = cvar
-            .wait_timeout_while(guard, timeout, |s| s.outcome.is_none())
+            .wait_timeout_while(guard, timeout, |s| {
+                s.outcomes.len() <= n && !s.outcomes.iter().any(|o| !matches!(o, Outcome::Response { .. }))
+            })
             .map_err(|_| anyhow::anyhow!("runtime API state poisoned"))?;
         if result.timed_out() {
-            bail!("the function did not answer within {} s", timeout.as_secs());
+            bail!("the function did not answer invocation {n} within {} s", timeout.as_secs());
         }
-        guard.outcome.clone().ok_or_else(|| anyhow::anyhow!("no outcome"))
+        if let Some(failure) = guard.outcomes.iter().find(|o| !matches!(o, Outcome::Response { .. })) {
+            return Ok(failure.clone());
+        }
+        guard.outcomes.get(n).cloned().ok_or_else(|| anyhow::anyhow!("no outcome"))
+    }
+
+    /// When the warm event was handed to the function.
+    pub fn warm_sent_at(&self) -> Option<Instant> {
+        self.state.0.lock().ok().and_then(|s| s.warm_sent_at)
     }
 }
 
-fn serve(
-    mut stream: TcpStream,
-    shared: &(Mutex<State>, Condvar),
-    event: &str,
-    name: &str,
-    stand_ins: &StandIns,
-) -> Result<()> {
+fn serve(mut stream: TcpStream, shared: &(Mutex<State>, Condvar), event: &str, name: &str) -> Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
     let mut content_length = 0usize;
-    let mut target_header = String::new();
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line)? == 0 || line == "\r\n" {
             break;
         }
-        let lower = line.to_ascii_lowercase();
-        if let Some(v) = lower.strip_prefix("content-length:") {
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
             content_length = v.trim().parse().unwrap_or(0);
-        }
-        if let Some(v) = lower.strip_prefix("x-amz-target:") {
-            target_header = v.trim().to_owned();
         }
     }
     let mut body = vec![0u8; content_length];
@@ -109,21 +100,30 @@ fn serve(
     let (lock, cvar) = shared;
     let record = |outcome: Outcome| {
         if let Ok(mut s) = lock.lock() {
-            s.outcome.get_or_insert(outcome);
+            s.outcomes.push(outcome);
             cvar.notify_all();
         }
     };
     match (method, path) {
         ("GET", "/2018-06-01/runtime/invocation/next") => {
-            let first = lock.lock().map(|mut s| !std::mem::replace(&mut s.served, true)).unwrap_or(false);
-            if !first {
+            let n = lock
+                .lock()
+                .map(|mut s| {
+                    s.served += 1;
+                    if s.served == 2 {
+                        s.warm_sent_at = Some(Instant::now());
+                    }
+                    s.served
+                })
+                .unwrap_or(usize::MAX);
+            if n > 2 {
                 // Between invocations the real API holds the request; keep it open until the process ends.
                 std::thread::sleep(Duration::from_secs(3600));
                 return Ok(());
             }
             let deadline = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() + 30_000;
             let headers = format!(
-                "Lambda-Runtime-Aws-Request-Id: 8476a536-e9f4-11e8-9739-2dfe598c3fcd\r\n\
+                "Lambda-Runtime-Aws-Request-Id: 8476a536-e9f4-11e8-9739-2dfe598c3f{n:02}\r\n\
                  Lambda-Runtime-Deadline-Ms: {deadline}\r\n\
                  Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:{name}\r\n\
                  Lambda-Runtime-Trace-Id: Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1\r\n"
@@ -142,18 +142,6 @@ fn serve(
             record(Outcome::InitError { body });
             respond(&mut stream, 202, "", "application/json", "{\"status\":\"OK\"}")
         }
-        ("POST", "/") if target_header == "secretsmanager.getsecretvalue" => {
-            let answer = serde_json::json!({
-                "ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:career-dev-supabase-credentials-AbCdEf",
-                "Name": "career-dev-supabase-credentials",
-                "VersionId": "01234567-89ab-cdef-0123-456789abcdef",
-                "SecretString": stand_ins.secret_string,
-                "VersionStages": ["AWSCURRENT"],
-                "CreatedDate": 1.7e9
-            });
-            respond(&mut stream, 200, "", "application/x-amz-json-1.1", &answer.to_string())
-        }
-        ("GET", "/jwks") => respond(&mut stream, 200, "", "application/json", &stand_ins.jwks),
         _ => respond(&mut stream, 404, "", "text/plain", "not emulated"),
     }
 }

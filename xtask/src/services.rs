@@ -39,13 +39,6 @@ pub fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-/// 32 random bytes as hex, from the kernel.
-pub fn random_hex() -> Result<String> {
-    let mut buf = [0u8; 32];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut buf)?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
-}
-
 /// The folder holding `initdb`/`pg_ctl` (PostgreSQL 15 preferred), installing Debian's package when missing.
 pub fn postgres_bindir() -> Result<PathBuf> {
     fn find() -> Option<PathBuf> {
@@ -194,20 +187,24 @@ impl Drop for Postgres {
 pub struct PostgRest {
     child: Child,
     port: u16,
-    pub jwt_secret: String,
 }
 
 impl PostgRest {
-    /// Starts `postrust` against `db_url` (the `authenticator` role), logging to `log`.
+    /// Starts `postrust` against `db_url` (the `authenticator` role), logging to `log`. It verifies tokens the way
+    /// Supabase's third-party auth does: against the identity provider's keys (the development issuer's JWKS),
+    /// with the environment's audience required, switching to the token's `role`; it holds no shared secret. Every
+    /// request runs the database's `app.check_request` first, as Supabase is configured to (`db-pre-request`).
     pub fn start(db_url: &str, log: &Path) -> Result<PostgRest> {
         let bin = postrust_bin()?;
         let port = free_port()?;
-        let jwt_secret = random_hex()?;
         let log_file = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
         let child = Command::new(&bin)
             .env("PGRST_DB_URI", db_url)
             .env("PGRST_DB_ANON_ROLE", "anon")
-            .env("PGRST_JWT_SECRET", &jwt_secret)
+            .env("PGRST_JWT_SECRET", dev_issuer::JWKS)
+            .env("PGRST_JWT_AUD", dev_issuer::audience("dev"))
+            .env("PGRST_DB_PRE_REQUEST", "app.check_request")
+            .env("PGRST_DB_CHANNEL_ENABLED", "true")
             .env("PGRST_SERVER_PORT", port.to_string())
             .env("PGRST_SERVER_HOST", "127.0.0.1")
             .env("PGRST_DB_SCHEMAS", "public")
@@ -218,7 +215,7 @@ impl PostgRest {
             .stdin(Stdio::null())
             .spawn()
             .with_context(|| format!("cannot start {}", bin.display()))?;
-        let mut server = PostgRest { child, port, jwt_secret };
+        let mut server = PostgRest { child, port };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = server.child.try_wait()? {
@@ -237,6 +234,11 @@ impl PostgRest {
 
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The server's process id (the fault run pauses it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 }
 
@@ -277,12 +279,13 @@ impl Stack {
         Ok(Stack { rest, pg })
     }
 
-    /// The variables the integration tests read.
+    /// The variables the integration tests read: the services, and where the Okta stand-in records exchanges for
+    /// the contract check.
     pub fn test_env(&self) -> Vec<(&'static str, String)> {
         vec![
             ("CAREER_TEST_DATABASE_URL", self.pg.url("postgres")),
             ("CAREER_TEST_POSTGREST_URL", self.rest.url()),
-            ("CAREER_TEST_JWT_SECRET", self.rest.jwt_secret.clone()),
+            ("OKTA_CONTRACT_LOG", crate::contract::log_path().display().to_string()),
         ]
     }
 }

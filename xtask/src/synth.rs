@@ -26,14 +26,35 @@ pub struct Args {
     /// Trust the local development issuer (`cargo xtask dev-token`) instead of Okta; dev and tst only.
     #[arg(long)]
     dev_issuer: bool,
-    /// Print this process's peak resident memory at the end (for benchmarks).
+    /// Render stg or prd although their settings still hold example values (the committed goldens are such
+    /// examples): `terraform plan` of the result stops with a precondition naming the settings to fill in.
+    #[arg(long)]
+    example: bool,
+    /// Print this process's CPU time and peak resident memory at the end (for benchmarks).
     #[arg(long, hide = true)]
-    report_peak_rss: bool,
+    report_usage: bool,
+    /// Accept that this resource is destroyed and replaced rather than moved (repeatable), when synth reports it
+    /// as a likely rename: e.g. `--accept-replacement aws_apigatewayv2_route.get_old_path`.
+    #[arg(long = "accept-replacement", value_name = "ADDRESS")]
+    accept_replacement: Vec<String>,
+    /// Synthesize this many copies of org-module instead of the catalog (the synth scaling benchmark).
+    #[arg(long, hide = true)]
+    synthetic_modules: Option<usize>,
 }
 
 /// `synth --all --check`, for the test command.
 pub fn run_check_all() -> Result<()> {
-    run(&Args { env: None, all: true, check: true, out: None, dev_issuer: false, report_peak_rss: false })
+    run(&Args {
+        env: None,
+        all: true,
+        check: true,
+        out: None,
+        dev_issuer: false,
+        example: true,
+        report_usage: false,
+        accept_replacement: Vec::new(),
+        synthetic_modules: None,
+    })
 }
 
 pub fn parse_env(s: &str) -> Result<Env, String> {
@@ -46,41 +67,170 @@ pub fn run(args: &Args) -> Result<()> {
         None => Env::ALL.to_vec(),
     };
     let out_root = args.out.clone().unwrap_or_else(|| workspace_root().join("build"));
+    // Check every environment before writing any, so a refused rename leaves all of build/ as it was.
+    let synthetic = args.synthetic_modules.map(synthetic_catalog);
     let mut stale = Vec::new();
+    let mut rendered = Vec::new();
     for env in envs {
         let start = Instant::now();
-        let issuer = if args.dev_issuer { Issuer::Development } else { Issuer::Okta };
-        let synthesized =
-            stacks::synth_with_issuer(env, &Target::Aws, issuer).with_context(|| format!("synth of {env} failed"))?;
+        let issuer = if args.dev_issuer { crate::dev::issuer() } else { Issuer::Okta };
+        let options = stacks::Options { issuer, example: args.example };
+        let synthesized = match &synthetic {
+            Some(modules) => stacks::synth_catalog(env.settings(), &Target::Aws, &options, modules),
+            None => stacks::synth_with(env, &Target::Aws, &options),
+        }
+        .with_context(|| format!("synth of {env} failed"))?;
+        let bootstrap = stacks::bootstrap::synth(env, &Target::Aws, false)?;
         let path = out_root.join(env.as_str()).join("main.tf.json");
-        let shown = display_path(&path);
+        let bootstrap_path = out_root.join("bootstrap").join(env.as_str()).join("main.tf.json");
         if args.check {
-            let committed = std::fs::read_to_string(&path).unwrap_or_default();
-            if committed != synthesized.text {
-                stale.push(shown);
-            } else {
-                println!("{shown}: up to date ({} resources)", synthesized.resource_count);
+            for (path, text) in [(&path, &synthesized.text), (&bootstrap_path, &bootstrap)] {
+                if std::fs::read_to_string(path).ok().as_deref() != Some(text.as_str()) {
+                    stale.push(display_path(path));
+                }
+            }
+            if stale.is_empty() {
+                println!("{}: up to date ({} resources)", display_path(&path), synthesized.resource_count);
             }
             continue;
         }
+        if args.out.is_none() {
+            if let Ok(committed) = std::fs::read_to_string(&path) {
+                rename_guard(env, &committed, &synthesized.text, &args.accept_replacement)?;
+            }
+        }
+        rendered.push((env, path, synthesized, bootstrap_path, bootstrap, start));
+    }
+    for (env, path, synthesized, bootstrap_path, bootstrap, start) in rendered {
         write_if_changed(&path, &synthesized.text)?;
+        write_if_changed(&bootstrap_path, &bootstrap)?;
+        let dir = display_path(path.parent().unwrap_or(&path));
+        let example = if synthesized.example {
+            " (an EXAMPLE: terraform plan refuses it until the settings are real)"
+        } else {
+            ""
+        };
         println!(
-            "wrote {shown}: {} resources in {}. Next: terraform -chdir={} init && terraform -chdir={} plan",
+            "wrote {}: {} resources in {}{example}. Next: cargo xtask bootstrap {env} (once), terraform -chdir={dir} init && terraform -chdir={dir} plan",
+            display_path(&path),
             synthesized.resource_count,
             human(start.elapsed()),
-            display_path(path.parent().unwrap_or(&path)),
-            display_path(path.parent().unwrap_or(&path)),
         );
     }
     if !stale.is_empty() {
         bail!(
-            "{} differ from what synth produces: {}. Run `cargo xtask synth --all` and commit the result",
+            "{} differ from what synth produces: {}. Run `cargo xtask synth --all --example` and commit the result",
             stale.len(),
             stale.join(", ")
         );
     }
-    if args.report_peak_rss {
-        println!("peak_rss_kib={}", crate::bench::peak_rss_kib(std::process::id()).unwrap_or(0));
+    if args.report_usage {
+        let pid = std::process::id();
+        println!("cpu_ns={}", crate::bench::cpu_time(pid).unwrap_or_default().as_nanos());
+        println!("peak_rss_kib={}", crate::bench::peak_rss_kib(pid).unwrap_or(0));
+    }
+    Ok(())
+}
+
+/// `n` copies of org-module under other names (`m0-module` …, routes under `/m0/…`), for the synth scaling
+/// benchmark. The catalog's types hold `&'static` data (they are constants), so the copies are leaked: once, in a
+/// benchmark process that exits right after.
+fn synthetic_catalog(n: usize) -> Vec<route_registry::Module> {
+    use route_registry::{modules::org, Function, Module, Route};
+    fn leak(s: String) -> &'static str {
+        Box::leak(s.into_boxed_str())
+    }
+    (0..n)
+        .map(|i| {
+            let name = leak(format!("m{i}-module"));
+            let functions: Vec<Function> = org::FUNCTIONS
+                .iter()
+                .map(|f| Function { module: name, binary: leak(format!("m{i}-{}", f.name)), ..*f })
+                .collect();
+            let functions: &'static [Function] = Box::leak(functions.into_boxed_slice());
+            let routes: Vec<Route> = org::ROUTES
+                .iter()
+                .map(|r| {
+                    let at = org::FUNCTIONS.iter().position(|f| *f == r.function).unwrap_or(0);
+                    Route { path: leak(format!("/m{i}{}", r.path)), function: functions[at], ..*r }
+                })
+                .collect();
+            Module {
+                name,
+                summary: org::MODULE.summary,
+                functions,
+                routes: Box::leak(routes.into_boxed_slice()),
+                renamed: &[],
+            }
+        })
+        .collect()
+}
+
+/// Refuses likely renames: when a resource type loses addresses and gains others at once, Terraform would destroy
+/// and recreate them (a log group loses its logs, a role and its function are replaced, a route flickers). Each
+/// vanished address must be the source of a declared move, or accepted as a replacement.
+pub fn rename_guard(env: Env, committed: &str, new: &str, accepted: &[String]) -> Result<()> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let parse = |t: &str| serde_json::from_str::<serde_json::Value>(t).unwrap_or_default();
+    let (old, new) = (parse(committed), parse(new));
+    let addresses = |doc: &serde_json::Value| -> BTreeMap<String, BTreeSet<String>> {
+        let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (ty, by_name) in doc["resource"].as_object().into_iter().flatten() {
+            out.entry(ty.clone())
+                .or_default()
+                .extend(by_name.as_object().into_iter().flatten().map(|(n, _)| n.clone()));
+        }
+        out
+    };
+    let moved: Vec<(String, String)> = new["moved"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| (m["from"].as_str().unwrap_or_default().to_owned(), m["to"].as_str().unwrap_or_default().to_owned()))
+        .collect();
+    let (before, after) = (addresses(&old), addresses(&new));
+    let mut problems = Vec::new();
+    for (ty, old_names) in &before {
+        let empty = BTreeSet::new();
+        let new_names = after.get(ty).unwrap_or(&empty);
+        let vanished: Vec<&String> = old_names
+            .iter()
+            .filter(|n| !new_names.contains(*n))
+            .filter(|n| !moved.iter().any(|(from, _)| *from == format!("{ty}.{n}")))
+            .filter(|n| !accepted.contains(&format!("{ty}.{n}")))
+            .collect();
+        let appeared: Vec<&String> = new_names
+            .iter()
+            .filter(|n| !old_names.contains(*n))
+            .filter(|n| !moved.iter().any(|(_, to)| *to == format!("{ty}.{n}")))
+            .collect();
+        if !vanished.is_empty() && !appeared.is_empty() {
+            let declare = if ty == "aws_apigatewayv2_route" {
+                let key = |doc: &serde_json::Value, n: &str| {
+                    doc["resource"][ty.as_str()][n]["route_key"].as_str().unwrap_or(n).to_owned()
+                };
+                format!("Rename::Route {{ from: \"{}\", to: \"{}\" }}", key(&old, vanished[0]), key(&new, appeared[0]))
+            } else {
+                let binary = |n: &str| n.split('_').collect::<Vec<_>>().join("-");
+                format!(
+                    "Rename::Function {{ from: \"{}\", to: \"{}\" }} (for a function's resources)",
+                    binary(vanished[0]),
+                    binary(appeared[0])
+                )
+            };
+            problems.push(format!(
+                "{ty}: {} gone while {} appeared. If it is a rename, declare it in the module's catalog entry (`renamed: &[{declare}]`); if the replacement is intended, pass {}",
+                vanished.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", "),
+                appeared.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", "),
+                vanished.iter().map(|n| format!("--accept-replacement {ty}.{n}")).collect::<Vec<_>>().join(" ")
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        bail!(
+            "{env}: likely renames, which Terraform would destroy and recreate (nothing was written):\n  {}",
+            problems.join("\n  ")
+        );
     }
     Ok(())
 }

@@ -15,12 +15,46 @@ pub struct ValidateArgs {
     /// The environment to validate (default: all four).
     #[arg(value_parser = parse_env)]
     env: Option<Env>,
+    /// (Re)write the committed provider lock files (`.terraform.lock.hcl` next to each root module) from the
+    /// provider mirror, instead of requiring them.
+    #[arg(long)]
+    lock: bool,
 }
 
 impl ValidateArgs {
     pub fn all() -> Self {
-        ValidateArgs { env: None }
+        ValidateArgs { env: None, lock: false }
     }
+}
+
+/// The root modules of an environment: the platform and its bootstrap module.
+fn roots(env: Env) -> [PathBuf; 2] {
+    let build = workspace_root().join("build");
+    [build.join(env.as_str()), build.join("bootstrap").join(env.as_str())]
+}
+
+/// Writes a root module's provider lock file (`terraform providers lock`, from the mirror when there is one).
+fn write_lock(root: &Path) -> Result<()> {
+    let mut cmd = terraform()?;
+    cmd.arg(format!("-chdir={}", root.display())).args(["providers", "lock", "-no-color", "-platform=linux_amd64"]);
+    if let Some(mirror) = find_mirror() {
+        cmd.arg(format!("-fs-mirror={}", mirror.display()));
+    }
+    cmd.stdout(std::process::Stdio::null());
+    exec(&mut cmd).with_context(|| format!("terraform providers lock failed in {}", display_path(root)))
+}
+
+/// Copies a root module's committed lock file into `dir`, where it is used read-only: a provider whose checksum is
+/// not in it is refused.
+pub fn use_lock(root: &Path, dir: &Path) -> Result<()> {
+    let lock = root.join(".terraform.lock.hcl");
+    let text = std::fs::read_to_string(&lock).with_context(|| {
+        format!(
+            "{} is missing: run `cargo xtask validate --lock` and commit it (it pins the provider checksums)",
+            display_path(&lock)
+        )
+    })?;
+    write_if_changed(&dir.join(".terraform.lock.hcl"), &text)
 }
 
 /// Where an offline copy of the providers may live, in search order after `TF_PROVIDER_MIRROR`.
@@ -61,10 +95,13 @@ pub fn terraform() -> Result<Command> {
     Ok(cmd)
 }
 
-/// `terraform init` in `dir`, offline from the mirror when there is one.
+/// `terraform init` in `dir`, offline from the mirror when there is one; with a lock file in `dir`, read-only.
 pub fn init(dir: &Path, backend: bool) -> Result<()> {
     let mut cmd = terraform()?;
     cmd.arg(format!("-chdir={}", dir.display())).args(["init", "-input=false", "-no-color"]);
+    if dir.join(".terraform.lock.hcl").is_file() {
+        cmd.arg("-lockfile=readonly");
+    }
     if !backend {
         cmd.arg("-backend=false");
     }
@@ -82,22 +119,28 @@ pub fn init(dir: &Path, backend: bool) -> Result<()> {
 
 pub fn validate(args: &ValidateArgs) -> Result<()> {
     let envs: Vec<Env> = args.env.map(|e| vec![e]).unwrap_or_else(|| Env::ALL.to_vec());
-    let build = workspace_root().join("build");
     for env in envs {
-        let source = build.join(env.as_str()).join("main.tf.json");
-        if !source.is_file() {
-            bail!("{} does not exist: run `cargo xtask synth {env}` first", display_path(&source));
+        for (i, root) in roots(env).iter().enumerate() {
+            let source = root.join("main.tf.json");
+            if !source.is_file() {
+                bail!("{} does not exist: run `cargo xtask synth --all --example` first", display_path(&source));
+            }
+            if args.lock {
+                step(&format!("terraform providers lock {}", display_path(root)), || write_lock(root))?;
+            }
+            // Validate a copy under target/, so build/ keeps only what synth wrote (and the lock file).
+            let kind = if i == 0 { "platform" } else { "bootstrap" };
+            let dir = crate::target_dir().join("terraform-validate").join(kind).join(env.as_str());
+            let text = std::fs::read_to_string(&source).with_context(|| format!("cannot read {}", source.display()))?;
+            write_if_changed(&dir.join("main.tf.json"), &text)?;
+            use_lock(root, &dir)?;
+            step(&format!("terraform validate {}", display_path(root)), || {
+                init(&dir, false)?;
+                let mut cmd = terraform()?;
+                cmd.arg(format!("-chdir={}", dir.display())).args(["validate", "-no-color"]);
+                exec(&mut cmd).with_context(|| format!("terraform rejected {}", display_path(&source)))
+            })?;
         }
-        // Validate a copy under target/, so build/<env> keeps only what synth wrote.
-        let dir = workspace_root().join("target/terraform-validate").join(env.as_str());
-        let text = std::fs::read_to_string(&source).with_context(|| format!("cannot read {}", source.display()))?;
-        write_if_changed(&dir.join("main.tf.json"), &text)?;
-        step(&format!("terraform validate {env}"), || {
-            init(&dir, false)?;
-            let mut cmd = terraform()?;
-            cmd.arg(format!("-chdir={}", dir.display())).args(["validate", "-no-color"]);
-            exec(&mut cmd).with_context(|| format!("terraform rejected {}", display_path(&source)))
-        })?;
     }
     Ok(())
 }

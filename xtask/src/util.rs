@@ -41,16 +41,54 @@ pub fn cargo() -> Command {
 /// A Python tool in its own virtualenv under `target/tools/<name>`, installed from `package` (pinned) on first
 /// use; returns the path of `bin/<executable>` in it.
 pub fn python_tool(name: &str, package: &str, executable: &str) -> Result<std::path::PathBuf> {
-    let venv = crate::workspace_root().join("target/tools").join(name);
+    python_tool_with(name, &[package], executable)
+}
+
+/// [`python_tool`] with several packages.
+pub fn python_tool_with(name: &str, packages: &[&str], executable: &str) -> Result<std::path::PathBuf> {
+    let venv = crate::target_dir().join("tools").join(name);
     let bin = venv.join("bin").join(executable);
-    if !bin.is_file() {
-        step(&format!("python3 -m venv target/tools/{name} && pip install {package} (first run only)"), || {
+    let marker = venv.join(".installed");
+    if !marker.is_file() {
+        let shown = packages.join(" ");
+        step(&format!("python3 -m venv target/tools/{name} && pip install {shown} (first run only)"), || {
             exec(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
-            exec(Command::new(venv.join("bin/pip")).args(["install", "--quiet", package]))
+            exec(Command::new(venv.join("bin/pip")).args(["install", "--quiet"]).args(packages))?;
+            std::fs::write(&marker, &shown)?;
+            Ok(())
         })?;
     }
     if !bin.is_file() {
-        bail!("{package} was installed but {} does not exist", bin.display());
+        bail!("{} was installed but {} does not exist", packages.join(" "), bin.display());
     }
     Ok(bin)
+}
+
+/// Removes a folder when dropped (scratch copies).
+pub struct RemoveOnDrop(pub std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Copies the workspace's files (tracked, and untracked but not ignored) into `dest`.
+pub fn copy_workspace(root: &std::path::Path, dest: &std::path::Path) -> Result<()> {
+    let out = Command::new("git")
+        .current_dir(root)
+        .args(["ls-files", "-z", "--cached", "--others", "--exclude-standard"])
+        .output()
+        .context("cannot list the workspace's files with git")?;
+    if !out.status.success() {
+        bail!("git ls-files failed in {}", root.display());
+    }
+    for file in String::from_utf8_lossy(&out.stdout).split('\0').filter(|f| !f.is_empty()) {
+        let (from, to) = (root.join(file), dest.join(file));
+        if from.is_file() {
+            std::fs::create_dir_all(to.parent().unwrap_or(dest))?;
+            std::fs::copy(&from, &to).with_context(|| format!("cannot copy {file}"))?;
+        }
+    }
+    Ok(())
 }

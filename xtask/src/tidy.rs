@@ -1,0 +1,125 @@
+//! The architecture's invariants as tests, in the way of rust-analyzer's tidy: `cargo test` fails when one is
+//! broken, not only the full test command.
+//!
+//! - every `.rs` file opens with a `//!` paragraph;
+//! - the pure crates (infra-dsl, the catalog, stacks) depend only on what ARCHITECTURE.md allows them, so stacks
+//!   never depend on a handler crate and the catalog knows nothing of Terraform, HTTP or Lambda;
+//! - the pure crates do no IO: no file system, no environment, no clock;
+//! - only xtask runs processes.
+
+use std::path::{Path, PathBuf};
+
+/// Every `.rs` file of the workspace outside `target/`, `.git/` and `build/`.
+pub fn rust_files(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            if path.is_dir() {
+                if !matches!(name, "target" | ".git" | "build" | "node_modules") && !name.starts_with('.') {
+                    stack.push(path);
+                }
+            } else if name.ends_with(".rs") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Files that lack the leading `//!` paragraph, relative to `root`.
+pub fn missing_module_docs(root: &Path) -> Vec<String> {
+    rust_files(root)
+        .into_iter()
+        .filter(|p| !std::fs::read_to_string(p).unwrap_or_default().trim_start().starts_with("//!"))
+        .map(|p| p.strip_prefix(root).unwrap_or(&p).display().to_string())
+        .collect()
+}
+
+/// The crates whose dependencies are restricted, with what they may depend on (normal dependencies).
+pub const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
+    ("infra-dsl", &["indexmap", "serde", "serde_json", "thiserror"]),
+    ("route-registry", &["schemars", "serde", "serde_json", "uuid"]),
+    ("stacks", &["infra-dsl", "route-registry", "indexmap", "serde", "serde_json", "thiserror"]),
+];
+
+/// The folders of the crates that must do no IO (their `src/`, tests excluded).
+pub const PURE: &[&str] = &["infra-dsl/src", "lambdas/route-registry/src", "stacks/src"];
+
+/// What IO looks like in source text.
+const IO: &[&str] =
+    &["std::fs", "std::env::var", "std::env::current_dir", "SystemTime::now", "Instant::now", "std::net"];
+
+/// What running a process looks like in source text.
+const PROCESS: &[&str] = &["process::Command", "Command::new("];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workspace_root;
+    use serde_json::Value;
+
+    /// The non-test part of a source file (before a `#[cfg(test)]` module).
+    fn code(path: &Path) -> String {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        match text.find("#[cfg(test)]") {
+            Some(i) => text[..i].to_owned(),
+            None => text,
+        }
+    }
+
+    #[test]
+    fn every_rust_file_opens_with_a_module_doc() {
+        let missing = missing_module_docs(&workspace_root());
+        assert!(missing.is_empty(), "these files lack a leading //! paragraph: {missing:?}");
+    }
+
+    #[test]
+    fn the_pure_crates_depend_only_on_what_they_may() {
+        let out = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .current_dir(workspace_root())
+            .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr));
+        let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
+        for (krate, allowed) in ALLOWED_DEPENDENCIES {
+            let package = meta["packages"].as_array().unwrap().iter().find(|p| p["name"] == *krate).unwrap();
+            for dep in package["dependencies"].as_array().unwrap() {
+                if dep["kind"].is_null() {
+                    let name = dep["name"].as_str().unwrap();
+                    assert!(allowed.contains(&name), "{krate} must not depend on {name} (ARCHITECTURE.md)");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_pure_crates_do_no_io() {
+        let root = workspace_root();
+        for dir in PURE {
+            for file in rust_files(&root.join(dir)) {
+                let text = code(&file);
+                for io in IO {
+                    assert!(!text.contains(io), "{} uses {io}: synth and the catalog are pure", file.display());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn only_xtask_runs_processes() {
+        let root = workspace_root();
+        let xtask = root.join("xtask/src");
+        for file in rust_files(&root).into_iter().filter(|f| !f.starts_with(&xtask)) {
+            let text = code(&file);
+            for p in PROCESS {
+                assert!(!text.contains(p), "{} runs a process ({p}); only xtask may", file.display());
+            }
+        }
+    }
+}

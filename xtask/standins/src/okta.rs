@@ -1,0 +1,484 @@
+//! A stand-in for Okta's Users API: create a user (`POST /api/v1/users?activate=`), list users by login filter,
+//! read one by id or login, and the lifecycle operations `deactivate`, `activate` and `reactivate`, with Okta's
+//! statuses, validation, error bodies (`errorCode`, `errorSummary`, `errorCauses`, …) and rate-limit headers.
+//!
+//! A switch makes it answer 429 (with `X-Rate-Limit-Reset`), 500, slowly, or not at all. Every exchange is kept
+//! (and appended as a JSON line to the file `OKTA_CONTRACT_LOG` names, when set), so the contract check can
+//! validate each request and each answer against the published OpenAPI document; answers to injected faults are
+//! marked, since Okta's document does not declare 5xx answers.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response, StatusCode};
+use serde_json::{json, Value};
+
+/// How the stand-in misbehaves, when asked to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Answers as Okta does.
+    None,
+    /// 429 with `X-Rate-Limit-Reset` this many seconds ahead.
+    RateLimited { reset_in_s: u64 },
+    /// 500 with Okta's error body.
+    ServerError,
+    /// Answers normally after this delay.
+    Slow(Duration),
+    /// Never answers (holds the connection).
+    Hang,
+}
+
+/// One request and its answer, as recorded.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Exchange {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    /// Request headers the contract covers (`authorization` reduced to its scheme).
+    pub headers: BTreeMap<String, String>,
+    pub body: Option<Value>,
+    pub status: u16,
+    pub response_headers: BTreeMap<String, String>,
+    pub response: Option<Value>,
+    /// The answer was an injected fault, outside Okta's document.
+    pub fault: bool,
+}
+
+#[derive(Debug, Clone)]
+struct User {
+    id: String,
+    status: String,
+    created: String,
+    profile: Value,
+}
+
+impl User {
+    fn json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "status": self.status,
+            "created": self.created,
+            "activated": if self.status == "ACTIVE" { json!(self.created) } else { Value::Null },
+            "statusChanged": self.created,
+            "lastLogin": Value::Null,
+            "lastUpdated": self.created,
+            "passwordChanged": Value::Null,
+            "profile": self.profile,
+            "credentials": {"provider": {"type": "OKTA", "name": "OKTA"}},
+            "_links": {"self": {"href": format!("https://example.okta.com/api/v1/users/{}", self.id)}},
+        })
+    }
+
+    fn login(&self) -> &str {
+        self.profile["login"].as_str().unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    users: Vec<User>,
+    exchanges: Vec<Exchange>,
+    fault: Option<Fault>,
+}
+
+/// A running stand-in; stopped when dropped.
+#[derive(Debug)]
+pub struct OktaStandin {
+    pub base_url: String,
+    token: String,
+    state: Arc<Mutex<State>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl OktaStandin {
+    /// Starts the stand-in on a free port of 127.0.0.1, accepting `SSWS <token>`.
+    pub fn start(token: &str) -> std::io::Result<OktaStandin> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let addr: SocketAddr = listener.local_addr()?;
+        let state = Arc::new(Mutex::new(State::default()));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (shared, token_owned) = (state.clone(), token.to_owned());
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+        let thread = std::thread::spawn(move || {
+            runtime.block_on(async move {
+                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
+                let accept = async {
+                    loop {
+                        let Ok((stream, _)) = listener.accept().await else { continue };
+                        let (state, token) = (shared.clone(), token_owned.clone());
+                        tokio::spawn(async move {
+                            let service = hyper::service::service_fn(move |req| {
+                                let (state, token) = (state.clone(), token.clone());
+                                async move { Ok::<_, std::convert::Infallible>(serve(&state, &token, req).await) }
+                            });
+                            let _ = hyper::server::conn::http1::Builder::new()
+                                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                                .await;
+                        });
+                    }
+                };
+                tokio::select! {
+                    () = accept => {}
+                    _ = stopped => {}
+                }
+            });
+        });
+        Ok(OktaStandin {
+            base_url: format!("http://{addr}"),
+            token: token.to_owned(),
+            state,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// The token it accepts.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// From now on, misbehave this way (`Fault::None` to stop).
+    pub fn set_fault(&self, fault: Fault) {
+        if let Ok(mut s) = self.state.lock() {
+            s.fault = Some(fault).filter(|f| *f != Fault::None);
+        }
+    }
+
+    /// Every exchange so far.
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        self.state.lock().map(|s| s.exchanges.clone()).unwrap_or_default()
+    }
+
+    /// Adds a user directly (seeding), as Okta would hold one: returns its id.
+    pub fn add_user(&self, login: &str, email: &str, first_name: &str, last_name: &str, status: &str) -> String {
+        let user = User {
+            id: new_id(),
+            status: status.to_owned(),
+            created: now_iso(),
+            profile: json!({"login": login, "email": email, "firstName": first_name, "lastName": last_name}),
+        };
+        let id = user.id.clone();
+        if let Ok(mut s) = self.state.lock() {
+            s.users.push(user);
+        }
+        id
+    }
+
+    /// A user's status by login (for tests), e.g. `Some("DEPROVISIONED")`.
+    pub fn status_of(&self, login: &str) -> Option<String> {
+        let s = self.state.lock().ok()?;
+        s.users.iter().find(|u| u.login().eq_ignore_ascii_case(login)).map(|u| u.status.clone())
+    }
+
+    /// How many users it holds (for tests that check nothing was created twice).
+    pub fn user_count(&self) -> usize {
+        self.state.lock().map(|s| s.users.len()).unwrap_or(0)
+    }
+}
+
+impl Drop for OktaStandin {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn now_iso() -> String {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    // Civil date from days since the epoch (Howard Hinnant's algorithm), enough for ISO timestamps.
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+fn error(code: &str, summary: &str, causes: &[String]) -> Value {
+    json!({
+        "errorCode": code,
+        "errorSummary": summary,
+        "errorLink": code,
+        "errorId": format!("sample{}", &uuid::Uuid::new_v4().simple().to_string()[..20]),
+        "errorCauses": causes.iter().map(|c| json!({"errorSummary": c})).collect::<Vec<_>>(),
+    })
+}
+
+/// Okta's checks on a new user's profile (the document's `UserProfile` limits; e-mail and login as e-mail).
+fn validate_profile(profile: &Value) -> Vec<String> {
+    let mut causes = Vec::new();
+    let text = |k: &str| profile.get(k).and_then(Value::as_str);
+    let looks_like_email = |s: &str| {
+        let mut parts = s.split('@');
+        matches!((parts.next(), parts.next(), parts.next()), (Some(l), Some(d), None) if !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.'))
+    };
+    match text("login") {
+        None => causes.push("login: The field cannot be left blank".to_owned()),
+        Some(l) if !(5..=100).contains(&l.chars().count()) => {
+            causes.push("login: The field must be between 5 and 100 characters".to_owned())
+        }
+        Some(l) if !looks_like_email(l) => {
+            causes.push("login: Username must be in the form of an email address".to_owned())
+        }
+        _ => {}
+    }
+    match text("email") {
+        None => causes.push("email: The field cannot be left blank".to_owned()),
+        Some(e) if !(5..=100).contains(&e.chars().count()) || !looks_like_email(e) => {
+            causes.push("email: Does not match required pattern".to_owned())
+        }
+        _ => {}
+    }
+    for name in ["firstName", "lastName"] {
+        match profile.get(name) {
+            None | Some(Value::Null) => causes.push(format!("{name}: The field cannot be left blank")),
+            Some(Value::String(s)) if !(1..=50).contains(&s.chars().count()) => {
+                causes.push(format!("{name}: The field must be between 1 and 50 characters"))
+            }
+            Some(Value::String(_)) => {}
+            Some(_) => causes.push(format!("{name}: The field must be a string")),
+        }
+    }
+    causes
+}
+
+fn new_id() -> String {
+    let hex = uuid::Uuid::new_v4().simple().to_string();
+    format!("00u{}", &hex[..17])
+}
+
+async fn serve(state: &Mutex<State>, token: &str, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let method = req.method().as_str().to_owned();
+    let path = req.uri().path().to_owned();
+    let query = req.uri().query().unwrap_or("").to_owned();
+    let mut headers = BTreeMap::new();
+    for name in ["content-type", "accept"] {
+        if let Some(v) = req.headers().get(name).and_then(|v| v.to_str().ok()) {
+            headers.insert(name.to_owned(), v.to_owned());
+        }
+    }
+    let authorization = req.headers().get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    if let Some(a) = &authorization {
+        headers.insert("authorization".into(), a.split(' ').next().unwrap_or_default().to_owned());
+    }
+    let bytes = req.into_body().collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+    let body: Option<Value> = (!bytes.is_empty()).then(|| serde_json::from_slice(&bytes).unwrap_or(Value::Null));
+    let fault = state.lock().ok().and_then(|s| s.fault);
+
+    let (status, answer, extra, injected) = match fault {
+        Some(Fault::Hang) => {
+            // Hold the request until the client gives up (the tests bound how long they wait).
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            (500, None, None, true)
+        }
+        Some(Fault::RateLimited { reset_in_s }) => {
+            let reset = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) + reset_in_s;
+            let summary = "API call exceeded rate limit due to too many requests.";
+            (429, Some(error("E0000047", summary, &[])), Some(reset), false)
+        }
+        Some(Fault::ServerError) => (500, Some(error("E0000009", "Internal Server Error", &[])), None, true),
+        other => {
+            if let Some(Fault::Slow(delay)) = other {
+                tokio::time::sleep(delay).await;
+            }
+            let (status, answer) = match authorization.as_deref().and_then(|a| a.strip_prefix("SSWS ")) {
+                Some(t) if t == token => route(state, &method, &path, &query, body.as_ref()),
+                _ => (401, Some(error("E0000011", "Invalid token provided", &[]))),
+            };
+            (status, answer, None, false)
+        }
+    };
+
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let mut response_headers = BTreeMap::new();
+    response_headers.insert("content-type".to_owned(), "application/json".to_owned());
+    response_headers.insert("x-rate-limit-limit".to_owned(), "600".to_owned());
+    response_headers.insert("x-rate-limit-remaining".to_owned(), if status == 429 { "0" } else { "599" }.to_owned());
+    response_headers.insert("x-rate-limit-reset".to_owned(), extra.unwrap_or(now + 60).to_string());
+    let exchange = Exchange {
+        method,
+        path,
+        query,
+        headers,
+        body,
+        status,
+        response_headers: response_headers.clone(),
+        response: answer.clone(),
+        fault: injected,
+    };
+    if let Some(file) = std::env::var_os("OKTA_CONTRACT_LOG") {
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(file) {
+            let _ = writeln!(f, "{}", serde_json::to_string(&exchange).unwrap_or_default());
+        }
+    }
+    if let Ok(mut s) = state.lock() {
+        s.exchanges.push(exchange);
+    }
+    let mut response = Response::new(Full::new(Bytes::from(answer.map(|a| a.to_string()).unwrap_or_default())));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (k, v) in &response_headers {
+        if let (Ok(name), Ok(value)) =
+            (hyper::header::HeaderName::from_bytes(k.as_bytes()), hyper::header::HeaderValue::from_str(v))
+        {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}
+
+fn query_param(query: &str, name: &str) -> Option<String> {
+    query.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| decode(v))
+}
+
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 3;
+                    }
+                    Err(_) => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn find<'s>(users: &'s mut [User], id_or_login: &str) -> Option<&'s mut User> {
+    users.iter_mut().find(|u| u.id == id_or_login || u.login().eq_ignore_ascii_case(id_or_login))
+}
+
+/// Okta's behaviour for one authenticated request: `(status, body)`.
+fn route(state: &Mutex<State>, method: &str, path: &str, query: &str, body: Option<&Value>) -> (u16, Option<Value>) {
+    let Ok(mut s) = state.lock() else { return (500, Some(error("E0000009", "Internal Server Error", &[]))) };
+    let not_found =
+        |what: &str| (404, Some(error("E0000007", &format!("Not found: Resource not found: {what} (User)"), &[])));
+    let segments: Vec<String> = path.trim_start_matches('/').split('/').map(decode).collect();
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    match (method, segments.as_slice()) {
+        ("POST", ["api", "v1", "users"]) => {
+            let Some(profile) = body.and_then(|b| b.get("profile")) else {
+                return (400, Some(error("E0000003", "The request body was not well-formed.", &[])));
+            };
+            let causes = validate_profile(profile);
+            if !causes.is_empty() {
+                return (
+                    400,
+                    Some(error("E0000001", &format!("Api validation failed: {}", causes.join(", ")), &causes)),
+                );
+            }
+            let login = profile["login"].as_str().unwrap_or_default();
+            if s.users.iter().any(|u| u.login().eq_ignore_ascii_case(login)) {
+                let cause = "login: An object with this field already exists in the current organization".to_owned();
+                return (400, Some(error("E0000001", "Api validation failed: login", &[cause])));
+            }
+            let activate = query_param(query, "activate").is_none_or(|v| v != "false");
+            let user = User {
+                id: new_id(),
+                // Without credentials, activation leaves the user PROVISIONED until they finish the e-mailed flow.
+                status: if activate { "PROVISIONED" } else { "STAGED" }.into(),
+                created: now_iso(),
+                profile: profile.clone(),
+            };
+            let answer = user.json();
+            s.users.push(user);
+            (200, Some(answer))
+        }
+        ("GET", ["api", "v1", "users"]) => {
+            let filter = query_param(query, "filter").unwrap_or_default();
+            let login = filter.strip_prefix("profile.login eq \"").and_then(|r| r.strip_suffix('"'));
+            let users: Vec<Value> = s
+                .users
+                .iter()
+                .filter(|u| match login {
+                    Some(l) => u.login().eq_ignore_ascii_case(l),
+                    // Without a filter, Okta omits DEPROVISIONED users.
+                    None => u.status != "DEPROVISIONED",
+                })
+                .map(User::json)
+                .collect();
+            (200, Some(Value::Array(users)))
+        }
+        ("GET", ["api", "v1", "users", id]) => match find(&mut s.users, id) {
+            Some(u) => (200, Some(u.json())),
+            None => not_found(id),
+        },
+        ("POST", ["api", "v1", "users", id, "lifecycle", op]) => {
+            let op = (*op).to_owned();
+            let Some(u) = find(&mut s.users, id) else { return not_found(id) };
+            let token = json!({"activationToken": "XE6wE17zmphl3KqAPFxO", "activationUrl": "https://example.okta.com/tokens/XE6wE17zmphl3KqAPFxO/verify"});
+            let send_email = query_param(query, "sendEmail").is_some_and(|v| v == "true");
+            let denied = |why: &str| (403, Some(error("E0000016", why, &[])));
+            match op.as_str() {
+                "deactivate" => {
+                    u.status = "DEPROVISIONED".into();
+                    (200, None)
+                }
+                "activate" if matches!(u.status.as_str(), "STAGED" | "DEPROVISIONED") => {
+                    u.status = "PROVISIONED".into();
+                    (200, Some(if send_email { json!({}) } else { token }))
+                }
+                "activate" => denied("Activation failed because the user is already active"),
+                "reactivate" if matches!(u.status.as_str(), "PROVISIONED" | "RECOVERY") => {
+                    (200, Some(if send_email { json!({}) } else { token }))
+                }
+                "reactivate" => denied("This operation is not allowed in the user's current status."),
+                _ => not_found(&op),
+            }
+        }
+        _ => (404, Some(error("E0000022", "The endpoint does not support the provided HTTP method", &[]))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_decoding() {
+        assert_eq!(now_iso().len(), 24);
+        assert_eq!(decode("profile.login%20eq%20%22a%2Bb%40x.io%22"), "profile.login eq \"a+b@x.io\"");
+        assert!(validate_profile(&json!({"login": "a@b.co", "email": "a@b.co", "firstName": "A", "lastName": "B"}))
+            .is_empty());
+        assert_eq!(
+            validate_profile(
+                &json!({"login": "a@b.co", "email": "a@b.co", "firstName": "A".repeat(51), "lastName": "B"})
+            )
+            .len(),
+            1
+        );
+    }
+}
