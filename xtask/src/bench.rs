@@ -575,7 +575,7 @@ pub fn wrk(url: &str, token: &str, connections: u32, seconds: u32) -> Result<Wrk
 
 fn load() -> Result<()> {
     ensure_wrk()?;
-    let local = crate::dev::Local::start(crate::services::free_port()?, None, true)?;
+    let local = crate::dev::Local::start(crate::services::free_port()?, None, true, true)?;
     let token = crate::devtoken::mint("alice@example.com", Some("alice@example.com"), &[], Env::Dev, 3600)?;
     let api = step("wrk 15 s: GET /organizations through the local API", || {
         wrk(&format!("{}/organizations", local.url), &token, 8, 15)
@@ -613,7 +613,7 @@ fn load() -> Result<()> {
 
 fn rls() -> Result<()> {
     ensure_wrk()?;
-    let local = crate::dev::Local::start(crate::services::free_port()?, None, true)?;
+    let local = crate::dev::Local::start(crate::services::free_port()?, None, true, true)?;
     let mut db = postgres::Client::connect(&local.database_url, postgres::NoTls)?;
     // Organizations of someone else (carol), each with its owner membership, in bulk.
     let add = |db: &mut postgres::Client, n: i64| -> Result<()> {

@@ -38,7 +38,20 @@ from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 import yaml
 
-spec = OpenAPI.from_dict(yaml.safe_load(open(sys.argv[1])))
+def drop_empty_content(node):
+    # `content: {}` describes no payload (OpenAPI 3.0: the map of media types is empty); openapi-core would demand
+    # a body for it, so such responses are read as having no content at all, which means the same.
+    if isinstance(node, dict):
+        if node.get("content") == {}:
+            del node["content"]
+        for v in node.values():
+            drop_empty_content(v)
+    elif isinstance(node, list):
+        for v in node:
+            drop_empty_content(v)
+    return node
+
+spec = OpenAPI.from_dict(drop_empty_content(yaml.safe_load(open(sys.argv[1]))))
 failures, checked, requests, faults = [], 0, 0, 0
 for n, line in enumerate(open(sys.argv[2]), 1):
     line = line.strip()
@@ -73,7 +86,7 @@ for n, line in enumerate(open(sys.argv[2]), 1):
         failures.append(f"{what}: answer: {e} ({detail})")
 for f in failures:
     print(f)
-print(f"{requests} requests and {checked} answers conform; {faults} injected faults (requests only); {len(failures)} failures")
+print(f"{requests} requests and {checked} answers conform; {faults} answers outside the document by design (requests only); {len(failures)} failures")
 sys.exit(1 if failures or requests == 0 else 0)
 "#;
 

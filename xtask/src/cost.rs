@@ -218,9 +218,10 @@ pub fn estimate(env: Env, profile: &Profile, doc: &serde_json::Value, p: &Prices
             "GB-month",
             stored * p.logs_store_gb_month,
         ));
-        // EMF: 5 metrics per function, and per route.
-        let metrics =
-            (module.functions.len() + module.routes.len()) as f64 * route_registry::telemetry::METRICS.len() as f64;
+        // EMF: every metric once per dimension set and function (the sets name no route).
+        let metrics = (module.functions.len()
+            * route_registry::telemetry::DIMENSION_SETS.len()
+            * route_registry::telemetry::METRICS.len()) as f64;
         lines.push(line(
             module.name,
             "custom metrics (request lines)",

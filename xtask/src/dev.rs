@@ -86,7 +86,9 @@ impl Drop for Local {
 impl Local {
     /// Starts everything on 127.0.0.1; `external` is a superuser URL to use instead of a temporary cluster.
     /// `release` builds the API with the release profile (for load measurements); otherwise the dev build.
-    pub fn start(port: u16, external: Option<String>, release: bool) -> Result<Local> {
+    /// Starts everything. `quiet` sends the API's request log to `target/local-api.log` instead of the terminal
+    /// (the fuzzing, fault and load runs, whose output is their summary).
+    pub fn start(port: u16, external: Option<String>, release: bool, quiet: bool) -> Result<Local> {
         let root = workspace_root();
         let pg = match &external {
             Some(_) => None,
@@ -140,7 +142,14 @@ impl Local {
             }
             exec(&mut cmd)
         })?;
-        let api = Command::new(target_dir().join(profile).join("local-api"))
+        let mut api = Command::new(target_dir().join(profile).join("local-api"));
+        if quiet {
+            let path = target_dir().join("local-api.log");
+            let log = std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+            println!("    the local API logs to {}", path.display());
+            api.stdout(log.try_clone()?).stderr(log);
+        }
+        let api = api
             .env("POSTGREST_URL", rest.url())
             .env("OKTA_BASE_URL", &okta.base_url)
             .env("OKTA_API_TOKEN", OKTA_TOKEN)
@@ -205,7 +214,7 @@ pub fn run(args: &Args) -> Result<()> {
     let flag = stop.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).context("cannot install the Ctrl-C handler")?;
     let external = args.database_url.clone().or_else(|| std::env::var("DATABASE_URL").ok());
-    let mut local = Local::start(args.port, external, false)?;
+    let mut local = Local::start(args.port, external, false, false)?;
 
     println!("\nThe provisioning flow, once, through the API (Okta is the local stand-in at {}):", local.okta.base_url);
     provisioning_flow(&local)?;

@@ -47,7 +47,7 @@ fn get(port: u16, path: &str, token: &str, bound: Duration) -> (u16, Duration) {
 }
 
 pub fn run_load() -> Result<()> {
-    let local = crate::dev::Local::start(crate::services::free_port()?, None, false)?;
+    let local = crate::dev::Local::start(crate::services::free_port()?, None, false, true)?;
     let port: u16 =
         local.url.rsplit(':').next().and_then(|p| p.parse().ok()).context("no port in the local API's URL")?;
     let token = crate::devtoken::mint("alice@example.com", Some("alice@example.com"), &[], Env::Dev, 3600)?;

@@ -1,8 +1,9 @@
 //! The request line: one JSON object per request on stdout, which CloudWatch Logs stores and, because it carries
 //! an `_aws` member in CloudWatch Embedded Metric Format, turns into metrics with no API call and no extra IAM.
 //!
-//! Namespace `Career/<ENVIRONMENT>`; dimension sets `[Module, Function]` (what the alarms and the dashboard read)
-//! and `[Module, Function, Route]`; metrics `Requests`, `4xx`, `5xx`, `DependencyErrors` (the 502/503/504 part
+//! Namespace `Career/<ENVIRONMENT>`; the dimension set `[Module, Function]` (what the alarms and the dashboard
+//! read; the route is a property of the line, not a dimension, see `route_registry::telemetry::DIMENSION_SETS`);
+//! metrics `Requests`, `4xx`, `5xx`, `DependencyErrors` (the 502/503/504 part
 //! of `5xx`: a dependency failed, not this function) and `Latency` in milliseconds. The names are the catalog's
 //! (`route_registry::telemetry`), which the stacks' alarms and dashboard read too. The line keeps the fields the
 //! saved Logs Insights queries read: `level`, `message`, `request_id`, `endpoint`, `user_email`, `status`,
@@ -273,9 +274,9 @@ mod tests {
         };
         assert!(broken(&|v| v["_aws"]["Timestamp"] = json!("now")).contains("Timestamp"));
         assert!(broken(&|v| v["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Unit"] = json!("ms")).contains("Unit"));
-        assert!(broken(&|v| v["Route"] = json!(5)).contains("Route"));
+        assert!(broken(&|v| v["Function"] = json!(5)).contains("Function"));
         assert!(broken(&|v| v["Latency"] = json!("3 ms")).contains("Latency"));
-        assert!(broken(&|v| v["Route"] = json!("GET /ümlaut")).contains("Route"));
+        assert!(broken(&|v| v["Module"] = json!("ümlaut-module")).contains("Module"));
         assert!(broken(&|v| {
             v.as_object_mut().unwrap().remove("Module");
         })

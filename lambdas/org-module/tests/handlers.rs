@@ -106,7 +106,7 @@ async fn bad_bodies_and_paths_are_400_naming_the_field() {
             &adm,
             "POST",
             "/identities".into(),
-            r#"{"email":"nope","first_name":"A","last_name":"B"}"#,
+            r#"{"email":"nope@","first_name":"A","last_name":"B"}"#,
             "email: must be an e-mail address",
         ),
         (
@@ -120,7 +120,7 @@ async fn bad_bodies_and_paths_are_400_naming_the_field() {
             &adm,
             "POST",
             "/identities".into(),
-            r#"{"email":"x@example.com","first_name":"A","last_name":"B","login":"a b"}"#,
+            r#"{"email":"x@example.com","first_name":"A","last_name":"B","login":"a b@example.com"}"#,
             "login: must not contain spaces",
         ),
         (
@@ -129,6 +129,13 @@ async fn bad_bodies_and_paths_are_400_naming_the_field() {
             "/identities".into(),
             r#"{"email":"x@example.com","first_name":"Ad\u200bmin","last_name":"B"}"#,
             "first_name: must not contain control, bidirectional-control or zero-width characters",
+        ),
+        (
+            &adm,
+            "POST",
+            "/identities".into(),
+            r#"{"email":"x@example.com","first_name":"Anna-Maria-Anna-Maria-Anna-Maria-Anna-Maria-Anna-Maria","last_name":"B"}"#,
+            "first_name: must be 1 to 50 characters",
         ),
         (&adm, "POST", "/identities/link".into(), "{}", "missing field `login`"),
         (&adm, "GET", "/identities/42".into(), "", "id: must be a UUID"),

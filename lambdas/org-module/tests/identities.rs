@@ -254,21 +254,22 @@ async fn okta_failures_answer_honest_statuses_within_their_bounds_and_write_noth
             assert!((5..=8).contains(&retry), "{what}: Retry-After {retry} follows X-Rate-Limit-Reset");
         }
     }
-    // Okta's own validation (first names up to 50 characters there) comes back as a 400 with its summary.
-    let long = "N".repeat(60);
-    let email = w.login("long");
+    // Okta's own validation (an org whose profile policy is stricter than Okta's defaults) comes back as a 400
+    // with Okta's summary and causes.
+    w.okta.set_fault(Fault::Refuse("firstName"));
+    let email = w.login("refused");
     let answer = w
         .api
-        .call(
-            Some(&w.admin),
-            "POST",
-            "/identities",
-            Some(json!({"email": email, "first_name": long, "last_name": "L"})),
-        )
+        .call(Some(&w.admin), "POST", "/identities", Some(json!({"email": email, "first_name": "F", "last_name": "L"})))
         .await;
+    w.okta.set_fault(Fault::None);
     assert_eq!(answer.status, 400, "{}", answer.body);
-    assert!(answer.error().starts_with("Okta refused the request: Api validation failed"), "{}", answer.error());
-    assert!(answer.error().contains("firstName"), "{}", answer.error());
+    assert!(
+        answer.error().starts_with("Okta refused the request: Api validation failed: firstName"),
+        "{}",
+        answer.error()
+    );
+    assert!(answer.error().contains("profile policy"), "{}", answer.error());
     assert_eq!(identities_with_email(&email), 0);
 }
 

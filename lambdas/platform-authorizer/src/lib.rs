@@ -166,6 +166,10 @@ pub struct Authorizer {
     config: Config,
     http: reqwest::Client,
     cache: Mutex<Cache>,
+    /// Held while a JWKS fetch is decided and made: concurrent requests that miss the cache wait for that fetch's
+    /// result instead of being denied as "too soon" (one Lambda container serves one request at a time, but the
+    /// local API shares one authorizer between connections).
+    fetching: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Authorizer {
@@ -193,7 +197,7 @@ impl Authorizer {
             builder = builder.add_root_certificate(cert);
         }
         let http = builder.build().map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        Ok(Authorizer { config, http, cache: Mutex::new(Cache::default()) })
+        Ok(Authorizer { config, http, cache: Mutex::new(Cache::default()), fetching: tokio::sync::Mutex::new(()) })
     }
 
     /// Handles one authorizer event (payload 2.0) and returns the simple response.
@@ -272,6 +276,10 @@ impl Authorizer {
     /// The key for `kid`: from the cache when fresh; otherwise a fetch (rate-limited and backed off after a
     /// failure), falling back to the cached key whenever the fetch cannot be made or fails.
     async fn key(&self, kid: &str) -> Result<DecodingKey, Deny> {
+        if let Some(key) = self.fresh_key(kid)? {
+            return Ok(key);
+        }
+        let _one_fetch_at_a_time = self.fetching.lock().await;
         let now = Instant::now();
         let cached = {
             let cache = self.cache.lock().map_err(|_| Deny::Jwks("cache lock poisoned".into()))?;
@@ -307,6 +315,13 @@ impl Authorizer {
             }
             Err(e) => cached.ok_or(e),
         }
+    }
+
+    /// The cached key for `kid` while the keys are younger than their maximum age.
+    fn fresh_key(&self, kid: &str) -> Result<Option<DecodingKey>, Deny> {
+        let cache = self.cache.lock().map_err(|_| Deny::Jwks("cache lock poisoned".into()))?;
+        let fresh = cache.fetched_at.is_some_and(|t| t.elapsed() < self.config.max_key_age);
+        Ok(cache.keys.get(kid).filter(|_| fresh).cloned())
     }
 
     async fn refresh(&self) -> Result<(), Deny> {

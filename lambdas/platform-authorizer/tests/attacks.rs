@@ -437,3 +437,20 @@ async fn a_jwks_endpoint_that_never_answers_denies_within_the_fetch_bound() {
     let took = start.elapsed();
     assert!(took >= JWKS_FETCH_TIMEOUT && took <= JWKS_FETCH_TIMEOUT + Duration::from_millis(750), "{took:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_requests_wait_for_one_fetch_instead_of_being_denied() {
+    let server = JwksServer::start(&[jwk("primary")]);
+    let auth = Arc::new(authorizer(&server, Duration::from_secs(60)));
+    let token = bearer(&sign("primary", "test-primary", &claims()));
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (auth, token) = (auth.clone(), token.clone());
+            tokio::spawn(async move { auth.authorize(Some(&token)).await.map(|_| ()) })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), Ok(()));
+    }
+    assert_eq!(server.hits(), 1, "one fetch served them all");
+}

@@ -141,6 +141,13 @@ pub const SUBJECT: Rule = Rule { min: 1, max: 255, shape: Shape::Subject };
 pub const EMAIL: Rule = Rule { min: 3, max: 254, shape: Shape::Email };
 /// A phone number.
 pub const PHONE: Rule = Rule { min: 5, max: 32, shape: Shape::Phone };
+/// A first or last name bound for Okta, whose profile takes 1 to 50 characters.
+pub const OKTA_NAME: Rule = Rule { min: 1, max: 50, shape: Shape::Name };
+/// An e-mail address bound for Okta's profile (5 to 100 characters there).
+pub const OKTA_EMAIL: Rule = Rule { min: 5, max: 100, shape: Shape::Email };
+/// An Okta login (5 to 100 characters there, in the form of an e-mail address, Okta's default), the `sub` of the
+/// user's tokens.
+pub const OKTA_LOGIN: Rule = Rule { min: 5, max: 100, shape: Shape::Email };
 
 macro_rules! bounded_string {
     ($(#[$doc:meta])* $name:ident, $rule:expr) => {
@@ -212,6 +219,26 @@ bounded_string!(
     /// A phone number: digits, spaces, `()-`, optionally a leading `+`, at least one digit.
     Phone, PHONE
 );
+bounded_string!(
+    /// A first or last name for an Okta profile.
+    OktaName, OKTA_NAME
+);
+bounded_string!(
+    /// An e-mail address for an Okta profile.
+    OktaEmail, OKTA_EMAIL
+);
+bounded_string!(
+    /// An Okta login.
+    OktaLogin, OKTA_LOGIN
+);
+
+/// Rules of fields that go to Okta, each with the SQL domain of the column that records the value: Okta's rule is
+/// the narrower, so the corpus test requires that whatever it accepts, the column accepts too.
+pub const OKTA_FIELDS: &[(&str, Rule, &str)] = &[
+    ("profile.firstName, profile.lastName", OKTA_NAME, "app.person_name"),
+    ("profile.email", OKTA_EMAIL, "app.email"),
+    ("profile.login", OKTA_LOGIN, "app.subject"),
+];
 
 /// Every rule by the name of its SQL domain in `migrations/` (for the corpus test).
 pub const DOMAINS: &[(&str, Rule)] = &[

@@ -31,6 +31,9 @@ pub enum Fault {
     Slow(Duration),
     /// Never answers (holds the connection).
     Hang,
+    /// Refuses every request with Okta's validation error (400 E0000001) naming this profile property, as an org
+    /// with a stricter profile policy than Okta's defaults would.
+    Refuse(&'static str),
 }
 
 /// One request and its answer, as recorded.
@@ -293,6 +296,10 @@ async fn serve(state: &Mutex<State>, token: &str, req: Request<Incoming>) -> Res
             (429, Some(error("E0000047", summary, &[])), Some(reset), false)
         }
         Some(Fault::ServerError) => (500, Some(error("E0000009", "Internal Server Error", &[])), None, true),
+        Some(Fault::Refuse(property)) => {
+            let cause = format!("{property}: Does not match the required pattern of the org's profile policy");
+            (400, Some(error("E0000001", &format!("Api validation failed: {property}"), &[cause])), None, false)
+        }
         other => {
             if let Some(Fault::Slow(delay)) = other {
                 tokio::time::sleep(delay).await;
@@ -301,7 +308,9 @@ async fn serve(state: &Mutex<State>, token: &str, req: Request<Incoming>) -> Res
                 Some(t) if t == token => route(state, &method, &path, &query, body.as_ref()),
                 _ => (401, Some(error("E0000011", "Invalid token provided", &[]))),
             };
-            (status, answer, None, false)
+            // Okta answers a refused API token with 401 E0000011, which its published document leaves out: marked
+            // like a fault, so the contract check validates the request only.
+            (status, answer, None, status == 401)
         }
     };
 

@@ -8,18 +8,19 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::validate::{Description, Email, Name, OrgName, Phone, Subject};
+use crate::validate::{Description, Email, Name, OktaEmail, OktaLogin, OktaName, OrgName, Phone, Subject};
 
-/// `POST /identities`: create the user in Okta (login = the e-mail unless given) and record the identity.
+/// `POST /identities`: create the user in Okta (login = the e-mail unless given) and record the identity. The
+/// fields follow Okta's profile limits, which are narrower than the platform's own.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProvisionIdentity {
-    pub email: Email,
-    pub first_name: Name,
-    pub last_name: Name,
+    pub email: OktaEmail,
+    pub first_name: OktaName,
+    pub last_name: OktaName,
     /// The Okta login, which is also the `sub` of the user's access tokens; defaults to the e-mail.
     #[serde(default)]
-    pub login: Option<Subject>,
+    pub login: Option<OktaLogin>,
     /// Activate the Okta user now (Okta sends the activation e-mail); default true.
     #[serde(default)]
     pub activate: Option<bool>,
@@ -55,10 +56,14 @@ pub struct CreateOrganization {
 /// `PUT /organizations/{id}`: at least one field.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("minProperties" = 1))]
 pub struct UpdateOrganization {
+    /// Not nullable in the document: a field is either given or left out, and at least one is given.
     #[serde(default)]
+    #[schemars(with = "OrgName")]
     pub name: Option<OrgName>,
     #[serde(default)]
+    #[schemars(with = "Description")]
     pub description: Option<Description>,
 }
 
