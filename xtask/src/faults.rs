@@ -114,7 +114,13 @@ pub fn run_load() -> Result<()> {
             problems.push(format!("{name}: a request was not answered within {} s", deadline.as_secs()));
         }
     }
-    let paused = phase(pause_at + Duration::from_secs(1), resume_at);
+    // Requests wholly inside the pause (started a second after it, answered before the resume; one straddling the
+    // resume may rightly succeed) must be refused as the database's failure.
+    let paused: Vec<Sample> =
+        phase(pause_at + Duration::from_secs(1), resume_at).into_iter().filter(|s| s.at + s.took < resume_at).collect();
+    if paused.is_empty() {
+        problems.push("no request ran wholly inside the pause".into());
+    }
     if paused.iter().any(|s| s.status != 504 && s.status != 503) {
         problems.push("while PostgREST hung, some answer was neither 504 nor 503".into());
     }
