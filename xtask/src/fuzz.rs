@@ -76,6 +76,8 @@ pub fn run(args: &Args) -> Result<()> {
         ),
         || {
             let mut child = Command::new(&st)
+                // schemathesis keeps a cache in its working directory: keep it under target/.
+                .current_dir(&dir)
                 .arg("--config-file")
                 .arg(&config)
                 .arg("run")

@@ -32,7 +32,7 @@ mod terraform;
 mod tidy;
 mod util;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -109,6 +109,10 @@ enum Task {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = built_here() {
+        eprintln!("error: {e:#}");
+        return std::process::ExitCode::FAILURE;
+    }
     let result: Result<()> = match cli.task {
         Task::Synth(args) => synth::run(&args),
         Task::Bootstrap(args) => bootstrap::run(&args),
@@ -153,6 +157,26 @@ fn workspace_root() -> PathBuf {
         })
         .map(PathBuf::from)
         .unwrap_or(start)
+}
+
+/// Refuses to run a binary compiled from another checkout of this workspace: with a shared target directory, cargo
+/// cannot tell two checkouts' builds of the same package version apart, so `cargo xtask` in one may run the other's
+/// binary, with the other's catalog compiled in.
+fn built_here() -> Result<()> {
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_default();
+    let here = workspace_root();
+    let same = |a: &Path, b: &Path| a.canonicalize().ok().zip(b.canonicalize().ok()).is_some_and(|(a, b)| a == b);
+    // Outside any checkout (an installed binary, a deleted build folder) there is nothing to compare.
+    if !here.join("xtask/Cargo.toml").is_file() || !built.join("Cargo.toml").is_file() || same(&built, &here) {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "this xtask was built from {} but runs in {}: the two checkouts share a target directory, so cargo cannot \
+         tell their builds apart and this binary carries the other checkout's code. Give this checkout a target \
+         directory of its own (unset CARGO_TARGET_DIR or point it elsewhere) and run the command again",
+        built.display(),
+        here.display()
+    )
 }
 
 /// Where cargo puts build output for this workspace: `CARGO_TARGET_DIR` when set, else `<root>/target`.

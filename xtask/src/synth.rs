@@ -83,8 +83,11 @@ pub fn run(args: &Args) -> Result<()> {
         let bootstrap = stacks::bootstrap::synth(env, &Target::Aws, false)?;
         let path = out_root.join(env.as_str()).join("main.tf.json");
         let bootstrap_path = out_root.join("bootstrap").join(env.as_str()).join("main.tf.json");
+        // The picture of what was synthesized, next to it (README and ARCHITECTURE.md link to dev's).
+        let diagram = stacks::diagram::markdown(env.as_str(), &serde_json::from_str(&synthesized.text)?);
+        let diagram_path = out_root.join(env.as_str()).join("diagram.md");
         if args.check {
-            for (path, text) in [(&path, &synthesized.text), (&bootstrap_path, &bootstrap)] {
+            for (path, text) in [(&path, &synthesized.text), (&bootstrap_path, &bootstrap), (&diagram_path, &diagram)] {
                 if std::fs::read_to_string(path).ok().as_deref() != Some(text.as_str()) {
                     stale.push(display_path(path));
                 }
@@ -99,11 +102,12 @@ pub fn run(args: &Args) -> Result<()> {
                 rename_guard(env, &committed, &synthesized.text, &args.accept_replacement)?;
             }
         }
-        rendered.push((env, path, synthesized, bootstrap_path, bootstrap, start));
+        rendered.push((env, path, synthesized, bootstrap_path, bootstrap, diagram_path, diagram, start));
     }
-    for (env, path, synthesized, bootstrap_path, bootstrap, start) in rendered {
+    for (env, path, synthesized, bootstrap_path, bootstrap, diagram_path, diagram, start) in rendered {
         write_if_changed(&path, &synthesized.text)?;
         write_if_changed(&bootstrap_path, &bootstrap)?;
+        write_if_changed(&diagram_path, &diagram)?;
         let dir = display_path(path.parent().unwrap_or(&path));
         let example = if synthesized.example {
             " (an EXAMPLE: terraform plan refuses it until the settings are real)"
