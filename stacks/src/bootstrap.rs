@@ -14,6 +14,12 @@ use infra_dsl::{Backend, Expr, Stack};
 use crate::platform::{backend, provider, Target, AWS_PROVIDER_VERSION, TERRAFORM_VERSION};
 use crate::{Env, StackError};
 
+/// What the emulator's bootstrap leaves out, with the reason (the deploy rehearsal reports it as not rehearsed).
+pub const EMULATOR_OMITS: &[(&str, &str)] = &[(
+    "aws_s3_bucket_policy.state (TLS only)",
+    "moto 5.2.1 evaluates a conditional Deny as an unconditional one and would refuse every state read and write",
+)];
+
 /// Where the bootstrap module's own state is in the bucket.
 pub const STATE_KEY: &str = "bootstrap/terraform.tfstate";
 
@@ -65,16 +71,18 @@ pub fn synth(env: Env, target: &Target, local_state: bool) -> Result<String, Sta
             bucket_key_enabled: true,
         },
     ))?;
-    stack.add(S3BucketPolicy::new(
-        "state",
-        bucket.id(),
-        PolicyDocument::new(vec![Statement::deny(&["s3:*"])
-            .sid("TlsOnly")
-            .principal(Principal::Aws(Expr::lit("*")))
-            .resources([bucket.arn(), bucket.arn() + "/*"])
-            .condition("Bool", "aws:SecureTransport", ["false"])])
-        .to_expr()?,
-    ))?;
+    if !matches!(target, Target::Emulator { .. }) {
+        stack.add(S3BucketPolicy::new(
+            "state",
+            bucket.id(),
+            PolicyDocument::new(vec![Statement::deny(&["s3:*"])
+                .sid("TlsOnly")
+                .principal(Principal::Aws(Expr::lit("*")))
+                .resources([bucket.arn(), bucket.arn() + "/*"])
+                .condition("Bool", "aws:SecureTransport", ["false"])])
+            .to_expr()?,
+        ))?;
+    }
     stack.add(S3BucketLifecycleConfiguration::new(
         "state",
         bucket.id(),

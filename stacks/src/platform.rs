@@ -232,6 +232,8 @@ pub fn build(
         S3Bucket::new("access_logs", Expr::lit(format!("{}-access-logs-", s.name_prefix)) + account.account_id())
             .tags(platform_tags.clone()),
     )?;
+    let emulator = matches!(target, Target::Emulator { .. });
+    let mut log_delivery = None;
     for (local, bucket, kms) in [("documents", &documents, true), ("access_logs", &access_logs, false)] {
         stack.add(
             S3BucketPublicAccessBlock::new(local, bucket.id())
@@ -272,7 +274,10 @@ pub fn build(
                     .condition("StringEquals", "aws:SourceAccount", [account.account_id()]),
             );
         }
-        stack.add(S3BucketPolicy::new(local, bucket.id(), PolicyDocument::new(statements).to_expr()?))?;
+        let policy = stack.add(S3BucketPolicy::new(local, bucket.id(), PolicyDocument::new(statements).to_expr()?))?;
+        if !kms {
+            log_delivery = Some(policy);
+        }
         let rules = if kms {
             vec![LifecycleRule {
                 id: "expire-old-versions".into(),
@@ -295,24 +300,36 @@ pub fn build(
         };
         stack.add(S3BucketLifecycleConfiguration::new(local, bucket.id(), rules))?;
     }
-    stack.add(S3BucketLogging::new("documents", documents.id(), access_logs.id(), "documents/"))?;
+    // Logging starts once the log bucket admits the logging service (S3 checks that grant when logging is set).
+    if !emulator {
+        let mut logging = S3BucketLogging::new("documents", documents.id(), access_logs.id(), "documents/");
+        if let Some(policy) = &log_delivery {
+            logging = logging.depends_on(policy);
+        }
+        stack.add(logging)?;
+    }
 
     // Lambda code signing: the profile packages are signed with, and the configuration every function carries.
-    let signing = stack.add(
-        SignerSigningProfile::new("lambda", "AWSLambda-SHA384-ECDSA")
-            .name(format!("{}_lambda", s.name_prefix.replace('-', "_")))
-            .tags(platform_tags.clone()),
-    )?;
-    let code_signing = stack.add(
-        LambdaCodeSigningConfig::new(
-            "lambda",
-            AllowedPublishers { signing_profile_version_arns: vec![signing.version_arn()].into() },
-        )
-        .description(format!("{}: packages signed by the stack's profile", s.name_prefix))
-        .policies(CodeSigningPolicies {
-            untrusted_artifact_on_deployment: if s.enforce_code_signing { "Enforce" } else { "Warn" }.into(),
-        }),
-    )?;
+    let (code_signing, signing_profile) = if emulator {
+        (None, None)
+    } else {
+        let signing = stack.add(
+            SignerSigningProfile::new("lambda", "AWSLambda-SHA384-ECDSA")
+                .name(format!("{}_lambda", s.name_prefix.replace('-', "_")))
+                .tags(platform_tags.clone()),
+        )?;
+        let config = stack.add(
+            LambdaCodeSigningConfig::new(
+                "lambda",
+                AllowedPublishers { signing_profile_version_arns: vec![signing.version_arn()].into() },
+            )
+            .description(format!("{}: packages signed by the stack's profile", s.name_prefix))
+            .policies(CodeSigningPolicies {
+                untrusted_artifact_on_deployment: if s.enforce_code_signing { "Enforce" } else { "Warn" }.into(),
+            }),
+        )?;
+        (Some(config.arn()), Some(signing.name()))
+    };
 
     // The HTTP API, its stage and access logs.
     if guard.is_some() {
@@ -361,8 +378,8 @@ pub fn build(
         okta_secret: okta_secret.clone(),
         key: key.clone(),
         documents: documents.clone(),
-        code_signing: Some(code_signing.arn()),
-        emulator: matches!(target, Target::Emulator { .. }),
+        code_signing,
+        emulator,
     };
 
     // The Lambda authorizer: a function like any other (role, logs, alarms), plus its invoke permission.
@@ -447,11 +464,13 @@ pub fn build(
     )?;
     stack.output("documents_bucket", "The private documents bucket.", documents.bucket())?;
     stack.output("platform_key_arn", "The environment's KMS key.", key.arn())?;
-    stack.output(
-        "signing_profile",
-        "Sign Lambda packages with this profile (aws signer start-signing-job).",
-        signing.name(),
-    )?;
+    if let Some(profile) = signing_profile {
+        stack.output(
+            "signing_profile",
+            "Sign Lambda packages with this profile (aws signer start-signing-job).",
+            profile,
+        )?;
+    }
     Ok(stack)
 }
 

@@ -321,7 +321,18 @@ fn emulator_targets_have_endpoints_and_their_state() {
     let d: Value = serde_json::from_str(&local.text).unwrap();
     assert!(d["terraform"]["backend"]["local"].is_object());
     assert_eq!(d["provider"]["aws"]["endpoints"][0]["lambda"], endpoint);
-    assert!(d["resource"].get("aws_cloudwatch_query_definition").is_none(), "omitted for the emulator");
+    // Exactly what EMULATOR_OMITS lists is left out, and only for the emulator.
+    for ty in [
+        "aws_cloudwatch_query_definition",
+        "aws_lambda_code_signing_config",
+        "aws_signer_signing_profile",
+        "aws_s3_bucket_logging",
+    ] {
+        assert!(d["resource"].get(ty).is_none(), "{ty} is omitted for the emulator");
+        assert!(doc(Env::Dev)["resource"].get(ty).is_some(), "{ty} is in the real stack");
+        assert!(crate::module::EMULATOR_OMITS.iter().any(|(t, _)| t.contains(ty)), "{ty} is reported as not rehearsed");
+    }
+    assert!(d["resource"]["aws_lambda_function"]["org_orgs"].get("code_signing_config_arn").is_none());
     let s3 = synth(Env::Dev, &Target::Emulator { endpoint: endpoint.clone(), state: EmulatorState::S3 }).unwrap();
     let d: Value = serde_json::from_str(&s3.text).unwrap();
     assert_eq!(d["terraform"]["backend"]["s3"]["endpoints"]["s3"], endpoint);

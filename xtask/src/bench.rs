@@ -48,7 +48,7 @@ enum What {
     Load,
     /// Row-Level Security at scale: the organization list with 100 and with 100,000 organizations of others.
     Rls,
-    /// A bounded load through the local API while PostgREST is paused, then resumed.
+    /// Each fault before PostgREST (status, answer time, recovery), then a bounded load while PostgREST is paused.
     Faults,
 }
 
@@ -58,7 +58,7 @@ pub fn run(args: &Args) -> Result<()> {
         What::ColdStart => cold_start(args.runs.max(20), args.with_jitter_entropy, args.with_python_seed),
         What::Load => load(),
         What::Rls => rls(),
-        What::Faults => crate::faults::run_load(),
+        What::Faults => crate::faults::run_matrix().and_then(|()| crate::faults::run_load()),
     }
 }
 
@@ -575,7 +575,12 @@ pub fn wrk(url: &str, token: &str, connections: u32, seconds: u32) -> Result<Wrk
 
 fn load() -> Result<()> {
     ensure_wrk()?;
-    let local = crate::dev::Local::start(crate::services::free_port()?, None, true, true)?;
+    let local = crate::dev::Local::start(crate::dev::Options {
+        port: crate::services::free_port()?,
+        release: true,
+        quiet: true,
+        ..Default::default()
+    })?;
     let token = crate::devtoken::mint("alice@example.com", Some("alice@example.com"), &[], Env::Dev, 3600)?;
     let api = step("wrk 15 s: GET /organizations through the local API", || {
         wrk(&format!("{}/organizations", local.url), &token, 8, 15)
@@ -613,7 +618,12 @@ fn load() -> Result<()> {
 
 fn rls() -> Result<()> {
     ensure_wrk()?;
-    let local = crate::dev::Local::start(crate::services::free_port()?, None, true, true)?;
+    let local = crate::dev::Local::start(crate::dev::Options {
+        port: crate::services::free_port()?,
+        release: true,
+        quiet: true,
+        ..Default::default()
+    })?;
     let mut db = postgres::Client::connect(&local.database_url, postgres::NoTls)?;
     // Organizations of someone else (carol), each with its owner membership, in bulk.
     let add = |db: &mut postgres::Client, n: i64| -> Result<()> {

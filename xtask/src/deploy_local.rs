@@ -111,11 +111,11 @@ pub fn run(args: &Args) -> Result<()> {
     let dir = root.join("build/local");
     std::fs::create_dir_all(&dir)?;
     let moto = step("1. start moto (AWS emulator on 127.0.0.1)", || Moto::start(&dir.join("moto.log")))?;
-    if !crate::build::binaries().iter().all(|b| crate::build::zip_path(b).is_file()) {
-        step("1. cargo xtask build (the Lambda packages are missing)", || {
-            crate::build::run(&crate::build::Args::default())
-        })?;
-    }
+    // Always through cargo, which rebuilds only what changed: zips found in the shared target directory may come from
+    // another checkout (the scaffold check's copy writes there too).
+    step("1. cargo xtask build (the Lambda packages, rebuilt where stale)", || {
+        crate::build::run(&crate::build::Args::default())
+    })?;
     step("2. bootstrap dev's state bucket in the emulator", || {
         let target = Target::Emulator { endpoint: moto.endpoint.clone(), state: stacks::EmulatorState::S3 };
         crate::bootstrap::bootstrap(Env::Dev, &target)?;
@@ -148,6 +148,9 @@ pub fn run(args: &Args) -> Result<()> {
     for (ty, why) in stacks::module::EMULATOR_OMITS {
         println!("    not rehearsed: every {ty} ({why})");
     }
+    for (what, why) in stacks::bootstrap::EMULATOR_OMITS {
+        println!("    not rehearsed: {what} ({why})");
+    }
     println!("deploy-local: applied, no drift, verified and destroyed in {}", human(start.elapsed()));
     Ok(())
 }
@@ -167,13 +170,13 @@ fn plan_only(endpoint: &str) -> Result<()> {
     if !out.status.success() {
         bail!("terraform plan failed:\n{}{}", text, String::from_utf8_lossy(&out.stderr));
     }
-    let moved = text.lines().filter(|l| l.contains("has moved to")).count();
+    // A pure move prints "has moved to"; a move that also updates the resource prints "(moved from …)" under it.
+    let moved = text.lines().filter(|l| l.contains("has moved to") || l.contains("(moved from")).count();
     let summary = text.lines().find(|l| l.starts_with("Plan:")).unwrap_or("Plan: nothing").to_owned();
     println!("plan-verdict moved={moved} {summary}");
-    for line in text
-        .lines()
-        .filter(|l| l.contains("has moved to") || l.contains("must be replaced") || l.contains("will be destroyed"))
-    {
+    for line in text.lines().filter(|l| {
+        ["has moved to", "(moved from", "must be replaced", "will be destroyed"].iter().any(|m| l.contains(m))
+    }) {
         println!("plan-detail {}", line.trim());
     }
     Ok(())
@@ -185,7 +188,7 @@ fn plan_only(endpoint: &str) -> Result<()> {
 fn rename_rehearsal(endpoint: &str) -> Result<()> {
     let copy = std::env::temp_dir().join(format!("career-rename-{}", std::process::id()));
     let _cleanup = crate::util::RemoveOnDrop(copy.clone());
-    crate::util::copy_workspace(&workspace_root(), &copy)?;
+    crate::util::copy_workspace(&workspace_root(), &copy, "rename")?;
     let catalog = copy.join("lambdas/route-registry/src/modules/org.rs");
     let text = std::fs::read_to_string(&catalog)?;
     let (binary, path) = ("binary: \"org-orgs\"", "\"/profiles/me\"");
@@ -194,10 +197,14 @@ fn rename_rehearsal(endpoint: &str) -> Result<()> {
     }
     let renamed = text.replace(binary, "binary: \"org-organizations\"").replace(path, "\"/profiles/self\"");
     std::fs::write(&catalog, &renamed)?;
-    let zip = crate::build::zip_path("org-orgs");
-    let moved_zip = copy.join("target/lambda/org-organizations/bootstrap.zip");
-    std::fs::create_dir_all(moved_zip.parent().unwrap_or(&copy))?;
-    std::fs::copy(&zip, &moved_zip).with_context(|| format!("cannot copy {}", zip.display()))?;
+    // The copy's stack refers to packages next to it (`<copy>/target/lambda`): the same zips, org-orgs' renamed.
+    for binary in crate::build::binaries() {
+        let zip = crate::build::zip_path(binary);
+        let name = if binary == "org-orgs" { "org-organizations" } else { binary };
+        let to = copy.join("target/lambda").join(name).join("bootstrap.zip");
+        std::fs::create_dir_all(to.parent().unwrap_or(&copy))?;
+        std::fs::copy(&zip, &to).with_context(|| format!("cannot copy {}", zip.display()))?;
+    }
     let xtask = |args: &[&str]| {
         crate::util::cargo()
             .current_dir(&copy)

@@ -74,6 +74,23 @@ pub struct Local {
     pub url: String,
     /// A superuser URL of the database.
     pub database_url: String,
+    /// The fault-injection proxy between the API and PostgREST, when asked for.
+    pub proxy: Option<standins::proxy::FaultProxy>,
+}
+
+/// How to start the local backend.
+#[derive(Debug, Default)]
+pub struct Options {
+    pub port: u16,
+    /// A superuser URL to use instead of a temporary cluster.
+    pub database_url: Option<String>,
+    /// Build the API with the release profile (load measurements); otherwise the dev build.
+    pub release: bool,
+    /// Send the API's request log to `target/local-api.log` instead of the terminal (the fuzzing, fault and load
+    /// runs, whose output is their summary).
+    pub quiet: bool,
+    /// Put a fault-injection proxy between the API and PostgREST (`Local::proxy`).
+    pub rest_fault_proxy: bool,
 }
 
 impl Drop for Local {
@@ -84,11 +101,9 @@ impl Drop for Local {
 }
 
 impl Local {
-    /// Starts everything on 127.0.0.1; `external` is a superuser URL to use instead of a temporary cluster.
-    /// `release` builds the API with the release profile (for load measurements); otherwise the dev build.
-    /// Starts everything. `quiet` sends the API's request log to `target/local-api.log` instead of the terminal
-    /// (the fuzzing, fault and load runs, whose output is their summary).
-    pub fn start(port: u16, external: Option<String>, release: bool, quiet: bool) -> Result<Local> {
+    /// Starts everything on 127.0.0.1.
+    pub fn start(options: Options) -> Result<Local> {
+        let Options { port, database_url: external, release, quiet, rest_fault_proxy } = options;
         let root = workspace_root();
         let pg = match &external {
             Some(_) => None,
@@ -142,6 +157,13 @@ impl Local {
             }
             exec(&mut cmd)
         })?;
+        let proxy = if rest_fault_proxy {
+            let addr: std::net::SocketAddr = rest.url().trim_start_matches("http://").parse()?;
+            Some(standins::proxy::FaultProxy::start(addr).context("cannot start the fault proxy")?)
+        } else {
+            None
+        };
+        let rest_url = proxy.as_ref().map_or_else(|| rest.url(), standins::proxy::FaultProxy::url);
         let mut api = Command::new(target_dir().join(profile).join("local-api"));
         if quiet {
             let path = target_dir().join("local-api.log");
@@ -150,7 +172,7 @@ impl Local {
             api.stdout(log.try_clone()?).stderr(log);
         }
         let api = api
-            .env("POSTGREST_URL", rest.url())
+            .env("POSTGREST_URL", &rest_url)
             .env("OKTA_BASE_URL", &okta.base_url)
             .env("OKTA_API_TOKEN", OKTA_TOKEN)
             .env("ADMIN_GROUP", Env::Dev.settings().admin_group)
@@ -160,7 +182,7 @@ impl Local {
             .spawn()
             .context("cannot start local-api")?;
         let url = format!("http://127.0.0.1:{port}");
-        let local = Local { api, rest, pg, okta, url, database_url: superuser };
+        let local = Local { api, rest, pg, okta, url, database_url: superuser, proxy };
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             if std::time::Instant::now() > deadline {
@@ -214,7 +236,7 @@ pub fn run(args: &Args) -> Result<()> {
     let flag = stop.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).context("cannot install the Ctrl-C handler")?;
     let external = args.database_url.clone().or_else(|| std::env::var("DATABASE_URL").ok());
-    let mut local = Local::start(args.port, external, false, false)?;
+    let mut local = Local::start(Options { port: args.port, database_url: external, ..Default::default() })?;
 
     println!("\nThe provisioning flow, once, through the API (Okta is the local stand-in at {}):", local.okta.base_url);
     provisioning_flow(&local)?;

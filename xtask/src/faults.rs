@@ -1,5 +1,6 @@
-//! `cargo xtask bench faults` (and a step of the test command): a bounded load through the local API while the
-//! database API is paused and resumed. Four clients request `GET /organizations` for 24 s; PostgREST is stopped
+//! `cargo xtask bench faults`: each fault a proxy between the local API and PostgREST can inject, with its status,
+//! answer time and recovery time; then (also a step of the test command) a bounded load through the local API while
+//! the database API is paused and resumed. Four clients request `GET /organizations` for 24 s; PostgREST is stopped
 //! (SIGSTOP: it accepts connections and never answers, the worst kind of outage) from second 4 to second 14. Every
 //! request must be answered within the function's deadline (its timeout less the answer margin), with 504 while
 //! PostgREST hangs and 200 again after it resumes; the figures are the answer times per phase and the recovery
@@ -46,8 +47,73 @@ fn get(port: u16, path: &str, token: &str, bound: Duration) -> (u16, Duration) {
     (status.unwrap_or(0), start.elapsed())
 }
 
+/// Per fault: a few requests through the local API with the fault on, then the first request after it is gone.
+pub fn run_matrix() -> Result<()> {
+    use standins::proxy::Mode;
+    let local = crate::dev::Local::start(crate::dev::Options {
+        port: crate::services::free_port()?,
+        quiet: true,
+        rest_fault_proxy: true,
+        ..Default::default()
+    })?;
+    let proxy = local.proxy.as_ref().context("the local API was started without its fault proxy")?;
+    let port: u16 =
+        local.url.rsplit(':').next().and_then(|p| p.parse().ok()).context("no port in the local API's URL")?;
+    let token = crate::devtoken::mint("alice@example.com", Some("alice@example.com"), &[], Env::Dev, 3600)?;
+    let bound = Duration::from_secs(30);
+    let modes: [(&str, Mode); 8] = [
+        ("none (baseline)", Mode::Pass),
+        ("connection reset", Mode::Reset),
+        ("PostgREST answers 500", Mode::Status(500)),
+        ("gateway answers 502", Mode::Status(502)),
+        ("gateway answers 503", Mode::Status(503)),
+        ("gateway answers 504", Mode::Status(504)),
+        ("blackhole (accepts, never answers)", Mode::Blackhole),
+        ("6 s of latency", Mode::Latency(Duration::from_secs(6))),
+    ];
+    println!(
+        "GET /organizations through the local API (debug build), a fault proxy before PostgREST, 5 requests each:"
+    );
+    println!("{:<36} {:>8} {:>26} {:>16}", "fault", "status", "answer time", "recovery");
+    for (name, mode) in modes {
+        proxy.set(mode);
+        let mut statuses = std::collections::BTreeSet::new();
+        let mut took = Vec::new();
+        for _ in 0..5 {
+            let (status, t) = get(port, "/organizations", &token, bound);
+            statuses.insert(status);
+            took.push(t);
+        }
+        proxy.set(Mode::Pass);
+        let recovery = Instant::now();
+        let mut first_ok = None;
+        while recovery.elapsed() < Duration::from_secs(10) {
+            if get(port, "/organizations", &token, bound).0 == 200 {
+                first_ok = Some(recovery.elapsed());
+                break;
+            }
+        }
+        let statuses: Vec<String> = statuses.iter().map(u16::to_string).collect();
+        println!(
+            "{name:<36} {:>8} {:>26} {:>16}",
+            statuses.join("/"),
+            Spread::new(took).show(),
+            first_ok.map_or("none in 10 s".into(), ms)
+        );
+        if first_ok.is_none() {
+            bail!("no recovery within 10 s after the fault `{name}` was removed");
+        }
+    }
+    drop(local);
+    Ok(())
+}
+
 pub fn run_load() -> Result<()> {
-    let local = crate::dev::Local::start(crate::services::free_port()?, None, false, true)?;
+    let local = crate::dev::Local::start(crate::dev::Options {
+        port: crate::services::free_port()?,
+        quiet: true,
+        ..Default::default()
+    })?;
     let port: u16 =
         local.url.rsplit(':').next().and_then(|p| p.parse().ok()).context("no port in the local API's URL")?;
     let token = crate::devtoken::mint("alice@example.com", Some("alice@example.com"), &[], Env::Dev, 3600)?;

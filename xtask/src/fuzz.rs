@@ -50,7 +50,8 @@ impl Default for Args {
 
 pub fn run(args: &Args) -> Result<()> {
     let st = python_tool("schemathesis", SCHEMATHESIS, "st")?;
-    let local = crate::dev::Local::start(free_port()?, None, false, true)?;
+    let local =
+        crate::dev::Local::start(crate::dev::Options { port: free_port()?, quiet: true, ..Default::default() })?;
     // The seeded platform admin: an active identity in the admin group (the group alone grants nothing).
     let token = crate::devtoken::mint(
         "admin@example.com",

@@ -165,9 +165,10 @@ fn workspace_root() -> PathBuf {
 fn built_here() -> Result<()> {
     let built = Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_default();
     let here = workspace_root();
-    let same = |a: &Path, b: &Path| a.canonicalize().ok().zip(b.canonicalize().ok()).is_some_and(|(a, b)| a == b);
-    // Outside any checkout (an installed binary, a deleted build folder) there is nothing to compare.
-    if !here.join("xtask/Cargo.toml").is_file() || !built.join("Cargo.toml").is_file() || same(&built, &here) {
+    let canonical = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    // Outside a checkout (run from elsewhere) there is nothing to compare; a checkout that built this binary and is
+    // gone since (a scratch copy) is still another checkout.
+    if !here.join("xtask/Cargo.toml").is_file() || canonical(&built) == canonical(&here) {
         return Ok(());
     }
     anyhow::bail!(

@@ -73,8 +73,11 @@ impl Drop for RemoveOnDrop {
     }
 }
 
-/// Copies the workspace's files (tracked, and untracked but not ignored) into `dest`.
-pub fn copy_workspace(root: &std::path::Path, dest: &std::path::Path) -> Result<()> {
+/// Copies the workspace's tracked and untracked (not ignored) files to `dest`, as a scratch copy that shares this
+/// checkout's target directory (so only what differs compiles again) under a package version of its own,
+/// `0.1.0-<tag>`: cargo tells units apart by package name and version, not by folder, so under the same version the
+/// copy's builds would overwrite this checkout's and be run here later.
+pub fn copy_workspace(root: &std::path::Path, dest: &std::path::Path, tag: &str) -> Result<()> {
     let out = Command::new("git")
         .current_dir(root)
         .args(["ls-files", "-z", "--cached", "--others", "--exclude-standard"])
@@ -90,5 +93,11 @@ pub fn copy_workspace(root: &std::path::Path, dest: &std::path::Path) -> Result<
             std::fs::copy(&from, &to).with_context(|| format!("cannot copy {file}"))?;
         }
     }
-    Ok(())
+    let manifest = dest.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest)?;
+    let changed = text.replacen("\nversion = \"0.1.0\"\n", &format!("\nversion = \"0.1.0-{tag}\"\n"), 1);
+    if changed == text {
+        bail!("the workspace version in {} is not 0.1.0: update util::copy_workspace", manifest.display());
+    }
+    std::fs::write(&manifest, changed).with_context(|| format!("cannot write {}", manifest.display()))
 }
