@@ -75,16 +75,21 @@ impl Drop for RemoveOnDrop {
 
 /// Copies the workspace's tracked and untracked (not ignored) files to `dest`, as a scratch copy that shares this
 /// checkout's target directory (so only what differs compiles again) under a package version of its own,
-/// `0.1.0-<tag>`: cargo tells units apart by package name and version, not by folder, so under the same version the
-/// copy's builds would overwrite this checkout's and be run here later.
+/// `<version>-<tag>`: cargo tells units apart by package name and version, not by folder, so under the same version
+/// the copy's builds would overwrite this checkout's and be run here later. The copy is itself a git work tree with
+/// every file staged, so commands that list files through git (a copy made inside a copy) work there too.
 pub fn copy_workspace(root: &std::path::Path, dest: &std::path::Path, tag: &str) -> Result<()> {
     let out = Command::new("git")
         .current_dir(root)
         .args(["ls-files", "-z", "--cached", "--others", "--exclude-standard"])
         .output()
-        .context("cannot list the workspace's files with git")?;
+        .context("cannot list the workspace's files with git (is git installed?)")?;
     if !out.status.success() {
-        bail!("git ls-files failed in {}", root.display());
+        bail!(
+            "git ls-files failed in {}: {}\nthe workspace must be a git checkout (git clone, or git init && git add -A)",
+            root.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     for file in String::from_utf8_lossy(&out.stdout).split('\0').filter(|f| !f.is_empty()) {
         let (from, to) = (root.join(file), dest.join(file));
@@ -93,11 +98,45 @@ pub fn copy_workspace(root: &std::path::Path, dest: &std::path::Path, tag: &str)
             std::fs::copy(&from, &to).with_context(|| format!("cannot copy {file}"))?;
         }
     }
+    for args in [&["init", "--quiet"][..], &["add", "--all"][..]] {
+        let status = Command::new("git")
+            .current_dir(dest)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .context("cannot run git")?;
+        if !status.success() {
+            bail!("git {} failed in the copy {}", args.join(" "), dest.display());
+        }
+    }
     let manifest = dest.join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest)?;
-    let changed = text.replacen("\nversion = \"0.1.0\"\n", &format!("\nversion = \"0.1.0-{tag}\"\n"), 1);
-    if changed == text {
-        bail!("the workspace version in {} is not 0.1.0: update util::copy_workspace", manifest.display());
-    }
+    let changed = with_tagged_version(&text, tag)
+        .with_context(|| format!("{} has no [workspace.package] version line", manifest.display()))?;
     std::fs::write(&manifest, changed).with_context(|| format!("cannot write {}", manifest.display()))
+}
+
+/// The workspace manifest with its `[workspace.package]` version `X` (or `X-<earlier tag>`, in a copy of a copy)
+/// replaced by `X-<tag>`.
+fn with_tagged_version(manifest: &str, tag: &str) -> Option<String> {
+    let section = manifest.find("[workspace.package]")?;
+    let start = section + manifest[section..].find("\nversion = \"")? + "\nversion = \"".len();
+    let end = start + manifest[start..].find('"')?;
+    let base = manifest[start..end].split('-').next()?;
+    Some(format!("{}{base}-{tag}{}", &manifest[..start], &manifest[end..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_tagged_version;
+
+    #[test]
+    fn a_copy_of_a_copy_gets_one_tag() {
+        let manifest = "[workspace]\nmembers = []\n\n[workspace.package]\nedition = \"2021\"\nversion = \"0.1.0\"\n";
+        let once = with_tagged_version(manifest, "scaffold").unwrap();
+        assert!(once.ends_with("version = \"0.1.0-scaffold\"\n"), "{once}");
+        let twice = with_tagged_version(&once, "rename").unwrap();
+        assert!(twice.ends_with("version = \"0.1.0-rename\"\n"), "{twice}");
+        assert_eq!(with_tagged_version("[workspace]\n", "x"), None);
+    }
 }
