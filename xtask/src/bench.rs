@@ -305,17 +305,22 @@ fn cold_start(runs: usize, with_jitter: bool, with_python_seed: bool) -> Result<
     use crate::runtime_api::{Outcome, RuntimeApi};
     use standins::{fixed::FixedServer, secrets, tls::TlsProxy};
     let root = workspace_root();
-    step("cargo build --release (host) of the Lambda binaries", || {
-        let mut cmd = cargo();
-        cmd.current_dir(&root).args(["build", "--quiet", "--release"]);
-        for p in crate::build::packages() {
-            cmd.args(["-p", p]);
-        }
-        if !with_jitter {
-            cmd.env("AWS_LC_SYS_NO_JITTER_ENTROPY", "1");
-        }
-        exec(&mut cmd)
-    })?;
+    // For profiling: binaries from elsewhere (an unstripped build), used as they are.
+    let bin_dir = std::env::var_os("COLD_START_BIN_DIR").map(PathBuf::from);
+    if bin_dir.is_none() {
+        step("cargo build --release (host) of the Lambda binaries", || {
+            let mut cmd = cargo();
+            cmd.current_dir(&root).args(["build", "--quiet", "--release"]);
+            for p in crate::build::packages() {
+                cmd.args(["-p", p]);
+            }
+            if !with_jitter {
+                cmd.env("AWS_LC_SYS_NO_JITTER_ENTROPY", "1");
+            }
+            exec(&mut cmd)
+        })?;
+    }
+    let bin_dir = bin_dir.unwrap_or_else(|| target_dir().join("release"));
     let services = crate::services::Stack::start()?;
     step("an identity for the benchmark's caller", || {
         let mut client = postgres::Client::connect(&services.pg.url("postgres"), postgres::NoTls)?;
@@ -342,7 +347,7 @@ fn cold_start(runs: usize, with_jitter: bool, with_python_seed: bool) -> Result<
     for function in route_registry::all_functions() {
         let binary = function.binary;
         let event = event_for(function, &token)?;
-        let exe = target_dir().join("release").join(binary);
+        let exe = bin_dir.join(binary);
         let mut r = ColdStarts {
             binary,
             memory_mb: function.memory_mb,

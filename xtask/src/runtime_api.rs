@@ -44,6 +44,7 @@ impl RuntimeApi {
         let shared = state.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
+                let _ = stream.set_nodelay(true);
                 let (shared, event, name) = (shared.clone(), event.clone(), function_name.clone());
                 std::thread::spawn(move || {
                     let _ = serve(stream, &shared, &event, &name);

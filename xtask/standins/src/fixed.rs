@@ -20,6 +20,7 @@ impl FixedServer {
         let addr = listener.local_addr()?;
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
+                let _ = stream.set_nodelay(true);
                 let body = body.clone();
                 std::thread::spawn(move || {
                     let Ok(reader) = stream.try_clone() else { return };

@@ -115,6 +115,7 @@ impl OktaStandin {
                 let accept = async {
                     loop {
                         let Ok((stream, _)) = listener.accept().await else { continue };
+                        let _ = stream.set_nodelay(true);
                         let (state, token) = (shared.clone(), token_owned.clone());
                         tokio::spawn(async move {
                             let service = hyper::service::service_fn(move |req| {

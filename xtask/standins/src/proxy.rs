@@ -54,6 +54,7 @@ impl FaultProxy {
                 let accept = async {
                     loop {
                         let Ok((client, _)) = listener.accept().await else { continue };
+                        let _ = client.set_nodelay(true);
                         counter.fetch_add(1, Ordering::SeqCst);
                         let mut modes = modes.clone();
                         let mode = *modes.borrow_and_update();
@@ -108,6 +109,7 @@ async fn connection(mut client: TcpStream, target: SocketAddr, mode: Mode) {
                 tokio::time::sleep(d).await;
             }
             let Ok(mut upstream) = TcpStream::connect(target).await else { return };
+            let _ = upstream.set_nodelay(true);
             let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
         }
         Mode::Blackhole => {

@@ -43,6 +43,7 @@ impl SecretsStandin {
         let (a, c) = (answers.clone(), calls.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
+                let _ = stream.set_nodelay(true);
                 let (a, c) = (a.clone(), c.clone());
                 std::thread::spawn(move || {
                     let _ = serve(stream, &a, &c);
