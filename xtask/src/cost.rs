@@ -70,11 +70,11 @@ pub const PRICES: Prices = Prices {
 
 /// Per-request figures the benchmarks measured (BENCHMARKS.md; update with them).
 pub mod measured {
-    /// A warm request's billed duration at 128 MB: the handler's own work is microseconds; the rest is one
-    /// database round trip, which Supabase answers in a few milliseconds in-region ("Cold start", warm column, plus
-    /// that round trip).
+    /// A warm request's billed duration at 256 MB: the handler's own work is microseconds and its CPU under 1 ms; the
+    /// rest is one database round trip, which Supabase answers in a few milliseconds in-region ("Cold start", warm
+    /// column, plus that round trip).
     pub const WARM_MS: f64 = 8.0;
-    /// A cold start's extra billed time at 128 MB ("Memory size" table).
+    /// A cold start's extra billed time at 256 MB ("Memory size" table: 35–39 ms predicted, here rounded up).
     pub const COLD_EXTRA_MS: f64 = 40.0;
     /// The authorizer's billed duration per invocation (RS256 verification with cached keys).
     pub const AUTHORIZER_MS: f64 = 2.0;

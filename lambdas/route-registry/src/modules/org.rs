@@ -15,10 +15,24 @@ use crate::{Auth, Body, Doc, Function, Method, Module, Route, Use};
 
 pub const MODULE_NAME: &str = "org-module";
 
-/// Sizing of org-module's functions: the figures behind it are in BENCHMARKS.md ("Memory size") and repeated where
-/// it is used. Timeout: every outbound call is bounded (org-common's `timeouts`), so a request's worst case is
-/// well under 10 s; 15 s leaves room and stays clear of API Gateway's 30 s integration limit.
-const MEMORY_MB: u32 = 128;
+/// Memory, from the cold-start benchmark (`cargo xtask bench cold-start`, 2026-11-30; BENCHMARKS.md, "Memory
+/// size"): a cold start needs 4.2–4.6 ms of CPU (two TLS handshakes included) and a warm request well under 1 ms,
+/// and Lambda gives CPU in proportion to memory (one vCPU at 1,769 MB). Predicted, per function:
+///
+/// | MB  | cold start | $ per 1M cold | warm request | $ per 1M warm |
+/// |-----|------------|---------------|--------------|---------------|
+/// | 128 | 64–70 ms   | 0.31–0.32     | 8.7–9.6 ms   | 0.22          |
+/// | 256 | 35–39 ms   | 0.32–0.33     | 5.1–5.7 ms   | 0.22          |
+/// | 512 | 21–23 ms   | 0.34–0.35     | 3.3–3.7 ms   | 0.23          |
+///
+/// 256 MB halves the CPU-bound part of every cold start and request against 128 MB for about a cent per million
+/// invocations (the request charge, $0.20 per million, dominates the bill at these durations); 512 MB saves another
+/// 14 ms of cold start for twice the GB-seconds of every database wait, which a realistic in-region round trip
+/// (5–20 ms) makes the larger part. Revisit when the benchmark's CPU figure moves.
+///
+/// Timeout: every outbound call is bounded (org-common's `timeouts`), so a request's worst case is well under
+/// 10 s; 15 s leaves room and stays clear of API Gateway's 30 s integration limit.
+const MEMORY_MB: u32 = 256;
 const TIMEOUT_S: u32 = 15;
 
 const DB: &[Use] = &[Use::Database];
