@@ -383,7 +383,7 @@ pub fn run(args: &Args) -> Result<()> {
 mod tests {
     use super::*;
 
-    /// A small case computed by hand: one module of one 128 MB function, 1,000,000 requests, no cold starts, 10 ms.
+    /// A small case computed by hand: one module's functions at 256 MB, 1,000,000 requests, no cold starts, 10 ms.
     #[test]
     fn the_arithmetic_of_a_hand_computed_case() {
         let doc = serde_json::json!({"resource": {
@@ -409,10 +409,11 @@ mod tests {
         let functions = module.functions.len() as f64;
         // Requests: $0.20 per million, split over the functions, total $0.20.
         assert!((usd("Lambda requests") - 0.20).abs() < 1e-9);
-        // Duration: 1e6 × 0.125 GB × 0.010 s = 1,250 GB-s × $0.0000133334 = $0.01666675.
-        let expected = 1_000_000.0 / functions * functions * 0.125 * 0.010 * 0.000_013_333_4;
+        // Duration: 1e6 × 0.25 GB × 0.010 s = 2,500 GB-s × $0.0000133334 = $0.0333335.
+        assert!(module.functions.iter().all(|f| f.memory_mb == 256), "the hand computation assumes 256 MB");
+        let expected = 1_000_000.0 / functions * functions * 0.25 * 0.010 * 0.000_013_333_4;
         assert!((usd("Lambda duration") - expected).abs() < 1e-9, "{} vs {expected}", usd("Lambda duration"));
-        assert!((expected - 0.016_666_75).abs() < 1e-9);
+        assert!((expected - 0.033_333_5).abs() < 1e-9);
         // HTTP API: $1.00 per million.
         assert!((usd("HTTP API requests") - 1.0).abs() < 1e-9);
         // Alarms: one single-metric alarm and one reading two metrics: 3 × $0.10.
