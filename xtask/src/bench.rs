@@ -29,9 +29,6 @@ pub struct Args {
     /// Number of measured runs (synth: after 3 warm-ups; cold-start: at least 20 per function).
     #[arg(long, default_value_t = 30)]
     runs: usize,
-    /// cold-start: build with AWS-LC's CPU-jitter entropy source enabled (the default build disables it).
-    #[arg(long)]
-    with_jitter_entropy: bool,
     /// cold-start: also run the seed document's Python handler (boto3 + supabase in target/tools/python-seed)
     /// against the same stand-ins, for the side-by-side ratio. Not part of the test command.
     #[arg(long)]
@@ -55,7 +52,7 @@ enum What {
 pub fn run(args: &Args) -> Result<()> {
     match args.what {
         What::Synth => synth(args.runs.max(5)),
-        What::ColdStart => cold_start(args.runs.max(20), args.with_jitter_entropy, args.with_python_seed),
+        What::ColdStart => cold_start(args.runs.max(20), args.with_python_seed),
         What::Load => load(),
         What::Rls => rls(),
         What::Faults => crate::faults::run_matrix().and_then(|()| crate::faults::run_load()),
@@ -301,7 +298,7 @@ fn event_for(function: route_registry::Function, token: &str) -> Result<String> 
     Ok(serde_json::to_string(&event)?)
 }
 
-fn cold_start(runs: usize, with_jitter: bool, with_python_seed: bool) -> Result<()> {
+fn cold_start(runs: usize, with_python_seed: bool) -> Result<()> {
     use crate::runtime_api::{Outcome, RuntimeApi};
     use standins::{fixed::FixedServer, secrets, tls::TlsProxy};
     let root = workspace_root();
@@ -313,9 +310,6 @@ fn cold_start(runs: usize, with_jitter: bool, with_python_seed: bool) -> Result<
             cmd.current_dir(&root).args(["build", "--quiet", "--release"]);
             for p in crate::build::packages() {
                 cmd.args(["-p", p]);
-            }
-            if !with_jitter {
-                cmd.env("AWS_LC_SYS_NO_JITTER_ENTROPY", "1");
             }
             exec(&mut cmd)
         })?;
@@ -417,10 +411,7 @@ fn cold_start(runs: usize, with_jitter: bool, with_python_seed: bool) -> Result<
     };
     drop(services);
 
-    let entropy = if with_jitter { "jitter entropy ON" } else { "jitter entropy off" };
-    println!(
-        "\ncold start, host release build ({entropy}), {runs} starts per function, process start → first response posted;"
-    );
+    println!("\ncold start, host release build, {runs} starts per function, process start → first response posted;");
     println!(
         "the Secrets Manager, PostgREST and JWKS stand-ins behind TLS on loopback; CPU = user+sys of all threads:"
     );

@@ -3,8 +3,7 @@
 //!
 //! Reproducible: one entry `bootstrap`, mode 0755, timestamp 1980-01-01, fixed compression level, so the zip (and
 //! Terraform's `source_code_hash`) changes only when the binary does. cargo-lambda, its zig and the arm64 Rust
-//! target are installed when missing. AWS-LC's CPU-jitter entropy source is disabled at build time
-//! (`AWS_LC_SYS_NO_JITTER_ENTROPY=1`), as the Lambda Rust runtime documents, to keep it off the cold start.
+//! target are installed when missing.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -25,11 +24,7 @@ pub fn packages() -> Vec<&'static str> {
 }
 
 #[derive(Debug, Default, clap::Args)]
-pub struct Args {
-    /// Keep AWS-LC's CPU-jitter entropy source (for measuring its cold-start cost).
-    #[arg(long)]
-    with_jitter_entropy: bool,
-}
+pub struct Args {}
 
 /// Every Lambda binary: the module functions of the catalog and the authorizer.
 pub fn binaries() -> Vec<&'static str> {
@@ -42,7 +37,7 @@ pub fn zip_path(binary: &str) -> PathBuf {
     workspace_root().join("target/lambda").join(binary).join("bootstrap.zip")
 }
 
-pub fn run(args: &Args) -> Result<()> {
+pub fn run(_args: &Args) -> Result<()> {
     let root = workspace_root();
     let path_env = toolchain()?;
     step("cargo lambda build --release --arm64 (provided.al2023)", || {
@@ -50,9 +45,6 @@ pub fn run(args: &Args) -> Result<()> {
         cmd.current_dir(&root).env("PATH", &path_env).args(["lambda", "build", "--release", "--arm64"]);
         for p in packages() {
             cmd.args(["-p", p]);
-        }
-        if !args.with_jitter_entropy {
-            cmd.env("AWS_LC_SYS_NO_JITTER_ENTROPY", "1");
         }
         exec(&mut cmd)
     })?;

@@ -111,6 +111,47 @@ mod tests {
         }
     }
 
+    /// One HTTP/TLS stack per Lambda (ARCHITECTURE.md, BENCHMARKS.md "Cold start"): the PostgREST, Secrets Manager
+    /// and Okta clients share one reqwest/rustls/ring client with compiled-in roots. A second TLS library, a second
+    /// rustls or a reader of the system CA bundle in a function's tree (as deployed: arm64 Linux, normal
+    /// dependencies) fails here; the Lambda runtime's own plain-HTTP client (hyper 1, no TLS) is the one allowed
+    /// second hyper.
+    #[test]
+    fn every_lambda_carries_one_http_tls_stack() {
+        const ONE: &[&str] = &["rustls", "reqwest", "ring", "hyper-rustls", "tokio-rustls", "webpki-roots"];
+        const NONE: &[&str] =
+            &["aws-lc-rs", "aws-lc-sys", "openssl", "openssl-sys", "native-tls", "rustls-native-certs", "hyper-tls"];
+        for package in crate::build::packages() {
+            let out = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+                .current_dir(workspace_root())
+                .args(["tree", "--offline", "--quiet", "-p", package, "-e", "normal"])
+                .args(["--target", "aarch64-unknown-linux-gnu", "--prefix", "none", "--format", "{p}"])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "cargo tree failed: {}", String::from_utf8_lossy(&out.stderr));
+            let text = String::from_utf8_lossy(&out.stdout);
+            let mut versions: std::collections::BTreeMap<&str, std::collections::BTreeSet<&str>> = Default::default();
+            for line in text.lines() {
+                let mut parts = line.split_whitespace();
+                if let (Some(name), Some(version)) = (parts.next(), parts.next()) {
+                    versions.entry(name).or_default().insert(version);
+                }
+            }
+            for name in ONE {
+                let found = versions.get(name).map_or(0, |v| v.len());
+                assert_eq!(found, 1, "{package}: expected exactly one {name}, found {:?}", versions.get(name));
+            }
+            for name in NONE {
+                assert!(
+                    !versions.contains_key(name),
+                    "{package} links {name}: a second TLS stack or a CA-bundle reader"
+                );
+            }
+            let hypers = versions.get("hyper").map_or(0, |v| v.len());
+            assert!(hypers <= 2, "{package}: {hypers} versions of hyper (one for clients, one for the runtime API)");
+        }
+    }
+
     #[test]
     fn only_xtask_runs_processes() {
         let root = workspace_root();
