@@ -112,15 +112,28 @@ mod tests {
     }
 
     /// One HTTP/TLS stack per Lambda (ARCHITECTURE.md, BENCHMARKS.md "Cold start"): the PostgREST, Secrets Manager
-    /// and Okta clients share one reqwest/rustls/ring client with compiled-in roots. A second TLS library, a second
-    /// rustls or a reader of the system CA bundle in a function's tree (as deployed: arm64 Linux, normal
+    /// and Okta clients share one reqwest/rustls/ring client with compiled-in roots. A second TLS or crypto library,
+    /// a second rustls or a reader of the system CA bundle in a function's tree (as deployed: arm64 Linux, normal
     /// dependencies) fails here; the Lambda runtime's own plain-HTTP client (hyper 1, no TLS) is the one allowed
     /// second hyper.
     #[test]
     fn every_lambda_carries_one_http_tls_stack() {
         const ONE: &[&str] = &["rustls", "reqwest", "ring", "hyper-rustls", "tokio-rustls", "webpki-roots"];
-        const NONE: &[&str] =
-            &["aws-lc-rs", "aws-lc-sys", "openssl", "openssl-sys", "native-tls", "rustls-native-certs", "hyper-tls"];
+        // And one crypto library: ring (jsonwebtoken's RustCrypto backend is replaced by `platform-authorizer`'s
+        // `crypto.rs`).
+        const NONE: &[&str] = &[
+            "aws-lc-rs",
+            "aws-lc-sys",
+            "openssl",
+            "openssl-sys",
+            "native-tls",
+            "rustls-native-certs",
+            "hyper-tls",
+            "rsa",
+            "crypto-bigint",
+            "p256",
+            "ed25519-dalek",
+        ];
         for package in crate::build::packages() {
             let out = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
                 .current_dir(workspace_root())

@@ -24,6 +24,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub mod crypto;
+
 pub mod logging {
     //! JSON log lines to stdout, like the module functions (`level`, `message`, `reason`, `route`, `request_id`).
 
@@ -190,6 +192,8 @@ struct Claims {
 impl Authorizer {
     /// The authorizer with its HTTP client (`EXTRA_CA_CERTS` adds trust roots, for local TLS stand-ins only).
     pub fn new(config: Config) -> Result<Authorizer, String> {
+        // RS256 through ring; in a process that already chose another provider, that one (same rules for RS256).
+        let _ = crypto::install();
         let mut builder = reqwest::Client::builder().connect_timeout(JWKS_CONNECT_TIMEOUT).timeout(JWKS_FETCH_TIMEOUT);
         if let Some(path) = std::env::var_os("EXTRA_CA_CERTS").filter(|p| !p.is_empty()) {
             let pem = std::fs::read(&path).map_err(|e| format!("cannot read EXTRA_CA_CERTS: {e}"))?;

@@ -6,6 +6,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     platform_authorizer::logging::init();
+    platform_authorizer::crypto::install()?;
     let config = platform_authorizer::Config::from_env()?;
     let authorizer = platform_authorizer::Authorizer::new(config)?;
     let authorizer = &authorizer;

@@ -73,7 +73,13 @@ impl JwksServer {
     }
 }
 
+/// Every token of this suite is signed and verified through the authorizer's ring provider, as in the Lambda.
+fn ring_provider() {
+    platform_authorizer::crypto::install().expect("the authorizer's ring provider is this process's");
+}
+
 fn authorizer(server: &JwksServer, min_refresh: Duration) -> Authorizer {
+    ring_provider();
     let mut config = Config::new(ISSUER.into(), AUDIENCE.into(), server.url.clone());
     config.min_refresh_interval = min_refresh;
     config.failure_backoff = Duration::from_millis(200);
@@ -97,6 +103,7 @@ fn claims() -> Value {
 }
 
 fn sign(key: &str, kid: &str, claims: &Value) -> String {
+    ring_provider();
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some(kid.into());
     jsonwebtoken::encode(
