@@ -33,6 +33,14 @@ pub struct Args {
     /// against the same stand-ins, for the side-by-side ratio. Not part of the test command.
     #[arg(long)]
     with_python_seed: bool,
+    /// cold-start: also start each function against the same stand-ins over plain HTTP, in the same run, to show
+    /// what the TLS handshakes cost. Not part of the test command.
+    #[arg(long)]
+    also_plain_http: bool,
+    /// cold-start: also start the same-named binaries from this folder (another build, e.g. before a change)
+    /// against the same TLS stand-ins, in the same run, for a side-by-side comparison.
+    #[arg(long, value_name = "DIR")]
+    compare_with: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -52,7 +60,9 @@ enum What {
 pub fn run(args: &Args) -> Result<()> {
     match args.what {
         What::Synth => synth(args.runs.max(5)),
-        What::ColdStart => cold_start(args.runs.max(20), args.with_python_seed),
+        What::ColdStart => {
+            cold_start(args.runs.max(20), args.with_python_seed, args.also_plain_http, args.compare_with.as_deref())
+        }
         What::Load => load(),
         What::Rls => rls(),
         What::Faults => crate::faults::run_matrix().and_then(|()| crate::faults::run_load()),
@@ -298,7 +308,7 @@ fn event_for(function: route_registry::Function, token: &str) -> Result<String> 
     Ok(serde_json::to_string(&event)?)
 }
 
-fn cold_start(runs: usize, with_python_seed: bool) -> Result<()> {
+fn cold_start(runs: usize, with_python_seed: bool, also_plain_http: bool, compare_with: Option<&Path>) -> Result<()> {
     use crate::runtime_api::{Outcome, RuntimeApi};
     use standins::{fixed::FixedServer, secrets, tls::TlsProxy};
     let root = workspace_root();
@@ -337,11 +347,23 @@ fn cold_start(runs: usize, with_python_seed: bool) -> Result<()> {
     let jwks_tls = TlsProxy::start(jwks.addr, &certs.cert, &certs.key)?;
     let token = crate::devtoken::mint("bench@example.com", Some("bench@example.com"), &[], Env::Dev, 3600)?;
 
-    let mut results = Vec::new();
-    for function in route_registry::all_functions() {
+    // Where a function finds its dependencies: behind TLS (the figure), or directly over plain HTTP (the split).
+    struct Endpoints {
+        secrets: String,
+        jwks: String,
+    }
+    let tls = Endpoints { secrets: secrets_tls.url(), jwks: format!("{}/jwks", jwks_tls.url()) };
+    let plain_secret =
+        serde_json::json!({"url": "https://unused.invalid", "rest_url": services.rest.url(), "anon_key": ""})
+            .to_string();
+    let plain_secrets = secrets::SecretsStandin::start(secrets::Answer::Secret(plain_secret))?;
+    plain_secrets.set_for(OKTA_SECRET_ARN, secrets::Answer::Secret(r#"{"api_token":"bench-okta-token"}"#.into()));
+    let plain = Endpoints { secrets: plain_secrets.url(), jwks: format!("{}/jwks", jwks.url()) };
+
+    let measure = |function: route_registry::Function, at: &Endpoints, dir: &Path| -> Result<ColdStarts> {
         let binary = function.binary;
         let event = event_for(function, &token)?;
-        let exe = bin_dir.join(binary);
+        let exe = dir.join(binary);
         let mut r = ColdStarts {
             binary,
             memory_mb: function.memory_mb,
@@ -366,7 +388,7 @@ fn cold_start(runs: usize, with_python_seed: bool) -> Result<()> {
                 .env("AWS_ACCESS_KEY_ID", "ASIABENCHMARKONLY")
                 .env("AWS_SECRET_ACCESS_KEY", "benchmark-only")
                 .env("AWS_SESSION_TOKEN", "benchmark-only")
-                .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", secrets_tls.url())
+                .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &at.secrets)
                 .env("EXTRA_CA_CERTS", &certs.ca)
                 .env("ENVIRONMENT", "dev")
                 .env("SUPABASE_SECRET_ARN", SUPABASE_SECRET_ARN)
@@ -374,7 +396,7 @@ fn cold_start(runs: usize, with_python_seed: bool) -> Result<()> {
                 .env("OKTA_DOMAIN", "localhost:1")
                 .env("OKTA_ISSUER", dev_issuer::ISSUER)
                 .env("OKTA_AUDIENCE", dev_issuer::audience("dev"))
-                .env("OKTA_JWKS_URL", format!("{}/jwks", jwks_tls.url()))
+                .env("OKTA_JWKS_URL", &at.jwks)
                 .env("LOG_LEVEL", "ERROR")
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
@@ -402,7 +424,19 @@ fn cold_start(runs: usize, with_python_seed: bool) -> Result<()> {
                 r.warm_cpus.push(total_cpu.saturating_sub(cold_cpu));
             }
         }
-        results.push(r);
+        Ok(r)
+    };
+    let mut results = Vec::new();
+    let mut plain_results = Vec::new();
+    let mut compared = Vec::new();
+    for function in route_registry::all_functions() {
+        results.push(measure(function, &tls, &bin_dir)?);
+        if also_plain_http {
+            plain_results.push(measure(function, &plain, &bin_dir)?);
+        }
+        if let Some(dir) = compare_with {
+            compared.push(measure(function, &tls, dir)?);
+        }
     }
     let python = if with_python_seed {
         Some(crate::python_seed::measure(runs.min(10), &secrets_tls.url(), &rest_tls.url(), &certs.ca, &token)?)
@@ -437,6 +471,40 @@ fn cold_start(runs: usize, with_python_seed: bool) -> Result<()> {
         );
     }
     println!("targets: org functions ≤ 3 ms CPU and ≤ 5 ms wall; the authorizer ≤ 1.5 ms CPU; peak RSS < 15 MiB; zip ≤ 4 MiB");
+    if let Some(dir) = compare_with {
+        println!("\nsame run, same TLS stand-ins, the binaries in {}:", dir.display());
+        println!("{:<26} {:>11} {:>11} {:>11} {:>16}", "function", "wall p50", "CPU p50", "warm p50", "CPU change");
+        for (t, c) in results.iter().zip(&compared) {
+            let (tc, cc) = (Spread::new(t.cpus.clone()).pct(0.5), Spread::new(c.cpus.clone()).pct(0.5));
+            println!(
+                "{:<26} {:>11} {:>11} {:>11} {:>+15.0}%",
+                c.binary,
+                ms(Spread::new(c.walls.clone()).pct(0.5)),
+                ms(cc),
+                ms(Spread::new(c.warm_walls.clone()).pct(0.5)),
+                100.0 * (tc.as_secs_f64() - cc.as_secs_f64()) / cc.as_secs_f64().max(1e-9)
+            );
+        }
+        println!("(CPU change: this build's median against theirs)");
+    }
+    if also_plain_http {
+        println!("\nsame run, the same stand-ins reached over plain HTTP (no TLS handshake, no certificate check):");
+        println!(
+            "{:<26} {:>11} {:>11} {:>11} {:>16}",
+            "function", "wall p50", "CPU p50", "warm p50", "TLS share of CPU"
+        );
+        for (t, p) in results.iter().zip(&plain_results) {
+            let (tc, pc) = (Spread::new(t.cpus.clone()).pct(0.5), Spread::new(p.cpus.clone()).pct(0.5));
+            println!(
+                "{:<26} {:>11} {:>11} {:>11} {:>15.0}%",
+                p.binary,
+                ms(Spread::new(p.walls.clone()).pct(0.5)),
+                ms(pc),
+                ms(Spread::new(p.warm_walls.clone()).pct(0.5)),
+                100.0 * tc.saturating_sub(pc).as_secs_f64() / tc.as_secs_f64().max(1e-9)
+            );
+        }
+    }
     if let Some(p) = python {
         let org = results.iter().find(|r| r.binary == "org-orgs").context("org-orgs was not measured")?;
         let (rw, rc) = (Spread::new(org.walls.clone()).pct(0.5), Spread::new(org.cpus.clone()).pct(0.5));
