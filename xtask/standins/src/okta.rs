@@ -333,8 +333,14 @@ async fn serve(state: &Mutex<State>, token: &str, req: Request<Incoming>) -> Res
         fault: injected,
     };
     if let Some(file) = std::env::var_os("OKTA_CONTRACT_LOG") {
+        // One whole line per write, under a lock: stand-ins of parallel tests share the file, and `writeln!` would
+        // write the record and its newline separately, letting another record land between them.
+        static LOG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let mut line = serde_json::to_string(&exchange).unwrap_or_default();
+        line.push('\n');
+        let _guard = LOG.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(file) {
-            let _ = writeln!(f, "{}", serde_json::to_string(&exchange).unwrap_or_default());
+            let _ = f.write_all(line.as_bytes());
         }
     }
     if let Ok(mut s) = state.lock() {
