@@ -41,6 +41,10 @@ pub struct Args {
     /// against the same TLS stand-ins, in the same run, for a side-by-side comparison.
     #[arg(long, value_name = "DIR")]
     compare_with: Option<PathBuf>,
+    /// cold-start: also start the org functions with the Supabase settings (PostgREST URL, publishable key) in the
+    /// environment instead of the Supabase secret, in the same run: what one Secrets Manager read costs.
+    #[arg(long)]
+    also_supabase_from_env: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -60,9 +64,13 @@ enum What {
 pub fn run(args: &Args) -> Result<()> {
     match args.what {
         What::Synth => synth(args.runs.max(5)),
-        What::ColdStart => {
-            cold_start(args.runs.max(20), args.with_python_seed, args.also_plain_http, args.compare_with.as_deref())
-        }
+        What::ColdStart => cold_start(
+            args.runs.max(20),
+            args.with_python_seed,
+            args.also_plain_http,
+            args.compare_with.as_deref(),
+            args.also_supabase_from_env,
+        ),
         What::Load => load(),
         What::Rls => rls(),
         What::Faults => crate::faults::run_matrix().and_then(|()| crate::faults::run_load()),
@@ -308,7 +316,13 @@ fn event_for(function: route_registry::Function, token: &str) -> Result<String> 
     Ok(serde_json::to_string(&event)?)
 }
 
-fn cold_start(runs: usize, with_python_seed: bool, also_plain_http: bool, compare_with: Option<&Path>) -> Result<()> {
+fn cold_start(
+    runs: usize,
+    with_python_seed: bool,
+    also_plain_http: bool,
+    compare_with: Option<&Path>,
+    also_env: bool,
+) -> Result<()> {
     use crate::runtime_api::{Outcome, RuntimeApi};
     use standins::{fixed::FixedServer, secrets, tls::TlsProxy};
     let root = workspace_root();
@@ -351,14 +365,21 @@ fn cold_start(runs: usize, with_python_seed: bool, also_plain_http: bool, compar
     struct Endpoints {
         secrets: String,
         jwks: String,
+        /// The PostgREST URL given in the environment instead of the Supabase secret (no Secrets Manager read).
+        rest_from_env: Option<String>,
     }
-    let tls = Endpoints { secrets: secrets_tls.url(), jwks: format!("{}/jwks", jwks_tls.url()) };
+    let tls = Endpoints { secrets: secrets_tls.url(), jwks: format!("{}/jwks", jwks_tls.url()), rest_from_env: None };
+    let tls_env = Endpoints {
+        secrets: secrets_tls.url(),
+        jwks: format!("{}/jwks", jwks_tls.url()),
+        rest_from_env: Some(rest_tls.url()),
+    };
     let plain_secret =
         serde_json::json!({"url": "https://unused.invalid", "rest_url": services.rest.url(), "anon_key": ""})
             .to_string();
     let plain_secrets = secrets::SecretsStandin::start(secrets::Answer::Secret(plain_secret))?;
     plain_secrets.set_for(OKTA_SECRET_ARN, secrets::Answer::Secret(r#"{"api_token":"bench-okta-token"}"#.into()));
-    let plain = Endpoints { secrets: plain_secrets.url(), jwks: format!("{}/jwks", jwks.url()) };
+    let plain = Endpoints { secrets: plain_secrets.url(), jwks: format!("{}/jwks", jwks.url()), rest_from_env: None };
 
     let measure = |function: route_registry::Function, at: &Endpoints, dir: &Path| -> Result<ColdStarts> {
         let binary = function.binary;
@@ -391,7 +412,6 @@ fn cold_start(runs: usize, with_python_seed: bool, also_plain_http: bool, compar
                 .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &at.secrets)
                 .env("EXTRA_CA_CERTS", &certs.ca)
                 .env("ENVIRONMENT", "dev")
-                .env("SUPABASE_SECRET_ARN", SUPABASE_SECRET_ARN)
                 .env("OKTA_API_TOKEN_SECRET_ARN", OKTA_SECRET_ARN)
                 .env("OKTA_DOMAIN", "localhost:1")
                 .env("OKTA_ISSUER", dev_issuer::ISSUER)
@@ -400,6 +420,10 @@ fn cold_start(runs: usize, with_python_seed: bool, also_plain_http: bool, compar
                 .env("LOG_LEVEL", "ERROR")
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
+            match &at.rest_from_env {
+                Some(url) => cmd.env("POSTGREST_URL", url).env("SUPABASE_ANON_KEY", ""),
+                None => cmd.env("SUPABASE_SECRET_ARN", SUPABASE_SECRET_ARN),
+            };
             let start = Instant::now();
             let mut child = cmd.spawn().with_context(|| format!("cannot start {}", exe.display()))?;
             let cold = api.wait(0, Duration::from_secs(30));
@@ -429,6 +453,7 @@ fn cold_start(runs: usize, with_python_seed: bool, also_plain_http: bool, compar
     let mut results = Vec::new();
     let mut plain_results = Vec::new();
     let mut compared = Vec::new();
+    let mut from_env = Vec::new();
     for function in route_registry::all_functions() {
         results.push(measure(function, &tls, &bin_dir)?);
         if also_plain_http {
@@ -436,6 +461,9 @@ fn cold_start(runs: usize, with_python_seed: bool, also_plain_http: bool, compar
         }
         if let Some(dir) = compare_with {
             compared.push(measure(function, &tls, dir)?);
+        }
+        if also_env && function.uses.iter().any(|u| matches!(u, route_registry::Use::Database)) {
+            from_env.push(measure(function, &tls_env, &bin_dir)?);
         }
     }
     let python = if with_python_seed {
@@ -471,6 +499,27 @@ fn cold_start(runs: usize, with_python_seed: bool, also_plain_http: bool, compar
         );
     }
     println!("targets: org functions ≤ 3 ms CPU and ≤ 5 ms wall; the authorizer ≤ 1.5 ms CPU; peak RSS < 15 MiB; zip ≤ 4 MiB");
+    if also_env {
+        println!(
+            "\nsame run, same TLS stand-ins, the Supabase settings from the environment (no Supabase secret read):"
+        );
+        println!("{:<26} {:>11} {:>11} {:>11} {:>16}", "function", "wall p50", "CPU p50", "warm p50", "CPU change");
+        for e in &from_env {
+            let Some(t) = results.iter().find(|r| r.binary == e.binary) else { continue };
+            let (tc, ec) = (Spread::new(t.cpus.clone()).pct(0.5), Spread::new(e.cpus.clone()).pct(0.5));
+            println!(
+                "{:<26} {:>11} {:>11} {:>11} {:>+15.0}%",
+                e.binary,
+                ms(Spread::new(e.walls.clone()).pct(0.5)),
+                ms(ec),
+                ms(Spread::new(e.warm_walls.clone()).pct(0.5)),
+                100.0 * (ec.as_secs_f64() - tc.as_secs_f64()) / tc.as_secs_f64().max(1e-9)
+            );
+        }
+        println!(
+            "(CPU change: against the same function reading the secret; identities-management still reads Okta's)"
+        );
+    }
     if let Some(dir) = compare_with {
         println!("\nsame run, same TLS stand-ins, the binaries in {}:", dir.display());
         println!("{:<26} {:>11} {:>11} {:>11} {:>16}", "function", "wall p50", "CPU p50", "warm p50", "CPU change");
