@@ -79,7 +79,7 @@ pub fn markdown(env: &str, doc: &Value) -> String {
             keys.sort();
             let _ = writeln!(m, "  api -->|\"{}\"| {name}", keys.join("<br/>"));
             let vars = &f["environment"]["variables"];
-            if vars.get("SUPABASE_SECRET_ARN").is_some() {
+            if vars.get("SUPABASE_URL").is_some() {
                 uses_db.push(*name);
             }
             if vars.get("OKTA_API_TOKEN_SECRET_ARN").is_some() {
@@ -93,7 +93,6 @@ pub fn markdown(env: &str, doc: &Value) -> String {
     let _ = writeln!(m, "  db[(\"Supabase Postgres<br/>PostgREST, Row-Level Security\")]");
     for f in &uses_db {
         let _ = writeln!(m, "  {f} -->|as the caller| db");
-        let _ = writeln!(m, "  {f} -.->|GetSecretValue| secret_supabase");
     }
     for f in &uses_okta {
         let _ = writeln!(m, "  {f} -->|Users API| idp");

@@ -61,6 +61,7 @@ impl Env {
             throttling_rate_limit: 50.0,
             secret_recovery_window_days: 7,
             supabase_url: format!("https://career-{e}.supabase.invalid"),
+            supabase_publishable_key: format!("{EXAMPLE_PUBLISHABLE_KEY}_{e}"),
             okta_domain: "career.okta.invalid".into(),
             okta_issuer: format!("https://career.okta.invalid/oauth2/career-{e}"),
             okta_audience: format!("api://career-{e}"),
@@ -132,6 +133,9 @@ impl FromStr for Env {
     }
 }
 
+/// How every example publishable key starts (a real one starts `sb_publishable_` followed by random characters).
+pub const EXAMPLE_PUBLISHABLE_KEY: &str = "sb_publishable_EXAMPLE";
+
 /// The account id AWS's documentation uses in examples (and the local emulator's): never a real account of ours.
 pub const EXAMPLE_ACCOUNT: &str = "123456789012";
 
@@ -180,6 +184,11 @@ pub struct Settings {
     pub secret_recovery_window_days: u32,
     /// The Supabase project URL (`https://<ref>.supabase.co`).
     pub supabase_url: String,
+    /// The Supabase project's publishable (anon) key: public by design (it grants only what RLS allows the
+    /// `anon` and `authenticated` roles, and every request also carries the caller's token), so it is an
+    /// environment variable, not a secret. Reading it from Secrets Manager cost each cold start a TLS handshake
+    /// and a signed call: 26–29 % of an org function's cold-start CPU (BENCHMARKS.md, "Cold start").
+    pub supabase_publishable_key: String,
     /// The Okta org's host, for the Users API (`<org>.okta.com`).
     pub okta_domain: String,
     /// The issuer of the access tokens the platform trusts (an Okta authorization server).
@@ -228,6 +237,10 @@ impl Settings {
             }
         };
         check("supabase_url", &self.supabase_url, host_of(&self.supabase_url));
+        if self.supabase_publishable_key.starts_with(EXAMPLE_PUBLISHABLE_KEY) {
+            // An example key is as unusable as an example host.
+            check("supabase_publishable_key", &self.supabase_publishable_key, "example.com");
+        }
         check("okta_domain", &self.okta_domain, &self.okta_domain);
         check("okta_issuer", &self.okta_issuer, host_of(&self.okta_issuer));
         for email in &self.alarm_emails {
@@ -301,6 +314,9 @@ mod tests {
         assert!(!is_example_host("example.com.evil.io"));
         assert_eq!(host_of("https://a.supabase.co/rest"), "a.supabase.co");
         let names: Vec<&str> = Env::Prd.settings().placeholders().into_iter().map(|(n, _)| n).collect();
-        assert_eq!(names, ["supabase_url", "okta_domain", "okta_issuer", "alarm_emails", "account_id"]);
+        assert_eq!(
+            names,
+            ["supabase_url", "supabase_publishable_key", "okta_domain", "okta_issuer", "alarm_emails", "account_id"]
+        );
     }
 }

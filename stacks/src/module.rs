@@ -27,7 +27,6 @@ pub struct Platform {
     pub settings: Settings,
     pub api: Ref<Apigatewayv2Api>,
     pub alarm_topic: Ref<SnsTopic>,
-    pub supabase_secret: Ref<SecretsmanagerSecret>,
     pub okta_secret: Ref<SecretsmanagerSecret>,
     /// The environment's key: the secrets and log groups are encrypted with it (reading a secret needs
     /// `kms:Decrypt` on it).
@@ -133,9 +132,9 @@ pub fn add_function(
     for u in f.uses {
         match u {
             Use::Database => {
-                secrets.push(&platform.supabase_secret);
-                variables.insert("SUPABASE_SECRET_ARN".into(), platform.supabase_secret.arn());
+                // No secret: the URL and the publishable key are public by design (see `Settings`).
                 variables.insert("SUPABASE_URL".into(), s.supabase_url.as_str().into());
+                variables.insert("SUPABASE_ANON_KEY".into(), s.supabase_publishable_key.as_str().into());
             }
             Use::Okta => {
                 secrets.push(&platform.okta_secret);

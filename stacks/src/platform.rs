@@ -208,12 +208,6 @@ pub fn build(
                 .lifecycle_opt(keep(s)),
         )
     };
-    let supabase_secret = secret(
-        &mut stack,
-        "supabase",
-        "supabase-credentials",
-        "Supabase project URL and publishable key as JSON: {\"url\", \"anon_key\"}. Set the value outside Terraform.",
-    )?;
     let okta_secret = secret(
         &mut stack,
         "okta_api_token",
@@ -374,7 +368,6 @@ pub fn build(
         settings: s.clone(),
         api: api.clone(),
         alarm_topic: alarm_topic.clone(),
-        supabase_secret: supabase_secret.clone(),
         okta_secret: okta_secret.clone(),
         key: key.clone(),
         documents: documents.clone(),
@@ -424,9 +417,8 @@ pub fn build(
         + ":iam::"
         + account.account_id()
         + format!(":role/{}", s.break_glass_role);
-    for (local, secret, declared_by) in
-        [("supabase", &supabase_secret, Use::Database), ("okta_api_token", &okta_secret, Use::Okta)]
     {
+        let (local, secret, declared_by) = ("okta_api_token", &okta_secret, Use::Okta);
         let readers: Vec<Expr> = modules
             .iter()
             .flat_map(|m| m.functions.iter())

@@ -106,7 +106,13 @@ fn functions_follow_their_catalog_entries() {
         let vars = lambda["environment"]["variables"].as_object().unwrap();
         let has = |k: &str| vars.contains_key(k);
         assert!(has("REGION") && has("ENVIRONMENT") && has("LOG_LEVEL"), "{local}");
-        assert_eq!(has("SUPABASE_SECRET_ARN"), f.uses.contains(&Use::Database), "{local}");
+        assert_eq!(has("SUPABASE_URL"), f.uses.contains(&Use::Database), "{local}");
+        assert_eq!(has("SUPABASE_ANON_KEY"), f.uses.contains(&Use::Database), "{local}");
+        assert!(!has("SUPABASE_SECRET_ARN"), "{local}: the Supabase settings are public, not a secret");
+        if f.uses.contains(&Use::Database) {
+            assert_eq!(vars["SUPABASE_URL"], settings.supabase_url.as_str(), "{local}");
+            assert_eq!(vars["SUPABASE_ANON_KEY"], settings.supabase_publishable_key.as_str(), "{local}");
+        }
         assert_eq!(has("OKTA_API_TOKEN_SECRET_ARN"), f.uses.contains(&Use::Okta), "{local}");
         assert_eq!(has("OKTA_DOMAIN"), f.uses.contains(&Use::Okta), "{local}");
         if f != route_registry::AUTHORIZER {
@@ -124,9 +130,6 @@ fn functions_follow_their_catalog_entries() {
         assert_eq!(declared.log_group, format!("aws_cloudwatch_log_group.{local}"));
         let secrets: BTreeSet<&str> = declared.secrets.iter().map(String::as_str).collect();
         let mut expected = BTreeSet::new();
-        if f.uses.contains(&Use::Database) {
-            expected.insert("aws_secretsmanager_secret.supabase");
-        }
         if f.uses.contains(&Use::Okta) {
             expected.insert("aws_secretsmanager_secret.okta_api_token");
         }
@@ -252,12 +255,9 @@ fn secrets_are_readable_only_by_their_declared_readers_and_encrypted() {
 #[test]
 fn prd_data_survives_a_mistaken_destroy() {
     let d = doc(Env::Prd);
-    for (ty, name) in [
-        ("aws_s3_bucket", "documents"),
-        ("aws_secretsmanager_secret", "supabase"),
-        ("aws_secretsmanager_secret", "okta_api_token"),
-        ("aws_kms_key", "platform"),
-    ] {
+    for (ty, name) in
+        [("aws_s3_bucket", "documents"), ("aws_secretsmanager_secret", "okta_api_token"), ("aws_kms_key", "platform")]
+    {
         assert_eq!(d["resource"][ty][name]["lifecycle"]["prevent_destroy"], true, "{ty}.{name}");
     }
     assert!(doc(Env::Dev)["resource"]["aws_s3_bucket"]["documents"].get("lifecycle").is_none());

@@ -349,10 +349,9 @@ fn verify(dir: &Path) -> Result<()> {
                 f["memory_size"], f["timeout"]
             ));
         }
-        if function.uses_database()
-            && vars["SUPABASE_SECRET_ARN"] != by_name("aws_secretsmanager_secret", "supabase")?["arn"]
+        if function.uses_database() && (vars["SUPABASE_URL"].as_str().is_none() || vars["SUPABASE_ANON_KEY"].is_null())
         {
-            problems.push(format!("{address}: SUPABASE_SECRET_ARN is not the secret's ARN"));
+            problems.push(format!("{address}: SUPABASE_URL or SUPABASE_ANON_KEY missing"));
         }
         let name = f["function_name"].as_str().unwrap_or_default();
         let group = by_name("aws_cloudwatch_log_group", &local)?;

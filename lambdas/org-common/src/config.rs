@@ -1,11 +1,14 @@
 //! A function's configuration, loaded for what it declares in the catalog: from Secrets Manager in AWS, from the
 //! environment locally. All or nothing: a function never serves with half a configuration.
 //!
-//! In AWS, `SUPABASE_SECRET_ARN` names a secret whose value is `{"url", "anon_key"}` (optionally `"rest_url"`,
-//! default `<url>/rest/v1`; `url` defaults to `SUPABASE_URL`) and `OKTA_API_TOKEN_SECRET_ARN` one holding the Okta
-//! API token (`{"api_token": …}` or the bare token), used against `https://$OKTA_DOMAIN`. Locally (no ARN),
-//! `POSTGREST_URL` and optionally `SUPABASE_ANON_KEY`, and `OKTA_BASE_URL` with `OKTA_API_TOKEN`, are read from
-//! the environment instead. `OKTA_TIMEOUT_MS` overrides the Okta request bound.
+//! The database settings are public (the project URL and its publishable key) and come from the environment:
+//! `SUPABASE_URL` (PostgREST at `<url>/rest/v1`; `POSTGREST_URL` names it directly, as locally) and
+//! `SUPABASE_ANON_KEY`. A team whose policy keeps even the publishable key in Secrets Manager may set
+//! `SUPABASE_SECRET_ARN` instead, naming a secret `{"url", "anon_key"}` (optionally `"rest_url"`; `url` defaults to
+//! `SUPABASE_URL`); the stacks do not, since the read costs every cold start a TLS handshake and a signed call.
+//! `OKTA_API_TOKEN_SECRET_ARN` names the secret holding the Okta API token (`{"api_token": …}` or the bare token),
+//! used against `https://$OKTA_DOMAIN`; locally `OKTA_BASE_URL` with `OKTA_API_TOKEN` replace both. `OKTA_TIMEOUT_MS`
+//! overrides the Okta request bound.
 //!
 //! No database token and no signing key is ever part of it: handlers forward the caller's own token.
 
@@ -131,7 +134,8 @@ pub async fn load(function: Function, http: &reqwest::Client) -> Result<Config, 
             }
             None => DbConfig {
                 rest_url: env("POSTGREST_URL")
-                    .ok_or(ConfigError::Missing("POSTGREST_URL", "set it, or SUPABASE_SECRET_ARN in AWS"))?,
+                    .or_else(|| env("SUPABASE_URL").map(|url| format!("{}/rest/v1", url.trim_end_matches('/'))))
+                    .ok_or(ConfigError::Missing("SUPABASE_URL", "the Supabase project's URL (or POSTGREST_URL)"))?,
                 anon_key: env("SUPABASE_ANON_KEY").unwrap_or_default(),
             },
         });

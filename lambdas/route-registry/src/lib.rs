@@ -92,7 +92,8 @@ impl Access {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Use {
-    /// Supabase Postgres through PostgREST, as the caller (the Supabase secret: URL and publishable key).
+    /// Supabase Postgres through PostgREST, as the caller (`SUPABASE_URL` and the publishable key in the
+    /// environment: public by design, so no secret).
     Database,
     /// Okta's Users API (the Okta API token secret and `OKTA_DOMAIN`).
     Okta,
