@@ -6,7 +6,8 @@
 //! - `cold-start`: every catalog function's host release binary against an emulated Lambda Runtime API, with the
 //!   Secrets Manager, PostgREST and JWKS stand-ins behind TLS (a throwaway CA the process trusts): wall and CPU time
 //!   to the first response, then one warm invocation, peak RSS, and the memory-size table built from them;
-//!   `--with-python-seed` runs the seed document's Python handler against the same stand-ins in the same run;
+//!   `--with-python-seed` runs the seed document's Python handler against the same stand-ins in the same run, and
+//!   `--also-plain-http`, `--also-supabase-secret` and `--compare-with DIR` add same-run variants;
 //! - `load`: `GET /organizations` through the local API and straight to PostgREST, side by side;
 //! - `rls`: `GET /organizations` for a user in one organization with 100, then 100,000 organizations of others;
 //! - `faults`: a bounded load through the local API while PostgREST is paused and resumed.
@@ -41,10 +42,11 @@ pub struct Args {
     /// against the same TLS stand-ins, in the same run, for a side-by-side comparison.
     #[arg(long, value_name = "DIR")]
     compare_with: Option<PathBuf>,
-    /// cold-start: also start the org functions with the Supabase settings (PostgREST URL, publishable key) in the
-    /// environment instead of the Supabase secret, in the same run: what one Secrets Manager read costs.
+    /// cold-start: also start the database functions reading the Supabase settings from a secret
+    /// (`SUPABASE_SECRET_ARN`, the optional configuration) instead of the environment, in the same run: what one
+    /// Secrets Manager read costs.
     #[arg(long)]
-    also_supabase_from_env: bool,
+    also_supabase_secret: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -69,7 +71,7 @@ pub fn run(args: &Args) -> Result<()> {
             args.with_python_seed,
             args.also_plain_http,
             args.compare_with.as_deref(),
-            args.also_supabase_from_env,
+            args.also_supabase_secret,
         ),
         What::Load => load(),
         What::Rls => rls(),
@@ -365,21 +367,26 @@ fn cold_start(
     struct Endpoints {
         secrets: String,
         jwks: String,
-        /// The PostgREST URL given in the environment instead of the Supabase secret (no Secrets Manager read).
+        /// The PostgREST URL in the environment, as deployed; `None`: read from the Supabase secret instead.
         rest_from_env: Option<String>,
     }
-    let tls = Endpoints { secrets: secrets_tls.url(), jwks: format!("{}/jwks", jwks_tls.url()), rest_from_env: None };
-    let tls_env = Endpoints {
+    let tls = Endpoints {
         secrets: secrets_tls.url(),
         jwks: format!("{}/jwks", jwks_tls.url()),
         rest_from_env: Some(rest_tls.url()),
     };
+    let tls_secret =
+        Endpoints { secrets: secrets_tls.url(), jwks: format!("{}/jwks", jwks_tls.url()), rest_from_env: None };
     let plain_secret =
         serde_json::json!({"url": "https://unused.invalid", "rest_url": services.rest.url(), "anon_key": ""})
             .to_string();
     let plain_secrets = secrets::SecretsStandin::start(secrets::Answer::Secret(plain_secret))?;
     plain_secrets.set_for(OKTA_SECRET_ARN, secrets::Answer::Secret(r#"{"api_token":"bench-okta-token"}"#.into()));
-    let plain = Endpoints { secrets: plain_secrets.url(), jwks: format!("{}/jwks", jwks.url()), rest_from_env: None };
+    let plain = Endpoints {
+        secrets: plain_secrets.url(),
+        jwks: format!("{}/jwks", jwks.url()),
+        rest_from_env: Some(services.rest.url()),
+    };
 
     let measure = |function: route_registry::Function, at: &Endpoints, dir: &Path| -> Result<ColdStarts> {
         let binary = function.binary;
@@ -453,7 +460,7 @@ fn cold_start(
     let mut results = Vec::new();
     let mut plain_results = Vec::new();
     let mut compared = Vec::new();
-    let mut from_env = Vec::new();
+    let mut from_secret = Vec::new();
     for function in route_registry::all_functions() {
         results.push(measure(function, &tls, &bin_dir)?);
         if also_plain_http {
@@ -463,7 +470,7 @@ fn cold_start(
             compared.push(measure(function, &tls, dir)?);
         }
         if also_env && function.uses.iter().any(|u| matches!(u, route_registry::Use::Database)) {
-            from_env.push(measure(function, &tls_env, &bin_dir)?);
+            from_secret.push(measure(function, &tls_secret, &bin_dir)?);
         }
     }
     let python = if with_python_seed {
@@ -500,11 +507,9 @@ fn cold_start(
     }
     println!("targets: org functions ≤ 3 ms CPU and ≤ 5 ms wall; the authorizer ≤ 1.5 ms CPU; peak RSS < 15 MiB; zip ≤ 4 MiB");
     if also_env {
-        println!(
-            "\nsame run, same TLS stand-ins, the Supabase settings from the environment (no Supabase secret read):"
-        );
+        println!("\nsame run, same TLS stand-ins, the Supabase settings read from a secret (SUPABASE_SECRET_ARN):");
         println!("{:<26} {:>11} {:>11} {:>11} {:>16}", "function", "wall p50", "CPU p50", "warm p50", "CPU change");
-        for e in &from_env {
+        for e in &from_secret {
             let Some(t) = results.iter().find(|r| r.binary == e.binary) else { continue };
             let (tc, ec) = (Spread::new(t.cpus.clone()).pct(0.5), Spread::new(e.cpus.clone()).pct(0.5));
             println!(
@@ -516,9 +521,7 @@ fn cold_start(
                 100.0 * (ec.as_secs_f64() - tc.as_secs_f64()) / tc.as_secs_f64().max(1e-9)
             );
         }
-        println!(
-            "(CPU change: against the same function reading the secret; identities-management still reads Okta's)"
-        );
+        println!("(CPU change: against the same function as deployed, its Supabase settings in the environment)");
     }
     if let Some(dir) = compare_with {
         println!("\nsame run, same TLS stand-ins, the binaries in {}:", dir.display());
