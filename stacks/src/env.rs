@@ -231,24 +231,20 @@ impl Settings {
     /// before this environment can be deployed for real.
     pub fn placeholders(&self) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
-        let mut check = |name: &'static str, value: &str, host: &str| {
-            if is_example_host(host) {
+        let mut check = |name: &'static str, value: &str, example: bool| {
+            if example {
                 out.push((name, value.to_owned()));
             }
         };
-        check("supabase_url", &self.supabase_url, host_of(&self.supabase_url));
-        if self.supabase_publishable_key.starts_with(EXAMPLE_PUBLISHABLE_KEY) {
-            // An example key is as unusable as an example host.
-            check("supabase_publishable_key", &self.supabase_publishable_key, "example.com");
-        }
-        check("okta_domain", &self.okta_domain, &self.okta_domain);
-        check("okta_issuer", &self.okta_issuer, host_of(&self.okta_issuer));
+        check("supabase_url", &self.supabase_url, is_example_host(host_of(&self.supabase_url)));
+        let key = &self.supabase_publishable_key;
+        check("supabase_publishable_key", key, key.starts_with(EXAMPLE_PUBLISHABLE_KEY));
+        check("okta_domain", &self.okta_domain, is_example_host(&self.okta_domain));
+        check("okta_issuer", &self.okta_issuer, is_example_host(host_of(&self.okta_issuer)));
         for email in &self.alarm_emails {
-            check("alarm_emails", email, email.rsplit('@').next().unwrap_or(email));
+            check("alarm_emails", email, is_example_host(email.rsplit('@').next().unwrap_or(email)));
         }
-        if self.account_id == EXAMPLE_ACCOUNT {
-            out.push(("account_id", self.account_id.to_owned()));
-        }
+        check("account_id", self.account_id, self.account_id == EXAMPLE_ACCOUNT);
         out
     }
 }
