@@ -507,55 +507,33 @@ fn cold_start(
     }
     println!("targets: org functions ≤ 3 ms CPU and ≤ 5 ms wall; the authorizer ≤ 1.5 ms CPU; peak RSS < 15 MiB; zip ≤ 4 MiB");
     if also_env {
-        println!("\nsame run, same TLS stand-ins, the Supabase settings read from a secret (SUPABASE_SECRET_ARN):");
-        println!("{:<26} {:>11} {:>11} {:>11} {:>16}", "function", "wall p50", "CPU p50", "warm p50", "CPU change");
-        for e in &from_secret {
-            let Some(t) = results.iter().find(|r| r.binary == e.binary) else { continue };
-            let (tc, ec) = (Spread::new(t.cpus.clone()).pct(0.5), Spread::new(e.cpus.clone()).pct(0.5));
-            println!(
-                "{:<26} {:>11} {:>11} {:>11} {:>+15.0}%",
-                e.binary,
-                ms(Spread::new(e.walls.clone()).pct(0.5)),
-                ms(ec),
-                ms(Spread::new(e.warm_walls.clone()).pct(0.5)),
-                100.0 * (ec.as_secs_f64() - tc.as_secs_f64()) / tc.as_secs_f64().max(1e-9)
-            );
-        }
+        variant_table(
+            "same TLS stand-ins, the Supabase settings read from a secret (SUPABASE_SECRET_ARN)",
+            "CPU change",
+            &results,
+            &from_secret,
+            |deployed, secret| format!("{:+.0}%", 100.0 * (secret - deployed) / deployed.max(1e-9)),
+        );
         println!("(CPU change: against the same function as deployed, its Supabase settings in the environment)");
     }
     if let Some(dir) = compare_with {
-        println!("\nsame run, same TLS stand-ins, the binaries in {}:", dir.display());
-        println!("{:<26} {:>11} {:>11} {:>11} {:>16}", "function", "wall p50", "CPU p50", "warm p50", "CPU change");
-        for (t, c) in results.iter().zip(&compared) {
-            let (tc, cc) = (Spread::new(t.cpus.clone()).pct(0.5), Spread::new(c.cpus.clone()).pct(0.5));
-            println!(
-                "{:<26} {:>11} {:>11} {:>11} {:>+15.0}%",
-                c.binary,
-                ms(Spread::new(c.walls.clone()).pct(0.5)),
-                ms(cc),
-                ms(Spread::new(c.warm_walls.clone()).pct(0.5)),
-                100.0 * (tc.as_secs_f64() - cc.as_secs_f64()) / cc.as_secs_f64().max(1e-9)
-            );
-        }
+        variant_table(
+            &format!("same TLS stand-ins, the binaries in {}", dir.display()),
+            "CPU change",
+            &results,
+            &compared,
+            |this, theirs| format!("{:+.0}%", 100.0 * (this - theirs) / theirs.max(1e-9)),
+        );
         println!("(CPU change: this build's median against theirs)");
     }
     if also_plain_http {
-        println!("\nsame run, the same stand-ins reached over plain HTTP (no TLS handshake, no certificate check):");
-        println!(
-            "{:<26} {:>11} {:>11} {:>11} {:>16}",
-            "function", "wall p50", "CPU p50", "warm p50", "TLS share of CPU"
+        variant_table(
+            "the same stand-ins reached over plain HTTP (no TLS handshake, no certificate check)",
+            "TLS share of CPU",
+            &results,
+            &plain_results,
+            |tls, plain| format!("{:.0}%", 100.0 * (tls - plain).max(0.0) / tls.max(1e-9)),
         );
-        for (t, p) in results.iter().zip(&plain_results) {
-            let (tc, pc) = (Spread::new(t.cpus.clone()).pct(0.5), Spread::new(p.cpus.clone()).pct(0.5));
-            println!(
-                "{:<26} {:>11} {:>11} {:>11} {:>15.0}%",
-                p.binary,
-                ms(Spread::new(p.walls.clone()).pct(0.5)),
-                ms(pc),
-                ms(Spread::new(p.warm_walls.clone()).pct(0.5)),
-                100.0 * tc.saturating_sub(pc).as_secs_f64() / tc.as_secs_f64().max(1e-9)
-            );
-        }
     }
     if let Some(p) = python {
         let org = results.iter().find(|r| r.binary == "org-orgs").context("org-orgs was not measured")?;
@@ -574,6 +552,32 @@ fn cold_start(
     }
     memory_table(&results);
     Ok(())
+}
+
+/// A same-run variant of the cold-start figures: each of its functions' medians, and `compare(main CPU, variant
+/// CPU)` (milliseconds) against the same function in the main table.
+fn variant_table(
+    what: &str,
+    column: &str,
+    main: &[ColdStarts],
+    variant: &[ColdStarts],
+    compare: impl Fn(f64, f64) -> String,
+) {
+    let median = |v: &[Duration]| Spread::new(v.to_vec()).pct(0.5);
+    println!("\nsame run, {what}:");
+    println!("{:<26} {:>11} {:>11} {:>11} {:>16}", "function", "wall p50", "CPU p50", "warm p50", column);
+    for v in variant {
+        let Some(m) = main.iter().find(|m| m.binary == v.binary) else { continue };
+        let (m_cpu, v_cpu) = (median(&m.cpus), median(&v.cpus));
+        println!(
+            "{:<26} {:>11} {:>11} {:>11} {:>16}",
+            v.binary,
+            ms(median(&v.walls)),
+            ms(v_cpu),
+            ms(median(&v.warm_walls)),
+            compare(m_cpu.as_secs_f64() * 1000.0, v_cpu.as_secs_f64() * 1000.0)
+        );
+    }
 }
 
 /// The ARNs the benchmark's functions read (any ARN works with the stand-in; these look like real ones).
