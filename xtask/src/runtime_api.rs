@@ -47,7 +47,12 @@ impl RuntimeApi {
                 let _ = stream.set_nodelay(true);
                 let (shared, event, name) = (shared.clone(), event.clone(), function_name.clone());
                 std::thread::spawn(move || {
-                    let _ = serve(stream, &shared, &event, &name);
+                    let Ok(reader) = stream.try_clone() else { return };
+                    let mut reader = BufReader::new(reader);
+                    let mut stream = stream;
+                    // Keep-alive, as the real API (an HTTP/1.1 server) does: one connection serves the client's
+                    // `next` and response posts in turn, so no benchmark pays connects the function would not.
+                    while let Ok(true) = serve(&mut reader, &mut stream, &shared, &event, &name) {}
                 });
             }
         });
@@ -78,10 +83,18 @@ impl RuntimeApi {
     }
 }
 
-fn serve(mut stream: TcpStream, shared: &(Mutex<State>, Condvar), event: &str, name: &str) -> Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
+/// Serves one request of a connection; `false` when the client closed it.
+fn serve(
+    reader: &mut BufReader<TcpStream>,
+    stream: &mut TcpStream,
+    shared: &(Mutex<State>, Condvar),
+    event: &str,
+    name: &str,
+) -> Result<bool> {
     let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
+    if reader.read_line(&mut request_line)? == 0 {
+        return Ok(false);
+    }
     let mut content_length = 0usize;
     loop {
         let mut line = String::new();
@@ -120,7 +133,7 @@ fn serve(mut stream: TcpStream, shared: &(Mutex<State>, Condvar), event: &str, n
             if n > 2 {
                 // Between invocations the real API holds the request; keep it open until the process ends.
                 std::thread::sleep(Duration::from_secs(3600));
-                return Ok(());
+                return Ok(false);
             }
             let deadline = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() + 30_000;
             let headers = format!(
@@ -129,30 +142,80 @@ fn serve(mut stream: TcpStream, shared: &(Mutex<State>, Condvar), event: &str, n
                  Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:{name}\r\n\
                  Lambda-Runtime-Trace-Id: Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1\r\n"
             );
-            respond(&mut stream, 200, &headers, "application/json", event)
+            respond(stream, 200, &headers, "application/json", event)
         }
         ("POST", p) if p.starts_with("/2018-06-01/runtime/invocation/") && p.ends_with("/response") => {
             record(Outcome::Response { at: Instant::now(), body });
-            respond(&mut stream, 202, "", "application/json", "{\"status\":\"OK\"}")
+            respond(stream, 202, "", "application/json", "{\"status\":\"OK\"}")
         }
         ("POST", p) if p.starts_with("/2018-06-01/runtime/invocation/") && p.ends_with("/error") => {
             record(Outcome::Error { body });
-            respond(&mut stream, 202, "", "application/json", "{\"status\":\"OK\"}")
+            respond(stream, 202, "", "application/json", "{\"status\":\"OK\"}")
         }
         ("POST", "/2018-06-01/runtime/init/error") => {
             record(Outcome::InitError { body });
-            respond(&mut stream, 202, "", "application/json", "{\"status\":\"OK\"}")
+            respond(stream, 202, "", "application/json", "{\"status\":\"OK\"}")
         }
-        _ => respond(&mut stream, 404, "", "text/plain", "not emulated"),
+        _ => respond(stream, 404, "", "text/plain", "not emulated"),
     }
 }
 
-fn respond(stream: &mut TcpStream, status: u16, headers: &str, content_type: &str, body: &str) -> Result<()> {
+fn respond(stream: &mut TcpStream, status: u16, headers: &str, content_type: &str, body: &str) -> Result<bool> {
     write!(
         stream,
-        "HTTP/1.1 {status} X\r\n{headers}Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status} X\r\n{headers}Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )?;
     stream.flush()?;
-    Ok(())
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads one answer's head and body from a kept-alive connection.
+    fn answer(reader: &mut BufReader<TcpStream>) -> (String, String) {
+        let mut head = String::new();
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+            if line == "\r\n" {
+                break;
+            }
+            head.push_str(&line);
+        }
+        let mut body = vec![0u8; length];
+        reader.read_exact(&mut body).unwrap();
+        (head, String::from_utf8(body).unwrap())
+    }
+
+    #[test]
+    fn one_kept_alive_connection_serves_next_and_the_response_as_the_real_api_does() {
+        let api = RuntimeApi::start("{\"n\":1}".into(), "f".into()).unwrap();
+        let mut stream = TcpStream::connect(("127.0.0.1", api.port)).unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        write!(stream, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
+        let (head, event) = answer(&mut reader);
+        assert!(head.starts_with("HTTP/1.1 200") && head.contains("Lambda-Runtime-Aws-Request-Id:"), "{head}");
+        assert!(!head.to_ascii_lowercase().contains("connection: close"), "{head}");
+        assert_eq!(event, "{\"n\":1}");
+        let body = "{\"ok\":true}";
+        write!(
+            stream,
+            "POST /2018-06-01/runtime/invocation/8476a536-e9f4-11e8-9739-2dfe598c3f01/response HTTP/1.1\r\n\
+             content-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        assert!(answer(&mut reader).0.starts_with("HTTP/1.1 202"));
+        match api.wait(0, Duration::from_secs(5)).unwrap() {
+            Outcome::Response { body: got, .. } => assert_eq!(got, body),
+            other => panic!("{other:?}"),
+        }
+    }
 }
