@@ -124,6 +124,18 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
     Some(Duration::from_nanos(total))
 }
 
+/// Minor page faults of a live process so far (all its threads), from `/proc/<pid>/stat`: at a cold start, mostly
+/// first touches of the binary's code and data, each a trap into the kernel.
+pub fn minor_faults(pid: u32) -> Option<u64> {
+    minflt_of(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+fn minflt_of(stat: &str) -> Option<u64> {
+    // After `pid (comm) ` (a command name may hold spaces and parentheses): state, ppid, pgrp, session, tty_nr,
+    // tpgid, flags, minflt.
+    stat.rsplit_once(") ")?.1.split_whitespace().nth(7)?.parse().ok()
+}
+
 // ---------------------------------------------------------------------------------------------------- synth
 
 /// One whole-process synth run: wall time, and the CPU time and peak memory the process reported of itself.
@@ -293,6 +305,8 @@ struct ColdStarts {
     cpus: Vec<Duration>,
     warm_walls: Vec<Duration>,
     warm_cpus: Vec<Duration>,
+    /// Minor page faults up to the first response.
+    faults: Vec<u64>,
     peak_kib: u64,
 }
 
@@ -334,7 +348,7 @@ fn cold_start(
         step("cargo build --release (host) of the Lambda binaries", || {
             let mut cmd = cargo();
             cmd.current_dir(&root).args(["build", "--quiet", "--release"]);
-            for p in crate::build::packages() {
+            for p in crate::build::packages().into_iter().chain([FLOOR]) {
                 cmd.args(["-p", p]);
             }
             exec(&mut cmd)
@@ -353,7 +367,11 @@ fn cold_start(
     let certs =
         step("a throwaway CA and a localhost certificate (openssl)", || certificates(&target_dir().join("bench-tls")))?;
     let rest_addr: std::net::SocketAddr = services.rest.url().trim_start_matches("http://").parse()?;
-    let rest_tls = TlsProxy::start(rest_addr, &certs.cert, &certs.key)?;
+    // PostgREST as the issue's baseline had it, a stand-in answering at once: the real one's answers, recorded by
+    // each function's unmeasured first start and replayed; and the real one (postrust + PostgreSQL) as a variant.
+    let replay = standins::replay::ReplayStandin::start(rest_addr)?;
+    let rest_tls = TlsProxy::start(replay.addr, &certs.cert, &certs.key)?;
+    let real_rest_tls = TlsProxy::start(rest_addr, &certs.cert, &certs.key)?;
     let secret =
         serde_json::json!({"url": "https://unused.invalid", "rest_url": rest_tls.url(), "anon_key": ""}).to_string();
     let secrets = secrets::SecretsStandin::start(secrets::Answer::Secret(secret))?;
@@ -385,30 +403,40 @@ fn cold_start(
     let plain = Endpoints {
         secrets: plain_secrets.url(),
         jwks: format!("{}/jwks", jwks.url()),
-        rest_from_env: Some(services.rest.url()),
+        rest_from_env: Some(replay.url()),
+    };
+    let real_database = Endpoints {
+        secrets: secrets_tls.url(),
+        jwks: format!("{}/jwks", jwks_tls.url()),
+        rest_from_env: Some(real_rest_tls.url()),
     };
 
-    let measure = |function: route_registry::Function, at: &Endpoints, dir: &Path| -> Result<ColdStarts> {
-        let binary = function.binary;
-        let event = event_for(function, &token)?;
+    // One unmeasured start first (it records what the replaying PostgREST answers, and warms the page cache for
+    // every variant alike), then `runs` measured ones.
+    let measure_binary = |binary: &'static str, memory_mb: u32, event: &str, at: &Endpoints, dir: &Path| {
         let exe = dir.join(binary);
         let mut r = ColdStarts {
             binary,
-            memory_mb: function.memory_mb,
+            memory_mb,
             walls: Vec::new(),
             cpus: Vec::new(),
             warm_walls: Vec::new(),
             warm_cpus: Vec::new(),
+            faults: Vec::new(),
             peak_kib: 0,
         };
-        for _ in 0..runs {
-            let api = RuntimeApi::start(event.clone(), binary.to_owned())?;
+        let mut forwarded_before = 0;
+        for run in 0..=runs {
+            if run == 1 {
+                forwarded_before = replay.forwarded();
+            }
+            let api = RuntimeApi::start(event.to_owned(), binary.to_owned())?;
             let mut cmd = Command::new(&exe);
             cmd.env_clear()
                 .env("PATH", "/usr/bin:/bin")
                 .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{}", api.port))
                 .env("AWS_LAMBDA_FUNCTION_NAME", format!("dev-{binary}"))
-                .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", function.memory_mb.to_string())
+                .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory_mb.to_string())
                 .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
                 .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/dev-{binary}"))
                 .env("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/30/[$LATEST]0123456789abcdef")
@@ -435,16 +463,21 @@ fn cold_start(
             let mut child = cmd.spawn().with_context(|| format!("cannot start {}", exe.display()))?;
             let cold = api.wait(0, Duration::from_secs(30));
             let cold_cpu = cpu_time(child.id()).unwrap_or_default();
+            let cold_faults = minor_faults(child.id()).unwrap_or(0);
             let warm = cold.as_ref().ok().and_then(|_| api.wait(1, Duration::from_secs(30)).ok());
             let total_cpu = cpu_time(child.id()).unwrap_or_default();
             let peak = peak_rss_kib(child.id()).unwrap_or(0);
             let _ = child.kill();
             let _ = child.wait();
+            if run == 0 {
+                continue;
+            }
             match cold? {
                 Outcome::Response { at, body } => {
                     check_answer(binary, &body)?;
                     r.walls.push(at.duration_since(start));
                     r.cpus.push(cold_cpu);
+                    r.faults.push(cold_faults);
                     r.peak_kib = r.peak_kib.max(peak);
                 }
                 Outcome::Error { body } => bail!("{binary} reported an invocation error: {body}"),
@@ -455,14 +488,30 @@ fn cold_start(
                 r.warm_cpus.push(total_cpu.saturating_sub(cold_cpu));
             }
         }
-        Ok(r)
+        let missed = replay.forwarded() - forwarded_before;
+        if missed > 0 && at.rest_from_env.as_deref() != Some(real_rest_tls.url().as_str()) {
+            bail!(
+                "{binary}: the replaying PostgREST stand-in forwarded {missed} request(s) during measured starts, so \
+                 those waited for the real PostgREST; a function's queries must be the same on every start"
+            );
+        }
+        Ok::<_, anyhow::Error>(r)
     };
+    let measure = |function: route_registry::Function, at: &Endpoints, dir: &Path| -> Result<ColdStarts> {
+        measure_binary(function.binary, function.memory_mb, &event_for(function, &token)?, at, dir)
+    };
+    let floor_event = event_for(route_registry::AUTHORIZER, &token)?;
+    let floor = measure_binary(FLOOR, 256, &floor_event, &tls, &bin_dir)?;
     let mut results = Vec::new();
+    let mut real = Vec::new();
     let mut plain_results = Vec::new();
     let mut compared = Vec::new();
     let mut from_secret = Vec::new();
     for function in route_registry::all_functions() {
         results.push(measure(function, &tls, &bin_dir)?);
+        if function.uses.iter().any(|u| matches!(u, route_registry::Use::Database)) {
+            real.push(measure(function, &real_database, &bin_dir)?);
+        }
         if also_plain_http {
             plain_results.push(measure(function, &plain, &bin_dir)?);
         }
@@ -481,32 +530,52 @@ fn cold_start(
     };
     drop(services);
 
-    println!("\ncold start, host release build, {runs} starts per function, process start → first response posted;");
     println!(
-        "the Secrets Manager, PostgREST and JWKS stand-ins behind TLS on loopback; CPU = user+sys of all threads:"
+        "\ncold start, host release build, {runs} starts per function (after one unmeasured), process start → first"
     );
+    println!("response posted; the Secrets Manager, PostgREST and JWKS stand-ins behind TLS on loopback (PostgREST's");
+    println!("answers recorded from the real one and replayed at once); CPU = user+sys of all threads:");
     println!(
-        "{:<26} {:>11} {:>11} {:>11} {:>11} {:>9} {:>9}",
-        "function", "wall p50", "wall p90", "CPU p50", "warm p50", "peak RSS", "zip"
+        "{:<26} {:>11} {:>11} {:>11} {:>11} {:>7} {:>9} {:>9}",
+        "function", "wall p50", "wall p90", "CPU p50", "warm p50", "faults", "peak RSS", "zip"
     );
-    for r in &results {
+    for r in std::iter::once(&floor).chain(&results) {
         let (wall, cpu, warm) =
             (Spread::new(r.walls.clone()), Spread::new(r.cpus.clone()), Spread::new(r.warm_walls.clone()));
-        let zip = std::fs::metadata(crate::build::zip_path(r.binary))
-            .map(|m| format!("{:.2} MiB", m.len() as f64 / 1048576.0))
-            .unwrap_or_else(|_| "not built".into());
+        let zip = if r.binary == FLOOR {
+            "-".to_owned()
+        } else {
+            std::fs::metadata(crate::build::zip_path(r.binary))
+                .map(|m| format!("{:.2} MiB", m.len() as f64 / 1048576.0))
+                .unwrap_or_else(|_| "not built".into())
+        };
+        let mut faults = r.faults.clone();
+        faults.sort_unstable();
         println!(
-            "{:<26} {:>11} {:>11} {:>11} {:>11} {:>5.1} MiB {:>9}",
+            "{:<26} {:>11} {:>11} {:>11} {:>11} {:>7} {:>5.1} MiB {:>9}",
             r.binary,
             ms(wall.pct(0.5)),
             ms(wall.pct(0.9)),
             ms(cpu.pct(0.5)),
             ms(warm.pct(0.5)),
+            faults.get(faults.len() / 2).copied().unwrap_or(0),
             r.peak_kib as f64 / 1024.0,
             zip
         );
     }
     println!("targets: org functions ≤ 3 ms CPU and ≤ 5 ms wall; the authorizer ≤ 1.5 ms CPU; peak RSS < 15 MiB; zip ≤ 4 MiB");
+    println!(
+        "({FLOOR}: a function that does nothing, same runtime and profile: what starting any function costs here;"
+    );
+    println!(" faults: minor page faults up to the first response, median)");
+    variant_table(
+        "PostgREST and PostgreSQL for real (postrust behind the same TLS terminator, no recording)",
+        "wall change",
+        &results,
+        &real,
+        |main, variant| format!("{:+.2} ms", variant - main),
+        |r| Spread::new(r.walls.clone()).pct(0.5),
+    );
     if !from_secret.is_empty() {
         variant_table(
             "same TLS stand-ins, the Supabase settings read from a secret (SUPABASE_SECRET_ARN)",
@@ -514,6 +583,7 @@ fn cold_start(
             &results,
             &from_secret,
             |deployed, secret| format!("{:+.0}%", 100.0 * (secret - deployed) / deployed.max(1e-9)),
+            cpu_median,
         );
         println!("(CPU change: against the same function as deployed, its Supabase settings in the environment)");
     }
@@ -524,6 +594,7 @@ fn cold_start(
             &results,
             &compared,
             |this, theirs| format!("{:+.0}%", 100.0 * (this - theirs) / theirs.max(1e-9)),
+            cpu_median,
         );
         println!("(CPU change: this build's median against theirs)");
     }
@@ -534,6 +605,7 @@ fn cold_start(
             &results,
             &plain_results,
             |tls, plain| format!("{:.0}%", 100.0 * (tls - plain).max(0.0) / tls.max(1e-9)),
+            cpu_median,
         );
     }
     if let Some(p) = python {
@@ -555,31 +627,38 @@ fn cold_start(
     Ok(())
 }
 
-/// A same-run variant of the cold-start figures: each of its functions' medians, and `compare(main CPU, variant
-/// CPU)` (milliseconds) against the same function in the main table.
+/// A same-run variant of the cold-start figures: each of its functions' medians, and `compare(main, variant)` of
+/// the figure `basis` picks (milliseconds) against the same function in the main table.
 fn variant_table(
     what: &str,
     column: &str,
     main: &[ColdStarts],
     variant: &[ColdStarts],
     compare: impl Fn(f64, f64) -> String,
+    basis: impl Fn(&ColdStarts) -> Duration,
 ) {
     let median = |v: &[Duration]| Spread::new(v.to_vec()).pct(0.5);
     println!("\nsame run, {what}:");
     println!("{:<26} {:>11} {:>11} {:>11} {:>16}", "function", "wall p50", "CPU p50", "warm p50", column);
     for v in variant {
         let Some(m) = main.iter().find(|m| m.binary == v.binary) else { continue };
-        let (m_cpu, v_cpu) = (median(&m.cpus), median(&v.cpus));
         println!(
             "{:<26} {:>11} {:>11} {:>11} {:>16}",
             v.binary,
             ms(median(&v.walls)),
-            ms(v_cpu),
+            ms(median(&v.cpus)),
             ms(median(&v.warm_walls)),
-            compare(m_cpu.as_secs_f64() * 1000.0, v_cpu.as_secs_f64() * 1000.0)
+            compare(basis(m).as_secs_f64() * 1000.0, basis(v).as_secs_f64() * 1000.0)
         );
     }
 }
+
+fn cpu_median(r: &ColdStarts) -> Duration {
+    Spread::new(r.cpus.clone()).pct(0.5)
+}
+
+/// The floor of the cold-start figures: `xtask/cold-floor`, a function that does nothing.
+const FLOOR: &str = "cold-floor";
 
 /// The ARNs the benchmark's functions read (any ARN works with the stand-in; these look like real ones).
 const SUPABASE_SECRET_ARN: &str =
@@ -626,7 +705,9 @@ fn memory_table(results: &[ColdStarts]) {
 fn check_answer(binary: &str, body: &str) -> Result<()> {
     let v: serde_json::Value =
         serde_json::from_str(body).with_context(|| format!("{binary} answered non-JSON: {body}"))?;
-    let ok = if binary == route_registry::AUTHORIZER.binary {
+    let ok = if binary == FLOOR {
+        v["floor"] == true
+    } else if binary == route_registry::AUTHORIZER.binary {
         v["isAuthorized"] == true
     } else {
         v["statusCode"].as_u64().is_some_and(|s| s == 200 || s == 404)
@@ -795,4 +876,17 @@ fn rls() -> Result<()> {
         bail!("the organization list slowed ×{ratio:.2} with 100,000 organizations of others: Row-Level Security scans the table");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minor_faults_are_read_after_the_command_name_whatever_it_holds() {
+        let stat = "4242 (a) b (c) S 1 4242 4242 0 -1 4194560 377 0 0 0 12 3 0 0 20 0 1 0 99 1000 200";
+        assert_eq!(minflt_of(stat), Some(377));
+        assert_eq!(minflt_of("4242 (cut short"), None);
+        assert!(minor_faults(std::process::id()).is_some_and(|n| n > 0));
+    }
 }
