@@ -4,8 +4,11 @@
 //! - `synth`: whole-process synth of the four environments into a fresh folder each run, then the same with 1, 20
 //!   and 100 modules (synthetic copies of org-module), failing if time or memory stop growing linearly;
 //! - `cold-start`: every catalog function's host release binary against an emulated Lambda Runtime API, with the
-//!   Secrets Manager, PostgREST and JWKS stand-ins behind TLS (a throwaway CA the process trusts): wall and CPU time
-//!   to the first response, then one warm invocation, peak RSS, and the memory-size table built from them;
+//!   Secrets Manager, PostgREST and JWKS stand-ins behind TLS (a throwaway CA the process trusts; PostgREST's
+//!   answers recorded from the real one and replayed at once): wall and CPU time and page faults to the first
+//!   response, then one warm invocation, peak RSS, and the memory-size table built from them; `cold-floor`, a
+//!   function doing nothing, is measured first as the floor, and the real PostgREST (postrust + PostgreSQL) as a
+//!   same-run variant;
 //!   `--with-python-seed` runs the seed document's Python handler against the same stand-ins in the same run, and
 //!   `--also-plain-http`, `--also-supabase-secret` and `--compare-with DIR` add same-run variants;
 //! - `load`: `GET /organizations` through the local API and straight to PostgREST, side by side;

@@ -259,11 +259,11 @@ impl Module {
     }
 }
 
-/// The platform's Lambda authorizer: it serves no route, it guards all of them. Measured: 2.8 ms cold start and
-/// 6.3 MiB peak RSS (BENCHMARKS.md, "Cold start"), so the smallest size.
-/// The authorizer. 256 MB from the same benchmark as the module functions (see `modules::org`'s sizing): its cold
-/// start needs about 3 ms of CPU, predicted 43 ms at 128 MB and 23 ms at 256 MB, and it sits on the path of every
-/// request API Gateway has no cached decision for; the two sizes cost the same to within a cent per million.
+/// The platform's Lambda authorizer: it serves no route, it guards all of them. 256 MB from the same benchmark as
+/// the module functions (see `modules::org`'s sizing; BENCHMARKS.md, "Cold start" and "Memory size"): its cold start
+/// needs 3–4 ms of CPU (6.4 MiB peak RSS), predicted 43–57 ms at 128 MB and 23–30 ms at 256 MB, and it sits on the
+/// path of every request API Gateway has no cached decision for; the two sizes cost the same to within a cent per
+/// million.
 pub const AUTHORIZER: Function = Function {
     module: "platform",
     name: "authorizer",

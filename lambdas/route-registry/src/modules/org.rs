@@ -15,8 +15,9 @@ use crate::{Auth, Body, Doc, Function, Method, Module, Route, Use};
 
 pub const MODULE_NAME: &str = "org-module";
 
-/// Memory, from the cold-start benchmark (`cargo xtask bench cold-start`, 2026-11-30; BENCHMARKS.md, "Memory
-/// size"): a cold start needs 4.2–4.6 ms of CPU (two TLS handshakes included) and a warm request well under 1 ms,
+/// Memory, from the cold-start benchmark (`cargo xtask bench cold-start`, 2026-11-30, re-checked 2026-12-03;
+/// BENCHMARKS.md, "Memory size"): a cold start needs 3.7–4.9 ms of CPU (its TLS handshake included) and a warm
+/// request well under 1 ms,
 /// and Lambda gives CPU in proportion to memory (one vCPU at 1,769 MB). Predicted, per function:
 ///
 /// | MB  | cold start | $ per 1M cold | warm request | $ per 1M warm |
@@ -28,7 +29,9 @@ pub const MODULE_NAME: &str = "org-module";
 /// 256 MB halves the CPU-bound part of every cold start and request against 128 MB for about a cent per million
 /// invocations (the request charge, $0.20 per million, dominates the bill at these durations); 512 MB saves another
 /// 14 ms of cold start for twice the GB-seconds of every database wait, which a realistic in-region round trip
-/// (5–20 ms) makes the larger part. Revisit when the benchmark's CPU figure moves.
+/// (5–20 ms) makes the larger part. Revisit when the benchmark's CPU figure moves (on 2026-12-03 the table it
+/// printed kept profiles, orgs and members within these ranges to 3 ms and a cent; identities-management, which
+/// reads the Okta token at start, 108 / 59 / 34 ms for $0.38 / 0.40 / 0.43: the same choice).
 ///
 /// Timeout: every outbound call is bounded (org-common's `timeouts`), so a request's worst case is well under
 /// 10 s; 15 s leaves room and stays clear of API Gateway's 30 s integration limit.
