@@ -539,9 +539,10 @@ fn cold_start(
     println!("response posted; the Secrets Manager, PostgREST and JWKS stand-ins behind TLS on loopback (PostgREST's");
     println!("answers recorded from the real one and replayed at once); CPU = user+sys of all threads:");
     println!(
-        "{:<26} {:>11} {:>11} {:>11} {:>11} {:>7} {:>9} {:>9}",
-        "function", "wall p50", "wall p90", "CPU p50", "warm p50", "faults", "peak RSS", "zip"
+        "{:<26} {:>11} {:>11} {:>11} {:>11} {:>11} {:>7} {:>9} {:>9}",
+        "function", "wall p50", "wall p90", "CPU p50", "over floor", "warm p50", "faults", "peak RSS", "zip"
     );
+    let floor_cpu = cpu_median(&floor);
     for r in std::iter::once(&floor).chain(&results) {
         let (wall, cpu, warm) =
             (Spread::new(r.walls.clone()), Spread::new(r.cpus.clone()), Spread::new(r.warm_walls.clone()));
@@ -554,12 +555,14 @@ fn cold_start(
         };
         let mut faults = r.faults.clone();
         faults.sort_unstable();
+        let over_floor = if r.binary == FLOOR { "-".to_owned() } else { ms(cpu.pct(0.5).saturating_sub(floor_cpu)) };
         println!(
-            "{:<26} {:>11} {:>11} {:>11} {:>11} {:>7} {:>5.1} MiB {:>9}",
+            "{:<26} {:>11} {:>11} {:>11} {:>11} {:>11} {:>7} {:>5.1} MiB {:>9}",
             r.binary,
             ms(wall.pct(0.5)),
             ms(wall.pct(0.9)),
             ms(cpu.pct(0.5)),
+            over_floor,
             ms(warm.pct(0.5)),
             faults.get(faults.len() / 2).copied().unwrap_or(0),
             r.peak_kib as f64 / 1024.0,
@@ -570,7 +573,9 @@ fn cold_start(
     println!(
         "({FLOOR}: a function that does nothing, same runtime and profile: what starting any function costs here;"
     );
-    println!(" faults: minor page faults up to the first response, median)");
+    println!(
+        " over floor: CPU p50 less the floor's, same run; faults: minor page faults up to the first response, median)"
+    );
     variant_table(
         "PostgREST and PostgreSQL for real (postrust behind the same TLS terminator, no recording)",
         "wall change",

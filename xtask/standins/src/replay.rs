@@ -165,7 +165,8 @@ fn forward(upstream: SocketAddr, key: &Key, headers: &[(String, String)]) -> std
         std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the service closed without answering")
     })?;
     let status = status_line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(502);
-    let body = read_body(&mut reader, &headers)?;
+    // A HEAD answer announces a length but carries no body.
+    let body = if method == "HEAD" { Vec::new() } else { read_body(&mut reader, &headers)? };
     let headers = headers
         .into_iter()
         .filter(|(n, _)| {
