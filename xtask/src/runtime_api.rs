@@ -7,12 +7,13 @@
 //! when each response (or an invocation or init error) arrives, and when the warm event was handed out. For
 //! benchmarks only: no concurrency, no streaming.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Result};
+use standins::http1::{read_body, read_head};
 
 /// What the function reported for one invocation.
 #[derive(Debug, Clone)]
@@ -91,22 +92,8 @@ fn serve(
     event: &str,
     name: &str,
 ) -> Result<bool> {
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line)? == 0 {
-        return Ok(false);
-    }
-    let mut content_length = 0usize;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 || line == "\r\n" {
-            break;
-        }
-        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            content_length = v.trim().parse().unwrap_or(0);
-        }
-    }
-    let mut body = vec![0u8; content_length];
-    reader.read_exact(&mut body)?;
+    let Some((request_line, headers)) = read_head(reader)? else { return Ok(false) };
+    let body = read_body(reader, &headers)?;
     let body = String::from_utf8_lossy(&body).into_owned();
     let mut parts = request_line.split_whitespace();
     let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
@@ -174,24 +161,11 @@ fn respond(stream: &mut TcpStream, status: u16, headers: &str, content_type: &st
 mod tests {
     use super::*;
 
-    /// Reads one answer's head and body from a kept-alive connection.
-    fn answer(reader: &mut BufReader<TcpStream>) -> (String, String) {
-        let mut head = String::new();
-        let mut length = 0;
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap();
-            }
-            if line == "\r\n" {
-                break;
-            }
-            head.push_str(&line);
-        }
-        let mut body = vec![0u8; length];
-        reader.read_exact(&mut body).unwrap();
-        (head, String::from_utf8(body).unwrap())
+    /// Reads one answer's status line, headers and body from a kept-alive connection.
+    fn answer(reader: &mut BufReader<TcpStream>) -> (String, Vec<(String, String)>, String) {
+        let (status, headers) = read_head(reader).unwrap().unwrap();
+        let body = read_body(reader, &headers).unwrap();
+        (status, headers, String::from_utf8(body).unwrap())
     }
 
     #[test]
@@ -200,9 +174,10 @@ mod tests {
         let mut stream = TcpStream::connect(("127.0.0.1", api.port)).unwrap();
         let mut reader = BufReader::new(stream.try_clone().unwrap());
         write!(stream, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
-        let (head, event) = answer(&mut reader);
-        assert!(head.starts_with("HTTP/1.1 200") && head.contains("Lambda-Runtime-Aws-Request-Id:"), "{head}");
-        assert!(!head.to_ascii_lowercase().contains("connection: close"), "{head}");
+        let (status, headers, event) = answer(&mut reader);
+        assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+        assert!(standins::http1::header(&headers, "lambda-runtime-aws-request-id").is_some(), "{headers:?}");
+        assert_eq!(standins::http1::header(&headers, "connection"), None, "{headers:?}");
         assert_eq!(event, "{\"n\":1}");
         let body = "{\"ok\":true}";
         write!(

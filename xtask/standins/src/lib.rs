@@ -8,6 +8,7 @@
 //! For tests, the local API and tools; never linked into a Lambda.
 
 pub mod fixed;
+pub mod http1;
 pub mod okta;
 pub mod proxy;
 pub mod replay;

@@ -5,10 +5,12 @@
 //! [`ReplayStandin::forwarded`] tells whether any measured request missed the recording.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+
+use crate::http1::{header, read_body, read_head, Headers};
 
 /// One recorded answer: status, the headers worth replaying, body.
 #[derive(Debug, Clone)]
@@ -19,9 +21,6 @@ struct Answer {
 }
 
 type Key = (String, String, String, Vec<u8>);
-
-/// Headers with lowercased names, in order.
-type Headers = Vec<(String, String)>;
 
 /// A running stand-in; its threads end with the process.
 #[derive(Debug)]
@@ -62,52 +61,6 @@ impl ReplayStandin {
     pub fn forwarded(&self) -> usize {
         self.forwarded.load(Ordering::SeqCst)
     }
-}
-
-/// Reads a header block: the first line and the headers, lowercased names; `None` at the end of the stream.
-fn read_head(reader: &mut impl BufRead) -> std::io::Result<Option<(String, Headers)>> {
-    let mut first = String::new();
-    if reader.read_line(&mut first)? == 0 {
-        return Ok(None);
-    }
-    let mut headers = Vec::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 || line == "\r\n" {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
-        }
-    }
-    Ok(Some((first.trim_end().to_owned(), headers)))
-}
-
-fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
-    headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-}
-
-/// Reads a body of `Content-Length` bytes, or a chunked one.
-fn read_body(reader: &mut impl BufRead, headers: &[(String, String)]) -> std::io::Result<Vec<u8>> {
-    if header(headers, "transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
-        let mut body = Vec::new();
-        loop {
-            let mut size = String::new();
-            reader.read_line(&mut size)?;
-            let size = usize::from_str_radix(size.trim().split(';').next().unwrap_or(""), 16)
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-            let mut chunk = vec![0u8; size + 2];
-            reader.read_exact(&mut chunk)?;
-            if size == 0 {
-                return Ok(body);
-            }
-            body.extend_from_slice(&chunk[..size]);
-        }
-    }
-    let length = header(headers, "content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
-    let mut body = vec![0u8; length];
-    reader.read_exact(&mut body)?;
-    Ok(body)
 }
 
 /// Serves one request of a connection; `false` when the client closed it.

@@ -2,7 +2,7 @@
 //! answers with the secret string it was given, or, switched, with a service error. Enough for the functions'
 //! cold start and for configuration-failure tests; it checks no signature.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -82,22 +82,8 @@ impl SecretsStandin {
 fn serve(mut stream: TcpStream, answers: &Mutex<Answers>, calls: &AtomicUsize) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line)? == 0 {
-            return Ok(());
-        }
-        let mut length = 0usize;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line)? == 0 || line == "\r\n" {
-                break;
-            }
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut body = vec![0u8; length];
-        reader.read_exact(&mut body)?;
+        let Some((_, headers)) = crate::http1::read_head(&mut reader)? else { return Ok(()) };
+        let body = crate::http1::read_body(&mut reader, &headers)?;
         calls.fetch_add(1, Ordering::SeqCst);
         let id = serde_json::from_slice::<serde_json::Value>(&body)
             .ok()
