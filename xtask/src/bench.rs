@@ -342,7 +342,7 @@ fn cold_start(
     compare_with: Option<&Path>,
     also_env: bool,
 ) -> Result<()> {
-    use crate::runtime_api::{Outcome, RuntimeApi};
+    use standins::runtime_api::{Outcome, RuntimeApi};
     use standins::{fixed::FixedServer, secrets, tls::TlsProxy};
     let root = workspace_root();
     // For profiling: binaries from elsewhere (an unstripped build), used as they are.
@@ -665,7 +665,7 @@ fn cpu_median(r: &ColdStarts) -> Duration {
     Spread::new(r.cpus.clone()).pct(0.5)
 }
 
-/// The floor of the cold-start figures: `xtask/cold-floor`, a function that does nothing.
+/// The floor of the cold-start figures: `support/cold-floor`, a function that does nothing.
 const FLOOR: &str = "cold-floor";
 
 /// The ARNs the benchmark's functions read (any ARN works with the stand-in; these look like real ones).

@@ -2,7 +2,7 @@
 //!
 //! Shaped like the Okta access tokens the platform trusts: `sub` is the login, `aud` the environment's audience,
 //! `groups` an array, and `role: authenticated`, the claim Okta is configured to add for Supabase. The key pair is
-//! public by design (`xtask/dev-issuer/`): synth refuses its issuer for stg and prd, and its host is under
+//! public by design (`support/dev-issuer/`): synth refuses its issuer for stg and prd, and its host is under
 //! `.invalid`, so nothing deployed can fetch its keys.
 
 use anyhow::{bail, Result};

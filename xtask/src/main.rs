@@ -24,7 +24,6 @@ mod fuzz;
 mod new_module;
 mod openapi;
 mod python_seed;
-mod runtime_api;
 mod services;
 mod synth;
 mod terraform;

@@ -2,7 +2,7 @@
 //! codegen` from the module catalog: do not edit.
 
 use lambda_http::{Body, Request, Response};
-use org_common::Container;
+use module_runtime::Container;
 use route_registry::Function;
 
 /// Runs the handler of `function` (its container's) on one request; `None` for a function no module serves.

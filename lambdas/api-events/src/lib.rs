@@ -1,7 +1,7 @@
 //! HTTP API v2 events as API Gateway sends them, built from `aws_lambda_events`' types: the one place that makes
 //! them, for the local API, tests and benchmarks. The route key and path parameters come from the catalog, as
 //! API Gateway derives them from the routes the stacks deploy. (Turning one into the request a handler receives is
-//! `org_common::events::into_request`.)
+//! `module_runtime::events::into_request`.)
 
 use std::collections::HashMap;
 

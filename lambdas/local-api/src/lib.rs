@@ -1,6 +1,6 @@
 //! The whole API in one local process: every request goes through the real authorizer code (trusting the local
 //! development issuer, whose JWKS this server also serves) and then the real handler code, on the same API Gateway
-//! HTTP API v2 event types the Lambdas receive in AWS (`org_common::events`). One code path, not a second
+//! HTTP API v2 event types the Lambdas receive in AWS (`module_runtime::events`). One code path, not a second
 //! implementation; the modules come from the catalog through the generated `all-modules` crate.
 //!
 //! Like API Gateway it answers unmatched routes with 404 `{"message":"Not Found"}`, a missing token with 401, a
@@ -13,7 +13,7 @@ use std::time::Instant;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
-use org_common::{events, Config, Container};
+use module_runtime::{events, Config, Container};
 use platform_authorizer::{Authorizer, Config as AuthConfig};
 use route_registry::Function;
 use serde_json::json;
@@ -47,7 +47,7 @@ impl App {
             dev_issuer::audience("dev"),
             format!("{base}/.well-known/jwks.json"),
         );
-        let http = org_common::http::client().map_err(|e| e.to_string())?;
+        let http = module_runtime::http::client().map_err(|e| e.to_string())?;
         let containers = route_registry::MODULES
             .iter()
             .flat_map(|m| m.functions.iter())

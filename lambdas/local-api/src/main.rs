@@ -15,19 +15,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("{:#}", route_registry::openapi::document(&format!("http://127.0.0.1:{port}")));
         return Ok(());
     }
-    org_common::logging::init();
+    module_runtime::logging::init();
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let db = org_common::DbConfig {
+    let db = module_runtime::DbConfig {
         rest_url: env("POSTGREST_URL").ok_or("POSTGREST_URL is not set (cargo xtask dev sets it)")?,
         anon_key: env("SUPABASE_ANON_KEY").unwrap_or_default(),
     };
     let okta = match (env("OKTA_BASE_URL"), env("OKTA_API_TOKEN")) {
         (Some(base_url), Some(token)) => {
-            Some(org_common::OktaConfig { base_url, token, timeout: org_common::timeouts::OKTA_REQUEST })
+            Some(module_runtime::OktaConfig { base_url, token, timeout: module_runtime::timeouts::OKTA_REQUEST })
         }
         _ => None,
     };
-    let config = org_common::Config { db: Some(db), okta };
+    let config = module_runtime::Config { db: Some(db), okta };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e} (use --port with cargo xtask dev)"))?;

@@ -65,12 +65,12 @@ impl Api {
 
 async fn start(okta: Option<OktaStandin>) -> Api {
     // Request lines stay in memory instead of filling the test output.
-    org_common::metrics::capture();
+    module_runtime::metrics::capture();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let config = org_common::Config {
-        db: Some(org_common::DbConfig { rest_url: var("CAREER_TEST_POSTGREST_URL"), anon_key: String::new() }),
-        okta: okta.as_ref().map(|o| org_common::OktaConfig {
+    let config = module_runtime::Config {
+        db: Some(module_runtime::DbConfig { rest_url: var("CAREER_TEST_POSTGREST_URL"), anon_key: String::new() }),
+        okta: okta.as_ref().map(|o| module_runtime::OktaConfig {
             base_url: o.base_url.clone(),
             token: o.token().to_owned(),
             timeout: Duration::from_secs(5),
@@ -92,7 +92,7 @@ async fn every_route_once_with_a_token_and_refused_without() {
     // The environment's first admin is recorded by hand (README, "Deploying"); everyone else is provisioned.
     let admin_login = login("admin");
     sql("INSERT INTO identities (idp_subject, email) VALUES ($1, $1)", &[&admin_login]);
-    let admin = token(&admin_login, &[org_common::DEFAULT_ADMIN_GROUP]);
+    let admin = token(&admin_login, &[module_runtime::DEFAULT_ADMIN_GROUP]);
 
     let provision = |name: &str| json!({"email": login(name), "first_name": name, "last_name": "E2e"});
     let owner_id =
@@ -155,7 +155,7 @@ async fn every_catalog_route_of_every_module_reaches_its_handler() {
     let api = start(None).await;
     let login = format!("any-{}@example.com", uuid::Uuid::new_v4().simple());
     sql("INSERT INTO identities (idp_subject, email) VALUES ($1, $1)", &[&login]);
-    let caller = token(&login, &[org_common::DEFAULT_ADMIN_GROUP]);
+    let caller = token(&login, &[module_runtime::DEFAULT_ADMIN_GROUP]);
     let unknown = uuid::Uuid::new_v4().to_string();
     for route in route_registry::all_routes() {
         let path = route.path.replace("{id}", &unknown).replace("{userId}", &unknown);

@@ -18,7 +18,7 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use org_common::{dispatch, events, metrics, Config, Container, DbConfig, Reply};
+use module_runtime::{dispatch, events, metrics, Config, Container, DbConfig, Reply};
 use org_module::profiles;
 use route_registry::modules::org::types::{Profile, UpdateProfile};
 use route_registry::modules::org::PROFILES;
@@ -58,7 +58,7 @@ fn report(what: &str, f: &Figures) {
 fn main() {
     metrics::capture();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let http = org_common::http::client().unwrap();
+    let http = module_runtime::http::client().unwrap();
     let config =
         Config { db: Some(DbConfig { rest_url: "http://127.0.0.1:1".into(), anon_key: String::new() }), okta: None };
     let container = Container::with_config(PROFILES, http, config);
@@ -87,7 +87,7 @@ fn main() {
                 created_at: "2026-11-29T19:00:00+00:00".into(),
                 updated_at: "2026-11-29T19:00:01+00:00".into(),
             };
-            Ok(Reply::ok(serde_json::to_value(&profile).map_err(org_common::ApiError::internal)?))
+            Ok(Reply::ok(serde_json::to_value(&profile).map_err(module_runtime::ApiError::internal)?))
         }));
         assert_eq!(response.status(), 200);
     };

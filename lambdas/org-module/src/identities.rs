@@ -5,11 +5,11 @@
 //! first, the database second; and each database step is idempotent, so when it fails after Okta succeeded, the
 //! same request again completes it (provisioning finds the Okta user by login and links it; deactivating finds it
 //! already deprovisioned). The subject recorded for a user is their Okta login, which is what Okta puts in their
-//! access tokens' `sub` (`org_common::okta::subject_of`).
+//! access tokens' `sub` (`module_runtime::okta::subject_of`).
 
 use lambda_http::{Body, Request, Response};
-use org_common::okta::{self, CreateError};
-use org_common::{dispatch, ApiError, Call, Container, Reply, Session};
+use module_runtime::okta::{self, CreateError};
+use module_runtime::{dispatch, ApiError, Call, Container, Reply, Session};
 use route_registry::modules::org::types::{Identity, LinkIdentity, Message, ProvisionIdentity};
 use route_registry::modules::org::{
     CREATE_IDENTITY, DELETE_IDENTITY, GET_IDENTITY, LINK_IDENTITY, REACTIVATE_IDENTITY,

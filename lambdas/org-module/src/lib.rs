@@ -12,7 +12,7 @@ pub mod orgs;
 pub mod profiles;
 
 use lambda_http::{Body, Request, Response};
-use org_common::{ApiError, Container};
+use module_runtime::{ApiError, Container};
 use route_registry::modules::org;
 use route_registry::{Function, Route};
 use serde::de::DeserializeOwned;

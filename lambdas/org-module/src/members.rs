@@ -4,7 +4,7 @@
 //! client.
 
 use lambda_http::{Body, Request, Response};
-use org_common::{dispatch, ApiError, Call, Container, Reply};
+use module_runtime::{dispatch, ApiError, Call, Container, Reply};
 use route_registry::modules::org::types::{ChangeRole, Invitation, InviteMember, Member, Membership, Message};
 use route_registry::modules::org::{
     ACCEPT_INVITATION, ADD_MEMBER, CHANGE_ROLE, DECLINE_INVITATION, DELETE_MEMBER, LIST_INVITATIONS, LIST_MEMBERS,

@@ -3,7 +3,7 @@
 //! Row-Level Security decides visibility: an organization the caller is not in does not exist for them.
 
 use lambda_http::{Body, Request, Response};
-use org_common::{dispatch, ApiError, Call, Container, Reply};
+use module_runtime::{dispatch, ApiError, Call, Container, Reply};
 use route_registry::modules::org::types::{
     CreateOrganization, Membership, Organization, TransferOwnership, UpdateOrganization,
 };

@@ -2,7 +2,7 @@
 //! from the token's subject; a deleted profile is 404 from then on.
 
 use lambda_http::{Body, Request, Response};
-use org_common::{dispatch, ApiError, Call, Container, Reply};
+use module_runtime::{dispatch, ApiError, Call, Container, Reply};
 use route_registry::modules::org::types::{Message, Profile, UpdateProfile};
 use route_registry::modules::org::{DELETE_PROFILE, GET_PROFILE, UPDATE_PROFILE};
 use route_registry::Route;

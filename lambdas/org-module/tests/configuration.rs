@@ -12,7 +12,7 @@ mod common;
 use std::time::Duration;
 
 use common::{insert_identity, services, unique, User};
-use org_common::{events, timeouts, Container};
+use module_runtime::{events, timeouts, Container};
 use route_registry::modules::org;
 use serde_json::{json, Value};
 use standins::fixed::FixedServer;
@@ -37,8 +37,8 @@ async fn get_me(container: &Container, user: &User) -> (u16, Value, Duration) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn configuration_failures_are_clear_never_cached_and_a_rotated_key_is_read_again() {
-    org_common::logging::init_for_tests();
-    org_common::metrics::capture();
+    module_runtime::logging::init_for_tests();
+    module_runtime::metrics::capture();
     let rest = services().rest_url;
     let good =
         json!({"url": "https://project.supabase.invalid", "rest_url": rest, "anon_key": "publishable"}).to_string();

@@ -10,12 +10,12 @@
 mod common;
 
 use common::{admin, db_config, insert_identity, services, su, unique, Api, User};
-use org_common::Config;
+use module_runtime::Config;
 use route_registry::modules::org;
 use serde_json::{json, Value};
 
 fn api() -> Api {
-    org_common::logging::init_for_tests();
+    module_runtime::logging::init_for_tests();
     Api::new(&Config { db: Some(db_config(&services().rest_url)), okta: None })
 }
 
@@ -579,7 +579,7 @@ async fn happy_paths_return_the_documented_shapes() {
     api.expect(404, &user, "PUT", &format!("/organizations/{ghost}"), Some(json!({"name": "x"}))).await;
     api.expect(404, &user, "GET", &format!("/organizations/{ghost}/members"), None).await;
     // Every answer in this binary so far produced a request line CloudWatch accepts.
-    for line in org_common::metrics::take_captured() {
-        org_common::metrics::spec::check(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    for line in module_runtime::metrics::take_captured() {
+        module_runtime::metrics::spec::check(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
     }
 }

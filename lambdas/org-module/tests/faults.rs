@@ -1,6 +1,6 @@
 //! When the database fails or hangs: a fault-injection proxy on 127.0.0.1 between the handlers and PostgREST adds
 //! latency, blackholes, resets connections or answers 5xx. Each case asserts the status, the time to answer (the
-//! database bound, `org_common::timeouts::DATABASE_REQUEST`, plus a margin) and that nothing was written twice or
+//! database bound, `module_runtime::timeouts::DATABASE_REQUEST`, plus a margin) and that nothing was written twice or
 //! half-written. Recovery is immediate once the fault is gone.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::{db_config, insert_identity, services, su, unique, Api, User};
-use org_common::{timeouts, Config};
+use module_runtime::{timeouts, Config};
 use serde_json::json;
 use standins::proxy::{FaultProxy, Mode};
 
@@ -19,7 +19,7 @@ use standins::proxy::{FaultProxy, Mode};
 const MARGIN: Duration = Duration::from_millis(750);
 
 fn setup() -> (FaultProxy, Api, User, String) {
-    org_common::logging::init_for_tests();
+    module_runtime::logging::init_for_tests();
     let rest: SocketAddr = services().rest_url.trim_start_matches("http://").parse().unwrap();
     let proxy = FaultProxy::start(rest).unwrap();
     let api = Api::new(&Config { db: Some(db_config(&proxy.url())), okta: None });

@@ -10,7 +10,7 @@
 mod common;
 
 use common::{Api, User, ADMIN_GROUP};
-use org_common::{metrics, Config, DbConfig, OktaConfig};
+use module_runtime::{metrics, Config, DbConfig, OktaConfig};
 use route_registry::modules::org;
 use serde_json::Value;
 

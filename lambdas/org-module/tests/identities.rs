@@ -13,7 +13,7 @@ mod common;
 use std::time::Duration;
 
 use common::{admin, db_config, okta_config, services, su, unique, Api, User};
-use org_common::Config;
+use module_runtime::Config;
 use serde_json::{json, Value};
 use standins::okta::{Fault, OktaStandin};
 
@@ -25,7 +25,7 @@ struct World {
 }
 
 fn world_with_timeout(timeout: Duration) -> World {
-    org_common::logging::init_for_tests();
+    module_runtime::logging::init_for_tests();
     let okta = OktaStandin::start("test-okta-token").unwrap();
     let mut okta_cfg = okta_config(&okta);
     okta_cfg.timeout = timeout;
@@ -275,10 +275,10 @@ async fn okta_failures_answer_honest_statuses_within_their_bounds_and_write_noth
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_okta_or_a_refused_api_token_is_503() {
-    org_common::logging::init_for_tests();
+    module_runtime::logging::init_for_tests();
     let tag = unique();
     let platform = admin(&tag);
-    let closed = org_common::OktaConfig {
+    let closed = module_runtime::OktaConfig {
         base_url: "http://127.0.0.1:1".into(),
         token: "t".into(),
         timeout: Duration::from_secs(1),

@@ -1,7 +1,7 @@
 //! The names the handlers' metrics are emitted under and the alarms and dashboard read: one vocabulary shared by
 //! both sides, so a widget or an alarm can only name a metric that exists.
 //!
-//! Every request writes one log line in CloudWatch Embedded Metric Format (org-common's `metrics`), in namespace
+//! Every request writes one log line in CloudWatch Embedded Metric Format (module-runtime's `metrics`), in namespace
 //! [`namespace`]`(env)`, with the dimension sets [`DIMENSION_SETS`] and the metrics [`METRICS`].
 
 /// The metrics namespace of an environment: `Career/dev`.

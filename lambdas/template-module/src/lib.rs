@@ -3,7 +3,7 @@
 //! soft delete. The wire types are the catalog's (`route_registry::modules::template`).
 
 use lambda_http::{Body, Request, Response};
-use org_common::{dispatch, ApiError, Call, Container, Reply};
+use module_runtime::{dispatch, ApiError, Call, Container, Reply};
 use route_registry::modules::template::{
     CreateGizmo, Gizmo, GizmoDeleted, UpdateGizmo, CREATE_GIZMO, DELETE_GIZMO, GET_GIZMO, GIZMOS, LIST_GIZMOS,
     UPDATE_GIZMO,

@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use org_common::{events, Config, Container, DbConfig};
+use module_runtime::{events, Config, Container, DbConfig};
 use route_registry::modules::template::GIZMOS;
 use serde_json::{json, Value};
 
@@ -99,11 +99,11 @@ async fn send(container: &Container, who: &Person, method: &str, path: &str, bod
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn members_work_with_their_organizations_gizmos_and_nobody_else_can() {
-    org_common::metrics::capture();
+    module_runtime::metrics::capture();
     let rest = var("CAREER_TEST_POSTGREST_URL");
     ensure_table(&rest).await;
     let config = Config { db: Some(DbConfig { rest_url: rest, anon_key: String::new() }), okta: None };
-    let container = Container::with_config(GIZMOS, org_common::http::client().unwrap(), config);
+    let container = Container::with_config(GIZMOS, module_runtime::http::client().unwrap(), config);
     let (member, org) = person("member", None);
     let (colleague, _) = person("colleague", Some(&org));
     let (outsider, other_org) = person("outsider", None);

@@ -4,15 +4,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
-use org_common::{events, Config, Container, DbConfig};
+use module_runtime::{events, Config, Container, DbConfig};
 use serde_json::{json, Value};
 
 fn container() -> Container {
     // Request lines stay in memory instead of filling the test output.
-    org_common::metrics::capture();
+    module_runtime::metrics::capture();
     let config =
         Config { db: Some(DbConfig { rest_url: "http://127.0.0.1:1".into(), anon_key: String::new() }), okta: None };
-    Container::with_config(route_registry::modules::template::GIZMOS, org_common::http::client().unwrap(), config)
+    Container::with_config(route_registry::modules::template::GIZMOS, module_runtime::http::client().unwrap(), config)
 }
 
 async fn send(method: &str, path: &str, caller: bool, body: Option<&str>) -> (u16, Value) {

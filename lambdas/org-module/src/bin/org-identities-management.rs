@@ -3,5 +3,5 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     let function = route_registry::modules::org::IDENTITIES_MANAGEMENT;
-    org_common::serve(function, org_module::identities::ROUTES, org_module::identities::run).await
+    module_runtime::serve(function, org_module::identities::ROUTES, org_module::identities::run).await
 }

@@ -3,5 +3,5 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     let function = route_registry::modules::org::MEMBERS;
-    org_common::serve(function, org_module::members::ROUTES, org_module::members::run).await
+    module_runtime::serve(function, org_module::members::ROUTES, org_module::members::run).await
 }

@@ -1,5 +1,5 @@
 //! Test helpers: org-module's real handlers, each in its own container as in a Lambda, fed API Gateway HTTP API v2
-//! events (`org_common::events`) that carry what the authorizer puts there and the caller's own token, signed by
+//! events (`module_runtime::events`) that carry what the authorizer puts there and the caller's own token, signed by
 //! the development issuer, which PostgREST verifies against the issuer's JWKS as Supabase does Okta's.
 //!
 //! Integration tests read the services the test command starts from `CAREER_TEST_*` variables and fail (never
@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use lambda_http::Body;
-use org_common::{events, Config, Container, DbConfig, OktaConfig};
+use module_runtime::{events, Config, Container, DbConfig, OktaConfig};
 use route_registry::modules::org;
 use route_registry::Function;
 use serde_json::{json, Value};
@@ -57,7 +57,7 @@ impl User {
 }
 
 /// The platform admin group of the tests (the default, which the database settings also hold).
-pub const ADMIN_GROUP: &str = org_common::DEFAULT_ADMIN_GROUP;
+pub const ADMIN_GROUP: &str = module_runtime::DEFAULT_ADMIN_GROUP;
 
 /// One answer: status, the envelope, and the `Retry-After` header when present.
 #[derive(Debug, Clone)]
@@ -90,8 +90,8 @@ pub struct Api {
 impl Api {
     pub fn new(config: &Config) -> Api {
         // Request lines are kept in memory (tests check them against the EMF specification) instead of printed.
-        org_common::metrics::capture();
-        let http = org_common::http::client().expect("an HTTP client");
+        module_runtime::metrics::capture();
+        let http = module_runtime::http::client().expect("an HTTP client");
         let containers = org::FUNCTIONS
             .iter()
             .map(|f| {

@@ -33,7 +33,7 @@ pub const MODULE_NAME: &str = "org-module";
 /// printed kept profiles, orgs and members within these ranges to 3 ms and a cent; identities-management, which
 /// reads the Okta token at start, 108 / 59 / 34 ms for $0.38 / 0.40 / 0.43: the same choice).
 ///
-/// Timeout: every outbound call is bounded (org-common's `timeouts`), so a request's worst case is well under
+/// Timeout: every outbound call is bounded (module-runtime's `timeouts`), so a request's worst case is well under
 /// 10 s; 15 s leaves room and stays clear of API Gateway's 30 s integration limit.
 const MEMORY_MB: u32 = 256;
 const TIMEOUT_S: u32 = 15;

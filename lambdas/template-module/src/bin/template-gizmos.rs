@@ -3,5 +3,5 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     let function = route_registry::modules::template::GIZMOS;
-    org_common::serve(function, template_module::ROUTES, template_module::run).await
+    module_runtime::serve(function, template_module::ROUTES, template_module::run).await
 }

@@ -12,8 +12,8 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::http1::{read_body, read_head};
 use anyhow::{bail, Result};
-use standins::http1::{read_body, read_head};
 
 /// What the function reported for one invocation.
 #[derive(Debug, Clone)]
@@ -176,8 +176,8 @@ mod tests {
         write!(stream, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
         let (status, headers, event) = answer(&mut reader);
         assert!(status.starts_with("HTTP/1.1 200"), "{status}");
-        assert!(standins::http1::header(&headers, "lambda-runtime-aws-request-id").is_some(), "{headers:?}");
-        assert_eq!(standins::http1::header(&headers, "connection"), None, "{headers:?}");
+        assert!(crate::http1::header(&headers, "lambda-runtime-aws-request-id").is_some(), "{headers:?}");
+        assert_eq!(crate::http1::header(&headers, "connection"), None, "{headers:?}");
         assert_eq!(event, "{\"n\":1}");
         let body = "{\"ok\":true}";
         write!(

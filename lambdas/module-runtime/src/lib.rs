@@ -1,4 +1,4 @@
-//! What every module's Lambdas share (the seed's `org_common` layer, as a crate linked into each binary): the
+//! What every module's Lambdas share (the seed's `module_runtime` layer, as a crate linked into each binary): the
 //! container (one HTTP client, the configuration, the database and Okta clients), the response envelope, errors
 //! and their statuses, the caller, request parsing, dispatch from the catalog with the route's auth enforced, the
 //! request line with its metrics, and logging.

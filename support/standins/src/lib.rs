@@ -1,0 +1,26 @@
+//! Test support: local stand-ins for what the platform talks to, each on 127.0.0.1 in its own thread and runtime,
+//! stopped when dropped.
+//!
+//! - [`okta::OktaStandin`] speaks the Users-API subset of Okta's published Management API and records every
+//!   exchange, so a test can hold it and the client to that document;
+//! - [`secrets::SecretsStandin`] answers Secrets Manager's `GetSecretValue`;
+//! - [`proxy::FaultProxy`] sits between a client and any TCP dependency to add latency, blackhole, reset
+//!   connections or answer 5xx;
+//! - [`tls::TlsProxy`] serves any plain stand-in over TLS with a throwaway certificate;
+//! - [`fixed::FixedServer`] answers every request with one fixed answer;
+//! - [`replay::ReplayStandin`] answers from recordings of a real service, so a benchmark measures a function
+//!   without waiting for it;
+//! - [`runtime_api::RuntimeApi`] emulates the Lambda Runtime API for one function process;
+//! - [`http1`] is the HTTP/1.1 reading the hand-written servers share.
+//!
+//! For tests, benchmarks, the local API and tools; never linked into a Lambda, and it depends on no product crate
+//! but what it stands in for.
+
+pub mod fixed;
+pub mod http1;
+pub mod okta;
+pub mod proxy;
+pub mod replay;
+pub mod runtime_api;
+pub mod secrets;
+pub mod tls;
