@@ -11,7 +11,7 @@ use infra_dsl::aws::{
 use infra_dsl::policy::{PolicyDocument, Principal, Statement};
 use infra_dsl::{Backend, Expr, Stack};
 
-use crate::platform::{backend, provider, Target, AWS_PROVIDER_VERSION, TERRAFORM_VERSION};
+use crate::provider::{backend, provider, Target, AWS_PROVIDER_VERSION, TERRAFORM_VERSION};
 use crate::{Env, StackError};
 
 /// What the emulator's bootstrap leaves out, with the reason (the deploy rehearsal reports it as not rehearsed).

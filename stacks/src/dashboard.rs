@@ -13,7 +13,8 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::env::Settings;
-use crate::module::{DeployedFunction, DeployedModule, QUERIES};
+use crate::function::DeployedFunction;
+use crate::module::{DeployedModule, QUERIES};
 
 /// One widget of the grid (24 columns wide).
 #[derive(Debug, Serialize)]

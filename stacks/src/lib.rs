@@ -4,17 +4,32 @@
 //! Architecture invariant: synth is pure. Nothing here reads the clock, the environment or the file system, and
 //! this crate never depends on a Lambda handler crate: it knows functions only by their catalog entries.
 
+pub mod alarm_topic;
+pub mod alarms;
+pub mod api;
+pub mod authorizer;
 pub mod bootstrap;
+pub mod buckets;
+pub mod cost;
 pub mod dashboard;
 pub mod diagram;
 pub mod env;
+pub mod function;
+pub mod grants;
+pub mod http;
+pub mod iam_check;
+pub mod keys;
 pub mod module;
+pub mod names;
 pub mod platform;
-pub mod uses;
+pub mod provider;
+pub mod renames;
+pub mod secrets;
+pub mod signing;
 
 pub use env::{Env, Settings, UnknownEnv};
 pub use infra_dsl::DslError;
-pub use platform::{EmulatorState, Target};
+pub use provider::{EmulatorState, Target};
 
 /// Which identity provider the authorizer trusts.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,6 +9,7 @@ use route_registry::{telemetry, Module, Use};
 use serde_json::Value;
 
 use crate::dashboard::metrics_of;
+use crate::names;
 use crate::{synth, synth_catalog, synth_with, Env, Issuer, Options, StackError, Target};
 
 /// The committed rendering of an environment: stg and prd as examples until their settings are real.
@@ -82,7 +83,7 @@ fn every_catalog_route_is_one_custom_authorized_route_to_its_function() {
         let r = matching[0].1;
         assert_eq!(r["authorization_type"], "CUSTOM");
         assert_eq!(r["authorizer_id"], "${aws_apigatewayv2_authorizer.okta.id}");
-        let integration = route.function.binary.replace('-', "_");
+        let integration = names::local(&route.function);
         assert_eq!(r["target"], format!("integrations/${{aws_apigatewayv2_integration.{integration}.id}}"));
     }
 }
@@ -92,7 +93,7 @@ fn functions_follow_their_catalog_entries() {
     let d = doc(Env::Dev);
     let settings = Env::Dev.settings();
     for f in route_registry::all_functions() {
-        let local = f.binary.replace('-', "_");
+        let local = names::local(&f);
         let lambda = &d["resource"]["aws_lambda_function"][&local];
         assert_eq!(lambda["runtime"], "provided.al2023", "{local}");
         assert_eq!(lambda["architectures"], serde_json::json!(["arm64"]), "{local}");
@@ -125,15 +126,17 @@ fn functions_follow_their_catalog_entries() {
                 assert!(v.as_str().unwrap().starts_with("${aws_secretsmanager_secret."), "{local}.{k} = {v}");
             }
         }
-        // The declared uses the stack wrote are what check-iam reads: the same secrets as the environment.
-        let declared = crate::uses::read(&lambda["//"]).expect("declared uses").unwrap();
-        assert_eq!(declared.log_group, format!("aws_cloudwatch_log_group.{local}"));
-        let secrets: BTreeSet<&str> = declared.secrets.iter().map(String::as_str).collect();
-        let mut expected = BTreeSet::new();
-        if f.uses.contains(&Use::Okta) {
-            expected.insert("aws_secretsmanager_secret.okta_api_token");
-        }
-        assert_eq!(secrets, expected, "{local}");
+        // The role's policy is exactly the function's grants, derived from the catalog.
+        let policy = d["resource"]["aws_iam_role_policy"][&local]["policy"].as_str().unwrap();
+        let expected = infra_dsl::policy::PolicyDocument::new(crate::grants::statements(
+            &crate::grants::of(&f, &settings),
+            &local,
+        ))
+        .to_expr()
+        .unwrap()
+        .render();
+        assert_eq!(policy, expected, "{local}");
+        assert_eq!(d["resource"]["aws_lambda_function"][&local].get("//"), None, "{local}: no comment channel");
     }
 }
 
@@ -155,7 +158,19 @@ fn alarms_watch_what_users_see_and_reach_someone() {
     for (name, alarm) in alarms.as_object().unwrap() {
         assert_eq!(alarm["alarm_actions"], serde_json::json!(["${aws_sns_topic.alarms.arn}"]), "{name}");
         assert_eq!(alarm["ok_actions"], alarm["alarm_actions"], "{name}: recoveries are reported too");
-        assert!(alarm["alarm_description"].as_str().unwrap().len() > 40, "{name}: say what it means and where to look");
+        // Say what happened to what, and where to look: the function's or the API's name, and a query, log group or
+        // dashboard to open.
+        let description = alarm["alarm_description"].as_str().unwrap();
+        let subject = match name.strip_prefix("api_") {
+            Some(_) => "API".to_owned(),
+            None => alarm["alarm_name"].as_str().unwrap().rsplit_once('-').map(|(s, _)| s.to_owned()).unwrap(),
+        };
+        let subject = subject.trim_end_matches("-5xx");
+        assert!(description.contains(subject), "{name}: the description does not name {subject}: {description}");
+        assert!(
+            ["saved query", "Run \"", "/aws/", "dashboard"].iter().any(|w| description.contains(w)),
+            "{name}: the description says nowhere to look: {description}"
+        );
     }
     // Someone is told in stg and prd (dev and tst may have no recipients); prd refuses to have none.
     let prd_doc = doc(Env::Prd);
@@ -183,7 +198,11 @@ fn the_dashboard_names_only_metrics_that_exist() {
             .collect();
         let emitted: BTreeSet<&str> = telemetry::METRICS.iter().map(|(n, _)| *n).collect();
         let metrics = metrics_of(&body);
-        assert!(metrics.len() > 10);
+        // The API's requests, 4xx and 5xx, and three latency statistics; per module function its request-line metrics
+        // (4) and latency statistics (3), then throttles and concurrency (2); for the authorizer, invocations and
+        // errors (2), duration statistics (3), throttles and concurrency (2).
+        let module_functions = module_functions(route_registry::MODULES);
+        assert_eq!(metrics.len(), 6 + module_functions * (4 + 3 + 2) + (2 + 3 + 2), "{env}");
         for m in metrics {
             let dims: Vec<&str> = m.dimensions.iter().map(|(k, _)| k.as_str()).collect();
             match m.namespace.as_str() {
@@ -221,7 +240,7 @@ fn a_new_module_needs_no_stack_code() {
     let text = synth_catalog(Env::Dev.settings(), &Target::Aws, &Options::default(), &modules).unwrap().text;
     let d: Value = serde_json::from_str(&text).unwrap();
     let t = route_registry::modules::template::GIZMOS;
-    let local = t.binary.replace('-', "_");
+    let local = names::local(&t);
     assert!(d["resource"]["aws_lambda_function"][&local].is_object());
     assert!(d["resource"]["aws_cloudwatch_metric_alarm"][format!("{local}_5xx_rate")].is_object());
     assert!(d["resource"]["aws_apigatewayv2_route"]["get_gizmos_id"].is_object());
@@ -239,7 +258,7 @@ fn secrets_are_readable_only_by_their_declared_readers_and_encrypted() {
     let readers = &policy["Statement"][0]["Condition"]["StringNotLike"]["aws:PrincipalArn"];
     let okta_users: Vec<String> = route_registry::all_functions()
         .filter(|f| f.uses.contains(&Use::Okta))
-        .map(|f| format!("${{aws_iam_role.{}.arn}}", f.binary.replace('-', "_")))
+        .map(|f| format!("${{aws_iam_role.{}.arn}}", names::local(&f)))
         .collect();
     assert_eq!(readers.as_array().unwrap().len(), okta_users.len() + 1, "declared readers and the break-glass role");
     for r in &okta_users {
@@ -304,11 +323,26 @@ fn cors_follows_the_env_table() {
     assert_eq!(cors["max_age"], 3600);
 }
 
+/// Nothing of the machine that ran synth reaches the output: no absolute path (packages are found relative to the
+/// root module) and no timestamp. That synth reads no clock at all is the tidy test `the_pure_crates_do_no_io`.
 #[test]
-fn output_is_relative_and_clock_free() {
+fn output_holds_no_absolute_path_and_no_time() {
+    let timestamp = |s: &str| {
+        s.as_bytes().windows(19).any(|w| {
+            let digits = |r: std::ops::Range<usize>| w[r].iter().all(u8::is_ascii_digit);
+            digits(0..4)
+                && w[4] == b'-'
+                && digits(5..7)
+                && w[7] == b'-'
+                && digits(8..10)
+                && w[10] == b'T'
+                && digits(11..13)
+        })
+    };
     for env in Env::ALL {
         let text = golden(env);
         assert!(!text.contains("/work/") && !text.contains("/home/") && !text.contains("/root/"), "{env}");
+        assert!(!timestamp(&text), "{env}: a timestamp in the output");
         assert!(text.ends_with("}\n"));
     }
 }
@@ -330,7 +364,10 @@ fn emulator_targets_have_endpoints_and_their_state() {
     ] {
         assert!(d["resource"].get(ty).is_none(), "{ty} is omitted for the emulator");
         assert!(doc(Env::Dev)["resource"].get(ty).is_some(), "{ty} is in the real stack");
-        assert!(crate::module::EMULATOR_OMITS.iter().any(|(t, _)| t.contains(ty)), "{ty} is reported as not rehearsed");
+        assert!(
+            crate::provider::EMULATOR_OMITS.iter().any(|(t, _)| t.contains(ty)),
+            "{ty} is reported as not rehearsed"
+        );
     }
     assert!(d["resource"]["aws_lambda_function"]["org_orgs"].get("code_signing_config_arn").is_none());
     let s3 = synth(Env::Dev, &Target::Emulator { endpoint: endpoint.clone(), state: EmulatorState::S3 }).unwrap();
@@ -402,5 +439,20 @@ fn renames_in_the_catalog_become_moves() {
         "aws_apigatewayv2_route.get_profiles_self".into(),
         "aws_apigatewayv2_route.get_profiles_me".into()
     )));
-    assert_eq!(moved.len(), 11, "9 resources of the function, and the route");
+    // Every resource of the function moves, and the route does: count what the function owns in the stack as it is
+    // rendered without the rename (its resources share its local name as a prefix).
+    let plain: Value = serde_json::from_str(
+        &synth_catalog(Env::Dev.settings(), &Target::Aws, &Options::default(), &[route_registry::modules::org::MODULE])
+            .unwrap()
+            .text,
+    )
+    .unwrap();
+    let owned = plain["resource"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|by_name| by_name.as_object().unwrap().keys())
+        .filter(|n| *n == "org_orgs" || n.starts_with("org_orgs_"))
+        .count();
+    assert_eq!(moved.len(), owned + 1, "the function's {owned} resources and the route");
 }

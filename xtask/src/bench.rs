@@ -549,9 +549,11 @@ fn cold_start(
         let zip = if r.binary == FLOOR {
             "-".to_owned()
         } else {
-            std::fs::metadata(crate::build::zip_path(r.binary))
+            route_registry::all_functions()
+                .find(|f| f.binary == r.binary)
+                .and_then(|f| std::fs::metadata(crate::build::zip_path(&f)).ok())
                 .map(|m| format!("{:.2} MiB", m.len() as f64 / 1048576.0))
-                .unwrap_or_else(|_| "not built".into())
+                .unwrap_or_else(|| "not built".into())
         };
         let mut faults = r.faults.clone();
         faults.sort_unstable();
@@ -675,7 +677,7 @@ const OKTA_SECRET_ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:sec
 
 /// Lambda arm64 prices in us-east-1 (see `cost.rs` for the dated table).
 fn memory_table(results: &[ColdStarts]) {
-    let prices = crate::cost::PRICES;
+    let prices = stacks::cost::PRICES;
     println!("\nmemory size, from the measured CPU: Lambda gives a function CPU in proportion to memory (1 vCPU at 1,769 MB),");
     println!(
         "so a phase that needs c ms of CPU and waits w ms takes about w + c × 1769 / MB. Per million invocations:"

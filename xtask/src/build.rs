@@ -17,24 +17,24 @@ use crate::workspace_root;
 /// A zip over this size fails the build: large packages slow every cold start.
 pub const ZIP_BUDGET_BYTES: u64 = 6 * 1024 * 1024;
 
-/// The packages holding Lambda binaries: every deployed module's crate (named after the module) and the
-/// authorizer's, from the catalog.
+/// The packages holding Lambda binaries, from the catalog: every deployed module's crate and the authorizer's.
 pub fn packages() -> Vec<&'static str> {
-    route_registry::MODULES.iter().map(|m| m.name).chain([route_registry::AUTHORIZER_PACKAGE]).collect()
+    let mut out: Vec<&'static str> = Vec::new();
+    for f in route_registry::all_functions() {
+        if !out.contains(&f.package()) {
+            out.push(f.package());
+        }
+    }
+    out
 }
 
 #[derive(Debug, Default, clap::Args)]
 pub struct Args {}
 
-/// Every Lambda binary: the module functions of the catalog and the authorizer.
-pub fn binaries() -> Vec<&'static str> {
-    route_registry::all_functions().map(|f| f.binary).collect()
-}
-
-/// Where synth expects a function's package: `<root>/target/lambda/<binary>/bootstrap.zip` (relative to the root
-/// module, so always under the checkout, whatever `CARGO_TARGET_DIR` says).
-pub fn zip_path(binary: &str) -> PathBuf {
-    workspace_root().join("target/lambda").join(binary).join("bootstrap.zip")
+/// Where synth expects a function's package (`stacks::names::zip_path`, under the checkout, whatever
+/// `CARGO_TARGET_DIR` says).
+pub fn zip_path(f: &route_registry::Function) -> PathBuf {
+    workspace_root().join(stacks::names::zip_path(f))
 }
 
 pub fn run(_args: &Args) -> Result<()> {
@@ -50,10 +50,11 @@ pub fn run(_args: &Args) -> Result<()> {
     })?;
     let mut over = Vec::new();
     println!("{:<28} {:>10}", "function", "zip");
-    for binary in binaries() {
+    for f in route_registry::all_functions() {
+        let binary = f.binary;
         let bin = crate::target_dir().join("lambda").join(binary).join("bootstrap");
         let bytes = std::fs::read(&bin).with_context(|| format!("cargo lambda did not produce {}", bin.display()))?;
-        let zip = zip_path(binary);
+        let zip = zip_path(&f);
         let packed = reproducible_zip(&bytes)?;
         if let Some(dir) = zip.parent() {
             std::fs::create_dir_all(dir)?;
@@ -141,23 +142,15 @@ mod tests {
         assert_eq!(entry.unix_mode().map(|m| m & 0o777), Some(0o755));
     }
 
-    /// Every catalog function's binary is built by a package of the build list, and that package declares it.
+    /// Every catalog function's package is on the build list, and the package has the function's binary (the
+    /// generated `src/bin/<binary>.rs`).
     #[test]
     fn every_function_has_its_package_and_binary() {
-        let bins = binaries();
-        assert_eq!(bins.len(), route_registry::all_functions().count());
-        for module in route_registry::MODULES {
-            assert!(packages().contains(&module.name));
-            let manifest =
-                std::fs::read_to_string(workspace_root().join("lambdas").join(module.name).join("Cargo.toml")).unwrap();
-            for f in module.functions {
-                assert!(
-                    manifest.contains(&format!("name = \"{}\"", f.binary)),
-                    "{} declares no bin {}",
-                    module.name,
-                    f.binary
-                );
-            }
+        for f in route_registry::all_functions() {
+            assert!(packages().contains(&f.package()), "{} is not built", f.package());
+            let bin =
+                workspace_root().join("lambdas").join(f.package()).join("src/bin").join(format!("{}.rs", f.binary));
+            assert!(bin.is_file(), "{} has no binary {} (run cargo xtask codegen)", f.package(), f.binary);
         }
     }
 }

@@ -10,8 +10,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use route_registry::Function;
 use serde_json::Value;
-use stacks::{Env, Target};
+use stacks::{names, Env, Target};
 
 use crate::services::free_port;
 use crate::synth::write_if_changed;
@@ -145,7 +146,7 @@ pub fn run(args: &Args) -> Result<()> {
     drop(moto);
     rehearsal?;
     destroyed?;
-    for (ty, why) in stacks::module::EMULATOR_OMITS {
+    for (ty, why) in stacks::provider::EMULATOR_OMITS {
         println!("    not rehearsed: every {ty} ({why})");
     }
     for (what, why) in stacks::bootstrap::EMULATOR_OMITS {
@@ -198,10 +199,10 @@ fn rename_rehearsal(endpoint: &str) -> Result<()> {
     let renamed = text.replace(binary, "binary: \"org-organizations\"").replace(path, "\"/profiles/self\"");
     std::fs::write(&catalog, &renamed)?;
     // The copy's stack refers to packages next to it (`<copy>/target/lambda`): the same zips, org-orgs' renamed.
-    for binary in crate::build::binaries() {
-        let zip = crate::build::zip_path(binary);
-        let name = if binary == "org-orgs" { "org-organizations" } else { binary };
-        let to = copy.join("target/lambda").join(name).join("bootstrap.zip");
+    for f in route_registry::all_functions() {
+        let zip = crate::build::zip_path(&f);
+        let renamed = Function { binary: if f.binary == "org-orgs" { "org-organizations" } else { f.binary }, ..f };
+        let to = copy.join(stacks::names::zip_path(&renamed));
         std::fs::create_dir_all(to.parent().unwrap_or(&copy))?;
         std::fs::copy(&zip, &to).with_context(|| format!("cannot copy {}", zip.display()))?;
     }
@@ -312,8 +313,8 @@ fn verify(dir: &Path) -> Result<()> {
         if v["authorization_type"] != "CUSTOM" || v["authorizer_id"] != authorizer["id"] {
             problems.push(format!("{address}: not CUSTOM with the okta authorizer"));
         }
-        let integration = by_name("aws_apigatewayv2_integration", &route.function.binary.replace('-', "_"))?;
-        let lambda = by_name("aws_lambda_function", &route.function.binary.replace('-', "_"))?;
+        let integration = by_name("aws_apigatewayv2_integration", &names::local(&route.function))?;
+        let lambda = by_name("aws_lambda_function", &names::local(&route.function))?;
         if v["target"].as_str() != Some(&format!("integrations/{}", integration["id"].as_str().unwrap_or_default())) {
             problems.push(format!("{address}: does not target its function's integration"));
         }
@@ -324,8 +325,7 @@ fn verify(dir: &Path) -> Result<()> {
 
     let settings = Env::Dev.settings();
     for function in route_registry::all_functions() {
-        let binary = function.binary;
-        let local = binary.replace('-', "_");
+        let local = names::local(&function);
         let f = by_name("aws_lambda_function", &local)?;
         let role = by_name("aws_iam_role", &local)?;
         let address = format!("aws_lambda_function.{local}");
@@ -384,7 +384,7 @@ fn verify(dir: &Path) -> Result<()> {
         "    {} resources: {} routes (CUSTOM, right integrations), {} functions with their roles, log groups and alarms, {} permissions under the API",
         resources.iter().filter(|r| r["mode"] == "managed").count(),
         routes.len(),
-        crate::build::binaries().len(),
+        route_registry::all_functions().count(),
         of("aws_lambda_permission").len()
     );
     Ok(())

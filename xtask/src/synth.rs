@@ -99,7 +99,8 @@ pub fn run(args: &Args) -> Result<()> {
         }
         if args.out.is_none() {
             if let Ok(committed) = std::fs::read_to_string(&path) {
-                rename_guard(env, &committed, &synthesized.text, &args.accept_replacement)?;
+                stacks::renames::guard(&committed, &synthesized.text, &args.accept_replacement)
+                    .map_err(|e| anyhow::anyhow!("{env}: {e}"))?;
             }
         }
         rendered.push((env, path, synthesized, bootstrap_path, bootstrap, diagram_path, diagram, start));
@@ -168,75 +169,6 @@ fn synthetic_catalog(n: usize) -> Vec<route_registry::Module> {
             }
         })
         .collect()
-}
-
-/// Refuses likely renames: when a resource type loses addresses and gains others at once, Terraform would destroy
-/// and recreate them (a log group loses its logs, a role and its function are replaced, a route flickers). Each
-/// vanished address must be the source of a declared move, or accepted as a replacement.
-pub fn rename_guard(env: Env, committed: &str, new: &str, accepted: &[String]) -> Result<()> {
-    use std::collections::{BTreeMap, BTreeSet};
-    let parse = |t: &str| serde_json::from_str::<serde_json::Value>(t).unwrap_or_default();
-    let (old, new) = (parse(committed), parse(new));
-    let addresses = |doc: &serde_json::Value| -> BTreeMap<String, BTreeSet<String>> {
-        let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for (ty, by_name) in doc["resource"].as_object().into_iter().flatten() {
-            out.entry(ty.clone())
-                .or_default()
-                .extend(by_name.as_object().into_iter().flatten().map(|(n, _)| n.clone()));
-        }
-        out
-    };
-    let moved: Vec<(String, String)> = new["moved"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|m| (m["from"].as_str().unwrap_or_default().to_owned(), m["to"].as_str().unwrap_or_default().to_owned()))
-        .collect();
-    let (before, after) = (addresses(&old), addresses(&new));
-    let mut problems = Vec::new();
-    for (ty, old_names) in &before {
-        let empty = BTreeSet::new();
-        let new_names = after.get(ty).unwrap_or(&empty);
-        let vanished: Vec<&String> = old_names
-            .iter()
-            .filter(|n| !new_names.contains(*n))
-            .filter(|n| !moved.iter().any(|(from, _)| *from == format!("{ty}.{n}")))
-            .filter(|n| !accepted.contains(&format!("{ty}.{n}")))
-            .collect();
-        let appeared: Vec<&String> = new_names
-            .iter()
-            .filter(|n| !old_names.contains(*n))
-            .filter(|n| !moved.iter().any(|(_, to)| *to == format!("{ty}.{n}")))
-            .collect();
-        if !vanished.is_empty() && !appeared.is_empty() {
-            let declare = if ty == "aws_apigatewayv2_route" {
-                let key = |doc: &serde_json::Value, n: &str| {
-                    doc["resource"][ty.as_str()][n]["route_key"].as_str().unwrap_or(n).to_owned()
-                };
-                format!("Rename::Route {{ from: \"{}\", to: \"{}\" }}", key(&old, vanished[0]), key(&new, appeared[0]))
-            } else {
-                let binary = |n: &str| n.split('_').collect::<Vec<_>>().join("-");
-                format!(
-                    "Rename::Function {{ from: \"{}\", to: \"{}\" }} (for a function's resources)",
-                    binary(vanished[0]),
-                    binary(appeared[0])
-                )
-            };
-            problems.push(format!(
-                "{ty}: {} gone while {} appeared. If it is a rename, declare it in the module's catalog entry (`renamed: &[{declare}]`); if the replacement is intended, pass {}",
-                vanished.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", "),
-                appeared.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", "),
-                vanished.iter().map(|n| format!("--accept-replacement {ty}.{n}")).collect::<Vec<_>>().join(" ")
-            ));
-        }
-    }
-    if !problems.is_empty() {
-        bail!(
-            "{env}: likely renames, which Terraform would destroy and recreate (nothing was written):\n  {}",
-            problems.join("\n  ")
-        );
-    }
-    Ok(())
 }
 
 /// Writes only when the content changed, so unchanged outputs keep their timestamps.

@@ -121,6 +121,16 @@ pub struct Function {
 }
 
 impl Function {
+    /// The Cargo package that builds the function's binary: its module's crate, except for the platform's own
+    /// authorizer, which is a crate of its own named like its binary.
+    pub fn package(&self) -> &'static str {
+        if self.module == AUTHORIZER.module {
+            self.binary
+        } else {
+            self.module
+        }
+    }
+
     pub fn uses_database(&self) -> bool {
         self.uses.contains(&Use::Database)
     }
@@ -272,9 +282,6 @@ pub const AUTHORIZER: Function = Function {
     timeout_s: 10,
     uses: &[],
 };
-
-/// The Cargo package of the authorizer.
-pub const AUTHORIZER_PACKAGE: &str = "platform-authorizer";
 
 /// Every deployed module, in name order.
 pub const MODULES: &[Module] = modules::ALL;

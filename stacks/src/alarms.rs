@@ -1,0 +1,191 @@
+//! Alarms that reach someone: every alarm notifies the environment's alarm topic on alarm and on recovery, and its
+//! description says what happened and where to look. A function's alarms follow from what it is: the 5xx rate of
+//! what users saw for functions that answer requests, crashes, duration near the timeout and throttles for all.
+
+use indexmap::IndexMap;
+use infra_dsl::aws::{Apigatewayv2Api, CloudwatchMetricAlarm, Metric, MetricQuery, Tags};
+use infra_dsl::{DslError, Expr, Ref, Stack};
+use route_registry::telemetry;
+
+use crate::function::{self, DeployedFunction};
+use crate::names;
+use crate::platform::Platform;
+
+/// A metric alarm with the platform's actions: the topic on alarm and on recovery.
+pub fn alarm(platform: &Platform, local: String, name: String, description: String) -> CloudwatchMetricAlarm {
+    CloudwatchMetricAlarm::new(local, name, "GreaterThanThreshold", 1u32)
+        .alarm_description(description)
+        .treat_missing_data("notBreaching")
+        .alarm_actions([platform.alarm_topic.arn()])
+        .ok_actions([platform.alarm_topic.arn()])
+}
+
+/// The 5xx rate of a function's answers, from its request lines' metrics, with a minimum request count: for
+/// functions that answer requests (module HTTP functions; the authorizer writes no request lines).
+pub fn add_request_rate(stack: &mut Stack, platform: &Platform, d: &mut DeployedFunction) -> Result<(), DslError> {
+    let settings = &platform.settings;
+    let f = d.function;
+    let local = names::local(&f);
+    let name = &d.name;
+    let query_errors = format!("{}/errors", f.module);
+    let app_dims: IndexMap<String, Expr> = [
+        (telemetry::MODULE.to_owned(), Expr::lit(f.module)),
+        (telemetry::FUNCTION.to_owned(), Expr::lit(telemetry::function_dimension(&f))),
+    ]
+    .into_iter()
+    .collect();
+    let metric = |metric_name: &str| Metric {
+        metric_name: metric_name.to_owned(),
+        namespace: telemetry::namespace(settings.env.as_str()),
+        period: 300,
+        stat: "Sum".to_owned(),
+        dimensions: app_dims.clone(),
+    };
+    let min = settings.alarm_min_requests;
+    let rate = stack.add(
+        alarm(
+            platform,
+            format!("{local}_5xx_rate"),
+            format!("{name}-5xx-rate"),
+            format!(
+                "More than 5% of requests to {name} answered 5xx in 5 minutes (with at least {min} requests). Run the saved query \"{query_errors}\"; the dashboard's DependencyErrors tells a failing database or identity provider from a bug in the function."
+            ),
+        )
+        .threshold(5.0)
+        .metric_query(vec![
+            MetricQuery::metric("errors", metric(telemetry::SERVER_ERRORS)),
+            MetricQuery::metric("requests", metric(telemetry::REQUESTS)),
+            MetricQuery::expression("rate", &format!("IF(requests >= {min}, 100 * errors / requests, 0)"), "5xx rate (%)"),
+        ])
+        .tags(function::tags(&f)),
+    )?;
+    d.owns(&rate);
+    d.alarms.push(rate);
+    Ok(())
+}
+
+/// Crashes (`AWS/Lambda` Errors: handlers answer every failure, so an error here is a crash or a timeout), duration
+/// at five sixths of the timeout, and throttles.
+pub fn add_lambda(stack: &mut Stack, platform: &Platform, d: &mut DeployedFunction) -> Result<(), DslError> {
+    let settings = &platform.settings;
+    let f = d.function;
+    let local = names::local(&f);
+    let name = d.name.clone();
+    let tags: Tags = function::tags(&f);
+    let timeout_s = settings.lambda_timeout_s.unwrap_or(f.timeout_s);
+    let dims: IndexMap<String, Expr> = [("FunctionName".to_owned(), d.lambda.function_name())].into_iter().collect();
+    let query_errors = format!("{}/errors", f.module);
+    let lambda_metric = |alarm: CloudwatchMetricAlarm, metric_name: &str, statistic: &str| {
+        alarm
+            .namespace("AWS/Lambda")
+            .metric_name(metric_name)
+            .statistic(statistic)
+            .period(300u32)
+            .dimensions(dims.clone())
+            .tags(tags.clone())
+    };
+    let crashes = stack.add(lambda_metric(
+        alarm(
+            platform,
+            format!("{local}_crashes"),
+            format!("{name}-crashes"),
+            format!(
+                "{name} failed an invocation (a crash or a timeout: handlers answer every error as HTTP). Look for REPORT lines with a status in /aws/lambda/{name}, or run \"{query_errors}\"."
+            ),
+        )
+        .threshold(0.0),
+        "Errors",
+        "Sum",
+    ))?;
+    // Alarm at five sixths of the timeout: 12.5 s for 15 s functions.
+    let duration_threshold_ms = f64::from(timeout_s) * 1000.0 * 5.0 / 6.0;
+    let duration = stack.add(lambda_metric(
+        alarm(
+            platform,
+            format!("{local}_duration"),
+            format!("{name}-duration"),
+            format!(
+                "{name} ran longer than {} s (its timeout is {timeout_s} s): a dependency is slow. Run \"{}/slow requests\".",
+                duration_threshold_ms / 1000.0,
+                f.module
+            ),
+        )
+        .threshold(duration_threshold_ms.round()),
+        "Duration",
+        "Maximum",
+    ))?;
+    let throttles = stack.add(lambda_metric(
+        alarm(
+            platform,
+            format!("{local}_throttles"),
+            format!("{name}-throttles"),
+            format!(
+                "{name} was throttled: it reached its reserved concurrency ({}), or the account's. Check the dashboard's concurrency and latency: a hung dependency holds requests.",
+                function::reserved_concurrency(platform, &f)
+            ),
+        )
+        .threshold(0.0),
+        "Throttles",
+        "Sum",
+    ))?;
+    for a in [crashes, duration, throttles] {
+        d.owns(&a);
+        d.alarms.push(a);
+    }
+    Ok(())
+}
+
+/// API Gateway's 5xx rate and p99 latency alarms.
+pub fn add_api(
+    stack: &mut Stack,
+    platform: &Platform,
+    api: &Ref<Apigatewayv2Api>,
+) -> Result<Vec<Ref<CloudwatchMetricAlarm>>, DslError> {
+    let settings = &platform.settings;
+    let dims: IndexMap<String, Expr> =
+        [("ApiId".to_owned(), api.id()), ("Stage".to_owned(), Expr::lit("$default"))].into_iter().collect();
+    let metric = |name: &str| Metric {
+        metric_name: name.to_owned(),
+        namespace: "AWS/ApiGateway".to_owned(),
+        period: 300,
+        stat: "Sum".to_owned(),
+        dimensions: dims.clone(),
+    };
+    let tags: Tags = [("Module".to_owned(), "platform".to_owned())].into_iter().collect();
+    let min = settings.alarm_min_requests;
+    let prefix = &settings.name_prefix;
+    let rate = stack.add(
+        CloudwatchMetricAlarm::new("api_5xx_rate", format!("{prefix}-api-5xx-rate"), "GreaterThanThreshold", 1u32)
+            .alarm_description(format!(
+                "More than 5% of the API's answers were 5xx in 5 minutes (with at least {min} requests), the gateway's own failures included. The access log group /aws/apigateway/{prefix}-api has integrationError and authorizerError per request."
+            ))
+            .threshold(5.0)
+            .metric_query(vec![
+                MetricQuery::metric("errors", metric("5xx")),
+                MetricQuery::metric("requests", metric("Count")),
+                MetricQuery::expression("rate", &format!("IF(requests >= {min}, 100 * errors / requests, 0)"), "5xx rate (%)"),
+            ])
+            .treat_missing_data("notBreaching")
+            .alarm_actions([platform.alarm_topic.arn()])
+            .ok_actions([platform.alarm_topic.arn()])
+            .tags(tags.clone()),
+    )?;
+    // p99 over 2 s: the handlers answer in milliseconds, so this is a slow dependency or throttling.
+    let latency = stack.add(
+        CloudwatchMetricAlarm::new("api_latency_p99", format!("{prefix}-api-latency-p99"), "GreaterThanThreshold", 2u32)
+            .alarm_description(
+                "The API's p99 latency was over 2 s for 10 minutes: a slow dependency or throttling. The dashboard's per-function latency and DependencyErrors say which.".to_owned(),
+            )
+            .namespace("AWS/ApiGateway")
+            .metric_name("Latency")
+            .extended_statistic("p99")
+            .period(300u32)
+            .dimensions(dims)
+            .threshold(2000.0)
+            .treat_missing_data("notBreaching")
+            .alarm_actions([platform.alarm_topic.arn()])
+            .ok_actions([platform.alarm_topic.arn()])
+            .tags(tags),
+    )?;
+    Ok(vec![rate, latency])
+}

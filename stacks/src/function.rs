@@ -1,0 +1,157 @@
+//! One Lambda function of the catalog: its log group, its own role with a policy holding exactly its grants, and
+//! the function (arm64 `provided.al2023`, traced, with reserved concurrency, code signing and the environment its
+//! declared uses imply). What starts it (routes, a queue, a schedule) is wired by the trigger's own builder; its
+//! alarms by [`crate::alarms`].
+
+use indexmap::IndexMap;
+use infra_dsl::aws::{
+    CloudwatchLogGroup, CloudwatchMetricAlarm, Condition, IamRole, IamRolePolicy, LambdaEnvironment, LambdaFunction,
+    Lifecycle, Tags, TracingConfig,
+};
+use infra_dsl::policy::PolicyDocument;
+use infra_dsl::{DslError, Expr, Ref, Stack};
+use route_registry::{Function, Use};
+
+use crate::platform::Platform;
+use crate::{grants, names};
+
+/// What adding one function produced: typed references for whatever wires it further, and every address it owns
+/// (for moves when it is renamed).
+#[derive(Debug, Clone)]
+pub struct DeployedFunction {
+    pub function: Function,
+    /// The deployed name, `{env}-{module}-{name}`.
+    pub name: String,
+    pub lambda: Ref<LambdaFunction>,
+    pub role: Ref<IamRole>,
+    pub policy: Ref<IamRolePolicy>,
+    pub log_group: Ref<CloudwatchLogGroup>,
+    pub alarms: Vec<Ref<CloudwatchMetricAlarm>>,
+    pub addresses: Vec<String>,
+}
+
+impl DeployedFunction {
+    /// Records a resource that belongs to this function (it moves with the function when the function is renamed).
+    pub fn owns<T>(&mut self, r: &Ref<T>) {
+        self.addresses.push(r.address().to_owned());
+    }
+}
+
+/// The `Module` tag of everything a function owns.
+pub fn tags(f: &Function) -> Tags {
+    [("Module".to_owned(), f.module.to_owned())].into_iter().collect()
+}
+
+/// The reserved concurrency of a function in this environment.
+pub fn reserved_concurrency(platform: &Platform, f: &Function) -> u32 {
+    let c = platform.settings.reserved_concurrency;
+    if *f == route_registry::AUTHORIZER {
+        c.authorizer
+    } else {
+        c.module_function
+    }
+}
+
+/// Adds one Lambda with its role, policy and log group. `extra_env` is configuration beyond what the declared uses
+/// imply (the authorizer's issuer).
+pub fn add(
+    stack: &mut Stack,
+    platform: &Platform,
+    f: Function,
+    extra_env: &[(&'static str, String)],
+) -> Result<DeployedFunction, DslError> {
+    let settings = &platform.settings;
+    let local = names::local(&f);
+    let name = names::function_name(settings, &f);
+    let tags = tags(&f);
+
+    let log_group = stack.add(
+        CloudwatchLogGroup::new(&local, format!("/aws/lambda/{name}"))
+            .retention_in_days(settings.log_retention_days)
+            .kms_key_id(platform.key.arn())
+            .tags(tags.clone()),
+    )?;
+    let role = stack.add(
+        IamRole::new(&local, format!("{name}-role"), PolicyDocument::assume_role("lambda.amazonaws.com").to_expr()?)
+            .description(format!("Execution role of {name}; grants only what the function declares."))
+            .tags(tags.clone()),
+    )?;
+    let policy = stack.add(IamRolePolicy::new(
+        &local,
+        format!("{name}-policy"),
+        role.id(),
+        PolicyDocument::new(grants::statements(&grants::of(&f, settings), &local)).to_expr()?,
+    ))?;
+
+    let zip_local = names::zip_local(&f);
+    let zip = stack.local(&zip_local, Expr::raw("path.module") + format!("/../../{}", names::zip_path(&f)))?;
+    let zip_hcl = format!("local.{zip_local}");
+    let timeout = settings.lambda_timeout_s.unwrap_or(f.timeout_s);
+    let mut lambda = LambdaFunction::new(&local, name.as_str(), role.arn())
+        .description(format!("{} / {}", f.module, f.name))
+        .runtime("provided.al2023")
+        .handler("bootstrap")
+        .architectures(["arm64"])
+        .memory_size(settings.lambda_memory_mb.unwrap_or(f.memory_mb))
+        .timeout(timeout)
+        .reserved_concurrent_executions(reserved_concurrency(platform, &f))
+        .tracing_config(TracingConfig { mode: "Active".into() })
+        .filename(zip.clone())
+        .source_code_hash(Expr::raw(format!("fileexists({zip_hcl}) ? filebase64sha256({zip_hcl}) : null")))
+        .environment(LambdaEnvironment { variables: environment(platform, &f, extra_env) })
+        .tags(tags)
+        .lifecycle(Lifecycle {
+            precondition: vec![Condition {
+                condition: Expr::raw(format!("fileexists({zip_hcl})")),
+                error_message: format!(
+                    "The package of {name} is missing ({}). Build the Lambda packages first: cargo xtask build",
+                    names::zip_path(&f)
+                ),
+            }],
+            ..Default::default()
+        })
+        .depends_on(&log_group)
+        .depends_on(&policy);
+    if let Some(config) = &platform.code_signing {
+        lambda = lambda.code_signing_config_arn(config.clone());
+    }
+    let lambda = stack.add(lambda)?;
+    let addresses = [log_group.address(), role.address(), policy.address(), lambda.address()]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    Ok(DeployedFunction { function: f, name, lambda, role, policy, log_group, alarms: Vec::new(), addresses })
+}
+
+/// The function's environment: what every function gets, what its declared uses imply, and `extra`.
+fn environment(platform: &Platform, f: &Function, extra: &[(&'static str, String)]) -> IndexMap<String, Expr> {
+    let settings = &platform.settings;
+    let mut variables: IndexMap<String, Expr> = IndexMap::new();
+    variables.insert("REGION".into(), settings.region.into());
+    variables.insert("ENVIRONMENT".into(), settings.env.as_str().into());
+    variables.insert("LOG_LEVEL".into(), settings.log_level.into());
+    for u in f.uses {
+        match u {
+            Use::Database => {
+                // No secret: the URL and the publishable key are public by design (see `Settings`).
+                variables.insert("SUPABASE_URL".into(), settings.supabase_url.as_str().into());
+                variables.insert("SUPABASE_ANON_KEY".into(), settings.supabase_publishable_key.as_str().into());
+            }
+            Use::Okta => {
+                variables.insert("OKTA_API_TOKEN_SECRET_ARN".into(), platform.okta_secret.arn());
+                variables.insert("OKTA_DOMAIN".into(), settings.okta_domain.as_str().into());
+            }
+            Use::Documents { prefix, .. } => {
+                variables.insert("DOCUMENTS_BUCKET".into(), platform.documents.bucket());
+                variables.insert("DOCUMENTS_PREFIX".into(), grants::documents_prefix(prefix).as_str().into());
+            }
+        }
+    }
+    if f.module != route_registry::AUTHORIZER.module {
+        variables.insert("ADMIN_GROUP".into(), settings.admin_group.into());
+    }
+    for (k, v) in extra {
+        variables.insert((*k).into(), v.as_str().into());
+    }
+    variables
+}

@@ -1,0 +1,532 @@
+//! Least-privilege rules over a synthesized root module (`*.tf.json` as JSON, not the Rust model, so a hand-edited
+//! or raw-expression policy is judged too): what `cargo xtask check-iam` reports. Each finding reads
+//! `env · address · statement · rule · why`.
+//!
+//! What a function may do is derived from the catalog with the same function the stacks use ([`crate::grants`]),
+//! never read from the file being checked: a policy that grants more than the catalog declares is a finding, whatever
+//! else the file says. A function that is not in the catalog is a finding too. Each action is reported under the
+//! first rule it breaks, so one mistake gives one finding. Pure: JSON in, findings out.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use route_registry::Function;
+use serde_json::Value;
+
+use crate::env::Env;
+use crate::{grants, names};
+
+/// Action globs that are acceptable, with the reason. Empty: nothing in this platform needs one.
+pub const ACTION_GLOB_ALLOWLIST: &[(&str, &str)] = &[];
+
+/// Actions AWS does not scope by resource, so `Resource: "*"` is the only possible grant.
+pub const RESOURCE_STAR_ALLOWLIST: &[(&str, &str)] = &[
+    ("xray:PutTraceSegments", "X-Ray has no resource-level permissions"),
+    ("xray:PutTelemetryRecords", "X-Ray has no resource-level permissions"),
+    ("cloudwatch:PutMetricData", "scoped by the cloudwatch:namespace condition, not by resource"),
+];
+
+/// Prefixes of actions that let a principal gain privileges; never on a Lambda role.
+pub const ESCALATION_PREFIXES: &[&str] = &[
+    "iam:PassRole",
+    "iam:Create",
+    "iam:Put",
+    "iam:Attach",
+    "iam:Update",
+    "iam:Add",
+    "iam:Set",
+    "iam:Delete",
+    "iam:Detach",
+    "iam:Remove",
+    "sts:AssumeRole",
+    "lambda:UpdateFunction",
+    "lambda:CreateFunction",
+    "lambda:AddPermission",
+    "lambda:CreateEventSourceMapping",
+    "lambda:PutFunction",
+];
+
+/// IAM resource types this checker cannot see into; their presence is a finding.
+const UNVERIFIABLE_TYPES: &[&str] = &[
+    "aws_iam_policy",
+    "aws_iam_role_policy_attachment",
+    "aws_iam_policy_attachment",
+    "aws_iam_user",
+    "aws_iam_user_policy",
+    "aws_iam_group_policy",
+    "aws_iam_role_policies_exclusive",
+];
+
+/// One broken rule.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Finding {
+    pub env: String,
+    pub address: String,
+    pub statement: String,
+    pub rule: &'static str,
+    pub why: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} · {} · {} · {} · {}", self.env, self.address, self.statement, self.rule, self.why)
+    }
+}
+
+/// org_profiles' policy with one statement that breaks several rules (`s3:*`, `iam:PassRole` on `*`).
+pub fn inject_bad_statement(doc: &Value) -> Value {
+    let mut doc = doc.clone();
+    let slot = &mut doc["resource"]["aws_iam_role_policy"]["org_profiles"]["policy"];
+    if let Some(mut policy) = slot.as_str().and_then(|s| serde_json::from_str::<Value>(s).ok()) {
+        if let Some(statements) = policy["Statement"].as_array_mut() {
+            statements
+                .push(serde_json::json!({"Effect": "Allow", "Action": ["s3:*", "iam:PassRole"], "Resource": "*"}));
+        }
+        *slot = Value::String(policy.to_string());
+    }
+    doc
+}
+
+/// `"${aws_x.name.attr}"` → `("aws_x", "name", "attr")` when the whole string is one reference.
+fn whole_ref(s: &str) -> Option<(&str, &str, &str)> {
+    let inner = s.strip_prefix("${")?.strip_suffix('}')?;
+    let mut parts = inner.split('.');
+    let (ty, name, attr) = (parts.next()?, parts.next()?, parts.next()?);
+    (parts.next().is_none() && ty.starts_with("aws_")).then_some((ty, name, attr))
+}
+
+fn as_list(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) => items.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn blocks<'a>(doc: &'a Value, ty: &str) -> Vec<(&'a str, &'a Value)> {
+    doc["resource"][ty].as_object().map(|m| m.iter().map(|(k, v)| (k.as_str(), v)).collect()).unwrap_or_default()
+}
+
+fn as_statements(v: &Value) -> Vec<&Value> {
+    match v {
+        Value::Array(items) => items.iter().collect(),
+        Value::Object(_) => vec![v],
+        _ => Vec::new(),
+    }
+}
+
+/// The rule an action breaks when no grant of the function allows it.
+fn undeclared_rule(action: &str) -> (&'static str, &'static str) {
+    match action {
+        "logs:CreateLogStream" | "logs:PutLogEvents" => {
+            ("foreign-log-group", "only the function's own log group is allowed")
+        }
+        "secretsmanager:GetSecretValue" => ("undeclared-secret", "a secret the function does not declare"),
+        "s3:GetObject" | "s3:PutObject" => {
+            ("undeclared-object-access", "not a prefix the function declares for that access")
+        }
+        "kms:Decrypt" => ("undeclared-key", "only a declared key, and only through a service (kms:ViaService)"),
+        _ => ("undeclared-use", "not needed by anything the function declares"),
+    }
+}
+
+/// Every finding for one environment's document, against the catalog compiled into this crate.
+pub fn check(env: Env, doc: &Value) -> Vec<Finding> {
+    let functions: Vec<Function> = route_registry::all_functions().collect();
+    check_against(env, doc, &functions)
+}
+
+/// [`check`] against the given functions (the catalog's, or a test's variation of them).
+pub fn check_against(env: Env, doc: &Value, functions: &[Function]) -> Vec<Finding> {
+    let settings = env.settings();
+    // The functions by local name: what the stack must hold, and nothing else.
+    let catalog: BTreeMap<String, Function> = functions.iter().map(|f| (names::local(f), *f)).collect();
+    let mut out = Vec::new();
+    let mut finding = |address: &str, statement: &str, rule: &'static str, why: String| {
+        out.push(Finding {
+            env: env.to_string(),
+            address: address.to_owned(),
+            statement: statement.to_owned(),
+            rule,
+            why,
+        });
+    };
+
+    for ty in UNVERIFIABLE_TYPES {
+        for (name, _) in blocks(doc, ty) {
+            finding(
+                &format!("{ty}.{name}"),
+                "-",
+                "unverifiable-iam",
+                format!("{ty} is not allowed: grant through one inline aws_iam_role_policy per function role"),
+            );
+        }
+    }
+
+    // Functions: each a catalog function, on a role of this stack.
+    let roles: BTreeSet<&str> = blocks(doc, "aws_iam_role").into_iter().map(|(n, _)| n).collect();
+    let mut role_users: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut function_of_role: BTreeMap<String, (String, Function)> = BTreeMap::new();
+    for (name, f) in blocks(doc, "aws_lambda_function") {
+        let address = format!("aws_lambda_function.{name}");
+        let Some(function) = catalog.get(name) else {
+            finding(
+                &address,
+                "-",
+                "not-in-catalog",
+                "no catalog function has this name, so nothing says what it may do; add it to the catalog or remove it"
+                    .into(),
+            );
+            continue;
+        };
+        let role =
+            f["role"].as_str().and_then(whole_ref).filter(|(ty, r, _)| *ty == "aws_iam_role" && roles.contains(r));
+        let Some((_, role_name, _)) = role else {
+            finding(
+                &address,
+                "-",
+                "role-not-in-stack",
+                "the function's role must be an aws_iam_role of this stack".into(),
+            );
+            continue;
+        };
+        role_users.entry(role_name.to_owned()).or_default().push(address.clone());
+        function_of_role.insert(role_name.to_owned(), (name.to_owned(), *function));
+    }
+
+    // Roles: trust policy, one function each.
+    for (name, role) in blocks(doc, "aws_iam_role") {
+        let address = format!("aws_iam_role.{name}");
+        if role.get("managed_policy_arns").is_some() || role.get("inline_policy").is_some() {
+            finding(
+                &address,
+                "-",
+                "unverifiable-iam",
+                "managed or role-embedded policies are not allowed on function roles".into(),
+            );
+        }
+        match role_users.get(name).map(Vec::len).unwrap_or(0) {
+            0 => finding(&address, "-", "orphan-role", "no function uses this role; remove it".into()),
+            1 => {}
+            n => finding(
+                &address,
+                "-",
+                "shared-role",
+                format!("{n} functions share this role: {}", role_users[name].join(", ")),
+            ),
+        }
+        let trust: Option<Value> = role["assume_role_policy"].as_str().and_then(|s| serde_json::from_str(s).ok());
+        let statements = trust.as_ref().map(|t| as_statements(&t["Statement"])).unwrap_or_default();
+        let ok = statements.len() == 1 && {
+            let s = statements[0];
+            s["Effect"] == "Allow"
+                && as_list(s.get("Action")) == ["sts:AssumeRole"]
+                && s["Principal"].as_object().is_some_and(|p| p.len() == 1)
+                && as_list(s["Principal"].get("Service")) == ["lambda.amazonaws.com"]
+                && s.get("Condition").is_none_or(|c| c.as_object().is_some_and(|m| m.is_empty()))
+        };
+        if !ok {
+            finding(
+                &address,
+                "trust",
+                "trust-policy",
+                "the trust policy must be one statement letting only lambda.amazonaws.com assume the role".into(),
+            );
+        }
+    }
+
+    // Inline policies: every statement against the function's grants, derived from the catalog.
+    for (name, policy) in blocks(doc, "aws_iam_role_policy") {
+        let address = format!("aws_iam_role_policy.{name}");
+        let role =
+            policy["role"].as_str().and_then(whole_ref).filter(|(ty, _, _)| *ty == "aws_iam_role").map(|(_, r, _)| r);
+        let Some(role) = role.filter(|r| role_users.contains_key(*r)) else {
+            finding(
+                &address,
+                "-",
+                "role-not-in-stack",
+                "the policy must attach to a function role of this stack".into(),
+            );
+            continue;
+        };
+        // A role already reported as shared has no single function to compare with; its finding stands for the
+        // policy too.
+        if role_users[role].len() > 1 {
+            continue;
+        }
+        let Some((local, function)) = function_of_role.get(role) else { continue };
+        let granted = grants::of(function, &settings);
+        let parsed: Option<Value> = policy["policy"].as_str().and_then(|s| serde_json::from_str(s).ok());
+        let Some(parsed) = parsed else {
+            finding(
+                &address,
+                "-",
+                "unparseable-policy",
+                "the policy is not a literal JSON document (a raw expression?), so it cannot be checked".into(),
+            );
+            continue;
+        };
+        for (i, s) in as_statements(&parsed["Statement"]).into_iter().enumerate() {
+            let label = s["Sid"].as_str().map(str::to_owned).unwrap_or_else(|| format!("#{i}"));
+            if s["Effect"] != "Allow" {
+                continue;
+            }
+            if s.get("NotAction").is_some() || s.get("NotResource").is_some() {
+                finding(
+                    &address,
+                    &label,
+                    "not-action",
+                    "NotAction/NotResource with Allow grants everything not listed".into(),
+                );
+                continue;
+            }
+            let actions = as_list(s.get("Action"));
+            let resources = as_list(s.get("Resource"));
+            let star = resources.iter().any(|r| r == "*");
+            if star && !actions.iter().all(|a| RESOURCE_STAR_ALLOWLIST.iter().any(|(x, _)| x == a)) {
+                finding(
+                    &address,
+                    &label,
+                    "wildcard-resource",
+                    "Resource \"*\" for actions AWS scopes by resource".into(),
+                );
+            }
+            for action in &actions {
+                if action == "*" || action.ends_with(":*") {
+                    finding(&address, &label, "wildcard-action", format!("`{action}` grants a whole service"));
+                } else if action.contains(['*', '?']) && !ACTION_GLOB_ALLOWLIST.iter().any(|(x, _)| x == action) {
+                    finding(
+                        &address,
+                        &label,
+                        "action-glob",
+                        format!("`{action}` is a glob that is not in the allowlist"),
+                    );
+                } else if ESCALATION_PREFIXES.iter().any(|p| action.starts_with(p)) {
+                    finding(
+                        &address,
+                        &label,
+                        "privilege-escalation",
+                        format!("`{action}` lets the function widen its own or another principal's rights"),
+                    );
+                } else {
+                    // `Resource: "*"` was reported above for actions that need a resource; X-Ray has no other.
+                    let condition = s.get("Condition").unwrap_or(&Value::Null);
+                    for r in resources.iter().filter(|r| r.as_str() != "*" || action.starts_with("xray:")) {
+                        if !grants::allows(&granted, local, action, r, condition) {
+                            let (rule, why) = undeclared_rule(action);
+                            finding(
+                                &address,
+                                &label,
+                                rule,
+                                format!("`{action}` on {r}: {why} (catalog: {})", function.binary),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // Invoke permissions: API Gateway of this stack only.
+    let apis: BTreeSet<&str> = blocks(doc, "aws_apigatewayv2_api").into_iter().map(|(n, _)| n).collect();
+    for (name, p) in blocks(doc, "aws_lambda_permission") {
+        let address = format!("aws_lambda_permission.{name}");
+        if p["principal"] != "apigateway.amazonaws.com" {
+            finding(
+                &address,
+                "-",
+                "permission-principal",
+                format!("principal {} may invoke the function; only apigateway.amazonaws.com may", p["principal"]),
+            );
+        }
+        if p["action"] != "lambda:InvokeFunction" {
+            finding(
+                &address,
+                "-",
+                "permission-action",
+                format!("action {} instead of lambda:InvokeFunction", p["action"]),
+            );
+        }
+        let source = p["source_arn"].as_str().unwrap_or("");
+        let under_api =
+            apis.iter().any(|api| source.starts_with(&format!("${{aws_apigatewayv2_api.{api}.execution_arn}}/")));
+        if !under_api {
+            finding(
+                &address,
+                "-",
+                "permission-source",
+                format!("source_arn `{source}` is not under this API's execution ARN"),
+            );
+        }
+    }
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn synthesized(env: Env) -> Value {
+        let options = crate::Options { example: true, ..Default::default() };
+        serde_json::from_str(&crate::synth_with(env, &crate::Target::Aws, &options).unwrap().text).unwrap()
+    }
+
+    fn dev() -> Value {
+        synthesized(Env::Dev)
+    }
+
+    fn rules(doc: &Value) -> Vec<(String, &'static str)> {
+        check(Env::Dev, doc).into_iter().map(|f| (f.address, f.rule)).collect()
+    }
+
+    /// Adds a statement to org_profiles' policy.
+    fn with_statement(statement: Value) -> Value {
+        let mut doc = dev();
+        let slot = &mut doc["resource"]["aws_iam_role_policy"]["org_profiles"]["policy"];
+        let mut policy: Value = serde_json::from_str(slot.as_str().unwrap()).unwrap();
+        policy["Statement"].as_array_mut().unwrap().push(statement);
+        *slot = Value::String(policy.to_string());
+        doc
+    }
+
+    const P: &str = "aws_iam_role_policy.org_profiles";
+
+    #[test]
+    fn the_canary_statement_is_a_finding_here_too() {
+        let rules: Vec<&str> = check(Env::Dev, &inject_bad_statement(&dev())).into_iter().map(|f| f.rule).collect();
+        assert_eq!(rules, ["privilege-escalation", "wildcard-action", "wildcard-resource"]);
+    }
+
+    #[test]
+    fn the_real_stacks_have_no_findings() {
+        for env in Env::ALL {
+            let findings = check(env, &synthesized(env));
+            assert!(findings.is_empty(), "{env}: {findings:#?}");
+        }
+    }
+
+    #[test]
+    fn one_bad_statement_per_rule_gives_exactly_that_finding() {
+        let bucket = "arn:aws:s3:::career-dev-documents/*";
+        let cases = [
+            (json!({"Effect": "Allow", "Action": "s3:*", "Resource": bucket}), "wildcard-action"),
+            (json!({"Effect": "Allow", "Action": ["s3:Get*"], "Resource": bucket}), "action-glob"),
+            (json!({"Effect": "Allow", "Action": ["logs:PutLogEvents"], "Resource": "*"}), "wildcard-resource"),
+            (
+                json!({"Effect": "Allow", "Action": ["iam:PassRole"], "Resource": "arn:aws:iam::123456789012:role/admin"}),
+                "privilege-escalation",
+            ),
+            (
+                json!({"Effect": "Allow", "Action": ["sts:AssumeRole"], "Resource": "arn:aws:iam::123456789012:role/admin"}),
+                "privilege-escalation",
+            ),
+            (
+                json!({"Effect": "Allow", "Action": ["logs:PutLogEvents"], "Resource": "${aws_cloudwatch_log_group.org_orgs.arn}:*"}),
+                "foreign-log-group",
+            ),
+            (
+                json!({"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": "${aws_secretsmanager_secret.okta_api_token.arn}"}),
+                "undeclared-secret",
+            ),
+            (json!({"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": bucket}), "undeclared-object-access"),
+            (
+                json!({"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": "arn:aws:sqs:us-east-1:123456789012:q"}),
+                "undeclared-use",
+            ),
+            (json!({"Effect": "Allow", "NotAction": ["iam:*"], "Resource": "*"}), "not-action"),
+        ];
+        for (statement, rule) in cases {
+            let doc = with_statement(statement.clone());
+            assert_eq!(rules(&doc), [(P.to_owned(), rule)], "{statement}");
+        }
+        // A Deny statement is never a finding.
+        assert!(rules(&with_statement(json!({"Effect": "Deny", "Action": "*", "Resource": "*"}))).is_empty());
+    }
+
+    #[test]
+    fn roles_permissions_and_unverifiable_policies() {
+        let mut doc = dev();
+        doc["resource"]["aws_iam_role"]["org_orgs"]["assume_role_policy"] = json!(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#
+        );
+        assert_eq!(rules(&doc), [("aws_iam_role.org_orgs".to_owned(), "trust-policy")]);
+
+        // Two functions on one role (the other role and its policy removed).
+        let mut doc = dev();
+        doc["resource"]["aws_lambda_function"]["org_orgs"]["role"] = json!("${aws_iam_role.org_members.arn}");
+        doc["resource"]["aws_iam_role"].as_object_mut().unwrap().remove("org_orgs");
+        doc["resource"]["aws_iam_role_policy"].as_object_mut().unwrap().remove("org_orgs");
+        assert_eq!(rules(&doc), [("aws_iam_role.org_members".to_owned(), "shared-role")]);
+
+        let mut doc = dev();
+        doc["resource"]["aws_lambda_permission"]["org_orgs_api"]["principal"] = json!("events.amazonaws.com");
+        assert_eq!(rules(&doc), [("aws_lambda_permission.org_orgs_api".to_owned(), "permission-principal")]);
+        let mut doc = dev();
+        doc["resource"]["aws_lambda_permission"]["org_orgs_api"]["source_arn"] =
+            json!("arn:aws:execute-api:us-east-1:*:*/*");
+        assert_eq!(rules(&doc), [("aws_lambda_permission.org_orgs_api".to_owned(), "permission-source")]);
+
+        let mut doc = dev();
+        doc["resource"]["aws_iam_role_policy"]["org_orgs"]["policy"] =
+            json!("${data.aws_iam_policy_document.orgs.json}");
+        assert_eq!(rules(&doc), [("aws_iam_role_policy.org_orgs".to_owned(), "unparseable-policy")]);
+
+        let mut doc = dev();
+        doc["resource"]["aws_iam_role_policy_attachment"] = json!({"admin": {"role": "${aws_iam_role.org_orgs.name}", "policy_arn": "arn:aws:iam::aws:policy/AdministratorAccess"}});
+        assert_eq!(rules(&doc), [("aws_iam_role_policy_attachment.admin".to_owned(), "unverifiable-iam")]);
+
+        // A function the catalog does not have: nothing says what it may do.
+        let mut doc = dev();
+        let copy = doc["resource"]["aws_lambda_function"]["org_orgs"].clone();
+        doc["resource"]["aws_lambda_function"]["rogue"] = copy;
+        assert_eq!(rules(&doc), [("aws_lambda_function.rogue".to_owned(), "not-in-catalog")]);
+    }
+
+    /// The canary: a hand-edited policy granting what the catalog does not declare is a finding, even when the
+    /// function's `"//"` property is edited to declare it (the check reads the catalog, not the file).
+    #[test]
+    fn a_grant_the_catalog_does_not_declare_is_caught_whatever_the_file_claims() {
+        let mut doc = with_statement(
+            json!({"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "${aws_s3_bucket.documents.arn}/profiles/*"}),
+        );
+        doc["resource"]["aws_lambda_function"]["org_profiles"]["//"] = json!({"declared_uses": {
+            "log_group": "aws_cloudwatch_log_group.org_profiles",
+            "documents": [{"bucket": "aws_s3_bucket.documents", "prefix": "profiles/", "read": true, "write": false}],
+        }});
+        assert_eq!(rules(&doc), [(P.to_owned(), "undeclared-object-access")]);
+    }
+
+    /// A function that declares a documents prefix may get exactly that access; any other prefix or access is a
+    /// finding.
+    #[test]
+    fn document_access_follows_the_declared_prefix() {
+        use route_registry::{Access, Use};
+        let declaring = |access: Access| -> Vec<Function> {
+            let uses: &'static [Use] =
+                Box::leak(Box::new([Use::Database, Use::Documents { prefix: "profiles", access }]));
+            route_registry::all_functions()
+                .map(|f| if f == route_registry::modules::org::PROFILES { Function { uses, ..f } } else { f })
+                .collect()
+        };
+        let findings = |doc: &Value, functions: &[Function]| -> Vec<(String, &'static str)> {
+            check_against(Env::Dev, doc, functions).into_iter().map(|f| (f.address, f.rule)).collect()
+        };
+        let granted = |action: &str, prefix: &str| json!({"Effect": "Allow", "Action": [action], "Resource": format!("${{aws_s3_bucket.documents.arn}}/{prefix}*")});
+        let reads = declaring(Access::Read);
+        assert!(findings(&with_statement(granted("s3:GetObject", "profiles/")), &reads).is_empty());
+        assert_eq!(
+            findings(&with_statement(granted("s3:PutObject", "profiles/")), &reads),
+            [(P.to_owned(), "undeclared-object-access")],
+            "write was not declared"
+        );
+        assert_eq!(
+            findings(&with_statement(granted("s3:GetObject", "resumes/")), &declaring(Access::ReadWrite)),
+            [(P.to_owned(), "undeclared-object-access")],
+            "another prefix"
+        );
+        let key = json!({"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": "${aws_kms_key.platform.arn}"});
+        assert_eq!(rules(&with_statement(key)), [(P.to_owned(), "undeclared-key")], "no kms:ViaService");
+    }
+}

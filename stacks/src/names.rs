@@ -1,0 +1,98 @@
+//! The names that join the catalog to what is derived from it, each computed here and nowhere else: a function's
+//! Terraform local name and deployed name, where its package is built, a route's local name, and the local names of
+//! the platform resources that functions are granted (the IAM check compares references with them).
+//!
+//! Anything that needs one of these names calls these functions; no other code turns a binary into a local name.
+
+use route_registry::{Function, Route};
+
+use crate::env::Settings;
+
+/// The local name of the environment's KMS key (`aws_kms_key.platform`).
+pub const KEY: &str = "platform";
+/// The local name of the Okta API token secret.
+pub const OKTA_SECRET: &str = "okta_api_token";
+/// The local name of the documents bucket.
+pub const DOCUMENTS: &str = "documents";
+
+/// `org-profiles` → `org_profiles`: the local name of everything that belongs to one function.
+pub fn local(f: &Function) -> String {
+    snake(f.binary)
+}
+
+/// `career-dev` style names and binaries as Terraform identifiers.
+pub fn snake(kebab: &str) -> String {
+    kebab.replace('-', "_")
+}
+
+/// `{env}-{module}-{name}`, the deployed function's name.
+pub fn function_name(settings: &Settings, f: &Function) -> String {
+    format!("{}-{}-{}", settings.env, f.module, f.name)
+}
+
+/// Where the packages are built, relative to the workspace root.
+pub const PACKAGES_DIR: &str = "target/lambda";
+
+/// `target/lambda/<binary>/bootstrap.zip`: the function's package, relative to the workspace root (`cargo xtask
+/// build` writes it; the stacks refer to it from `build/<env>/`).
+pub fn zip_path(f: &Function) -> String {
+    format!("{PACKAGES_DIR}/{}/bootstrap.zip", f.binary)
+}
+
+/// The binary whose package a path names: the inverse of [`zip_path`], for reading a committed stack.
+pub fn binary_of_zip_path(path: &str) -> Option<&str> {
+    let rest = &path[path.find(PACKAGES_DIR)? + PACKAGES_DIR.len()..];
+    rest.strip_prefix('/')?.strip_suffix("/bootstrap.zip").filter(|b| !b.is_empty() && !b.contains('/'))
+}
+
+/// The name of the local that holds a function's package path (`zip_org_profiles`).
+pub fn zip_local(f: &Function) -> String {
+    format!("zip_{}", local(f))
+}
+
+/// `GET /organizations/{id}/members/{userId}` → `get_organizations_id_members_user_id`.
+pub fn route_local(route: &Route) -> String {
+    route_key_local(&route.key())
+}
+
+/// The local name of a route, from its key.
+pub fn route_key_local(key: &str) -> String {
+    let (method, path) = key.split_once(' ').unwrap_or((key, ""));
+    let mut out = method.to_ascii_lowercase();
+    for seg in path.split('/').filter(|s| !s.is_empty()) {
+        out.push('_');
+        for c in seg.chars().filter(|c| c.is_ascii_alphanumeric()) {
+            if c.is_ascii_uppercase() {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_local_names_are_readable_and_unique() {
+        let names: Vec<String> = route_registry::all_routes().map(route_local).collect();
+        assert!(names.contains(&"delete_organizations_id_members_user_id".to_owned()), "{names:?}");
+        assert!(names.contains(&"get_profiles_me".to_owned()));
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len());
+    }
+
+    #[test]
+    fn a_zip_path_names_its_binary_and_back() {
+        for f in route_registry::all_functions() {
+            let path = format!("${{path.module}}/../../{}", zip_path(&f));
+            assert_eq!(binary_of_zip_path(&path), Some(f.binary), "{path}");
+        }
+        assert_eq!(binary_of_zip_path("target/lambda/bootstrap.zip"), None);
+        assert_eq!(binary_of_zip_path("elsewhere/org-orgs/bootstrap.zip"), None);
+    }
+}

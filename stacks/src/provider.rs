@@ -1,0 +1,96 @@
+//! Where a stack is applied: the `aws` provider block for AWS or a local emulator, the state backend, and what the
+//! emulator cannot take.
+
+use infra_dsl::aws::{AwsProvider, DefaultTags, Tags};
+use infra_dsl::Backend;
+
+use crate::env::Settings;
+
+/// The `hashicorp/aws` versions the output is written for: 5.x from 5.100 on.
+pub const AWS_PROVIDER_VERSION: &str = ">= 5.100, < 6.0";
+/// `use_lockfile` in the S3 backend is stable from Terraform 1.11.
+pub const TERRAFORM_VERSION: &str = ">= 1.11";
+
+/// Where the stack will be applied: real AWS, or a local emulator (for the deploy rehearsal).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// An AWS account, with the environment's S3 state backend.
+    Aws,
+    /// An AWS API emulator at `endpoint`: test credentials, and state in the emulator's S3 through the same backend
+    /// (or in a local file when `state` is `Local`).
+    Emulator { endpoint: String, state: EmulatorState },
+}
+
+impl Target {
+    pub fn is_emulator(&self) -> bool {
+        matches!(self, Target::Emulator { .. })
+    }
+}
+
+/// Where an emulator stack keeps its state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmulatorState {
+    /// `terraform.tfstate` next to the stack.
+    Local,
+    /// The environment's S3 backend, in the emulator (after `cargo xtask bootstrap` made the bucket there).
+    S3,
+}
+
+/// The emulator's AWS services the stack talks to.
+pub const EMULATED_SERVICES: [&str; 11] =
+    ["apigatewayv2", "cloudwatch", "iam", "kms", "lambda", "logs", "s3", "secretsmanager", "signer", "sns", "sts"];
+
+/// Resource types left out of emulator stacks, with the reason; the deploy rehearsal reports them as not rehearsed.
+pub const EMULATOR_OMITS: &[(&str, &str)] = &[
+    ("aws_cloudwatch_query_definition", "moto 5.2.1 does not implement logs:PutQueryDefinition"),
+    (
+        "aws_lambda_code_signing_config and aws_signer_signing_profile (and the functions' code_signing_config_arn)",
+        "moto 5.2.1 does not implement lambda:CreateCodeSigningConfig",
+    ),
+    (
+        "aws_s3_bucket_logging",
+        "moto 5.2.1 recognizes the log-delivery grant only as a one-string Resource, not the list the policy has",
+    ),
+];
+
+/// The provider block, for AWS or an emulator, with the environment's tags and allowed account.
+pub fn provider(settings: &Settings, target: &Target) -> AwsProvider {
+    let default_tags: Tags =
+        [("Environment", settings.env.as_str()), ("Project", settings.project), ("ManagedBy", "terraform")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+    let mut provider = AwsProvider {
+        region: settings.region.into(),
+        default_tags: Some(DefaultTags { tags: default_tags }),
+        allowed_account_ids: vec![settings.account_id.to_owned()],
+        ..Default::default()
+    };
+    if let Target::Emulator { endpoint, .. } = target {
+        provider.access_key = Some("test".into());
+        provider.secret_key = Some("test".into());
+        provider.skip_credentials_validation = Some(true);
+        provider.skip_metadata_api_check = Some(true);
+        provider.s3_use_path_style = Some(true);
+        // Fail fast on an API the emulator lacks instead of retrying for minutes.
+        provider.max_retries = Some(1);
+        provider.endpoints = vec![EMULATED_SERVICES.iter().map(|svc| ((*svc).to_owned(), endpoint.clone())).collect()];
+    }
+    provider
+}
+
+/// The state backend of one of an environment's root modules (`key` is its object in the state bucket).
+pub fn backend(settings: &Settings, target: &Target, key: &str) -> Backend {
+    let s3 = |emulator: Option<String>| Backend::S3 {
+        bucket: settings.backend.bucket.clone(),
+        key: key.to_owned(),
+        region: settings.backend.region.to_owned(),
+        use_lockfile: settings.backend.use_lockfile,
+        emulator,
+    };
+    match target {
+        Target::Emulator { state: EmulatorState::Local, .. } => Backend::Local { path: "terraform.tfstate".into() },
+        Target::Emulator { endpoint, state: EmulatorState::S3 } => s3(Some(endpoint.clone())),
+        Target::Aws => s3(None),
+    }
+}

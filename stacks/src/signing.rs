@@ -1,0 +1,28 @@
+//! Lambda code signing: the signer profile packages are signed with, and the code-signing configuration every
+//! function carries (enforced or only logged, per the settings table). Left out for the emulator.
+
+use infra_dsl::aws::{AllowedPublishers, CodeSigningPolicies, LambdaCodeSigningConfig, SignerSigningProfile};
+use infra_dsl::{DslError, Expr, Stack};
+
+use crate::platform::Account;
+
+/// The configuration's ARN (for the functions) and the profile's name (for an output).
+pub fn add(stack: &mut Stack, account: &Account) -> Result<(Expr, Expr), DslError> {
+    let settings = &account.settings;
+    let profile = stack.add(
+        SignerSigningProfile::new("lambda", "AWSLambda-SHA384-ECDSA")
+            .name(format!("{}_lambda", settings.name_prefix.replace('-', "_")))
+            .tags(account.tags()),
+    )?;
+    let config = stack.add(
+        LambdaCodeSigningConfig::new(
+            "lambda",
+            AllowedPublishers { signing_profile_version_arns: vec![profile.version_arn()].into() },
+        )
+        .description(format!("{}: packages signed by the stack's profile", settings.name_prefix))
+        .policies(CodeSigningPolicies {
+            untrusted_artifact_on_deployment: if settings.enforce_code_signing { "Enforce" } else { "Warn" }.into(),
+        }),
+    )?;
+    Ok((config.arn(), profile.name()))
+}
