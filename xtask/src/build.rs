@@ -142,7 +142,7 @@ mod tests {
         assert_eq!(entry.unix_mode().map(|m| m & 0o777), Some(0o755));
     }
 
-    /// Every catalog function's package is on the build list, and the package has the function's binary (the
+    /// Every catalog function's package is on the build list, and the package has the function's binary (a module's
     /// generated `src/bin/<binary>.rs`).
     #[test]
     fn every_function_has_its_package_and_binary() {

@@ -153,18 +153,14 @@ fn rename(text: &str, n: &Names) -> String {
     out
 }
 
-/// A change to make: a new file, or a generated file rewritten (with its previous content, for rollback).
-#[derive(Debug)]
-enum Change {
-    Create(PathBuf, String),
-    Regenerate(PathBuf, Option<String>),
-}
+/// A new file: where, and what it holds.
+type NewFile = (PathBuf, String);
 
 fn read(p: &Path) -> Result<String> {
     std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))
 }
 
-/// Every file of the template crate but its migration, relative to the crate.
+/// Every file of the template crate but its migration and its generated binaries, relative to the crate.
 fn template_files(crate_dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut stack = vec![crate_dir.to_path_buf()];
@@ -172,7 +168,9 @@ fn template_files(crate_dir: &Path) -> Result<Vec<PathBuf>> {
         for entry in std::fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))? {
             let path = entry?.path();
             if path.is_dir() {
-                stack.push(path);
+                if path != crate_dir.join("src/bin") {
+                    stack.push(path);
+                }
             } else if path.file_name().is_some_and(|n| n != "migration.sql") {
                 out.push(path.strip_prefix(crate_dir)?.to_path_buf());
             }
@@ -209,23 +207,18 @@ pub fn run(args: &Args) -> Result<()> {
         "//! {}: {} of an organization, served by the `{}` function. Scaffolded by `cargo xtask new-module` from the\n//! module template; grow the wire types, routes and sizing here as the module grows.\n",
         n.module, n.entity, n.binary
     );
-    changes.push(Change::Create(catalog_file.clone(), format!("{doc}{}\n", rename(&body, &n))));
+    changes.push((catalog_file.clone(), format!("{doc}{}\n", rename(&body, &n))));
     for file in template_files(&template_dir)? {
         let text = read(&template_dir.join(&file))?;
         let target = crate_dir.join(rename(&file.display().to_string(), &n));
-        changes.push(Change::Create(target, rename(&text, &n)));
+        changes.push((target, rename(&text, &n)));
     }
     let migration = rename(&read(&template_dir.join("migration.sql"))?, &n);
-    changes.push(Change::Create(
-        migrations.join(format!("{next:04}_{}_{}.sql", n.short_snake, n.entity_snake)),
-        migration,
-    ));
+    changes.push((migrations.join(format!("{next:04}_{}_{}.sql", n.short_snake, n.entity_snake)), migration));
 
     apply(&root, &crate_dir, &changes)?;
-    for c in &changes {
-        if let Change::Create(p, _) = c {
-            println!("created   {}", p.strip_prefix(&root).unwrap_or(p).display());
-        }
+    for (p, _) in &changes {
+        println!("created   {}", p.strip_prefix(&root).unwrap_or(p).display());
     }
     println!(
         "\nThe module is in the catalog ({}), so the stacks, the OpenAPI document, the local API and the Lambda build\ninclude it. Next: give the entity its columns (migration, catalog types, handler), then\n  cargo test -p {m}\n  cargo xtask synth --all --example && cargo xtask check-iam\n  UPDATE_EXPECT=1 cargo test -p stacks   # review the golden diff: it is the infrastructure review\n  cargo xtask ci",
@@ -235,65 +228,48 @@ pub fn run(args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// Writes the new files, formats them and regenerates the generated files; on the first failure, undoes it all.
-fn apply(root: &Path, crate_dir: &Path, creates: &[Change]) -> Result<()> {
-    let mut done: Vec<Change> = Vec::new();
+/// Writes the new files, formats them and regenerates the generated files (the catalog's module list, then
+/// codegen again in a process compiled with the new module); on the first failure, undoes it all.
+fn apply(root: &Path, crate_dir: &Path, creates: &[NewFile]) -> Result<()> {
+    let generated = [
+        root.join("lambdas/route-registry/src/modules/mod.rs"),
+        root.join("lambdas/all-modules/Cargo.toml"),
+        root.join("lambdas/all-modules/src/lib.rs"),
+    ];
+    let before: Vec<(PathBuf, Option<String>)> =
+        generated.iter().map(|p| (p.clone(), std::fs::read_to_string(p).ok())).collect();
+    let mut created: Vec<PathBuf> = Vec::new();
     let result = (|| -> Result<()> {
-        for c in creates {
-            if let Change::Create(p, text) = c {
-                if let Some(dir) = p.parent() {
-                    std::fs::create_dir_all(dir)?;
-                }
-                std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display()))?;
-                done.push(Change::Create(p.clone(), String::new()));
+        for (p, text) in creates {
+            if let Some(dir) = p.parent() {
+                std::fs::create_dir_all(dir)?;
             }
+            std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display()))?;
+            created.push(p.clone());
         }
-        let rust: Vec<&PathBuf> = creates
-            .iter()
-            .filter_map(|c| match c {
-                Change::Create(p, _) if p.extension().is_some_and(|e| e == "rs") => Some(p),
-                _ => None,
-            })
-            .collect();
-        let mut fmt = Command::new(rustfmt());
+        let rust: Vec<&PathBuf> = created.iter().filter(|p| p.extension().is_some_and(|e| e == "rs")).collect();
+        let mut fmt = Command::new(crate::util::rustfmt_bin());
         fmt.args(["--edition", "2021", "--config-path"]).arg(root).args(&rust);
         exec(&mut fmt).context("rustfmt refused the scaffolded files")?;
-        for (path, text) in codegen::generate(root)? {
-            let previous = std::fs::read_to_string(&path).ok();
-            std::fs::write(&path, &text).with_context(|| format!("cannot write {}", path.display()))?;
-            done.push(Change::Regenerate(path, previous));
-        }
-        Ok(())
+        codegen::write_after_new_module(root)
     })();
     if result.is_err() {
-        for c in done.into_iter().rev() {
-            match c {
-                Change::Create(p, _) => {
-                    let _ = std::fs::remove_file(&p);
-                }
-                Change::Regenerate(p, Some(previous)) => {
-                    let _ = std::fs::write(&p, previous);
-                }
-                Change::Regenerate(p, None) => {
-                    let _ = std::fs::remove_file(&p);
-                }
-            }
+        for p in created.iter().rev() {
+            let _ = std::fs::remove_file(p);
+        }
+        for (p, previous) in before {
+            let _ = match previous {
+                Some(text) => std::fs::write(&p, text),
+                None => std::fs::remove_file(&p),
+            };
         }
         let _ = std::fs::remove_dir_all(crate_dir);
     }
     result
 }
 
-/// The toolchain's rustfmt (next to `$CARGO` when set).
-fn rustfmt() -> PathBuf {
-    std::env::var_os("CARGO")
-        .map(PathBuf::from)
-        .and_then(|c| c.parent().map(|d| d.join("rustfmt")))
-        .filter(|p| p.is_file())
-        .unwrap_or_else(|| PathBuf::from("rustfmt"))
-}
-
-/// `cargo xtask scaffold-check`: scaffolds `resume-module --entity resumes` into a scratch copy of this workspace
+/// `cargo xtask scaffold-check`: scaffolds `job-board-module --entity jobs` (a name of two words, as most are) into a
+/// scratch copy of this workspace
 /// (its tracked and untracked, not ignored, files) and runs the whole test command there, the scaffold check itself
 /// excepted: fmt, clippy, every test, the goldens, check-iam, the OpenAPI document with the new routes, fuzzing
 /// that reaches them, the Lambda build with the new zip and the deploy rehearsal with its resources. The build
@@ -318,8 +294,8 @@ pub fn check() -> Result<()> {
         })
     };
     xtask(
-        "new-module resume-module --entity resumes (in the copy)",
-        &["new-module", "resume-module", "--entity", "resumes"],
+        "new-module job-board-module --entity jobs (in the copy)",
+        &["new-module", "job-board-module", "--entity", "jobs"],
     )?;
     // The copy's goldens change with the new module; write them as a developer would, then hold everything to them.
     xtask("synth --all --example (in the copy)", &["synth", "--all", "--example"])?;

@@ -64,6 +64,38 @@ pub fn python_tool_with(name: &str, packages: &[&str], executable: &str) -> Resu
     Ok(bin)
 }
 
+/// The toolchain's rustfmt (next to `$CARGO` when set, else on `PATH`).
+pub fn rustfmt_bin() -> std::path::PathBuf {
+    std::env::var_os("CARGO")
+        .map(std::path::PathBuf::from)
+        .and_then(|c| c.parent().map(|d| d.join("rustfmt")))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| "rustfmt".into())
+}
+
+/// Rust source formatted as the workspace formats it (its `rustfmt.toml`), through rustfmt's standard input.
+pub fn rustfmt(root: &std::path::Path, source: &str) -> Result<String> {
+    use std::io::Write;
+    let mut child = Command::new(rustfmt_bin())
+        .args(["--edition", "2021", "--emit", "stdout", "--config-path"])
+        .arg(root)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .context("cannot run rustfmt")?;
+    // Written from a thread, so a large input cannot block on a full output pipe.
+    let mut stdin = child.stdin.take().context("rustfmt has no standard input")?;
+    let text = source.to_owned();
+    let writer = std::thread::spawn(move || stdin.write_all(text.as_bytes()));
+    let out = child.wait_with_output().context("rustfmt did not finish")?;
+    let _ = writer.join();
+    if !out.status.success() {
+        bail!("rustfmt refused the source: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    String::from_utf8(out.stdout).context("rustfmt printed something that is not UTF-8")
+}
+
 /// Removes a folder when dropped (scratch copies).
 pub struct RemoveOnDrop(pub std::path::PathBuf);
 

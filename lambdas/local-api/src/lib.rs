@@ -13,7 +13,7 @@ use std::time::Instant;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
-use module_runtime::{events, Config, Container};
+use module_runtime::{events, Config, Container, Handler};
 use platform_authorizer::{Authorizer, Config as AuthConfig};
 use route_registry::Function;
 use serde_json::json;
@@ -171,8 +171,9 @@ async fn route(app: &App, req: Request<Incoming>, method: &str, path: &str) -> R
     let Some(container) = app.container(route.function) else {
         return gateway(500, "Internal Server Error");
     };
-    let Some(answer) = all_modules::handle(route.function, container, events::into_request(event)).await else {
-        return gateway(500, "Internal Server Error");
+    let answer = match all_modules::registration(route.function).map(|r| r.handler) {
+        Some(Handler::Http(handler)) => handler.handle(container, events::into_request(event)).await,
+        None => return gateway(500, "Internal Server Error"),
     };
     let status = answer.status().as_u16();
     let retry_after = answer.headers().get("retry-after").cloned();

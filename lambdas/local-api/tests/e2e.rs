@@ -142,7 +142,7 @@ async fn every_route_once_with_a_token_and_refused_without() {
     // Without a token: 401 on every route; with a forged one: 403. Neither reaches a handler.
     let forged = format!("{}x", &admin[..admin.len() - 1]);
     for route in route_registry::all_routes() {
-        let path = route.path.replace("{id}", &org_id).replace("{userId}", &owner_id);
+        let path = route.fill(|p| if p == "userId" { owner_id.clone() } else { org_id.clone() });
         let (status, body) = api.call(None, route.method.as_str(), &path, Some(json!({}))).await;
         assert_eq!((status, body["message"].as_str()), (401, Some("Unauthorized")), "{}", route.key());
         let (status, _) = api.call(Some(&forged), route.method.as_str(), &path, Some(json!({}))).await;
@@ -158,7 +158,7 @@ async fn every_catalog_route_of_every_module_reaches_its_handler() {
     let caller = token(&login, &[module_runtime::DEFAULT_ADMIN_GROUP]);
     let unknown = uuid::Uuid::new_v4().to_string();
     for route in route_registry::all_routes() {
-        let path = route.path.replace("{id}", &unknown).replace("{userId}", &unknown);
+        let path = route.fill(|_| unknown.clone());
         let (status, body) = api.call(Some(&caller), route.method.as_str(), &path, Some(json!({}))).await;
         // The handler's envelope, not the gateway's `{"message"}`; an empty body or an unknown id is a client error.
         assert!(body.get("success").is_some(), "{} did not reach a handler: {status} {body}", route.key());

@@ -171,6 +171,31 @@ mod tests {
         assert_eq!(*op, 2);
     }
 
+    /// The answer a client gets, in the envelope, for a path no route of the function has and for another method.
+    #[test]
+    fn unknown_paths_and_wrong_methods_answer_404_and_405_in_the_envelope() {
+        crate::metrics::capture();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let http = crate::http::client().unwrap();
+        let container = Container::with_config(org::MEMBERS, http, crate::Config::default());
+        for (method, path, status, error) in [
+            ("GET", "/no/such/path", 404, "Not found"),
+            ("PATCH", "/organizations/a/members", 405, "Method not allowed"),
+        ] {
+            let event = crate::events::http_request(method, path, &[], None);
+            let response =
+                runtime.block_on(dispatch(TABLE, &container, crate::events::into_request(event), |_, _| async {
+                    Err::<Reply, _>(ApiError::internal("no operation runs"))
+                }));
+            assert_eq!(response.status().as_u16(), status, "{method} {path}");
+            let body: serde_json::Value = match response.body() {
+                Body::Text(t) => serde_json::from_str(t).unwrap(),
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(body, serde_json::json!({"success": false, "error": error}), "{method} {path}");
+        }
+    }
+
     #[test]
     fn unknown_path_is_404_and_wrong_method_is_405() {
         assert_eq!(resolve(TABLE, "GET", "/nope", None).unwrap_err().status(), 404);

@@ -7,9 +7,9 @@
 //! already deprovisioned). The subject recorded for a user is their Okta login, which is what Okta puts in their
 //! access tokens' `sub` (`module_runtime::okta::subject_of`).
 
-use lambda_http::{Body, Request, Response};
 use module_runtime::okta::{self, CreateError};
-use module_runtime::{dispatch, ApiError, Call, Container, Reply, Session};
+use module_runtime::{ApiError, Call, Http, Registration, Reply, Session};
+use route_registry::modules::org;
 use route_registry::modules::org::types::{Identity, LinkIdentity, Message, ProvisionIdentity};
 use route_registry::modules::org::{
     CREATE_IDENTITY, DELETE_IDENTITY, GET_IDENTITY, LINK_IDENTITY, REACTIVATE_IDENTITY,
@@ -39,9 +39,9 @@ pub const ROUTES: &[(Route, Op)] = &[
     (REACTIVATE_IDENTITY, Op::Reactivate),
 ];
 
-pub async fn handle(container: &Container, req: Request) -> Response<Body> {
-    dispatch(ROUTES, container, req, run).await
-}
+/// The function, registered once: the catalog entry and its dispatch table.
+pub const FUNCTION: Registration =
+    Registration::http(org::IDENTITIES_MANAGEMENT, &Http { routes: ROUTES, run: |op, call| Box::pin(run(op, call)) });
 
 /// An identity with what the lifecycle checks found (`identity_for_lifecycle`).
 #[derive(Debug, Deserialize)]

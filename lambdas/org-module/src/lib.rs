@@ -1,6 +1,7 @@
 //! org-module's handlers: identities-management, profiles, orgs and members, each a dispatch table over the
-//! catalog's routes plus its operations. Each binary in `src/bin/` serves one function; the local API serves them
-//! all through [`handle`].
+//! catalog's routes plus its operations, registered once in [`FUNCTIONS`]. The binaries in `src/bin/` are generated
+//! from the catalog (one per function, each serving its own registration); the local API serves them all through
+//! the generated `all-modules`.
 //!
 //! Handlers do no authorization of their own: dispatch enforces each route's auth requirement, and Row-Level
 //! Security and the database functions decide what a caller can see and change. The wire types live in the
@@ -11,34 +12,13 @@ pub mod members;
 pub mod orgs;
 pub mod profiles;
 
-use lambda_http::{Body, Request, Response};
-use module_runtime::{ApiError, Container};
-use route_registry::modules::org;
-use route_registry::{Function, Route};
+use module_runtime::{ApiError, Registration};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-/// Runs a function's handler on one request; `None` when `function` is not one of org-module's.
-pub async fn handle(function: Function, container: &Container, req: Request) -> Option<Response<Body>> {
-    Some(match function {
-        f if f == org::IDENTITIES_MANAGEMENT => identities::handle(container, req).await,
-        f if f == org::PROFILES => profiles::handle(container, req).await,
-        f if f == org::ORGS => orgs::handle(container, req).await,
-        f if f == org::MEMBERS => members::handle(container, req).await,
-        _ => return None,
-    })
-}
-
-/// Every (route, function) pair the handlers serve, for the catalog coverage test.
-pub fn served_routes() -> Vec<(Route, Function)> {
-    let mut out = Vec::new();
-    out.extend(identities::ROUTES.iter().map(|(r, _)| (*r, org::IDENTITIES_MANAGEMENT)));
-    out.extend(profiles::ROUTES.iter().map(|(r, _)| (*r, org::PROFILES)));
-    out.extend(orgs::ROUTES.iter().map(|(r, _)| (*r, org::ORGS)));
-    out.extend(members::ROUTES.iter().map(|(r, _)| (*r, org::MEMBERS)));
-    out
-}
+/// Every function of org-module, once.
+pub const FUNCTIONS: &[Registration] = &[identities::FUNCTION, profiles::FUNCTION, orgs::FUNCTION, members::FUNCTION];
 
 /// The first row of a PostgREST answer (an array or a single object), typed; `None` when there is none.
 pub(crate) fn first<T: DeserializeOwned>(value: Value) -> Result<Option<T>, ApiError> {

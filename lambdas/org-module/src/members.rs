@@ -3,8 +3,8 @@
 //! the invitee's side: list, accept, decline. The rules live in the database functions, so they hold for any
 //! client.
 
-use lambda_http::{Body, Request, Response};
-use module_runtime::{dispatch, ApiError, Call, Container, Reply};
+use module_runtime::{ApiError, Call, Http, Registration, Reply};
+use route_registry::modules::org;
 use route_registry::modules::org::types::{ChangeRole, Invitation, InviteMember, Member, Membership, Message};
 use route_registry::modules::org::{
     ACCEPT_INVITATION, ADD_MEMBER, CHANGE_ROLE, DECLINE_INVITATION, DELETE_MEMBER, LIST_INVITATIONS, LIST_MEMBERS,
@@ -35,9 +35,9 @@ pub const ROUTES: &[(Route, Op)] = &[
     (DECLINE_INVITATION, Op::Decline),
 ];
 
-pub async fn handle(container: &Container, req: Request) -> Response<Body> {
-    dispatch(ROUTES, container, req, run).await
-}
+/// The function, registered once: the catalog entry and its dispatch table.
+pub const FUNCTION: Registration =
+    Registration::http(org::MEMBERS, &Http { routes: ROUTES, run: |op, call| Box::pin(run(op, call)) });
 
 /// One operation of this function.
 pub async fn run(op: Op, call: Call) -> Result<Reply, ApiError> {

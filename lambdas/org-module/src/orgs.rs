@@ -2,8 +2,8 @@
 //! limit), update one (owner or org admin), and, for platform admins, give an ownerless organization an owner.
 //! Row-Level Security decides visibility: an organization the caller is not in does not exist for them.
 
-use lambda_http::{Body, Request, Response};
-use module_runtime::{dispatch, ApiError, Call, Container, Reply};
+use module_runtime::{ApiError, Call, Http, Registration, Reply};
+use route_registry::modules::org;
 use route_registry::modules::org::types::{
     CreateOrganization, Membership, Organization, TransferOwnership, UpdateOrganization,
 };
@@ -27,9 +27,9 @@ pub const ROUTES: &[(Route, Op)] =
 /// The columns of an `Organization`.
 const COLUMNS: &str = "id,name,description,created_at,updated_at";
 
-pub async fn handle(container: &Container, req: Request) -> Response<Body> {
-    dispatch(ROUTES, container, req, run).await
-}
+/// The function, registered once: the catalog entry and its dispatch table.
+pub const FUNCTION: Registration =
+    Registration::http(org::ORGS, &Http { routes: ROUTES, run: |op, call| Box::pin(run(op, call)) });
 
 /// One operation of this function.
 pub async fn run(op: Op, call: Call) -> Result<Reply, ApiError> {

@@ -1,8 +1,8 @@
 //! profiles: the caller's own profile (read, update, soft delete). The database functions select the caller's row
 //! from the token's subject; a deleted profile is 404 from then on.
 
-use lambda_http::{Body, Request, Response};
-use module_runtime::{dispatch, ApiError, Call, Container, Reply};
+use module_runtime::{ApiError, Call, Http, Registration, Reply};
+use route_registry::modules::org;
 use route_registry::modules::org::types::{Message, Profile, UpdateProfile};
 use route_registry::modules::org::{DELETE_PROFILE, GET_PROFILE, UPDATE_PROFILE};
 use route_registry::Route;
@@ -20,9 +20,9 @@ pub enum Op {
 pub const ROUTES: &[(Route, Op)] =
     &[(GET_PROFILE, Op::Get), (UPDATE_PROFILE, Op::Update), (DELETE_PROFILE, Op::Delete)];
 
-pub async fn handle(container: &Container, req: Request) -> Response<Body> {
-    dispatch(ROUTES, container, req, run).await
-}
+/// The function, registered once: the catalog entry and its dispatch table.
+pub const FUNCTION: Registration =
+    Registration::http(org::PROFILES, &Http { routes: ROUTES, run: |op, call| Box::pin(run(op, call)) });
 
 /// One operation of this function.
 pub async fn run(op: Op, call: Call) -> Result<Reply, ApiError> {

@@ -26,7 +26,14 @@ async fn get_me(container: &Container, user: &User) -> (u16, Value, Duration) {
     let mut event = events::http_request("GET", "/profiles/me", &[("authorization", &auth)], None);
     events::authorize(&mut event, &json!({"sub": user.sub, "email": user.email, "groups": "[]"}));
     let start = std::time::Instant::now();
-    let response = org_module::profiles::handle(container, events::into_request(event)).await;
+    let response = module_runtime::function::handle_http(
+        org_module::FUNCTIONS,
+        route_registry::modules::org::PROFILES,
+        container,
+        events::into_request(event),
+    )
+    .await
+    .expect("profiles is an org-module function");
     let elapsed = start.elapsed();
     let body = match response.body() {
         lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap(),

@@ -144,7 +144,7 @@ async fn tenant_isolation_matrix() {
     }
     // No caller at all: every route is refused.
     for route in org::ROUTES {
-        let path = route.path.replace("{id}", &b.org).replace("{userId}", &b.member.id);
+        let path = route.fill(|p| if p == "userId" { b.member.id.clone() } else { b.org.clone() });
         let answer = api.call(None, route.method.as_str(), &path, Some(json!({}))).await;
         assert_eq!(answer.status, 401, "{} without a caller: {}", route.key(), answer.body);
         cases += 1;
@@ -287,7 +287,7 @@ async fn a_deactivated_identity_is_refused_everywhere_and_the_admin_group_alone_
     let t = tenant(&api, "x", &tag).await;
     deactivate_directly(&t.member);
     for route in org::ROUTES.iter().filter(|r| r.auth == route_registry::Auth::User) {
-        let path = route.path.replace("{id}", &t.org).replace("{userId}", &t.member.id);
+        let path = route.fill(|p| if p == "userId" { t.member.id.clone() } else { t.org.clone() });
         let answer = api
             .call(
                 Some(&t.member),

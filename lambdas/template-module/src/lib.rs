@@ -1,14 +1,14 @@
-//! template-module: the `template-gizmos` function, dispatching the catalog's gizmo routes. Visibility and writes
+//! template-module: the `template-gizmos` function, dispatching the catalog's gizmo routes, registered once in
+//! [`FUNCTIONS`] (its binary is generated from the catalog). Visibility and writes
 //! are Row-Level Security's (the caller's organizations, `app.my_org_ids()`); deletes go through `delete_gizmo`, a
 //! soft delete. The wire types are the catalog's (`route_registry::modules::template`).
 
-use lambda_http::{Body, Request, Response};
-use module_runtime::{dispatch, ApiError, Call, Container, Reply};
+use module_runtime::{ApiError, Call, Http, Registration, Reply};
 use route_registry::modules::template::{
     CreateGizmo, Gizmo, GizmoDeleted, UpdateGizmo, CREATE_GIZMO, DELETE_GIZMO, GET_GIZMO, GIZMOS, LIST_GIZMOS,
     UPDATE_GIZMO,
 };
-use route_registry::{Function, Route};
+use route_registry::Route;
 use serde_json::{json, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,16 +32,12 @@ pub const ROUTES: &[(Route, Op)] = &[
 /// The columns of a `Gizmo`.
 const COLUMNS: &str = "id,org_id,name,created_at,updated_at";
 
-/// Runs a function's handler on one request; `None` when `function` is not one of this module's.
-pub async fn handle(function: Function, container: &Container, req: Request) -> Option<Response<Body>> {
-    (function == GIZMOS).then_some(())?;
-    Some(handle_gizmos(container, req).await)
-}
+/// The `template-gizmos` function, registered once: the catalog entry and its dispatch table.
+pub const GIZMOS_FUNCTION: Registration =
+    Registration::http(GIZMOS, &Http { routes: ROUTES, run: |op, call| Box::pin(run(op, call)) });
 
-/// The `template-gizmos` function.
-pub async fn handle_gizmos(container: &Container, req: Request) -> Response<Body> {
-    dispatch(ROUTES, container, req, run).await
-}
+/// Every function of this module, once.
+pub const FUNCTIONS: &[Registration] = &[GIZMOS_FUNCTION];
 
 fn one(rows: Value) -> Result<Gizmo, ApiError> {
     match rows {

@@ -88,7 +88,14 @@ async fn send(container: &Container, who: &Person, method: &str, path: &str, bod
         body.map(|b| b.to_string()),
     );
     events::authorize(&mut event, &json!({"sub": who.login, "email": who.login, "groups": "[]"}));
-    let response = template_module::handle_gizmos(container, events::into_request(event)).await;
+    let response = module_runtime::function::handle_http(
+        template_module::FUNCTIONS,
+        route_registry::modules::template::GIZMOS,
+        container,
+        events::into_request(event),
+    )
+    .await
+    .expect("gizmos is a template-module function");
     let status = response.status().as_u16();
     let body = match response.body() {
         lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap(),

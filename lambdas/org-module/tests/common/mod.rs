@@ -131,9 +131,14 @@ impl Api {
         }
         let function = route_registry::find_route(method, path).map_or(fallback, |r| r.function);
         let start = Instant::now();
-        let response = org_module::handle(function, self.container(function), events::into_request(event))
-            .await
-            .expect("an org-module function");
+        let response = module_runtime::function::handle_http(
+            org_module::FUNCTIONS,
+            function,
+            self.container(function),
+            events::into_request(event),
+        )
+        .await
+        .expect("an org-module function");
         let elapsed = start.elapsed();
         let status = response.status().as_u16();
         assert_eq!(response.headers()["content-type"], "application/json", "{method} {path}");

@@ -1,0 +1,128 @@
+//! `cargo xtask codegen`: the files Rust cannot derive at compile time, generated whole, formatted, each with a
+//! "generated, do not edit" header, in the way of rust-analyzer's codegen. `catalog` writes what follows from the
+//! module catalog (its module list, the `all-modules` crate, one binary per function).
+//!
+//! `--check` (and a test) fails when a file is stale, naming it and the command that regenerates it. When the catalog
+//! folder has a module this binary was not compiled with (a new catalog file), codegen writes the catalog's module
+//! list, then runs itself again through cargo, which compiles the catalog with the new module, for the rest.
+
+pub mod catalog;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::util::{cargo, exec};
+use crate::workspace_root;
+
+#[derive(Debug, Default, clap::Args)]
+pub struct Args {
+    /// Do not write: fail if a generated file differs from what codegen produces.
+    #[arg(long)]
+    check: bool,
+}
+
+impl Args {
+    /// `--check`.
+    pub fn checking(mut self) -> Self {
+        self.check = true;
+        self
+    }
+}
+
+/// The generated files that differ from what codegen produces, and the generated files that should not exist.
+pub fn stale(root: &Path) -> Result<Vec<PathBuf>> {
+    let (files, extra) = catalog::generate(root)?;
+    let mut out: Vec<PathBuf> = files
+        .into_iter()
+        .filter(|g| std::fs::read_to_string(&g.path).ok().as_deref() != Some(g.text.as_str()))
+        .map(|g| g.path)
+        .collect();
+    out.extend(extra);
+    Ok(out)
+}
+
+/// Writes every generated file whose content changed and removes generated files no catalog entry has any more;
+/// returns what changed.
+pub fn write(root: &Path) -> Result<Vec<PathBuf>> {
+    let (files, extra) = catalog::generate(root)?;
+    let mut changed = Vec::new();
+    for g in files {
+        if std::fs::read_to_string(&g.path).ok().as_deref() != Some(g.text.as_str()) {
+            if let Some(dir) = g.path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::write(&g.path, &g.text).with_context(|| format!("cannot write {}", g.path.display()))?;
+            changed.push(g.path);
+        }
+    }
+    for path in extra {
+        std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+        changed.push(path);
+    }
+    Ok(changed)
+}
+
+/// Brings a catalog folder with a module this binary does not know up to date: the module list first, then codegen
+/// again in a process compiled with it.
+pub fn write_after_new_module(root: &Path) -> Result<()> {
+    let files = catalog::catalog_files(root)?;
+    let list = catalog::catalog_mod_file(root, &files)?;
+    std::fs::write(&list.path, &list.text).with_context(|| format!("cannot write {}", list.path.display()))?;
+    exec(cargo().current_dir(root).args(["run", "--quiet", "-p", "xtask", "--", "codegen"]))
+        .context("codegen with the new catalog failed")
+}
+
+pub fn run(args: &Args) -> Result<()> {
+    let root = workspace_root();
+    let shown = |p: &Path| p.strip_prefix(&root).unwrap_or(p).display().to_string();
+    if !args.check && catalog::catalog_changed(&root)? {
+        println!("codegen: the catalog folder has modules this binary was compiled without; recompiling with them");
+        return write_after_new_module(&root);
+    }
+    if args.check {
+        let stale = stale(&root)?;
+        if !stale.is_empty() {
+            bail!(
+                "generated files are stale: {}. Run `cargo xtask codegen` and commit the result",
+                stale.iter().map(|p| shown(p)).collect::<Vec<_>>().join(", ")
+            );
+        }
+        println!("codegen: generated files are up to date");
+        return Ok(());
+    }
+    let written = write(&root)?;
+    if written.is_empty() {
+        println!("codegen: generated files are up to date");
+    }
+    for p in written {
+        println!("wrote {}", shown(&p));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed generated files are what codegen produces now (rust-analyzer style: the test tells you the
+    /// command instead of silently rewriting).
+    #[test]
+    fn generated_files_are_fresh() {
+        let stale = stale(&workspace_root()).unwrap();
+        assert!(stale.is_empty(), "stale generated files {stale:?}: run `cargo xtask codegen`");
+    }
+
+    #[test]
+    fn the_template_is_declared_but_not_deployed_and_every_function_has_a_binary() {
+        let (files, _) = catalog::generate(&workspace_root()).unwrap();
+        let text = |suffix: &str| files.iter().find(|g| g.path.ends_with(suffix)).map(|g| g.text.clone()).unwrap();
+        let list = text("route-registry/src/modules/mod.rs");
+        assert!(list.contains("pub mod template;") && !list.contains("template::MODULE"), "{list}");
+        assert!(!text("all-modules/src/lib.rs").contains("template_module::FUNCTIONS]"));
+        for f in route_registry::all_functions().filter(|f| *f != route_registry::AUTHORIZER) {
+            let bin = text(&format!("{}/src/bin/{}.rs", f.package(), f.binary));
+            assert!(bin.starts_with("//! ") && bin.contains("do not edit"), "{bin}");
+        }
+    }
+}
