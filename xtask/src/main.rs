@@ -1,8 +1,8 @@
-//! The workspace's task runner (`cargo xtask <task>`): synthesizes the Terraform roots, validates them with
-//! Terraform, benchmarks synth, and runs the test command CI uses.
-//!
-//! Only xtask shells out (to cargo and terraform); the libraries it drives stay pure. It is not a build system:
-//! each task is a short, readable sequence of steps that says what it does and how long it took.
+//! The workspace's task runner (`cargo xtask <task>`): the glue between the product's libraries and the outside
+//! world. Each task is a short, readable sequence of steps over a library (synth and check-iam over `stacks`, the
+//! OpenAPI document over `route_registry`, codegen over the catalog) that says what it does and how long it took;
+//! the tasks that need processes (cargo, terraform, PostgreSQL, postrust, moto, checkov, schemathesis, rustfmt)
+//! start them here, and only here. `cargo xtask --help` lists the tasks; `ci` is the test command.
 
 #![allow(clippy::print_stdout, reason = "a command-line tool: its output is the product")]
 
@@ -75,8 +75,8 @@ enum Task {
     Cost(cost::Args),
     /// Write build/<env>/diagram.md: a Mermaid picture of what synth emits for the environment.
     Diagram(diagram::Args),
-    /// Regenerate the files derived from the module catalog (the catalog's module list, the all-modules crate);
-    /// --check fails when one is stale.
+    /// Regenerate the files derived from the module catalog (the catalog's module list, the all-modules crate, one
+    /// binary per function); --check fails when one is stale.
     Codegen(codegen::Args),
     /// Database migrations: `db migrate` applies pending files of migrations/ (and --env's settings), `db status`
     /// lists them.

@@ -323,6 +323,16 @@ mod tests {
             assert!(names(bad, "resumes", None).is_err(), "{bad}");
         }
         assert!(names("resume-module", "Resumes", None).is_err());
+        // A module name of two words: its catalog file, crate and binary all follow.
+        let n = names("job-board-module", "jobs", None).unwrap();
+        assert_eq!(
+            (n.short_snake.as_str(), n.module_snake.as_str(), n.binary.as_str(), n.type_name.as_str()),
+            ("job_board", "job_board_module", "job-board-jobs", "Job")
+        );
+        assert_eq!(
+            rename("modules::template template-module TEMPLATE", &n),
+            "modules::job_board job-board-module JOB_BOARD"
+        );
         assert!(names("resume-module", "fish", None).is_err(), "a word without a distinct singular needs --singular");
         assert_eq!(names("x-module", "aliases", Some("alias")).unwrap().type_name, "Alias");
     }

@@ -5,7 +5,10 @@
 //! - the pure crates (infra-dsl, the catalog, stacks) depend only on what ARCHITECTURE.md allows them, so stacks
 //!   never depend on a handler crate and the catalog knows nothing of Terraform, HTTP or Lambda;
 //! - the pure crates do no IO: no file system, no environment, no clock;
-//! - only xtask runs processes.
+//! - only xtask runs processes;
+//! - the layers: nothing depends on xtask (it depends on the product, never the reverse), product crates use test
+//!   support (`support/`) only in their tests, and test support depends on no product crate;
+//! - ARCHITECTURE.md's codemap has a heading for every crate of the tree, and no heading for one that is gone.
 
 use std::path::{Path, PathBuf};
 
@@ -46,6 +49,10 @@ pub const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
     ("route-registry", &["schemars", "serde", "serde_json", "uuid"]),
     ("stacks", &["infra-dsl", "route-registry", "indexmap", "serde", "serde_json", "thiserror"]),
 ];
+
+/// Normal (non-test) dependencies of a product crate on test support, each with its reason.
+pub const TEST_SUPPORT_IN_PRODUCT: &[(&str, &str, &str)] =
+    &[("local-api", "dev-issuer", "the local API serves the development issuer's keys and trusts its tokens")];
 
 /// The folders of the crates that must do no IO (their `src/`, tests excluded).
 pub const PURE: &[&str] = &["infra-dsl/src", "lambdas/route-registry/src", "stacks/src"];
@@ -95,6 +102,93 @@ mod tests {
                     assert!(allowed.contains(&name), "{krate} must not depend on {name} (ARCHITECTURE.md)");
                 }
             }
+        }
+    }
+
+    /// A dependency: its name, its kind (`None` for a normal one, `dev`, `build`) and its path when it is local.
+    type Dependency = (String, Option<String>, Option<String>);
+
+    /// Every workspace package: name, folder relative to the root, and its dependencies.
+    fn packages() -> Vec<(String, String, Vec<Dependency>)> {
+        let out = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .current_dir(workspace_root())
+            .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr));
+        let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let root = workspace_root().canonicalize().unwrap();
+        let relative = |p: &str| {
+            let p = Path::new(p).canonicalize().unwrap_or_else(|_| p.into());
+            p.strip_prefix(&root).map(|r| r.display().to_string()).unwrap_or_else(|_| p.display().to_string())
+        };
+        meta["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                let dir = relative(Path::new(p["manifest_path"].as_str().unwrap()).parent().unwrap().to_str().unwrap());
+                let deps = p["dependencies"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|d| {
+                        let path = d["path"].as_str().map(relative);
+                        (d["name"].as_str().unwrap().to_owned(), d["kind"].as_str().map(str::to_owned), path)
+                    })
+                    .collect();
+                (p["name"].as_str().unwrap().to_owned(), dir, deps)
+            })
+            .collect()
+    }
+
+    /// xtask is the task runner on top: it depends on the product and the test support, and nothing depends on it.
+    /// Product crates (`lambdas/`, `infra-dsl`, `stacks`) use test support only in tests (or where
+    /// `TEST_SUPPORT_IN_PRODUCT` says why); test support depends on no product crate.
+    #[test]
+    fn the_layers_run_one_way() {
+        let packages = packages();
+        let area = |dir: &str| match dir.split('/').next() {
+            Some("xtask") => "xtask",
+            Some("support") => "support",
+            _ => "product",
+        };
+        let area_of = |name: &str| packages.iter().find(|(n, _, _)| n == name).map(|(_, d, _)| area(d));
+        for (name, dir, deps) in &packages {
+            for (dep, kind, path) in deps {
+                let Some(dep_area) = path.as_ref().and_then(|_| area_of(dep)) else { continue };
+                assert_ne!(dep_area, "xtask", "{name} depends on {dep}: nothing may depend on the task runner");
+                if area(dir) == "product" && dep_area == "support" && kind.is_none() {
+                    assert!(
+                        TEST_SUPPORT_IN_PRODUCT.iter().any(|(p, d, _)| p == name && d == dep),
+                        "{name} depends on the test support {dep} outside its tests"
+                    );
+                }
+                if area(dir) == "support" {
+                    assert_ne!(dep_area, "product", "the test support {name} depends on the product crate {dep}");
+                }
+            }
+        }
+    }
+
+    /// ARCHITECTURE.md's codemap names every crate folder in a heading (``### `lambdas/route-registry/` ``, or a
+    /// heading listing several), and every folder a heading names exists.
+    #[test]
+    fn the_codemap_matches_the_tree() {
+        let root = workspace_root();
+        let doc = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap();
+        let headings: Vec<&str> = doc.lines().filter(|l| l.starts_with("### ")).collect();
+        let named: Vec<String> = headings
+            .iter()
+            .flat_map(|h| h.split('`').skip(1).step_by(2))
+            .filter(|s| s.ends_with('/'))
+            .map(|s| s.trim_end_matches('/').to_owned())
+            .collect();
+        for (name, dir, _) in packages() {
+            assert!(named.contains(&dir), "ARCHITECTURE.md's codemap has no heading for {dir}/ ({name})");
+        }
+        for dir in &named {
+            assert!(root.join(dir).is_dir(), "ARCHITECTURE.md's codemap names {dir}/, which does not exist");
         }
     }
 

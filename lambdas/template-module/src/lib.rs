@@ -1,7 +1,7 @@
 //! template-module: the `template-gizmos` function, dispatching the catalog's gizmo routes, registered once in
-//! [`FUNCTIONS`] (its binary is generated from the catalog). Visibility and writes
-//! are Row-Level Security's (the caller's organizations, `app.my_org_ids()`); deletes go through `delete_gizmo`, a
-//! soft delete. The wire types are the catalog's (`route_registry::modules::template`).
+//! [`FUNCTIONS`] (its binary is generated from the catalog). Visibility and writes are Row-Level Security's (the
+//! caller's organizations, `app.my_org_ids()`); deletes go through `delete_gizmo`, a soft delete. The wire types are
+//! the catalog's (`route_registry::modules::template`).
 
 use module_runtime::{ApiError, Call, Http, Registration, Reply};
 use route_registry::modules::template::{

@@ -69,7 +69,9 @@ pub fn catalog_mod_file(root: &Path, files: &[String]) -> Result<Generated> {
 
 /// `mod.rs` of the catalog folder.
 fn catalog_mod(files: &[String]) -> String {
-    let mut text = format!("//! The catalog's modules, one file each in this folder. {HEADER} `template` is compiled\n//! but not deployed.\n\n");
+    let mut text = format!(
+        "//! The catalog's modules, one file each in this folder; `template` is compiled but not deployed.\n//! {HEADER}\n\n"
+    );
     for m in files {
         text.push_str(&format!("pub mod {m};\n"));
     }
@@ -140,7 +142,8 @@ mod tests {{
 /// The `main` of one function's binary.
 fn binary(module: &Module, f: &Function) -> String {
     format!(
-        r#"//! The `{name}` function of {module}. {HEADER}
+        r#"//! The `{name}` function of {module}.
+//! {HEADER}
 
 fn main() -> std::process::ExitCode {{
     module_runtime::main({krate}::FUNCTIONS, env!("CARGO_BIN_NAME"))
