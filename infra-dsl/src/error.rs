@@ -22,6 +22,14 @@ pub enum DslError {
     #[error("`{expr}` cannot be embedded in a JSON document: interpolations inside policies must be plain references")]
     NotEmbeddable { expr: String },
 
+    /// A block breaks its type's provider schema (what `terraform validate` would refuse later).
+    #[error("`{address}` (added at {location}) breaks the provider schema: {}. Fix the block where it is added", problems.join("; "))]
+    Schema { address: String, location: String, problems: Vec<String> },
+
+    /// A reference reads an attribute the target's type does not have.
+    #[error("`{from}` (added at {location}) refers to `{reference}` in `{property}`, an attribute its type does not have in the provider schema; fix the reference")]
+    UnknownAttribute { from: String, property: String, reference: String, location: String },
+
     /// Serialization of a block failed (a map with non-string keys, for instance).
     #[error("cannot render `{address}`: {message}")]
     Render { address: String, message: String },

@@ -5,13 +5,14 @@
 //! traversals such as `aws_x.name.attr`, `data.aws_x.name.attr`, `var.x` and `local.x`, skips the text of
 //! quoted strings inside an interpolation (but descends into their own `${...}`), and ignores `$${` escapes.
 
-/// A reference found in a template, as the address it needs.
+/// A reference found in a template, as the address it needs (and, for blocks, the attribute it reads when the
+/// reference names one: `aws_x.y.arn` reads `arn`; `aws_x.y[0].z` names none this scanner can tell).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Needed {
     /// `type.name` of a managed resource.
-    Resource(String),
+    Resource(String, Option<String>),
     /// `data.type.name`.
-    Data(String),
+    Data(String, Option<String>),
     /// `var.name`.
     Var(String),
     /// `local.name`.
@@ -21,8 +22,8 @@ pub(crate) enum Needed {
 impl Needed {
     pub(crate) fn address(&self) -> String {
         match self {
-            Needed::Resource(a) => a.clone(),
-            Needed::Data(a) => format!("data.{a}"),
+            Needed::Resource(a, _) => a.clone(),
+            Needed::Data(a, _) => format!("data.{a}"),
             Needed::Var(a) => format!("var.{a}"),
             Needed::Local(a) => format!("local.{a}"),
         }
@@ -94,14 +95,15 @@ fn scan_quoted(b: &[u8], mut i: usize, out: &mut Vec<Needed>) -> usize {
 fn classify(token: &[u8], out: &mut Vec<Needed>) {
     let Ok(token) = std::str::from_utf8(token) else { return };
     let segs: Vec<&str> = token.split('.').filter(|s| !s.is_empty()).collect();
+    let attr = |i: usize| segs.get(i).map(|s| (*s).to_owned());
     match segs.as_slice() {
-        ["data", ty, name, ..] => out.push(Needed::Data(format!("{ty}.{name}"))),
+        ["data", ty, name, ..] => out.push(Needed::Data(format!("{ty}.{name}"), attr(3))),
         ["var", name, ..] => out.push(Needed::Var((*name).to_owned())),
         ["local", name, ..] => out.push(Needed::Local((*name).to_owned())),
         // Resource types always carry a provider prefix (`aws_…`); function names and keywords never have a
         // dot after them, and `path.module`, `each.key` … have no underscore in their first segment.
         [ty, name, ..] if ty.contains('_') && !ty.starts_with('_') => {
-            out.push(Needed::Resource(format!("{ty}.{name}")))
+            out.push(Needed::Resource(format!("{ty}.{name}"), attr(2)))
         }
         _ => {}
     }
@@ -134,6 +136,20 @@ mod tests {
         );
         assert!(refs(r#"${jsonencode("lambda.amazonaws.com")}"#).is_empty());
         assert_eq!(refs(r#"${file("${path.module}/${local.name}.zip")}"#), ["local.name"]);
+    }
+
+    #[test]
+    fn the_attribute_a_reference_reads_is_kept() {
+        let mut out = Vec::new();
+        scan_template("${aws_s3_bucket.docs.arn}/* ${data.aws_partition.current.partition} ${aws_x.y[0].z}", &mut out);
+        assert_eq!(
+            out,
+            [
+                Needed::Resource("aws_s3_bucket.docs".into(), Some("arn".into())),
+                Needed::Data("aws_partition.current".into(), Some("partition".into())),
+                Needed::Resource("aws_x.y".into(), None),
+            ]
+        );
     }
 
     #[test]

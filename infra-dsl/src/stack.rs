@@ -1,8 +1,10 @@
 //! The stack: one Terraform root module, rendered as a single `*.tf.json` document.
 //!
 //! A stack holds the `terraform` block, providers, variables, locals, data sources, resources and outputs, in
-//! ordered maps. Adding a block with an address that is already taken is an error; rendering checks that every
-//! reference resolves. Rendering is pure: no clock, no environment, no file system.
+//! ordered maps. Adding a block checks it against its type's provider schema (and remembers the line of the stack
+//! code that added it, for the error); adding one with an address that is already taken is an error; rendering
+//! checks that every reference resolves to a block of the stack and to an attribute its type has. Rendering is pure:
+//! no clock, no environment, no file system.
 
 use std::collections::BTreeSet;
 use std::marker::PhantomData;
@@ -11,15 +13,42 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::meta::{Lifecycle, Meta};
 use crate::refs::{scan_template, Needed};
+use crate::schema;
 use crate::{DslError, Expr};
 
-/// A Terraform block type that can be added to a stack (a managed resource or a data source).
-pub trait Block: Serialize {
+/// A Terraform block type that can be added to a stack (a managed resource or a data source). The generated types
+/// (`crate::aws`) implement it; the meta-arguments are its provided methods.
+pub trait Block: Serialize + Sized {
     /// The Terraform type, e.g. `aws_lambda_function`.
     const TYPE: &'static str;
+    /// The type's schema in the provider, for the synth-time check.
+    const SCHEMA: &'static schema::Block;
     /// The local name chosen by the stack author, e.g. `org_profiles`.
     fn name(&self) -> &str;
+    /// The block's meta-arguments.
+    fn meta_mut(&mut self) -> &mut Meta;
+
+    /// Adds an explicit dependency, rendered as a bare address in `depends_on`.
+    fn depends_on<T>(mut self, on: &Ref<T>) -> Self {
+        self.meta_mut().depends_on.push(on.address().to_owned());
+        self
+    }
+
+    /// Sets the `lifecycle` block.
+    fn lifecycle(mut self, lifecycle: Lifecycle) -> Self {
+        self.meta_mut().lifecycle = Some(lifecycle);
+        self
+    }
+
+    /// Sets the `lifecycle` block when there is one.
+    fn lifecycle_opt(mut self, lifecycle: Option<Lifecycle>) -> Self {
+        if lifecycle.is_some() {
+            self.meta_mut().lifecycle = lifecycle;
+        }
+        self
+    }
 }
 
 /// A managed resource (`resource "type" "name"`).
@@ -135,6 +164,8 @@ pub struct Stack {
     resources: IndexMap<String, IndexMap<String, Value>>,
     outputs: IndexMap<String, Output>,
     moved: Vec<(String, String)>,
+    /// Per block address: its type's schema and where the stack code added it.
+    origins: IndexMap<String, (&'static schema::Block, String)>,
 }
 
 impl Stack {
@@ -152,6 +183,7 @@ impl Stack {
             resources: IndexMap::new(),
             outputs: IndexMap::new(),
             moved: Vec::new(),
+            origins: IndexMap::new(),
         }
     }
 
@@ -232,12 +264,15 @@ impl Stack {
         Ok(())
     }
 
-    /// Adds a managed resource; its address is `TYPE.name`.
+    /// Adds a managed resource; its address is `TYPE.name`. The block is checked against its type's schema first;
+    /// an error names the block, the argument and the line of the stack code that added it.
+    #[track_caller]
     pub fn add<R: Resource>(&mut self, resource: R) -> Result<Ref<R>, DslError> {
+        let location = std::panic::Location::caller();
         let name = resource.name().to_owned();
         check_name("a resource", &name)?;
         let address = format!("{}.{name}", R::TYPE);
-        let value = to_value(&address, &resource)?;
+        let value = self.checked(&address, R::SCHEMA, &resource, location)?;
         let by_name = self.resources.entry(R::TYPE.to_owned()).or_default();
         if by_name.contains_key(&name) {
             return Err(DslError::Duplicate { address });
@@ -246,18 +281,44 @@ impl Stack {
         Ok(Ref { address, _block: PhantomData })
     }
 
-    /// Adds a data source; its address is `data.TYPE.name`.
+    /// Adds a data source; its address is `data.TYPE.name`. Checked like [`Stack::add`].
+    #[track_caller]
     pub fn data<D: DataSource>(&mut self, source: D) -> Result<Ref<D>, DslError> {
+        let location = std::panic::Location::caller();
         let name = source.name().to_owned();
         check_name("a data source", &name)?;
         let address = format!("data.{}.{name}", D::TYPE);
-        let value = to_value(&address, &source)?;
+        let value = self.checked(&address, D::SCHEMA, &source, location)?;
         let by_name = self.data.entry(D::TYPE.to_owned()).or_default();
         if by_name.contains_key(&name) {
             return Err(DslError::Duplicate { address });
         }
         by_name.insert(name, value);
         Ok(Ref { address, _block: PhantomData })
+    }
+
+    /// A block rendered and checked against its schema; remembers where it was added.
+    fn checked(
+        &mut self,
+        address: &str,
+        schema: &'static schema::Block,
+        block: &impl Serialize,
+        location: &std::panic::Location<'_>,
+    ) -> Result<Value, DslError> {
+        let value = to_value(address, block)?;
+        let location = format!("{}:{}", location.file(), location.line());
+        let problems = schema::check(schema, &value, true);
+        if !problems.is_empty() {
+            return Err(DslError::Schema {
+                address: address.to_owned(),
+                location,
+                problems: problems.into_iter().map(|p| format!("`{}` {}", p.path, p.what)).collect(),
+            });
+        }
+        if !self.origins.contains_key(address) {
+            self.origins.insert(address.to_owned(), (schema, location));
+        }
+        Ok(value)
     }
 
     /// The number of managed resources.
@@ -338,19 +399,39 @@ impl Stack {
 
         let check = |from: String, value: &Value| -> Result<(), DslError> {
             let mut needed = Vec::new();
-            collect_strings(value, &mut |s| scan_template(s, &mut needed));
+            collect_strings(value, "", &mut |path, s| {
+                let mut found = Vec::new();
+                scan_template(s, &mut found);
+                needed.extend(found.into_iter().map(|n| (path.to_owned(), n)));
+            });
             if let Some(Value::Array(deps)) = value.get("depends_on") {
                 for dep in deps.iter().filter_map(Value::as_str) {
-                    needed.push(match dep.strip_prefix("data.") {
-                        Some(rest) => Needed::Data(rest.to_owned()),
-                        None => Needed::Resource(dep.to_owned()),
+                    let n = match dep.strip_prefix("data.") {
+                        Some(rest) => Needed::Data(rest.to_owned(), None),
+                        None => Needed::Resource(dep.to_owned(), None),
+                    };
+                    needed.push(("depends_on".to_owned(), n));
+                }
+            }
+            if let Some((_, n)) = needed.iter().find(|(_, n)| !known.contains(&n.address())) {
+                return Err(DslError::Dangling { from, to: n.address() });
+            }
+            // A reference reads an attribute (or nested block) the target's type has.
+            for (property, n) in &needed {
+                let (Needed::Resource(_, Some(attr)) | Needed::Data(_, Some(attr))) = n else { continue };
+                let Some((schema, _)) = self.origins.get(&n.address()) else { continue };
+                if !schema.has(attr) {
+                    let location =
+                        self.origins.get(&from).map(|(_, l)| l.clone()).unwrap_or_else(|| "the stack".into());
+                    return Err(DslError::UnknownAttribute {
+                        from: from.clone(),
+                        property: property.clone(),
+                        reference: format!("{}.{attr}", n.address()),
+                        location,
                     });
                 }
             }
-            match needed.into_iter().map(|n| n.address()).find(|a| !known.contains(a)) {
-                Some(to) => Err(DslError::Dangling { from, to }),
-                None => Ok(()),
-            }
+            Ok(())
         };
 
         for (name, value) in &self.providers {
@@ -396,11 +477,15 @@ fn nested_sorted(m: &IndexMap<String, IndexMap<String, Value>>) -> Value {
     sorted(m).into_iter().map(|(ty, by_name)| (ty, Value::Object(sorted(&by_name).into_iter().collect()))).collect()
 }
 
-fn collect_strings(v: &Value, f: &mut impl FnMut(&str)) {
+/// Every string in a value, with the path of the property that holds it (`environment.variables.X`).
+fn collect_strings(v: &Value, path: &str, f: &mut impl FnMut(&str, &str)) {
     match v {
-        Value::String(s) => f(s),
-        Value::Array(a) => a.iter().for_each(|x| collect_strings(x, f)),
-        Value::Object(o) => o.values().for_each(|x| collect_strings(x, f)),
+        Value::String(s) => f(path, s),
+        Value::Array(a) => a.iter().for_each(|x| collect_strings(x, path, f)),
+        Value::Object(o) => o.iter().for_each(|(k, x)| {
+            let here = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+            collect_strings(x, &here, f)
+        }),
         _ => {}
     }
 }

@@ -10,7 +10,8 @@ use crate::platform::Account;
 pub fn add(stack: &mut Stack, account: &Account, key: &Ref<KmsKey>) -> Result<Ref<SnsTopic>, DslError> {
     let settings = &account.settings;
     let topic = stack.add(
-        SnsTopic::new("alarms", format!("{}-alarms", settings.name_prefix))
+        SnsTopic::new("alarms")
+            .name(format!("{}-alarms", settings.name_prefix))
             .kms_master_key_id(key.arn())
             .tags(account.tags()),
     )?;
@@ -33,7 +34,7 @@ pub fn add(stack: &mut Stack, account: &Account, key: &Ref<KmsKey>) -> Result<Re
         .to_expr()?,
     ))?;
     for (i, email) in settings.alarm_emails.iter().enumerate() {
-        stack.add(SnsTopicSubscription::new(format!("alarms_email_{i}"), topic.arn(), "email", *email))?;
+        stack.add(SnsTopicSubscription::new(format!("alarms_email_{i}"), *email, "email", topic.arn()))?;
     }
     Ok(topic)
 }

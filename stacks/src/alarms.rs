@@ -3,13 +3,14 @@
 //! what users saw for functions that answer requests, crashes, duration near the timeout and throttles for all.
 
 use indexmap::IndexMap;
-use infra_dsl::aws::{Apigatewayv2Api, CloudwatchMetricAlarm, Metric, MetricQuery, Tags};
+use infra_dsl::aws::cloudwatch_metric_alarm::{MetricQuery, MetricQueryMetric};
+use infra_dsl::aws::{Apigatewayv2Api, CloudwatchMetricAlarm};
 use infra_dsl::{DslError, Expr, Ref, Stack};
 use route_registry::telemetry;
 
 use crate::function::{self, DeployedFunction};
-use crate::names;
 use crate::platform::Platform;
+use crate::{names, Tags};
 
 /// A metric alarm with the platform's actions: the topic on alarm and on recovery.
 pub fn alarm(platform: &Platform, local: String, name: String, description: String) -> CloudwatchMetricAlarm {
@@ -18,6 +19,19 @@ pub fn alarm(platform: &Platform, local: String, name: String, description: Stri
         .treat_missing_data("notBreaching")
         .alarm_actions([platform.alarm_topic.arn()])
         .ok_actions([platform.alarm_topic.arn()])
+}
+
+/// A metric input of metric math (not returned).
+fn input(id: &str, metric: MetricQueryMetric) -> MetricQuery {
+    MetricQuery::new(id).metric(metric).return_data(false)
+}
+
+/// The 5xx rate in percent of `errors` over `requests`, 0 below `min` requests (returned: the alarm compares it).
+fn rate_of_errors(min: u32) -> MetricQuery {
+    MetricQuery::new("rate")
+        .expression(format!("IF(requests >= {min}, 100 * errors / requests, 0)"))
+        .label("5xx rate (%)")
+        .return_data(true)
 }
 
 /// The 5xx rate of a function's answers, from its request lines' metrics, with a minimum request count: for
@@ -34,12 +48,10 @@ pub fn add_request_rate(stack: &mut Stack, platform: &Platform, d: &mut Deployed
     ]
     .into_iter()
     .collect();
-    let metric = |metric_name: &str| Metric {
-        metric_name: metric_name.to_owned(),
-        namespace: telemetry::namespace(settings.env.as_str()),
-        period: 300,
-        stat: "Sum".to_owned(),
-        dimensions: app_dims.clone(),
+    let metric = |metric_name: &str| {
+        MetricQueryMetric::new(metric_name, 300, "Sum")
+            .namespace(telemetry::namespace(settings.env.as_str()))
+            .dimensions(app_dims.clone())
     };
     let min = settings.alarm_min_requests;
     let rate = stack.add(
@@ -53,9 +65,9 @@ pub fn add_request_rate(stack: &mut Stack, platform: &Platform, d: &mut Deployed
         )
         .threshold(5.0)
         .metric_query(vec![
-            MetricQuery::metric("errors", metric(telemetry::SERVER_ERRORS)),
-            MetricQuery::metric("requests", metric(telemetry::REQUESTS)),
-            MetricQuery::expression("rate", &format!("IF(requests >= {min}, 100 * errors / requests, 0)"), "5xx rate (%)"),
+            input("errors", metric(telemetry::SERVER_ERRORS)),
+            input("requests", metric(telemetry::REQUESTS)),
+            rate_of_errors(min),
         ])
         .tags(function::tags(&f)),
     )?;
@@ -144,13 +156,8 @@ pub fn add_api(
     let settings = &platform.settings;
     let dims: IndexMap<String, Expr> =
         [("ApiId".to_owned(), api.id()), ("Stage".to_owned(), Expr::lit("$default"))].into_iter().collect();
-    let metric = |name: &str| Metric {
-        metric_name: name.to_owned(),
-        namespace: "AWS/ApiGateway".to_owned(),
-        period: 300,
-        stat: "Sum".to_owned(),
-        dimensions: dims.clone(),
-    };
+    let metric =
+        |name: &str| MetricQueryMetric::new(name, 300, "Sum").namespace("AWS/ApiGateway").dimensions(dims.clone());
     let tags: Tags = [("Module".to_owned(), "platform".to_owned())].into_iter().collect();
     let min = settings.alarm_min_requests;
     let prefix = &settings.name_prefix;
@@ -160,11 +167,7 @@ pub fn add_api(
                 "More than 5% of the API's answers were 5xx in 5 minutes (with at least {min} requests), the gateway's own failures included. The access log group /aws/apigateway/{prefix}-api has integrationError and authorizerError per request."
             ))
             .threshold(5.0)
-            .metric_query(vec![
-                MetricQuery::metric("errors", metric("5xx")),
-                MetricQuery::metric("requests", metric("Count")),
-                MetricQuery::expression("rate", &format!("IF(requests >= {min}, 100 * errors / requests, 0)"), "5xx rate (%)"),
-            ])
+            .metric_query(vec![input("errors", metric("5xx")), input("requests", metric("Count")), rate_of_errors(min)])
             .treat_missing_data("notBreaching")
             .alarm_actions([platform.alarm_topic.arn()])
             .ok_actions([platform.alarm_topic.arn()])

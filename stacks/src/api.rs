@@ -1,11 +1,10 @@
 //! The HTTP API with its CORS configuration, its `$default` stage (auto-deployed, throttled, access-logged with the
 //! caller and what failed) and the access log group.
 
-use infra_dsl::aws::{
-    AccessLogSettings, Apigatewayv2Api, Apigatewayv2Stage, CloudwatchLogGroup, Condition, Cors, KmsKey, Lifecycle,
-    RouteSettings,
-};
-use infra_dsl::{DslError, Ref, Stack};
+use infra_dsl::aws::apigatewayv2_api::CorsConfiguration;
+use infra_dsl::aws::apigatewayv2_stage::{AccessLogSettings, DefaultRouteSettings};
+use infra_dsl::aws::{Apigatewayv2Api, Apigatewayv2Stage, CloudwatchLogGroup, KmsKey};
+use infra_dsl::{Block, Condition, DslError, Lifecycle, Ref, Stack};
 use route_registry::Method;
 
 use crate::platform::Account;
@@ -33,17 +32,19 @@ pub fn add(
     let api = stack.add(
         Apigatewayv2Api::new("main", format!("{}-api", settings.name_prefix), "HTTP")
             .description("STS Career Platform API")
-            .cors_configuration(Cors {
-                allow_origins: settings.cors_origins.clone().into(),
-                allow_methods: methods.into(),
-                allow_headers: ["authorization", "content-type"].into(),
-                max_age: 3600,
-            })
+            .cors_configuration(
+                CorsConfiguration::new()
+                    .allow_origins(settings.cors_origins.clone())
+                    .allow_methods(methods)
+                    .allow_headers(["authorization", "content-type"])
+                    .max_age(3600),
+            )
             .tags(account.tags())
             .lifecycle_opt(guard.map(|g| Lifecycle { precondition: vec![g], ..Default::default() })),
     )?;
     let logs = stack.add(
-        CloudwatchLogGroup::new("api_access", format!("/aws/apigateway/{}-api", settings.name_prefix))
+        CloudwatchLogGroup::new("api_access")
+            .name(format!("/aws/apigateway/{}-api", settings.name_prefix))
             .retention_in_days(settings.log_retention_days)
             .kms_key_id(key.arn())
             .tags(account.tags()),
@@ -51,15 +52,13 @@ pub fn add(
     stack.add(
         Apigatewayv2Stage::new("default", api.id(), "$default")
             .auto_deploy(true)
-            .access_log_settings(AccessLogSettings {
-                destination_arn: logs.arn(),
-                format: ACCESS_LOG_FORMAT.to_owned(),
-            })
-            .default_route_settings(RouteSettings {
-                throttling_burst_limit: settings.throttling_burst_limit,
-                throttling_rate_limit: settings.throttling_rate_limit,
-                detailed_metrics_enabled: false,
-            })
+            .access_log_settings(AccessLogSettings::new(logs.arn(), ACCESS_LOG_FORMAT))
+            .default_route_settings(
+                DefaultRouteSettings::new()
+                    .throttling_burst_limit(settings.throttling_burst_limit)
+                    .throttling_rate_limit(settings.throttling_rate_limit)
+                    .detailed_metrics_enabled(false),
+            )
             .tags(account.tags()),
     )?;
     Ok(api)

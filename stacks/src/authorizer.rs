@@ -39,11 +39,11 @@ pub fn add(
     stack.add(
         LambdaPermission::new(
             "platform_authorizer_api",
-            "AllowApiGatewayAuthorizer",
             "lambda:InvokeFunction",
             d.lambda.function_name(),
             "apigateway.amazonaws.com",
         )
+        .statement_id("AllowApiGatewayAuthorizer")
         .source_arn(api.execution_arn() + "/authorizers/" + authorizer.id()),
     )?;
     Ok((d, authorizer))

@@ -3,14 +3,11 @@
 //! versions expired after a while). It keeps its own state in that bucket too, once it exists: the first run
 //! applies it with local state, then moves the state into the bucket (`cargo xtask bootstrap` does both).
 
-use infra_dsl::aws::{
-    AbortDays, Lifecycle, LifecycleRule, NoncurrentDays, OwnershipRule, S3Bucket, S3BucketLifecycleConfiguration,
-    S3BucketOwnershipControls, S3BucketPolicy, S3BucketPublicAccessBlock, S3BucketServerSideEncryptionConfiguration,
-    S3BucketVersioning, SseDefault, SseRule, Tags, VersioningConfiguration,
-};
-use infra_dsl::policy::{PolicyDocument, Principal, Statement};
-use infra_dsl::{Backend, Expr, Stack};
+use infra_dsl::aws::S3Bucket;
+use infra_dsl::policy::Statement;
+use infra_dsl::{Backend, Block, Lifecycle, Stack};
 
+use crate::buckets::{expiry, harden, Encryption};
 use crate::provider::{backend, provider, Target, AWS_PROVIDER_VERSION, TERRAFORM_VERSION};
 use crate::{Env, StackError};
 
@@ -41,60 +38,17 @@ pub fn synth(env: Env, target: &Target, local_state: bool) -> Result<String, Sta
         backend(&s, target, STATE_KEY)
     });
     stack.provider("aws", &provider(&s, target))?;
-    let tags: Tags = [("Module".to_owned(), "bootstrap".to_owned())].into_iter().collect();
     let bucket = stack.add(
-        S3Bucket::new("state", s.backend.bucket.as_str())
-            .tags(tags)
+        S3Bucket::new("state")
+            .bucket(s.backend.bucket.as_str())
+            .tags(crate::tags(&[("Module", "bootstrap")]))
             .lifecycle(Lifecycle { prevent_destroy: env == Env::Prd, ..Default::default() }),
     )?;
-    stack.add(
-        S3BucketPublicAccessBlock::new("state", bucket.id())
-            .block_public_acls(true)
-            .block_public_policy(true)
-            .ignore_public_acls(true)
-            .restrict_public_buckets(true),
-    )?;
-    stack.add(S3BucketVersioning::new("state", bucket.id(), VersioningConfiguration { status: "Enabled".into() }))?;
-    stack.add(S3BucketOwnershipControls::new(
-        "state",
-        bucket.id(),
-        OwnershipRule { object_ownership: "BucketOwnerEnforced".into() },
-    ))?;
-    stack.add(S3BucketServerSideEncryptionConfiguration::new(
-        "state",
-        bucket.id(),
-        SseRule {
-            apply_server_side_encryption_by_default: SseDefault {
-                sse_algorithm: "aws:kms".into(),
-                kms_master_key_id: None,
-            },
-            bucket_key_enabled: true,
-        },
-    ))?;
-    if !matches!(target, Target::Emulator { .. }) {
-        stack.add(S3BucketPolicy::new(
-            "state",
-            bucket.id(),
-            PolicyDocument::new(vec![Statement::deny(&["s3:*"])
-                .sid("TlsOnly")
-                .principal(Principal::Aws(Expr::lit("*")))
-                .resources([bucket.arn(), bucket.arn() + "/*"])
-                .condition("Bool", "aws:SecureTransport", ["false"])])
-            .to_expr()?,
-        ))?;
-    }
-    stack.add(S3BucketLifecycleConfiguration::new(
-        "state",
-        bucket.id(),
-        vec![LifecycleRule {
-            id: "expire-old-state-versions".into(),
-            status: "Enabled".into(),
-            filter: serde_json::json!({}),
-            expiration: None,
-            noncurrent_version_expiration: Some(NoncurrentDays { noncurrent_days: STATE_VERSION_DAYS }),
-            abort_incomplete_multipart_upload: Some(AbortDays { days_after_initiation: 7 }),
-        }],
-    ))?;
+    // Encrypted with the account's AWS-managed key: the state bucket comes before any key of the platform.
+    let expire = expiry("expire-old-state-versions", None, STATE_VERSION_DAYS);
+    // The emulator would refuse every state read and write under the TLS-only policy (EMULATOR_OMITS).
+    let policy = (!target.is_emulator()).then(Vec::<Statement>::new);
+    harden(&mut stack, "state", &bucket, Encryption::AwsKms, policy, expire)?;
     stack.output(
         "state_bucket",
         "The bucket every root module of this environment keeps its state in.",

@@ -1,96 +1,124 @@
 //! The documents bucket (private, versioned, encrypted with the environment's key, TLS only, owner-enforced, old
-//! versions and broken uploads expire, access-logged) and the bucket its server access logs go to.
+//! versions and broken uploads expire, access-logged) and the bucket its server access logs go to; and the
+//! hardening every bucket of the platform gets ([`harden`], which the bootstrap's state bucket uses too).
 
+use infra_dsl::aws::s3_bucket_lifecycle_configuration::{
+    Rule as LifecycleRule, RuleAbortIncompleteMultipartUpload, RuleExpiration, RuleFilter,
+    RuleNoncurrentVersionExpiration,
+};
+use infra_dsl::aws::s3_bucket_ownership_controls::Rule as OwnershipRule;
+use infra_dsl::aws::s3_bucket_server_side_encryption_configuration::{
+    Rule as EncryptionRule, RuleApplyServerSideEncryptionByDefault,
+};
+use infra_dsl::aws::s3_bucket_versioning::VersioningConfiguration;
 use infra_dsl::aws::{
-    AbortDays, Days, KmsKey, LifecycleRule, NoncurrentDays, OwnershipRule, S3Bucket, S3BucketLifecycleConfiguration,
-    S3BucketLogging, S3BucketOwnershipControls, S3BucketPolicy, S3BucketPublicAccessBlock,
-    S3BucketServerSideEncryptionConfiguration, S3BucketVersioning, SseDefault, SseRule, VersioningConfiguration,
+    KmsKey, S3Bucket, S3BucketLifecycleConfiguration, S3BucketLogging, S3BucketOwnershipControls, S3BucketPolicy,
+    S3BucketPublicAccessBlock, S3BucketServerSideEncryptionConfiguration, S3BucketVersioning,
 };
 use infra_dsl::policy::{PolicyDocument, Principal, Statement};
-use infra_dsl::{DslError, Expr, Ref, Stack};
+use infra_dsl::{Block, DslError, Expr, Ref, Stack};
 
 use crate::names;
 use crate::platform::{keep, Account};
+
+/// How a bucket is encrypted at rest.
+#[derive(Debug, Clone)]
+pub enum Encryption {
+    /// With this KMS key (bucket keys on).
+    Kms(Expr),
+    /// With the account's AWS-managed S3 KMS key.
+    AwsKms,
+    /// With S3-managed keys (the only kind server access logs can be delivered to).
+    S3Managed,
+}
+
+/// What every bucket of the platform gets, under `local`: public access blocked, versioning, owner-enforced
+/// objects, encryption at rest, a policy denying anything but TLS (plus `statements`; no policy at all when they are
+/// `None`), and one lifecycle rule. Returns the policy (what must exist before some services may write).
+pub fn harden(
+    stack: &mut Stack,
+    local: &str,
+    bucket: &Ref<S3Bucket>,
+    encryption: Encryption,
+    statements: Option<Vec<Statement>>,
+    lifecycle: LifecycleRule,
+) -> Result<Option<Ref<S3BucketPolicy>>, DslError> {
+    stack.add(
+        S3BucketPublicAccessBlock::new(local, bucket.id())
+            .block_public_acls(true)
+            .block_public_policy(true)
+            .ignore_public_acls(true)
+            .restrict_public_buckets(true),
+    )?;
+    stack.add(S3BucketVersioning::new(local, bucket.id(), VersioningConfiguration::new("Enabled")))?;
+    stack.add(S3BucketOwnershipControls::new(local, bucket.id(), OwnershipRule::new("BucketOwnerEnforced")))?;
+    let default = match encryption {
+        Encryption::Kms(key) => RuleApplyServerSideEncryptionByDefault::new("aws:kms").kms_master_key_id(key),
+        Encryption::AwsKms => RuleApplyServerSideEncryptionByDefault::new("aws:kms"),
+        Encryption::S3Managed => RuleApplyServerSideEncryptionByDefault::new("AES256"),
+    };
+    stack.add(S3BucketServerSideEncryptionConfiguration::new(
+        local,
+        bucket.id(),
+        EncryptionRule::new().apply_server_side_encryption_by_default(default).bucket_key_enabled(true),
+    ))?;
+    let policy = match statements {
+        Some(statements) => {
+            let mut all = vec![Statement::deny(&["s3:*"])
+                .sid("TlsOnly")
+                .principal(Principal::Aws(Expr::lit("*")))
+                .resources([bucket.arn(), bucket.arn() + "/*"])
+                .condition("Bool", "aws:SecureTransport", ["false"])];
+            all.extend(statements);
+            Some(stack.add(S3BucketPolicy::new(local, bucket.id(), PolicyDocument::new(all).to_expr()?))?)
+        }
+        None => None,
+    };
+    stack.add(S3BucketLifecycleConfiguration::new(local, bucket.id()).rule(vec![lifecycle]))?;
+    Ok(policy)
+}
+
+/// A lifecycle rule for every object: old versions expire after `noncurrent_days`, unfinished uploads after 7 days,
+/// and current objects after `expire_days` when given.
+pub fn expiry(id: &str, expire_days: Option<u32>, noncurrent_days: u32) -> LifecycleRule {
+    let rule = LifecycleRule::new(id, "Enabled")
+        .filter(RuleFilter::new())
+        .noncurrent_version_expiration(RuleNoncurrentVersionExpiration::new(noncurrent_days))
+        .abort_incomplete_multipart_upload(RuleAbortIncompleteMultipartUpload::new().days_after_initiation(7));
+    match expire_days {
+        Some(days) => rule.expiration(RuleExpiration::new().days(days)),
+        None => rule,
+    }
+}
 
 /// Adds both buckets and their settings; returns the documents bucket.
 pub fn add(stack: &mut Stack, account: &Account, key: &Ref<KmsKey>, emulator: bool) -> Result<Ref<S3Bucket>, DslError> {
     let settings = &account.settings;
     let prefix = &settings.name_prefix;
     let documents = stack.add(
-        S3Bucket::new(names::DOCUMENTS, Expr::lit(format!("{prefix}-documents-")) + account.id())
+        S3Bucket::new(names::DOCUMENTS)
+            .bucket(Expr::lit(format!("{prefix}-documents-")) + account.id())
             .tags(account.tags())
             .lifecycle_opt(keep(settings)),
     )?;
     let access_logs = stack.add(
-        S3Bucket::new("access_logs", Expr::lit(format!("{prefix}-access-logs-")) + account.id()).tags(account.tags()),
+        S3Bucket::new("access_logs")
+            .bucket(Expr::lit(format!("{prefix}-access-logs-")) + account.id())
+            .tags(account.tags()),
     )?;
-    let mut log_delivery = None;
-    for (local, bucket, kms) in [(names::DOCUMENTS, &documents, true), ("access_logs", &access_logs, false)] {
-        stack.add(
-            S3BucketPublicAccessBlock::new(local, bucket.id())
-                .block_public_acls(true)
-                .block_public_policy(true)
-                .ignore_public_acls(true)
-                .restrict_public_buckets(true),
-        )?;
-        stack.add(S3BucketVersioning::new(local, bucket.id(), VersioningConfiguration { status: "Enabled".into() }))?;
-        stack.add(S3BucketOwnershipControls::new(
-            local,
-            bucket.id(),
-            OwnershipRule { object_ownership: "BucketOwnerEnforced".into() },
-        ))?;
-        // Server access logs can only be delivered to a bucket encrypted with S3-managed keys.
-        let sse = if kms {
-            SseDefault { sse_algorithm: "aws:kms".into(), kms_master_key_id: Some(key.arn()) }
-        } else {
-            SseDefault { sse_algorithm: "AES256".into(), kms_master_key_id: None }
-        };
-        stack.add(S3BucketServerSideEncryptionConfiguration::new(
-            local,
-            bucket.id(),
-            SseRule { apply_server_side_encryption_by_default: sse, bucket_key_enabled: true },
-        ))?;
-        let mut statements = vec![Statement::deny(&["s3:*"])
-            .sid("TlsOnly")
-            .principal(Principal::Aws(Expr::lit("*")))
-            .resources([bucket.arn(), bucket.arn() + "/*"])
-            .condition("Bool", "aws:SecureTransport", ["false"])];
-        if !kms {
-            statements.push(
-                Statement::allow(&["s3:PutObject"])
-                    .sid("ServerAccessLogDelivery")
-                    .principal(Principal::service("logging.s3.amazonaws.com"))
-                    .resources([bucket.arn() + "/*"])
-                    .condition("ArnLike", "aws:SourceArn", [documents.arn()])
-                    .condition("StringEquals", "aws:SourceAccount", [account.id()]),
-            );
-        }
-        let policy = stack.add(S3BucketPolicy::new(local, bucket.id(), PolicyDocument::new(statements).to_expr()?))?;
-        if !kms {
-            log_delivery = Some(policy);
-        }
-        let rule = if kms {
-            LifecycleRule {
-                id: "expire-old-versions".into(),
-                status: "Enabled".into(),
-                filter: serde_json::json!({}),
-                expiration: None,
-                // An erased document must not survive for long as an old version.
-                noncurrent_version_expiration: Some(NoncurrentDays { noncurrent_days: 30 }),
-                abort_incomplete_multipart_upload: Some(AbortDays { days_after_initiation: 7 }),
-            }
-        } else {
-            LifecycleRule {
-                id: "expire-access-logs".into(),
-                status: "Enabled".into(),
-                filter: serde_json::json!({}),
-                expiration: Some(Days { days: settings.log_retention_days }),
-                noncurrent_version_expiration: Some(NoncurrentDays { noncurrent_days: 7 }),
-                abort_incomplete_multipart_upload: Some(AbortDays { days_after_initiation: 7 }),
-            }
-        };
-        stack.add(S3BucketLifecycleConfiguration::new(local, bucket.id(), vec![rule]))?;
-    }
+    // An erased document must not survive for long as an old version.
+    let expire_old_versions = expiry("expire-old-versions", None, 30);
+    harden(stack, names::DOCUMENTS, &documents, Encryption::Kms(key.arn()), Some(vec![]), expire_old_versions)?;
+    // Server access logs can only be delivered to a bucket encrypted with S3-managed keys.
+    let delivery = Statement::allow(&["s3:PutObject"])
+        .sid("ServerAccessLogDelivery")
+        .principal(Principal::service("logging.s3.amazonaws.com"))
+        .resources([access_logs.arn() + "/*"])
+        .condition("ArnLike", "aws:SourceArn", [documents.arn()])
+        .condition("StringEquals", "aws:SourceAccount", [account.id()]);
+    let expire_logs = expiry("expire-access-logs", Some(settings.log_retention_days), 7);
+    let log_delivery =
+        harden(stack, "access_logs", &access_logs, Encryption::S3Managed, Some(vec![delivery]), expire_logs)?;
     // Logging starts once the log bucket admits the logging service (S3 checks that grant when logging is set).
     if !emulator {
         let mut logging = S3BucketLogging::new(names::DOCUMENTS, documents.id(), access_logs.id(), "documents/");

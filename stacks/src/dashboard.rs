@@ -178,8 +178,8 @@ pub fn add(
 
     stack.add(CloudwatchDashboard::new(
         "main",
-        format!("{}-platform", s.name_prefix),
         Expr::json_document(&Dashboard { widgets })?,
+        format!("{}-platform", s.name_prefix),
     ))?;
     Ok(())
 }

@@ -4,16 +4,14 @@
 //! alarms by [`crate::alarms`].
 
 use indexmap::IndexMap;
-use infra_dsl::aws::{
-    CloudwatchLogGroup, CloudwatchMetricAlarm, Condition, IamRole, IamRolePolicy, LambdaEnvironment, LambdaFunction,
-    Lifecycle, Tags, TracingConfig,
-};
+use infra_dsl::aws::lambda_function::{Environment, TracingConfig};
+use infra_dsl::aws::{CloudwatchLogGroup, CloudwatchMetricAlarm, IamRole, IamRolePolicy, LambdaFunction};
 use infra_dsl::policy::PolicyDocument;
-use infra_dsl::{DslError, Expr, Ref, Stack};
+use infra_dsl::{Block, Condition, DslError, Expr, Lifecycle, Ref, Stack};
 use route_registry::{Function, Use};
 
 use crate::platform::Platform;
-use crate::{grants, names};
+use crate::{grants, names, Tags};
 
 /// What adding one function produced: typed references for whatever wires it further, and every address it owns
 /// (for moves when it is renamed).
@@ -66,22 +64,26 @@ pub fn add(
     let tags = tags(&f);
 
     let log_group = stack.add(
-        CloudwatchLogGroup::new(&local, format!("/aws/lambda/{name}"))
+        CloudwatchLogGroup::new(&local)
+            .name(format!("/aws/lambda/{name}"))
             .retention_in_days(settings.log_retention_days)
             .kms_key_id(platform.key.arn())
             .tags(tags.clone()),
     )?;
     let role = stack.add(
-        IamRole::new(&local, format!("{name}-role"), PolicyDocument::assume_role("lambda.amazonaws.com").to_expr()?)
+        IamRole::new(&local, PolicyDocument::assume_role("lambda.amazonaws.com").to_expr()?)
+            .name(format!("{name}-role"))
             .description(format!("Execution role of {name}; grants only what the function declares."))
             .tags(tags.clone()),
     )?;
-    let policy = stack.add(IamRolePolicy::new(
-        &local,
-        format!("{name}-policy"),
-        role.id(),
-        PolicyDocument::new(grants::statements(&grants::of(&f, settings), &local)).to_expr()?,
-    ))?;
+    let policy = stack.add(
+        IamRolePolicy::new(
+            &local,
+            PolicyDocument::new(grants::statements(&grants::of(&f, settings), &local)).to_expr()?,
+            role.id(),
+        )
+        .name(format!("{name}-policy")),
+    )?;
 
     let zip_local = names::zip_local(&f);
     let zip = stack.local(&zip_local, Expr::raw("path.module") + format!("/../../{}", names::zip_path(&f)))?;
@@ -95,10 +97,10 @@ pub fn add(
         .memory_size(settings.lambda_memory_mb.unwrap_or(f.memory_mb))
         .timeout(timeout)
         .reserved_concurrent_executions(reserved_concurrency(platform, &f))
-        .tracing_config(TracingConfig { mode: "Active".into() })
+        .tracing_config(TracingConfig::new("Active"))
         .filename(zip.clone())
         .source_code_hash(Expr::raw(format!("fileexists({zip_hcl}) ? filebase64sha256({zip_hcl}) : null")))
-        .environment(LambdaEnvironment { variables: environment(platform, &f, extra_env) })
+        .environment(Environment::new().variables(environment(platform, &f, extra_env)))
         .tags(tags)
         .lifecycle(Lifecycle {
             precondition: vec![Condition {

@@ -30,11 +30,11 @@ pub fn add(
     let permission = stack.add(
         LambdaPermission::new(
             format!("{local}_api"),
-            "AllowApiGatewayInvoke",
             "lambda:InvokeFunction",
             d.lambda.function_name(),
             "apigateway.amazonaws.com",
         )
+        .statement_id("AllowApiGatewayInvoke")
         .source_arn(gateway.api.execution_arn() + "/*/*"),
     )?;
     d.owns(&integration);

@@ -3,7 +3,7 @@
 
 use infra_dsl::aws::{KmsAlias, KmsKey};
 use infra_dsl::policy::{PolicyDocument, Principal, Statement};
-use infra_dsl::{DslError, Ref, Stack};
+use infra_dsl::{Block, DslError, Ref, Stack};
 
 use crate::names;
 use crate::platform::{keep, Account};
@@ -30,13 +30,14 @@ pub fn add(stack: &mut Stack, account: &Account) -> Result<Ref<KmsKey>, DslError
             .condition("ArnLike", "kms:EncryptionContext:aws:logs:arn", [account.arn("logs", "log-group:*")]),
     ]);
     let key = stack.add(
-        KmsKey::new(names::KEY, format!("{}: secrets, alarm topic, documents and logs", settings.name_prefix))
+        KmsKey::new(names::KEY)
+            .description(format!("{}: secrets, alarm topic, documents and logs", settings.name_prefix))
             .enable_key_rotation(true)
             .deletion_window_in_days(if settings.env == crate::Env::Prd { 30u32 } else { 7 })
             .policy(policy.to_expr()?)
             .tags(account.tags())
             .lifecycle_opt(keep(settings)),
     )?;
-    stack.add(KmsAlias::new(names::KEY, format!("alias/{}-platform", settings.name_prefix), key.key_id()))?;
+    stack.add(KmsAlias::new(names::KEY, key.key_id()).name(format!("alias/{}-platform", settings.name_prefix)))?;
     Ok(key)
 }

@@ -31,6 +31,14 @@ pub use env::{Env, Settings, UnknownEnv};
 pub use infra_dsl::DslError;
 pub use provider::{EmulatorState, Target};
 
+/// Resource tags: sorted by key, so the output is stable.
+pub type Tags = std::collections::BTreeMap<String, String>;
+
+/// Tags from pairs.
+pub fn tags(pairs: &[(&str, &str)]) -> Tags {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+}
+
 /// Which identity provider the authorizer trusts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Issuer {

@@ -3,16 +3,16 @@
 //! module of the catalog, the secrets' resource policies, the API's alarms, the dashboard and the outputs. Each
 //! builder takes what it needs; a new kind of thing is a new builder, not a branch here.
 
+use infra_dsl::aws::data::{CallerIdentity, Partition};
 use infra_dsl::aws::{
-    Apigatewayv2Api, Apigatewayv2Authorizer, CallerIdentity, CloudwatchMetricAlarm, Condition, KmsKey, Lifecycle,
-    Partition, S3Bucket, SecretsmanagerSecret, SnsTopic, Tags,
+    Apigatewayv2Api, Apigatewayv2Authorizer, CloudwatchMetricAlarm, KmsKey, S3Bucket, SecretsmanagerSecret, SnsTopic,
 };
-use infra_dsl::{DslError, Expr, Ref, Stack};
+use infra_dsl::{Condition, DslError, Expr, Lifecycle, Ref, Stack};
 
 use crate::env::Settings;
 use crate::module::{self, DeployedModule};
 use crate::provider::{backend, provider, Target, AWS_PROVIDER_VERSION, TERRAFORM_VERSION};
-use crate::{alarm_topic, alarms, api, authorizer, buckets, dashboard, keys, secrets, signing, Issuer};
+use crate::{alarm_topic, alarms, api, authorizer, buckets, dashboard, keys, secrets, signing, Issuer, Tags};
 
 /// The account and partition the stack runs in, and the environment's settings: what every builder starts from.
 #[derive(Debug, Clone)]

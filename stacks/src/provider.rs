@@ -1,7 +1,7 @@
 //! Where a stack is applied: the `aws` provider block for AWS or a local emulator, the state backend, and what the
 //! emulator cannot take.
 
-use infra_dsl::aws::{AwsProvider, DefaultTags, Tags};
+use infra_dsl::aws::provider::{DefaultTags, Endpoints, Provider};
 use infra_dsl::Backend;
 
 use crate::env::Settings;
@@ -36,9 +36,21 @@ pub enum EmulatorState {
     S3,
 }
 
-/// The emulator's AWS services the stack talks to.
-pub const EMULATED_SERVICES: [&str; 11] =
-    ["apigatewayv2", "cloudwatch", "iam", "kms", "lambda", "logs", "s3", "secretsmanager", "signer", "sns", "sts"];
+/// The emulator's AWS services the stack talks to, each pointed at `endpoint`.
+pub fn emulated_services(endpoint: &str) -> Endpoints {
+    Endpoints::new()
+        .apigatewayv2(endpoint)
+        .cloudwatch(endpoint)
+        .iam(endpoint)
+        .kms(endpoint)
+        .lambda(endpoint)
+        .logs(endpoint)
+        .s3(endpoint)
+        .secretsmanager(endpoint)
+        .signer(endpoint)
+        .sns(endpoint)
+        .sts(endpoint)
+}
 
 /// Resource types left out of emulator stacks, with the reason; the deploy rehearsal reports them as not rehearsed.
 pub const EMULATOR_OMITS: &[(&str, &str)] = &[
@@ -54,29 +66,28 @@ pub const EMULATOR_OMITS: &[(&str, &str)] = &[
 ];
 
 /// The provider block, for AWS or an emulator, with the environment's tags and allowed account.
-pub fn provider(settings: &Settings, target: &Target) -> AwsProvider {
-    let default_tags: Tags =
-        [("Environment", settings.env.as_str()), ("Project", settings.project), ("ManagedBy", "terraform")]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
-    let mut provider = AwsProvider {
-        region: settings.region.into(),
-        default_tags: Some(DefaultTags { tags: default_tags }),
-        allowed_account_ids: vec![settings.account_id.to_owned()],
-        ..Default::default()
-    };
-    if let Target::Emulator { endpoint, .. } = target {
-        provider.access_key = Some("test".into());
-        provider.secret_key = Some("test".into());
-        provider.skip_credentials_validation = Some(true);
-        provider.skip_metadata_api_check = Some(true);
-        provider.s3_use_path_style = Some(true);
-        // Fail fast on an API the emulator lacks instead of retrying for minutes.
-        provider.max_retries = Some(1);
-        provider.endpoints = vec![EMULATED_SERVICES.iter().map(|svc| ((*svc).to_owned(), endpoint.clone())).collect()];
+pub fn provider(settings: &Settings, target: &Target) -> Provider {
+    let default_tags = crate::tags(&[
+        ("Environment", settings.env.as_str()),
+        ("Project", settings.project),
+        ("ManagedBy", "terraform"),
+    ]);
+    let provider = Provider::new()
+        .region(settings.region)
+        .default_tags(DefaultTags::new().tags(default_tags))
+        .allowed_account_ids([settings.account_id]);
+    match target {
+        Target::Aws => provider,
+        Target::Emulator { endpoint, .. } => provider
+            .access_key("test")
+            .secret_key("test")
+            .skip_credentials_validation(true)
+            .skip_metadata_api_check("true")
+            .s3_use_path_style(true)
+            // Fail fast on an API the emulator lacks instead of retrying for minutes.
+            .max_retries(1)
+            .endpoints(vec![emulated_services(endpoint)]),
     }
-    provider
 }
 
 /// The state backend of one of an environment's root modules (`key` is its object in the state bucket).

@@ -4,7 +4,7 @@
 
 use infra_dsl::aws::{KmsKey, SecretsmanagerSecret, SecretsmanagerSecretPolicy};
 use infra_dsl::policy::{PolicyDocument, Principal, Statement};
-use infra_dsl::{DslError, Expr, Ref, Stack};
+use infra_dsl::{Block, DslError, Expr, Ref, Stack};
 use route_registry::Use;
 
 use crate::function::DeployedFunction;
@@ -15,7 +15,8 @@ use crate::platform::{keep, Account};
 pub fn add(stack: &mut Stack, account: &Account, key: &Ref<KmsKey>) -> Result<Ref<SecretsmanagerSecret>, DslError> {
     let settings = &account.settings;
     stack.add(
-        SecretsmanagerSecret::new(names::OKTA_SECRET, format!("{}-okta-api-token", settings.name_prefix))
+                SecretsmanagerSecret::new(names::OKTA_SECRET)
+            .name(format!("{}-okta-api-token", settings.name_prefix))
             .description(
                 "Okta API token for user provisioning ({\"api_token\": …} or the bare token). Set the value outside Terraform.",
             )
@@ -44,13 +45,13 @@ pub fn add_policy<'a>(
     stack.add(
         SecretsmanagerSecretPolicy::new(
             names::OKTA_SECRET,
-            secret.arn(),
             PolicyDocument::new(vec![Statement::deny(&["secretsmanager:GetSecretValue"])
                 .sid("OnlyDeclaredReaders")
                 .principal(Principal::Aws(Expr::lit("*")))
                 .resources(["*"])
                 .condition("StringNotLike", "aws:PrincipalArn", readers)])
             .to_expr()?,
+            secret.arn(),
         )
         .block_public_policy(true),
     )?;

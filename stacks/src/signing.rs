@@ -1,7 +1,8 @@
 //! Lambda code signing: the signer profile packages are signed with, and the code-signing configuration every
 //! function carries (enforced or only logged, per the settings table). Left out for the emulator.
 
-use infra_dsl::aws::{AllowedPublishers, CodeSigningPolicies, LambdaCodeSigningConfig, SignerSigningProfile};
+use infra_dsl::aws::lambda_code_signing_config::{AllowedPublishers, Policies};
+use infra_dsl::aws::{LambdaCodeSigningConfig, SignerSigningProfile};
 use infra_dsl::{DslError, Expr, Stack};
 
 use crate::platform::Account;
@@ -15,14 +16,9 @@ pub fn add(stack: &mut Stack, account: &Account) -> Result<(Expr, Expr), DslErro
             .tags(account.tags()),
     )?;
     let config = stack.add(
-        LambdaCodeSigningConfig::new(
-            "lambda",
-            AllowedPublishers { signing_profile_version_arns: vec![profile.version_arn()].into() },
-        )
-        .description(format!("{}: packages signed by the stack's profile", settings.name_prefix))
-        .policies(CodeSigningPolicies {
-            untrusted_artifact_on_deployment: if settings.enforce_code_signing { "Enforce" } else { "Warn" }.into(),
-        }),
+        LambdaCodeSigningConfig::new("lambda", AllowedPublishers::new([profile.version_arn()]))
+            .description(format!("{}: packages signed by the stack's profile", settings.name_prefix))
+            .policies(Policies::new(if settings.enforce_code_signing { "Enforce" } else { "Warn" })),
     )?;
     Ok((config.arn(), profile.name()))
 }

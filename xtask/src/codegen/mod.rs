@@ -1,12 +1,15 @@
 //! `cargo xtask codegen`: the files Rust cannot derive at compile time, generated whole, formatted, each with a
 //! "generated, do not edit" header, in the way of rust-analyzer's codegen. `catalog` writes what follows from the
-//! module catalog (its module list, the `all-modules` crate, one binary per function).
+//! module catalog (its module list, the `all-modules` crate, one binary per function); `aws` and `provider` write the
+//! typed `hashicorp/aws` resources the stacks list (`infra-dsl/src/aws/`), from the provider's schema.
 //!
 //! `--check` (and a test) fails when a file is stale, naming it and the command that regenerates it. When the catalog
 //! folder has a module this binary was not compiled with (a new catalog file), codegen writes the catalog's module
 //! list, then runs itself again through cargo, which compiles the catalog with the new module, for the rest.
 
+pub mod aws;
 pub mod catalog;
+pub mod provider;
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +23,10 @@ pub struct Args {
     /// Do not write: fail if a generated file differs from what codegen produces.
     #[arg(long)]
     check: bool,
+    /// Regenerate the AWS types from this version of hashicorp/aws (it must be in the provider mirror) and print
+    /// what changed for the types the stacks use, instead of the version the lock files pin.
+    #[arg(long, value_name = "VERSION", conflicts_with = "check")]
+    provider_version: Option<String>,
 }
 
 impl Args {
@@ -30,9 +37,26 @@ impl Args {
     }
 }
 
+/// Every generated file, and the files in generated folders that should not exist.
+fn generate_all(root: &Path) -> Result<(Vec<catalog::Generated>, Vec<PathBuf>)> {
+    let (mut files, mut extra) = catalog::generate(root)?;
+    let subset = aws::read_subset(root)?;
+    if subset.includes() != aws::includes(root)? {
+        bail!(
+            "{} lists other types than {} holds: run `cargo xtask codegen` (it reads their schema from the provider)",
+            aws::INCLUDE_LIST,
+            aws::SUBSET
+        );
+    }
+    let types = aws::generate(root, &subset)?;
+    extra.extend(aws::extra_files(root, &types));
+    files.extend(types);
+    Ok((files, extra))
+}
+
 /// The generated files that differ from what codegen produces, and the generated files that should not exist.
 pub fn stale(root: &Path) -> Result<Vec<PathBuf>> {
-    let (files, extra) = catalog::generate(root)?;
+    let (files, extra) = generate_all(root)?;
     let mut out: Vec<PathBuf> = files
         .into_iter()
         .filter(|g| std::fs::read_to_string(&g.path).ok().as_deref() != Some(g.text.as_str()))
@@ -45,7 +69,7 @@ pub fn stale(root: &Path) -> Result<Vec<PathBuf>> {
 /// Writes every generated file whose content changed and removes generated files no catalog entry has any more;
 /// returns what changed.
 pub fn write(root: &Path) -> Result<Vec<PathBuf>> {
-    let (files, extra) = catalog::generate(root)?;
+    let (files, extra) = generate_all(root)?;
     let mut changed = Vec::new();
     for g in files {
         if std::fs::read_to_string(&g.path).ok().as_deref() != Some(g.text.as_str()) {
@@ -91,6 +115,7 @@ pub fn run(args: &Args) -> Result<()> {
         println!("codegen: generated files are up to date");
         return Ok(());
     }
+    refresh_subset(&root, args.provider_version.as_deref())?;
     let written = write(&root)?;
     if written.is_empty() {
         println!("codegen: generated files are up to date");
@@ -99,6 +124,42 @@ pub fn run(args: &Args) -> Result<()> {
         println!("wrote {}", shown(&p));
     }
     Ok(())
+}
+
+/// Reads the schema of the listed AWS types from the provider when the list changed or another version is asked
+/// for, writes the subset, and reports what an upgrade changes for the types the stacks use.
+fn refresh_subset(root: &Path, version: Option<&str>) -> Result<()> {
+    let includes = aws::includes(root)?;
+    let committed = aws::read_subset(root).ok();
+    let fresh = committed.as_ref().is_some_and(|s| s.includes() == includes);
+    if fresh && version.is_none() {
+        return Ok(());
+    }
+    let version = match version {
+        Some(v) => v.to_owned(),
+        None => aws::pinned_version(root)?,
+    };
+    let all = crate::util::step(&format!("terraform providers schema -json (hashicorp/aws {version})"), || {
+        aws::live_schema(&version)
+    })?;
+    let subset = aws::subset(&all, &version, &includes)?;
+    if let Some(old) = committed.filter(|old| old.version != subset.version) {
+        let report = aws::upgrade_report(&old, &subset);
+        println!(
+            "hashicorp/aws {} → {}: {} change(s) that can break the stacks",
+            old.version,
+            subset.version,
+            report.len()
+        );
+        for line in &report {
+            println!("  {line}");
+        }
+    }
+    let path = root.join(aws::SUBSET);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&path, aws::subset_text(&subset)?).with_context(|| format!("cannot write {}", path.display()))
 }
 
 #[cfg(test)]

@@ -1,0 +1,611 @@
+//! The provider half of `cargo xtask codegen`: typed Rust for `hashicorp/aws` resources and data sources, generated
+//! from the provider's own schema (`terraform providers schema -json` against the offline mirror).
+//!
+//! For each type, one module file: the block as a struct (required arguments and required nested blocks in `new`,
+//! optional ones as setters; strings, numbers, bools, lists, sets and maps typed, each accepting a literal or an
+//! expression of its type), one struct per nested block type with its nesting mode (a block that occurs at most
+//! once is a struct, a repeated one [`Blocks`]), typed references for every attribute on `Ref<T>`, `#[deprecated]`
+//! where the schema says so, the schema's descriptions as doc comments, and the schema itself as static data for
+//! the synth-time check. This file turns a schema into text; choosing which types to write and where is
+//! `codegen`'s.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// `terraform providers schema -json`, the parts read here.
+#[derive(Debug, Deserialize)]
+pub struct ProviderSchemas {
+    pub provider_schemas: BTreeMap<String, ProviderSchema>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ProviderSchema {
+    pub provider: TypeSchema,
+    #[serde(default)]
+    pub resource_schemas: BTreeMap<String, TypeSchema>,
+    #[serde(default)]
+    pub data_source_schemas: BTreeMap<String, TypeSchema>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct TypeSchema {
+    #[serde(default)]
+    pub version: u64,
+    pub block: BlockSchema,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct BlockSchema {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, AttributeSchema>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub block_types: BTreeMap<String, NestedBlockSchema>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub deprecated: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct AttributeSchema {
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub ty: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub required: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub optional: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub computed: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub sensitive: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub deprecated: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct NestedBlockSchema {
+    pub nesting_mode: String,
+    pub block: BlockSchema,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub min_items: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub max_items: u64,
+}
+
+/// Resource or data source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    Resource,
+    Data,
+}
+
+impl Kind {
+    pub fn word(self) -> &'static str {
+        match self {
+            Kind::Resource => "resource",
+            Kind::Data => "data",
+        }
+    }
+}
+
+/// The Rust module name of a type: `aws_lambda_function` → `lambda_function`.
+pub fn module_name(tf_type: &str) -> String {
+    ident(tf_type.strip_prefix("aws_").unwrap_or(tf_type))
+}
+
+/// The Rust type name of a type: `aws_lambda_function` → `LambdaFunction`.
+pub fn type_name(tf_type: &str) -> String {
+    pascal(tf_type.strip_prefix("aws_").unwrap_or(tf_type))
+}
+
+fn pascal(snake: &str) -> String {
+    let mut out = String::new();
+    for part in snake.split(['_', '-']).filter(|p| !p.is_empty()) {
+        let mut chars = part.chars();
+        if let Some(first) = chars.next() {
+            out.push(first.to_ascii_uppercase());
+            out.push_str(chars.as_str());
+        }
+    }
+    if out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, 'T');
+    }
+    out
+}
+
+/// Rust keywords, which become raw identifiers (`r#type`).
+const KEYWORDS: &[&str] = &[
+    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "do", "dyn", "else", "enum",
+    "extern", "false", "final", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "macro", "match", "mod", "move",
+    "mut", "override", "priv", "pub", "ref", "return", "static", "struct", "trait", "true", "try", "type", "typeof",
+    "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
+];
+
+/// Keywords that cannot be raw identifiers, which get a trailing underscore.
+const NOT_RAW: &[&str] = &["self", "Self", "super", "crate"];
+
+/// A field or method name for a schema name.
+pub fn ident(name: &str) -> String {
+    if NOT_RAW.contains(&name) {
+        format!("{name}_")
+    } else if KEYWORDS.contains(&name) {
+        format!("r#{name}")
+    } else {
+        name.to_owned()
+    }
+}
+
+/// Methods every `Ref<T>` has; an attribute of the same name gets its getter with a trailing underscore.
+const REF_METHODS: &[&str] = &["address", "attr"];
+
+/// Methods every generated block has besides its setters.
+const BLOCK_METHODS: &[&str] = &["new"];
+
+/// A schema type (cty) as the Rust type an argument takes, and the static schema expression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Ty {
+    rust: String,
+    schema: String,
+    /// How a reference of this type is built from `Ref::attr`'s `Expr`.
+    from_expr: String,
+    words: String,
+}
+
+fn ty(v: &Value) -> Ty {
+    let prim = |rust: &str, schema: &str, wrap: &str, words: &str| Ty {
+        rust: rust.into(),
+        schema: schema.into(),
+        from_expr: wrap.into(),
+        words: words.into(),
+    };
+    match v {
+        Value::String(s) if s == "string" => prim("Expr", "Type::String", "{}", "string"),
+        Value::String(s) if s == "number" => prim("Num", "Type::Number", "Num::Expr({})", "number"),
+        Value::String(s) if s == "bool" => prim("Bool", "Type::Bool", "Bool::Expr({})", "bool"),
+        Value::Array(parts) => match (parts.first().and_then(Value::as_str), parts.get(1)) {
+            (Some(kind @ ("list" | "set" | "map")), Some(inner)) => {
+                let inner = ty(inner);
+                let (rust, schema, words) = match kind {
+                    "list" => (format!("List<{}>", inner.rust), format!("Type::List(&{})", inner.schema), "list"),
+                    "set" => (format!("List<{}>", inner.rust), format!("Type::Set(&{})", inner.schema), "set"),
+                    _ => (format!("Map<{}>", inner.rust), format!("Type::Map(&{})", inner.schema), "map"),
+                };
+                let wrap = if kind == "map" { "Map::Expr({})" } else { "List::Expr({})" };
+                Ty { rust, schema, from_expr: wrap.into(), words: format!("{words} of {}", inner.words) }
+            }
+            (Some("object"), Some(Value::Object(fields))) => {
+                let fields: Vec<String> = fields.iter().map(|(k, v)| format!("({k:?}, {})", ty(v).schema)).collect();
+                prim("Any", &format!("Type::Object(&[{}])", fields.join(", ")), "Any::from({})", "object")
+            }
+            (Some("tuple"), Some(Value::Array(items))) => {
+                let items: Vec<String> = items.iter().map(|v| ty(v).schema).collect();
+                prim("Any", &format!("Type::Tuple(&[{}])", items.join(", ")), "Any::from({})", "tuple")
+            }
+            _ => prim("Any", "Type::Dynamic", "Any::from({})", "any type"),
+        },
+        _ => prim("Any", "Type::Dynamic", "Any::from({})", "any type"),
+    }
+}
+
+/// Doc-comment lines for a schema description (none when there is none).
+fn doc(out: &mut String, indent: &str, text: &str) {
+    for line in text.trim().lines() {
+        let line = line.trim_end();
+        if line.is_empty() {
+            let _ = writeln!(out, "{indent}///");
+        } else {
+            let _ = writeln!(out, "{indent}/// {line}");
+        }
+    }
+}
+
+fn deprecated(out: &mut String, indent: &str, what: &str, description: Option<&str>, version: &str) {
+    let note = match description.map(str::trim).filter(|d| !d.is_empty()) {
+        Some(d) => d.replace('\n', " "),
+        None => format!("{what} is deprecated in the hashicorp/aws {version} provider schema"),
+    };
+    let _ = writeln!(out, "{indent}#[deprecated(note = {note:?})]");
+}
+
+/// One field of a generated struct: an attribute or a nested block.
+#[derive(Debug)]
+struct Field {
+    name: String,
+    ident: String,
+    rust: String,
+    required: bool,
+    settable: bool,
+    doc: String,
+    deprecated: Option<Option<String>>,
+    /// `Some(..)` for a nested block: `into` means the setter takes `impl Into<Blocks<T>>`.
+    block: Option<BlockField>,
+}
+
+#[derive(Debug)]
+struct BlockField {
+    repeated: bool,
+}
+
+/// Struct names already taken in one type's module, for nested blocks whose path names would collide.
+#[derive(Debug, Default)]
+struct Names(BTreeSet<String>);
+
+impl Names {
+    fn claim(&mut self, wanted: String) -> String {
+        let mut name = wanted.clone();
+        let mut n = 2;
+        while !self.0.insert(name.clone()) {
+            name = format!("{wanted}{n}");
+            n += 1;
+        }
+        name
+    }
+}
+
+/// Context of one generated module.
+struct Gen<'a> {
+    version: &'a str,
+    tf_type: &'a str,
+    out: String,
+    names: Names,
+}
+
+fn nesting(mode: &str) -> &'static str {
+    match mode {
+        "single" => "Nesting::Single",
+        "set" => "Nesting::Set",
+        "map" => "Nesting::Map",
+        "group" => "Nesting::Group",
+        _ => "Nesting::List",
+    }
+}
+
+impl Gen<'_> {
+    /// The fields of a block, attributes and nested blocks merged in name order; nested block structs are
+    /// generated as a side effect.
+    fn fields(&mut self, block: &BlockSchema, path: &str) -> Vec<Field> {
+        let mut fields = Vec::new();
+        // Computed-only attributes are no fields (nothing can set them); their getters are on `Ref<T>`.
+        for (name, a) in block.attributes.iter().filter(|(_, a)| a.required || a.optional) {
+            let t = a.ty.as_ref().map(ty).unwrap_or_else(|| ty(&Value::Null));
+            let mode = match (a.required, a.optional, a.computed) {
+                (true, _, _) => "required",
+                (_, true, true) => "optional, computed when not set",
+                (_, true, false) => "optional",
+                _ => "computed",
+            };
+            let mut d = format!("`{name}`: {}, {mode}{}.", t.words, if a.sensitive { ", sensitive" } else { "" });
+            if let Some(desc) = a.description.as_deref().filter(|s| !s.trim().is_empty()) {
+                d = format!("{d}\n\n{}", desc.trim());
+            }
+            fields.push(Field {
+                name: name.clone(),
+                ident: ident(name),
+                rust: t.rust,
+                required: a.required,
+                settable: a.required || a.optional,
+                doc: d,
+                deprecated: a.deprecated.then(|| a.description.clone()),
+                block: None,
+            });
+        }
+        for (name, b) in &block.block_types {
+            let child_path = if path.is_empty() { name.clone() } else { format!("{path}_{name}") };
+            let mut wanted = pascal(&child_path);
+            if wanted == "Self" {
+                wanted.push('_');
+            }
+            let struct_name = self.names.claim(wanted);
+            self.block_struct(&struct_name, &child_path, name, b);
+            let repeated = !(b.nesting_mode == "single" || b.max_items == 1);
+            let rust = if repeated { format!("Blocks<{struct_name}>") } else { struct_name.clone() };
+            let count = match (b.min_items, b.max_items) {
+                (0, 0) => "any number".to_owned(),
+                (0, 1) | (_, 1) if b.nesting_mode == "single" => "one".to_owned(),
+                (0, max) => format!("at most {max}"),
+                (min, 0) => format!("at least {min}"),
+                (min, max) if min == max => format!("exactly {min}"),
+                (min, max) => format!("{min} to {max}"),
+            };
+            fields.push(Field {
+                name: name.clone(),
+                ident: ident(name),
+                rust,
+                required: b.min_items >= 1,
+                settable: true,
+                doc: format!("`{name}` blocks ({} nesting, {count}).", b.nesting_mode),
+                deprecated: b.block.deprecated.then(|| b.block.description.clone()),
+                block: Some(BlockField { repeated }),
+            });
+        }
+        fields.sort_by(|a, b| a.name.cmp(&b.name));
+        for f in &mut fields {
+            if BLOCK_METHODS.contains(&f.ident.as_str()) {
+                f.ident = format!("{}_", f.ident);
+            }
+        }
+        fields
+    }
+
+    /// The argument type of a field in `new` or a setter.
+    fn arg(f: &Field) -> String {
+        match &f.block {
+            Some(BlockField { repeated: true }) => format!("impl Into<{}>", f.rust),
+            Some(_) => f.rust.clone(),
+            None => format!("impl Into<{}>", f.rust),
+        }
+    }
+
+    fn field_decl(out: &mut String, f: &Field) {
+        if f.required {
+            let _ = writeln!(out, "    {}: {},", f.ident, f.rust);
+        } else {
+            let _ = writeln!(out, "    #[serde(skip_serializing_if = \"Option::is_none\")]");
+            let _ = writeln!(out, "    {}: Option<{}>,", f.ident, f.rust);
+        }
+    }
+
+    fn init(f: &Field) -> String {
+        match (&f.block, f.required) {
+            (Some(BlockField { repeated: false }), true) => f.ident.clone(),
+            (_, true) => format!("{}: {}.into()", f.ident, f.ident),
+            (_, false) => format!("{}: None", f.ident),
+        }
+    }
+
+    fn setters(&self, out: &mut String, fields: &[Field]) {
+        for f in fields.iter().filter(|f| f.settable && !f.required) {
+            doc(out, "    ", &f.doc);
+            if let Some(desc) = &f.deprecated {
+                deprecated(out, "    ", &format!("`{}`", f.name), desc.as_deref(), self.version);
+            }
+            let value = if matches!(f.block, Some(BlockField { repeated: false })) { "value" } else { "value.into()" };
+            let _ = writeln!(
+                out,
+                "    pub fn {}(mut self, value: {}) -> Self {{\n        self.{} = Some({value});\n        self\n    }}\n",
+                f.ident,
+                Self::arg(f),
+                f.ident
+            );
+        }
+    }
+
+    /// A nested block's struct, its constructor and setters.
+    fn block_struct(&mut self, struct_name: &str, path: &str, name: &str, b: &NestedBlockSchema) {
+        let fields = self.fields(&b.block, path);
+        let mut out = String::new();
+        let _ = writeln!(out, "/// One `{name}` block of `{}`.", self.tf_type);
+        if let Some(desc) = b.block.description.as_deref().filter(|d| !d.trim().is_empty()) {
+            out.push_str("///\n");
+            doc(&mut out, "", desc);
+        }
+        let required: Vec<&Field> = fields.iter().filter(|f| f.required).collect();
+        let default = if required.is_empty() { ", Default" } else { "" };
+        let _ = writeln!(out, "#[derive(Debug, Clone, PartialEq, Serialize{default})]");
+        let _ = writeln!(out, "pub struct {struct_name} {{");
+        for f in &fields {
+            Self::field_decl(&mut out, f);
+        }
+        out.push_str("}\n\n");
+        let _ = writeln!(out, "impl {struct_name} {{");
+                let _ = writeln!(out, "    /// {}", new_doc(&required));
+        let params: Vec<String> = required.iter().map(|f| format!("{}: {}", f.ident, Self::arg(f))).collect();
+        let inits: Vec<String> = fields.iter().map(Self::init).collect();
+        if params.len() > 7 {
+            out.push_str("    #[allow(clippy::too_many_arguments, reason = \"one argument per required argument of the schema\")]\n");
+        }
+        let _ = writeln!(
+            out,
+            "    pub fn new({}) -> Self {{\n        {struct_name} {{ {} }}\n    }}\n",
+            params.join(", "),
+            inits.join(", ")
+        );
+        self.setters(&mut out, &fields);
+        out.push_str("}\n\n");
+        // Nested structs come after their parent in the file (`fields` wrote the children first).
+        self.out.push_str(&out);
+    }
+}
+
+/// What `new` takes: the required arguments and blocks, in name order.
+fn new_doc(required: &[&Field]) -> String {
+    match required {
+        [] => "A block; it has no required arguments.".to_owned(),
+        _ => format!(
+            "A block with its required arguments and blocks, in name order: {}.",
+            required.iter().map(|f| format!("`{}`", f.name)).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// The static schema expression of a block (`schema::Block { … }`), for the synth-time check.
+fn schema_expr(block: &BlockSchema) -> String {
+    let attrs: Vec<String> = block
+        .attributes
+        .iter()
+        .map(|(name, a)| {
+            let t = a.ty.as_ref().map(ty).unwrap_or_else(|| ty(&Value::Null));
+            format!(
+                "Attribute {{ name: {name:?}, ty: {}, required: {}, optional: {}, computed: {}, deprecated: {} }}",
+                t.schema, a.required, a.optional, a.computed, a.deprecated
+            )
+        })
+        .collect();
+    let blocks: Vec<String> = block
+        .block_types
+        .iter()
+        .map(|(name, b)| {
+            format!(
+                "NestedBlock {{ name: {name:?}, nesting: {}, min_items: {}, max_items: {}, block: &{} }}",
+                nesting(&b.nesting_mode),
+                b.min_items,
+                b.max_items,
+                schema_expr(&b.block)
+            )
+        })
+        .collect();
+    format!("Schema {{ attributes: &[{}], blocks: &[{}] }}", attrs.join(", "), blocks.join(", "))
+}
+
+/// The module file of one resource or data source type.
+pub fn type_module(kind: Kind, tf_type: &str, schema: &TypeSchema, version: &str) -> String {
+    let name = type_name(tf_type);
+    let mut g = Gen { version, tf_type, out: String::new(), names: Names::default() };
+    g.names.0.insert(name.clone());
+    let fields = g.fields(&schema.block, "");
+    let nested = std::mem::take(&mut g.out);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "//! `{tf_type}`, a {} of hashicorp/aws {version}. Generated by `cargo xtask codegen` from the provider schema: do not edit.",
+        kind.word()
+    );
+    if let Some(desc) = schema.block.description.as_deref().filter(|d| !d.trim().is_empty()) {
+        out.push_str("//!\n");
+        for line in desc.trim().lines() {
+            let _ = writeln!(out, "//! {}", line.trim_end());
+        }
+    }
+    out.push('\n');
+    out.push_str("#![allow(unused_imports, reason = \"every generated module imports the whole value model\")]\n");
+    out.push_str("#![allow(deprecated, reason = \"the module defines the deprecated items it refers to\")]\n");
+    out.push_str("#![allow(clippy::wrong_self_convention, reason = \"setter names are the provider's argument names (to_port, from_port, is_…)\")]\n");
+    out.push_str("#![allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items, reason = \"descriptions are the provider schema's text\")]\n\n");
+    out.push_str("use serde::Serialize;\n\n");
+    out.push_str("use crate::schema::{Attribute, Block as Schema, NestedBlock, Nesting, Type};\n");
+    out.push_str("use crate::value::{Any, Blocks, Bool, List, Map, Num};\n");
+    let trait_name = if kind == Kind::Resource { "Resource" } else { "DataSource" };
+    let _ = writeln!(out, "use crate::{{Block, Expr, Meta, Ref, {trait_name}}};\n");
+
+    let _ = writeln!(out, "/// `{tf_type}`.");
+    if schema.block.deprecated {
+        deprecated(&mut out, "", &format!("`{tf_type}`"), schema.block.description.as_deref(), version);
+    }
+    out.push_str("#[derive(Debug, Clone, PartialEq, Serialize)]\n");
+    let _ = writeln!(out, "pub struct {name} {{");
+    out.push_str("    #[serde(skip)]\n    local_name: String,\n");
+    for f in &fields {
+        Gen::field_decl(&mut out, f);
+    }
+    out.push_str("    #[serde(flatten)]\n    meta: Meta,\n}\n\n");
+
+    let required: Vec<&Field> = fields.iter().filter(|f| f.required).collect();
+    let _ = writeln!(out, "impl {name} {{");
+        let _ = writeln!(out, "    /// {}", new_doc(&required).replacen("A block with its", "A block with the given local name and its", 1).replacen("A block;", "A block with the given local name;", 1));
+    let mut params = vec!["local_name: impl Into<String>".to_owned()];
+    params.extend(required.iter().map(|f| format!("{}: {}", f.ident, Gen::arg(f))));
+    if params.len() > 7 {
+        out.push_str(
+            "    #[allow(clippy::too_many_arguments, reason = \"one argument per required argument of the schema\")]\n",
+        );
+    }
+    let mut inits = vec!["local_name: local_name.into()".to_owned()];
+    inits.extend(fields.iter().map(Gen::init));
+    inits.push("meta: Meta::default()".into());
+    let _ = writeln!(
+        out,
+        "    pub fn new({}) -> Self {{\n        {name} {{ {} }}\n    }}\n",
+        params.join(", "),
+        inits.join(", ")
+    );
+    g.setters(&mut out, &fields);
+    out.push_str("}\n\n");
+
+    let _ = writeln!(out, "impl Block for {name} {{");
+    let _ = writeln!(out, "    const TYPE: &'static str = {tf_type:?};");
+    out.push_str("    const SCHEMA: &'static Schema = &SCHEMA;\n");
+    out.push_str("    fn name(&self) -> &str {\n        &self.local_name\n    }\n");
+    out.push_str("    fn meta_mut(&mut self) -> &mut Meta {\n        &mut self.meta\n    }\n}\n\n");
+    let _ = writeln!(out, "impl {trait_name} for {name} {{}}\n");
+
+    let _ = writeln!(out, "impl Ref<{name}> {{");
+    for (attr, a) in &schema.block.attributes {
+        let t = a.ty.as_ref().map(ty).unwrap_or_else(|| ty(&Value::Null));
+        let mut getter = ident(attr);
+        if REF_METHODS.contains(&getter.as_str()) {
+            getter = format!("{getter}_");
+        }
+        let _ = writeln!(out, "    /// `${{{tf_type}.<name>.{attr}}}`: {}.", t.words);
+        if a.deprecated {
+            deprecated(&mut out, "    ", &format!("`{attr}`"), a.description.as_deref(), version);
+        }
+        let expr = format!("self.attr({attr:?})");
+        let _ = writeln!(
+            out,
+            "    pub fn {getter}(&self) -> {} {{\n        {}\n    }}\n",
+            t.rust,
+            t.from_expr.replace("{}", &expr)
+        );
+    }
+    out.push_str("}\n\n");
+
+    out.push_str(&nested);
+    let _ = writeln!(out, "static SCHEMA: Schema = {};", schema_expr(&schema.block));
+    out
+}
+
+/// The provider block (`provider "aws" { … }`) as a struct, for [`crate::codegen`]'s `aws/provider.rs`.
+pub fn provider_module(schema: &TypeSchema, version: &str) -> String {
+    let mut g = Gen { version, tf_type: "aws", out: String::new(), names: Names::default() };
+    g.names.0.insert("Provider".into());
+    let block =
+        NestedBlockSchema { nesting_mode: "single".into(), block: schema.block.clone(), min_items: 0, max_items: 0 };
+    g.block_struct("Provider", "", "provider", &block);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "//! The `aws` provider block of hashicorp/aws {version}. Generated by `cargo xtask codegen` from the provider schema: do not edit.\n"
+    );
+    out.push_str("#![allow(unused_imports, reason = \"every generated module imports the whole value model\")]\n");
+    out.push_str("#![allow(deprecated, reason = \"the module defines the deprecated items it refers to\")]\n");
+    out.push_str("#![allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items, reason = \"descriptions are the provider schema's text\")]\n\n");
+    out.push_str(
+        "use serde::Serialize;\n\nuse crate::value::{Any, Blocks, Bool, List, Map, Num};\nuse crate::Expr;\n\n",
+    );
+    out.push_str(&g.out);
+    out
+}
+
+/// `aws/mod.rs` (or `aws/data/mod.rs`): one module per type and the types re-exported by name.
+pub fn mod_file(kind: Kind, types: &[&str], version: &str) -> String {
+    let mut out = String::new();
+    match kind {
+        Kind::Resource => {
+            let _ = writeln!(
+                out,
+                "//! Typed resources of hashicorp/aws {version}, one module per type, for the types `stacks/aws-types.txt` lists. Generated by `cargo xtask codegen` from the provider schema: do not edit.\n//!\n//! Add a type: one line in `stacks/aws-types.txt`, then `cargo xtask codegen`.\n"
+            );
+            out.push_str("pub mod data;\npub mod provider;\n\n");
+        }
+        Kind::Data => {
+            let _ = writeln!(
+                out,
+                "//! Typed data sources of hashicorp/aws {version}, one module per type, for the types `stacks/aws-types.txt` lists. Generated by `cargo xtask codegen` from the provider schema: do not edit.\n"
+            );
+        }
+    }
+    for t in types {
+        let _ = writeln!(out, "pub mod {};", module_name(t));
+    }
+    out.push('\n');
+    for t in types {
+        let _ = writeln!(out, "pub use {}::{};", module_name(t), type_name(t));
+    }
+    if kind == Kind::Resource {
+        out.push_str("pub use provider::Provider;\n");
+    }
+    out
+}
