@@ -3,7 +3,7 @@
 //! what users saw for functions that answer requests, crashes, duration near the timeout and throttles for all.
 
 use indexmap::IndexMap;
-use infra_dsl::aws::cloudwatch_metric_alarm::{MetricQuery, MetricQueryMetric};
+use infra_dsl::aws::cloudwatch_metric_alarm::{Metric, MetricQuery};
 use infra_dsl::aws::{Apigatewayv2Api, CloudwatchMetricAlarm};
 use infra_dsl::{DslError, Expr, Ref, Stack};
 use route_registry::telemetry;
@@ -22,7 +22,7 @@ pub fn alarm(platform: &Platform, local: String, name: String, description: Stri
 }
 
 /// A metric input of metric math (not returned).
-fn input(id: &str, metric: MetricQueryMetric) -> MetricQuery {
+fn input(id: &str, metric: Metric) -> MetricQuery {
     MetricQuery::new(id).metric(metric).return_data(false)
 }
 
@@ -49,7 +49,7 @@ pub fn add_request_rate(stack: &mut Stack, platform: &Platform, d: &mut Deployed
     .into_iter()
     .collect();
     let metric = |metric_name: &str| {
-        MetricQueryMetric::new(metric_name, 300, "Sum")
+        Metric::new(metric_name, 300, "Sum")
             .namespace(telemetry::namespace(settings.env.as_str()))
             .dimensions(app_dims.clone())
     };
@@ -156,8 +156,7 @@ pub fn add_api(
     let settings = &platform.settings;
     let dims: IndexMap<String, Expr> =
         [("ApiId".to_owned(), api.id()), ("Stage".to_owned(), Expr::lit("$default"))].into_iter().collect();
-    let metric =
-        |name: &str| MetricQueryMetric::new(name, 300, "Sum").namespace("AWS/ApiGateway").dimensions(dims.clone());
+    let metric = |name: &str| Metric::new(name, 300, "Sum").namespace("AWS/ApiGateway").dimensions(dims.clone());
     let tags: Tags = [("Module".to_owned(), "platform".to_owned())].into_iter().collect();
     let min = settings.alarm_min_requests;
     let prefix = &settings.name_prefix;

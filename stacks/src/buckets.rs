@@ -3,12 +3,11 @@
 //! hardening every bucket of the platform gets ([`harden`], which the bootstrap's state bucket uses too).
 
 use infra_dsl::aws::s3_bucket_lifecycle_configuration::{
-    Rule as LifecycleRule, RuleAbortIncompleteMultipartUpload, RuleExpiration, RuleFilter,
-    RuleNoncurrentVersionExpiration,
+    AbortIncompleteMultipartUpload, Expiration, Filter, NoncurrentVersionExpiration, Rule as LifecycleRule,
 };
 use infra_dsl::aws::s3_bucket_ownership_controls::Rule as OwnershipRule;
 use infra_dsl::aws::s3_bucket_server_side_encryption_configuration::{
-    Rule as EncryptionRule, RuleApplyServerSideEncryptionByDefault,
+    ApplyServerSideEncryptionByDefault, Rule as EncryptionRule,
 };
 use infra_dsl::aws::s3_bucket_versioning::VersioningConfiguration;
 use infra_dsl::aws::{
@@ -53,9 +52,9 @@ pub fn harden(
     stack.add(S3BucketVersioning::new(local, bucket.id(), VersioningConfiguration::new("Enabled")))?;
     stack.add(S3BucketOwnershipControls::new(local, bucket.id(), OwnershipRule::new("BucketOwnerEnforced")))?;
     let default = match encryption {
-        Encryption::Kms(key) => RuleApplyServerSideEncryptionByDefault::new("aws:kms").kms_master_key_id(key),
-        Encryption::AwsKms => RuleApplyServerSideEncryptionByDefault::new("aws:kms"),
-        Encryption::S3Managed => RuleApplyServerSideEncryptionByDefault::new("AES256"),
+        Encryption::Kms(key) => ApplyServerSideEncryptionByDefault::new("aws:kms").kms_master_key_id(key),
+        Encryption::AwsKms => ApplyServerSideEncryptionByDefault::new("aws:kms"),
+        Encryption::S3Managed => ApplyServerSideEncryptionByDefault::new("AES256"),
     };
     stack.add(S3BucketServerSideEncryptionConfiguration::new(
         local,
@@ -82,11 +81,11 @@ pub fn harden(
 /// and current objects after `expire_days` when given.
 pub fn expiry(id: &str, expire_days: Option<u32>, noncurrent_days: u32) -> LifecycleRule {
     let rule = LifecycleRule::new(id, "Enabled")
-        .filter(RuleFilter::new())
-        .noncurrent_version_expiration(RuleNoncurrentVersionExpiration::new(noncurrent_days))
-        .abort_incomplete_multipart_upload(RuleAbortIncompleteMultipartUpload::new().days_after_initiation(7));
+        .filter(Filter::new())
+        .noncurrent_version_expiration(NoncurrentVersionExpiration::new(noncurrent_days))
+        .abort_incomplete_multipart_upload(AbortIncompleteMultipartUpload::new().days_after_initiation(7));
     match expire_days {
-        Some(days) => rule.expiration(RuleExpiration::new().days(days)),
+        Some(days) => rule.expiration(Expiration::new().days(days)),
         None => rule,
     }
 }

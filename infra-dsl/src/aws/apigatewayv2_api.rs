@@ -353,6 +353,60 @@ impl CorsConfiguration {
     }
 }
 
+static CORS_CONFIGURATION_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "allow_credentials",
+            ty: Type::Bool,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "allow_headers",
+            ty: Type::Set(&Type::String),
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "allow_methods",
+            ty: Type::Set(&Type::String),
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "allow_origins",
+            ty: Type::Set(&Type::String),
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "expose_headers",
+            ty: Type::Set(&Type::String),
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "max_age",
+            ty: Type::Number,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
+
 static SCHEMA: Schema = Schema {
     attributes: &[
         Attribute {
@@ -506,58 +560,6 @@ static SCHEMA: Schema = Schema {
         nesting: Nesting::List,
         min_items: 0,
         max_items: 1,
-        block: &Schema {
-            attributes: &[
-                Attribute {
-                    name: "allow_credentials",
-                    ty: Type::Bool,
-                    required: false,
-                    optional: true,
-                    computed: false,
-                    deprecated: false,
-                },
-                Attribute {
-                    name: "allow_headers",
-                    ty: Type::Set(&Type::String),
-                    required: false,
-                    optional: true,
-                    computed: false,
-                    deprecated: false,
-                },
-                Attribute {
-                    name: "allow_methods",
-                    ty: Type::Set(&Type::String),
-                    required: false,
-                    optional: true,
-                    computed: false,
-                    deprecated: false,
-                },
-                Attribute {
-                    name: "allow_origins",
-                    ty: Type::Set(&Type::String),
-                    required: false,
-                    optional: true,
-                    computed: false,
-                    deprecated: false,
-                },
-                Attribute {
-                    name: "expose_headers",
-                    ty: Type::Set(&Type::String),
-                    required: false,
-                    optional: true,
-                    computed: false,
-                    deprecated: false,
-                },
-                Attribute {
-                    name: "max_age",
-                    ty: Type::Number,
-                    required: false,
-                    optional: true,
-                    computed: false,
-                    deprecated: false,
-                },
-            ],
-            blocks: &[],
-        },
+        block: &CORS_CONFIGURATION_SCHEMA,
     }],
 };

@@ -222,6 +222,28 @@ impl JwtConfiguration {
     }
 }
 
+static JWT_CONFIGURATION_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "audience",
+            ty: Type::Set(&Type::String),
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "issuer",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
+
 /// One `timeouts` block of `aws_apigatewayv2_authorizer`.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct Timeouts {
@@ -241,6 +263,18 @@ impl Timeouts {
         self
     }
 }
+
+static TIMEOUTS_SCHEMA: Schema = Schema {
+    attributes: &[Attribute {
+        name: "delete",
+        ty: Type::String,
+        required: false,
+        optional: true,
+        computed: false,
+        deprecated: false,
+    }],
+    blocks: &[],
+};
 
 static SCHEMA: Schema = Schema {
     attributes: &[
@@ -324,44 +358,8 @@ static SCHEMA: Schema = Schema {
             nesting: Nesting::List,
             min_items: 0,
             max_items: 1,
-            block: &Schema {
-                attributes: &[
-                    Attribute {
-                        name: "audience",
-                        ty: Type::Set(&Type::String),
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "issuer",
-                        ty: Type::String,
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                ],
-                blocks: &[],
-            },
+            block: &JWT_CONFIGURATION_SCHEMA,
         },
-        NestedBlock {
-            name: "timeouts",
-            nesting: Nesting::Single,
-            min_items: 0,
-            max_items: 0,
-            block: &Schema {
-                attributes: &[Attribute {
-                    name: "delete",
-                    ty: Type::String,
-                    required: false,
-                    optional: true,
-                    computed: false,
-                    deprecated: false,
-                }],
-                blocks: &[],
-            },
-        },
+        NestedBlock { name: "timeouts", nesting: Nesting::Single, min_items: 0, max_items: 0, block: &TIMEOUTS_SCHEMA },
     ],
 };

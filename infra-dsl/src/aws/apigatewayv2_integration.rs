@@ -313,6 +313,28 @@ impl ResponseParameters {
     }
 }
 
+static RESPONSE_PARAMETERS_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "mappings",
+            ty: Type::Map(&Type::String),
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "status_code",
+            ty: Type::String,
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
+
 /// One `tls_config` block of `aws_apigatewayv2_integration`.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct TlsConfig {
@@ -332,6 +354,18 @@ impl TlsConfig {
         self
     }
 }
+
+static TLS_CONFIG_SCHEMA: Schema = Schema {
+    attributes: &[Attribute {
+        name: "server_name_to_verify",
+        ty: Type::String,
+        required: false,
+        optional: true,
+        computed: false,
+        deprecated: false,
+    }],
+    blocks: &[],
+};
 
 static SCHEMA: Schema = Schema {
     attributes: &[
@@ -479,44 +513,14 @@ static SCHEMA: Schema = Schema {
             nesting: Nesting::Set,
             min_items: 0,
             max_items: 0,
-            block: &Schema {
-                attributes: &[
-                    Attribute {
-                        name: "mappings",
-                        ty: Type::Map(&Type::String),
-                        required: true,
-                        optional: false,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "status_code",
-                        ty: Type::String,
-                        required: true,
-                        optional: false,
-                        computed: false,
-                        deprecated: false,
-                    },
-                ],
-                blocks: &[],
-            },
+            block: &RESPONSE_PARAMETERS_SCHEMA,
         },
         NestedBlock {
             name: "tls_config",
             nesting: Nesting::List,
             min_items: 0,
             max_items: 1,
-            block: &Schema {
-                attributes: &[Attribute {
-                    name: "server_name_to_verify",
-                    ty: Type::String,
-                    required: false,
-                    optional: true,
-                    computed: false,
-                    deprecated: false,
-                }],
-                blocks: &[],
-            },
+            block: &TLS_CONFIG_SCHEMA,
         },
     ],
 };

@@ -229,6 +229,28 @@ impl RequestParameter {
     }
 }
 
+static REQUEST_PARAMETER_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "request_parameter_key",
+            ty: Type::String,
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "required",
+            ty: Type::Bool,
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
+
 static SCHEMA: Schema = Schema {
     attributes: &[
         Attribute {
@@ -326,26 +348,6 @@ static SCHEMA: Schema = Schema {
         nesting: Nesting::Set,
         min_items: 0,
         max_items: 0,
-        block: &Schema {
-            attributes: &[
-                Attribute {
-                    name: "request_parameter_key",
-                    ty: Type::String,
-                    required: true,
-                    optional: false,
-                    computed: false,
-                    deprecated: false,
-                },
-                Attribute {
-                    name: "required",
-                    ty: Type::Bool,
-                    required: true,
-                    optional: false,
-                    computed: false,
-                    deprecated: false,
-                },
-            ],
-            blocks: &[],
-        },
+        block: &REQUEST_PARAMETER_SCHEMA,
     }],
 };

@@ -234,6 +234,28 @@ impl AccessLogSettings {
     }
 }
 
+static ACCESS_LOG_SETTINGS_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "destination_arn",
+            ty: Type::String,
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "format",
+            ty: Type::String,
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
+
 /// One `default_route_settings` block of `aws_apigatewayv2_stage`.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct DefaultRouteSettings {
@@ -291,6 +313,52 @@ impl DefaultRouteSettings {
         self
     }
 }
+
+static DEFAULT_ROUTE_SETTINGS_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "data_trace_enabled",
+            ty: Type::Bool,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "detailed_metrics_enabled",
+            ty: Type::Bool,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "logging_level",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: true,
+            deprecated: false,
+        },
+        Attribute {
+            name: "throttling_burst_limit",
+            ty: Type::Number,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "throttling_rate_limit",
+            ty: Type::Number,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
 
 /// One `route_settings` block of `aws_apigatewayv2_stage`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -351,6 +419,60 @@ impl RouteSettings {
         self
     }
 }
+
+static ROUTE_SETTINGS_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "data_trace_enabled",
+            ty: Type::Bool,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "detailed_metrics_enabled",
+            ty: Type::Bool,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "logging_level",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: true,
+            deprecated: false,
+        },
+        Attribute {
+            name: "route_key",
+            ty: Type::String,
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "throttling_burst_limit",
+            ty: Type::Number,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "throttling_rate_limit",
+            ty: Type::Number,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
 
 static SCHEMA: Schema = Schema {
     attributes: &[
@@ -458,137 +580,21 @@ static SCHEMA: Schema = Schema {
             nesting: Nesting::List,
             min_items: 0,
             max_items: 1,
-            block: &Schema {
-                attributes: &[
-                    Attribute {
-                        name: "destination_arn",
-                        ty: Type::String,
-                        required: true,
-                        optional: false,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "format",
-                        ty: Type::String,
-                        required: true,
-                        optional: false,
-                        computed: false,
-                        deprecated: false,
-                    },
-                ],
-                blocks: &[],
-            },
+            block: &ACCESS_LOG_SETTINGS_SCHEMA,
         },
         NestedBlock {
             name: "default_route_settings",
             nesting: Nesting::List,
             min_items: 0,
             max_items: 1,
-            block: &Schema {
-                attributes: &[
-                    Attribute {
-                        name: "data_trace_enabled",
-                        ty: Type::Bool,
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "detailed_metrics_enabled",
-                        ty: Type::Bool,
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "logging_level",
-                        ty: Type::String,
-                        required: false,
-                        optional: true,
-                        computed: true,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "throttling_burst_limit",
-                        ty: Type::Number,
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "throttling_rate_limit",
-                        ty: Type::Number,
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                ],
-                blocks: &[],
-            },
+            block: &DEFAULT_ROUTE_SETTINGS_SCHEMA,
         },
         NestedBlock {
             name: "route_settings",
             nesting: Nesting::Set,
             min_items: 0,
             max_items: 0,
-            block: &Schema {
-                attributes: &[
-                    Attribute {
-                        name: "data_trace_enabled",
-                        ty: Type::Bool,
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "detailed_metrics_enabled",
-                        ty: Type::Bool,
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "logging_level",
-                        ty: Type::String,
-                        required: false,
-                        optional: true,
-                        computed: true,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "route_key",
-                        ty: Type::String,
-                        required: true,
-                        optional: false,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "throttling_burst_limit",
-                        ty: Type::Number,
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "throttling_rate_limit",
-                        ty: Type::Number,
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                ],
-                blocks: &[],
-            },
+            block: &ROUTE_SETTINGS_SCHEMA,
         },
     ],
 };

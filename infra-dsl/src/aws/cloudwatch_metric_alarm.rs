@@ -374,7 +374,7 @@ impl Ref<CloudwatchMetricAlarm> {
 
 /// One `metric` block of `aws_cloudwatch_metric_alarm`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MetricQueryMetric {
+pub struct Metric {
     #[serde(skip_serializing_if = "Option::is_none")]
     dimensions: Option<Map<Expr>>,
     metric_name: Expr,
@@ -386,10 +386,10 @@ pub struct MetricQueryMetric {
     unit: Option<Expr>,
 }
 
-impl MetricQueryMetric {
+impl Metric {
     /// A block with its required arguments and blocks, in name order: `metric_name`, `period`, `stat`.
     pub fn new(metric_name: impl Into<Expr>, period: impl Into<Num>, stat: impl Into<Expr>) -> Self {
-        MetricQueryMetric {
+        Metric {
             dimensions: None,
             metric_name: metric_name.into(),
             namespace: None,
@@ -418,6 +418,60 @@ impl MetricQueryMetric {
     }
 }
 
+static METRIC_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "dimensions",
+            ty: Type::Map(&Type::String),
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "metric_name",
+            ty: Type::String,
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "namespace",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "period",
+            ty: Type::Number,
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "stat",
+            ty: Type::String,
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "unit",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
+
 /// One `metric_query` block of `aws_cloudwatch_metric_alarm`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MetricQuery {
@@ -429,7 +483,7 @@ pub struct MetricQuery {
     #[serde(skip_serializing_if = "Option::is_none")]
     label: Option<Expr>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    metric: Option<MetricQueryMetric>,
+    metric: Option<Metric>,
     #[serde(skip_serializing_if = "Option::is_none")]
     period: Option<Num>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -469,7 +523,7 @@ impl MetricQuery {
     }
 
     /// `metric` blocks (list nesting, at most 1).
-    pub fn metric(mut self, value: MetricQueryMetric) -> Self {
+    pub fn metric(mut self, value: Metric) -> Self {
         self.metric = Some(value);
         self
     }
@@ -486,6 +540,59 @@ impl MetricQuery {
         self
     }
 }
+
+static METRIC_QUERY_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "account_id",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "expression",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute { name: "id", ty: Type::String, required: true, optional: false, computed: false, deprecated: false },
+        Attribute {
+            name: "label",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "period",
+            ty: Type::Number,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "return_data",
+            ty: Type::Bool,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[NestedBlock {
+        name: "metric",
+        nesting: Nesting::List,
+        min_items: 0,
+        max_items: 1,
+        block: &METRIC_SCHEMA,
+    }],
+};
 
 static SCHEMA: Schema = Schema {
     attributes: &[
@@ -680,116 +787,6 @@ static SCHEMA: Schema = Schema {
         nesting: Nesting::Set,
         min_items: 0,
         max_items: 0,
-        block: &Schema {
-            attributes: &[
-                Attribute {
-                    name: "account_id",
-                    ty: Type::String,
-                    required: false,
-                    optional: true,
-                    computed: false,
-                    deprecated: false,
-                },
-                Attribute {
-                    name: "expression",
-                    ty: Type::String,
-                    required: false,
-                    optional: true,
-                    computed: false,
-                    deprecated: false,
-                },
-                Attribute {
-                    name: "id",
-                    ty: Type::String,
-                    required: true,
-                    optional: false,
-                    computed: false,
-                    deprecated: false,
-                },
-                Attribute {
-                    name: "label",
-                    ty: Type::String,
-                    required: false,
-                    optional: true,
-                    computed: false,
-                    deprecated: false,
-                },
-                Attribute {
-                    name: "period",
-                    ty: Type::Number,
-                    required: false,
-                    optional: true,
-                    computed: false,
-                    deprecated: false,
-                },
-                Attribute {
-                    name: "return_data",
-                    ty: Type::Bool,
-                    required: false,
-                    optional: true,
-                    computed: false,
-                    deprecated: false,
-                },
-            ],
-            blocks: &[NestedBlock {
-                name: "metric",
-                nesting: Nesting::List,
-                min_items: 0,
-                max_items: 1,
-                block: &Schema {
-                    attributes: &[
-                        Attribute {
-                            name: "dimensions",
-                            ty: Type::Map(&Type::String),
-                            required: false,
-                            optional: true,
-                            computed: false,
-                            deprecated: false,
-                        },
-                        Attribute {
-                            name: "metric_name",
-                            ty: Type::String,
-                            required: true,
-                            optional: false,
-                            computed: false,
-                            deprecated: false,
-                        },
-                        Attribute {
-                            name: "namespace",
-                            ty: Type::String,
-                            required: false,
-                            optional: true,
-                            computed: false,
-                            deprecated: false,
-                        },
-                        Attribute {
-                            name: "period",
-                            ty: Type::Number,
-                            required: true,
-                            optional: false,
-                            computed: false,
-                            deprecated: false,
-                        },
-                        Attribute {
-                            name: "stat",
-                            ty: Type::String,
-                            required: true,
-                            optional: false,
-                            computed: false,
-                            deprecated: false,
-                        },
-                        Attribute {
-                            name: "unit",
-                            ty: Type::String,
-                            required: false,
-                            optional: true,
-                            computed: false,
-                            deprecated: false,
-                        },
-                    ],
-                    blocks: &[],
-                },
-            }],
-        },
+        block: &METRIC_QUERY_SCHEMA,
     }],
 };

@@ -268,6 +268,28 @@ impl InlinePolicy {
     }
 }
 
+static INLINE_POLICY_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "name",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "policy",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
+
 static SCHEMA: Schema = Schema {
     attributes: &[
         Attribute {
@@ -389,26 +411,6 @@ static SCHEMA: Schema = Schema {
         nesting: Nesting::Set,
         min_items: 0,
         max_items: 0,
-        block: &Schema {
-            attributes: &[
-                Attribute {
-                    name: "name",
-                    ty: Type::String,
-                    required: false,
-                    optional: true,
-                    computed: false,
-                    deprecated: false,
-                },
-                Attribute {
-                    name: "policy",
-                    ty: Type::String,
-                    required: false,
-                    optional: true,
-                    computed: false,
-                    deprecated: false,
-                },
-            ],
-            blocks: &[],
-        },
+        block: &INLINE_POLICY_SCHEMA,
     }],
 };

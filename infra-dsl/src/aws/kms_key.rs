@@ -301,6 +301,18 @@ impl Timeouts {
     }
 }
 
+static TIMEOUTS_SCHEMA: Schema = Schema {
+    attributes: &[Attribute {
+        name: "create",
+        ty: Type::String,
+        required: false,
+        optional: true,
+        computed: false,
+        deprecated: false,
+    }],
+    blocks: &[],
+};
+
 static SCHEMA: Schema = Schema {
     attributes: &[
         Attribute {
@@ -438,16 +450,6 @@ static SCHEMA: Schema = Schema {
         nesting: Nesting::Single,
         min_items: 0,
         max_items: 0,
-        block: &Schema {
-            attributes: &[Attribute {
-                name: "create",
-                ty: Type::String,
-                required: false,
-                optional: true,
-                computed: false,
-                deprecated: false,
-            }],
-            blocks: &[],
-        },
+        block: &TIMEOUTS_SCHEMA,
     }],
 };

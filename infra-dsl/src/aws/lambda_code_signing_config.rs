@@ -147,6 +147,18 @@ impl AllowedPublishers {
     }
 }
 
+static ALLOWED_PUBLISHERS_SCHEMA: Schema = Schema {
+    attributes: &[Attribute {
+        name: "signing_profile_version_arns",
+        ty: Type::Set(&Type::String),
+        required: true,
+        optional: false,
+        computed: false,
+        deprecated: false,
+    }],
+    blocks: &[],
+};
+
 /// One `policies` block of `aws_lambda_code_signing_config`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Policies {
@@ -159,6 +171,18 @@ impl Policies {
         Policies { untrusted_artifact_on_deployment: untrusted_artifact_on_deployment.into() }
     }
 }
+
+static POLICIES_SCHEMA: Schema = Schema {
+    attributes: &[Attribute {
+        name: "untrusted_artifact_on_deployment",
+        ty: Type::String,
+        required: true,
+        optional: false,
+        computed: false,
+        deprecated: false,
+    }],
+    blocks: &[],
+};
 
 static SCHEMA: Schema = Schema {
     attributes: &[
@@ -218,34 +242,8 @@ static SCHEMA: Schema = Schema {
             nesting: Nesting::List,
             min_items: 1,
             max_items: 1,
-            block: &Schema {
-                attributes: &[Attribute {
-                    name: "signing_profile_version_arns",
-                    ty: Type::Set(&Type::String),
-                    required: true,
-                    optional: false,
-                    computed: false,
-                    deprecated: false,
-                }],
-                blocks: &[],
-            },
+            block: &ALLOWED_PUBLISHERS_SCHEMA,
         },
-        NestedBlock {
-            name: "policies",
-            nesting: Nesting::List,
-            min_items: 0,
-            max_items: 1,
-            block: &Schema {
-                attributes: &[Attribute {
-                    name: "untrusted_artifact_on_deployment",
-                    ty: Type::String,
-                    required: true,
-                    optional: false,
-                    computed: false,
-                    deprecated: false,
-                }],
-                blocks: &[],
-            },
-        },
+        NestedBlock { name: "policies", nesting: Nesting::List, min_items: 0, max_items: 1, block: &POLICIES_SCHEMA },
     ],
 };

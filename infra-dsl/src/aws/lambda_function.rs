@@ -555,6 +555,18 @@ impl DeadLetterConfig {
     }
 }
 
+static DEAD_LETTER_CONFIG_SCHEMA: Schema = Schema {
+    attributes: &[Attribute {
+        name: "target_arn",
+        ty: Type::String,
+        required: true,
+        optional: false,
+        computed: false,
+        deprecated: false,
+    }],
+    blocks: &[],
+};
+
 /// One `environment` block of `aws_lambda_function`.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct Environment {
@@ -574,6 +586,18 @@ impl Environment {
         self
     }
 }
+
+static ENVIRONMENT_SCHEMA: Schema = Schema {
+    attributes: &[Attribute {
+        name: "variables",
+        ty: Type::Map(&Type::String),
+        required: false,
+        optional: true,
+        computed: false,
+        deprecated: false,
+    }],
+    blocks: &[],
+};
 
 /// One `ephemeral_storage` block of `aws_lambda_function`.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
@@ -595,6 +619,18 @@ impl EphemeralStorage {
     }
 }
 
+static EPHEMERAL_STORAGE_SCHEMA: Schema = Schema {
+    attributes: &[Attribute {
+        name: "size",
+        ty: Type::Number,
+        required: false,
+        optional: true,
+        computed: true,
+        deprecated: false,
+    }],
+    blocks: &[],
+};
+
 /// One `file_system_config` block of `aws_lambda_function`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FileSystemConfig {
@@ -608,6 +644,28 @@ impl FileSystemConfig {
         FileSystemConfig { arn: arn.into(), local_mount_path: local_mount_path.into() }
     }
 }
+
+static FILE_SYSTEM_CONFIG_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "arn",
+            ty: Type::String,
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "local_mount_path",
+            ty: Type::String,
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
 
 /// One `image_config` block of `aws_lambda_function`.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
@@ -644,6 +702,36 @@ impl ImageConfig {
         self
     }
 }
+
+static IMAGE_CONFIG_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "command",
+            ty: Type::List(&Type::String),
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "entry_point",
+            ty: Type::List(&Type::String),
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "working_directory",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
 
 /// One `logging_config` block of `aws_lambda_function`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -687,6 +775,44 @@ impl LoggingConfig {
     }
 }
 
+static LOGGING_CONFIG_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "application_log_level",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "log_format",
+            ty: Type::String,
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "log_group",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: true,
+            deprecated: false,
+        },
+        Attribute {
+            name: "system_log_level",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
+
 /// One `snap_start` block of `aws_lambda_function`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SnapStart {
@@ -699,6 +825,28 @@ impl SnapStart {
         SnapStart { apply_on: apply_on.into() }
     }
 }
+
+static SNAP_START_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "apply_on",
+            ty: Type::String,
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "optimization_status",
+            ty: Type::String,
+            required: false,
+            optional: false,
+            computed: true,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
 
 /// One `timeouts` block of `aws_lambda_function`.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
@@ -736,6 +884,36 @@ impl Timeouts {
     }
 }
 
+static TIMEOUTS_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "create",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "delete",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "update",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
+
 /// One `tracing_config` block of `aws_lambda_function`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TracingConfig {
@@ -748,6 +926,18 @@ impl TracingConfig {
         TracingConfig { mode: mode.into() }
     }
 }
+
+static TRACING_CONFIG_SCHEMA: Schema = Schema {
+    attributes: &[Attribute {
+        name: "mode",
+        ty: Type::String,
+        required: true,
+        optional: false,
+        computed: false,
+        deprecated: false,
+    }],
+    blocks: &[],
+};
 
 /// One `vpc_config` block of `aws_lambda_function`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -774,6 +964,44 @@ impl VpcConfig {
         self
     }
 }
+
+static VPC_CONFIG_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "ipv6_allowed_for_dual_stack",
+            ty: Type::Bool,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "security_group_ids",
+            ty: Type::Set(&Type::String),
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "subnet_ids",
+            ty: Type::Set(&Type::String),
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "vpc_id",
+            ty: Type::String,
+            required: false,
+            optional: false,
+            computed: true,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
 
 static SCHEMA: Schema = Schema {
     attributes: &[
@@ -1065,278 +1293,64 @@ static SCHEMA: Schema = Schema {
             nesting: Nesting::List,
             min_items: 0,
             max_items: 1,
-            block: &Schema {
-                attributes: &[Attribute {
-                    name: "target_arn",
-                    ty: Type::String,
-                    required: true,
-                    optional: false,
-                    computed: false,
-                    deprecated: false,
-                }],
-                blocks: &[],
-            },
+            block: &DEAD_LETTER_CONFIG_SCHEMA,
         },
         NestedBlock {
             name: "environment",
             nesting: Nesting::List,
             min_items: 0,
             max_items: 1,
-            block: &Schema {
-                attributes: &[Attribute {
-                    name: "variables",
-                    ty: Type::Map(&Type::String),
-                    required: false,
-                    optional: true,
-                    computed: false,
-                    deprecated: false,
-                }],
-                blocks: &[],
-            },
+            block: &ENVIRONMENT_SCHEMA,
         },
         NestedBlock {
             name: "ephemeral_storage",
             nesting: Nesting::List,
             min_items: 0,
             max_items: 1,
-            block: &Schema {
-                attributes: &[Attribute {
-                    name: "size",
-                    ty: Type::Number,
-                    required: false,
-                    optional: true,
-                    computed: true,
-                    deprecated: false,
-                }],
-                blocks: &[],
-            },
+            block: &EPHEMERAL_STORAGE_SCHEMA,
         },
         NestedBlock {
             name: "file_system_config",
             nesting: Nesting::List,
             min_items: 0,
             max_items: 1,
-            block: &Schema {
-                attributes: &[
-                    Attribute {
-                        name: "arn",
-                        ty: Type::String,
-                        required: true,
-                        optional: false,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "local_mount_path",
-                        ty: Type::String,
-                        required: true,
-                        optional: false,
-                        computed: false,
-                        deprecated: false,
-                    },
-                ],
-                blocks: &[],
-            },
+            block: &FILE_SYSTEM_CONFIG_SCHEMA,
         },
         NestedBlock {
             name: "image_config",
             nesting: Nesting::List,
             min_items: 0,
             max_items: 1,
-            block: &Schema {
-                attributes: &[
-                    Attribute {
-                        name: "command",
-                        ty: Type::List(&Type::String),
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "entry_point",
-                        ty: Type::List(&Type::String),
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "working_directory",
-                        ty: Type::String,
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                ],
-                blocks: &[],
-            },
+            block: &IMAGE_CONFIG_SCHEMA,
         },
         NestedBlock {
             name: "logging_config",
             nesting: Nesting::List,
             min_items: 0,
             max_items: 1,
-            block: &Schema {
-                attributes: &[
-                    Attribute {
-                        name: "application_log_level",
-                        ty: Type::String,
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "log_format",
-                        ty: Type::String,
-                        required: true,
-                        optional: false,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "log_group",
-                        ty: Type::String,
-                        required: false,
-                        optional: true,
-                        computed: true,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "system_log_level",
-                        ty: Type::String,
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                ],
-                blocks: &[],
-            },
+            block: &LOGGING_CONFIG_SCHEMA,
         },
         NestedBlock {
             name: "snap_start",
             nesting: Nesting::List,
             min_items: 0,
             max_items: 1,
-            block: &Schema {
-                attributes: &[
-                    Attribute {
-                        name: "apply_on",
-                        ty: Type::String,
-                        required: true,
-                        optional: false,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "optimization_status",
-                        ty: Type::String,
-                        required: false,
-                        optional: false,
-                        computed: true,
-                        deprecated: false,
-                    },
-                ],
-                blocks: &[],
-            },
+            block: &SNAP_START_SCHEMA,
         },
-        NestedBlock {
-            name: "timeouts",
-            nesting: Nesting::Single,
-            min_items: 0,
-            max_items: 0,
-            block: &Schema {
-                attributes: &[
-                    Attribute {
-                        name: "create",
-                        ty: Type::String,
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "delete",
-                        ty: Type::String,
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "update",
-                        ty: Type::String,
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                ],
-                blocks: &[],
-            },
-        },
+        NestedBlock { name: "timeouts", nesting: Nesting::Single, min_items: 0, max_items: 0, block: &TIMEOUTS_SCHEMA },
         NestedBlock {
             name: "tracing_config",
             nesting: Nesting::List,
             min_items: 0,
             max_items: 1,
-            block: &Schema {
-                attributes: &[Attribute {
-                    name: "mode",
-                    ty: Type::String,
-                    required: true,
-                    optional: false,
-                    computed: false,
-                    deprecated: false,
-                }],
-                blocks: &[],
-            },
+            block: &TRACING_CONFIG_SCHEMA,
         },
         NestedBlock {
             name: "vpc_config",
             nesting: Nesting::List,
             min_items: 0,
             max_items: 1,
-            block: &Schema {
-                attributes: &[
-                    Attribute {
-                        name: "ipv6_allowed_for_dual_stack",
-                        ty: Type::Bool,
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "security_group_ids",
-                        ty: Type::Set(&Type::String),
-                        required: true,
-                        optional: false,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "subnet_ids",
-                        ty: Type::Set(&Type::String),
-                        required: true,
-                        optional: false,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "vpc_id",
-                        ty: Type::String,
-                        required: false,
-                        optional: false,
-                        computed: true,
-                        deprecated: false,
-                    },
-                ],
-                blocks: &[],
-            },
+            block: &VPC_CONFIG_SCHEMA,
         },
     ],
 };

@@ -396,6 +396,52 @@ impl CorsRule {
     }
 }
 
+static CORS_RULE_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "allowed_headers",
+            ty: Type::List(&Type::String),
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "allowed_methods",
+            ty: Type::List(&Type::String),
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "allowed_origins",
+            ty: Type::List(&Type::String),
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "expose_headers",
+            ty: Type::List(&Type::String),
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "max_age_seconds",
+            ty: Type::Number,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
+
 /// One `grant` block of `aws_s3_bucket`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Grant {
@@ -426,9 +472,40 @@ impl Grant {
     }
 }
 
+static GRANT_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute { name: "id", ty: Type::String, required: false, optional: true, computed: false, deprecated: false },
+        Attribute {
+            name: "permissions",
+            ty: Type::Set(&Type::String),
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "type",
+            ty: Type::String,
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "uri",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
+
 /// One `expiration` block of `aws_s3_bucket`.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
-pub struct LifecycleRuleExpiration {
+pub struct Expiration {
     #[serde(skip_serializing_if = "Option::is_none")]
     date: Option<Expr>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -437,10 +514,10 @@ pub struct LifecycleRuleExpiration {
     expired_object_delete_marker: Option<Bool>,
 }
 
-impl LifecycleRuleExpiration {
+impl Expiration {
     /// A block; it has no required arguments.
     pub fn new() -> Self {
-        LifecycleRuleExpiration { date: None, days: None, expired_object_delete_marker: None }
+        Expiration { date: None, days: None, expired_object_delete_marker: None }
     }
 
     /// `date`: string, optional.
@@ -462,17 +539,47 @@ impl LifecycleRuleExpiration {
     }
 }
 
+static EXPIRATION_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "date",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "days",
+            ty: Type::Number,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "expired_object_delete_marker",
+            ty: Type::Bool,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
+
 /// One `noncurrent_version_expiration` block of `aws_s3_bucket`.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
-pub struct LifecycleRuleNoncurrentVersionExpiration {
+pub struct NoncurrentVersionExpiration {
     #[serde(skip_serializing_if = "Option::is_none")]
     days: Option<Num>,
 }
 
-impl LifecycleRuleNoncurrentVersionExpiration {
+impl NoncurrentVersionExpiration {
     /// A block; it has no required arguments.
     pub fn new() -> Self {
-        LifecycleRuleNoncurrentVersionExpiration { days: None }
+        NoncurrentVersionExpiration { days: None }
     }
 
     /// `days`: number, optional.
@@ -482,18 +589,30 @@ impl LifecycleRuleNoncurrentVersionExpiration {
     }
 }
 
+static NONCURRENT_VERSION_EXPIRATION_SCHEMA: Schema = Schema {
+    attributes: &[Attribute {
+        name: "days",
+        ty: Type::Number,
+        required: false,
+        optional: true,
+        computed: false,
+        deprecated: false,
+    }],
+    blocks: &[],
+};
+
 /// One `noncurrent_version_transition` block of `aws_s3_bucket`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LifecycleRuleNoncurrentVersionTransition {
+pub struct NoncurrentVersionTransition {
     #[serde(skip_serializing_if = "Option::is_none")]
     days: Option<Num>,
     storage_class: Expr,
 }
 
-impl LifecycleRuleNoncurrentVersionTransition {
+impl NoncurrentVersionTransition {
     /// A block with its required arguments and blocks, in name order: `storage_class`.
     pub fn new(storage_class: impl Into<Expr>) -> Self {
-        LifecycleRuleNoncurrentVersionTransition { days: None, storage_class: storage_class.into() }
+        NoncurrentVersionTransition { days: None, storage_class: storage_class.into() }
     }
 
     /// `days`: number, optional.
@@ -503,9 +622,31 @@ impl LifecycleRuleNoncurrentVersionTransition {
     }
 }
 
+static NONCURRENT_VERSION_TRANSITION_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "days",
+            ty: Type::Number,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "storage_class",
+            ty: Type::String,
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
+
 /// One `transition` block of `aws_s3_bucket`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LifecycleRuleTransition {
+pub struct Transition {
     #[serde(skip_serializing_if = "Option::is_none")]
     date: Option<Expr>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -513,10 +654,10 @@ pub struct LifecycleRuleTransition {
     storage_class: Expr,
 }
 
-impl LifecycleRuleTransition {
+impl Transition {
     /// A block with its required arguments and blocks, in name order: `storage_class`.
     pub fn new(storage_class: impl Into<Expr>) -> Self {
-        LifecycleRuleTransition { date: None, days: None, storage_class: storage_class.into() }
+        Transition { date: None, days: None, storage_class: storage_class.into() }
     }
 
     /// `date`: string, optional.
@@ -532,6 +673,36 @@ impl LifecycleRuleTransition {
     }
 }
 
+static TRANSITION_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "date",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "days",
+            ty: Type::Number,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "storage_class",
+            ty: Type::String,
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
+
 /// One `lifecycle_rule` block of `aws_s3_bucket`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LifecycleRule {
@@ -539,19 +710,19 @@ pub struct LifecycleRule {
     abort_incomplete_multipart_upload_days: Option<Num>,
     enabled: Bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    expiration: Option<LifecycleRuleExpiration>,
+    expiration: Option<Expiration>,
     #[serde(skip_serializing_if = "Option::is_none")]
     id: Option<Expr>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    noncurrent_version_expiration: Option<LifecycleRuleNoncurrentVersionExpiration>,
+    noncurrent_version_expiration: Option<NoncurrentVersionExpiration>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    noncurrent_version_transition: Option<Blocks<LifecycleRuleNoncurrentVersionTransition>>,
+    noncurrent_version_transition: Option<Blocks<NoncurrentVersionTransition>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     prefix: Option<Expr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tags: Option<Map<Expr>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    transition: Option<Blocks<LifecycleRuleTransition>>,
+    transition: Option<Blocks<Transition>>,
 }
 
 impl LifecycleRule {
@@ -577,7 +748,7 @@ impl LifecycleRule {
     }
 
     /// `expiration` blocks (list nesting, at most 1).
-    pub fn expiration(mut self, value: LifecycleRuleExpiration) -> Self {
+    pub fn expiration(mut self, value: Expiration) -> Self {
         self.expiration = Some(value);
         self
     }
@@ -589,16 +760,13 @@ impl LifecycleRule {
     }
 
     /// `noncurrent_version_expiration` blocks (list nesting, at most 1).
-    pub fn noncurrent_version_expiration(mut self, value: LifecycleRuleNoncurrentVersionExpiration) -> Self {
+    pub fn noncurrent_version_expiration(mut self, value: NoncurrentVersionExpiration) -> Self {
         self.noncurrent_version_expiration = Some(value);
         self
     }
 
     /// `noncurrent_version_transition` blocks (set nesting, any number).
-    pub fn noncurrent_version_transition(
-        mut self,
-        value: impl Into<Blocks<LifecycleRuleNoncurrentVersionTransition>>,
-    ) -> Self {
+    pub fn noncurrent_version_transition(mut self, value: impl Into<Blocks<NoncurrentVersionTransition>>) -> Self {
         self.noncurrent_version_transition = Some(value.into());
         self
     }
@@ -616,11 +784,79 @@ impl LifecycleRule {
     }
 
     /// `transition` blocks (set nesting, any number).
-    pub fn transition(mut self, value: impl Into<Blocks<LifecycleRuleTransition>>) -> Self {
+    pub fn transition(mut self, value: impl Into<Blocks<Transition>>) -> Self {
         self.transition = Some(value.into());
         self
     }
 }
+
+static LIFECYCLE_RULE_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "abort_incomplete_multipart_upload_days",
+            ty: Type::Number,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "enabled",
+            ty: Type::Bool,
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute { name: "id", ty: Type::String, required: false, optional: true, computed: true, deprecated: false },
+        Attribute {
+            name: "prefix",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "tags",
+            ty: Type::Map(&Type::String),
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[
+        NestedBlock {
+            name: "expiration",
+            nesting: Nesting::List,
+            min_items: 0,
+            max_items: 1,
+            block: &EXPIRATION_SCHEMA,
+        },
+        NestedBlock {
+            name: "noncurrent_version_expiration",
+            nesting: Nesting::List,
+            min_items: 0,
+            max_items: 1,
+            block: &NONCURRENT_VERSION_EXPIRATION_SCHEMA,
+        },
+        NestedBlock {
+            name: "noncurrent_version_transition",
+            nesting: Nesting::Set,
+            min_items: 0,
+            max_items: 0,
+            block: &NONCURRENT_VERSION_TRANSITION_SCHEMA,
+        },
+        NestedBlock {
+            name: "transition",
+            nesting: Nesting::Set,
+            min_items: 0,
+            max_items: 0,
+            block: &TRANSITION_SCHEMA,
+        },
+    ],
+};
 
 /// One `logging` block of `aws_s3_bucket`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -643,9 +879,31 @@ impl Logging {
     }
 }
 
+static LOGGING_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "target_bucket",
+            ty: Type::String,
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "target_prefix",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
+
 /// One `default_retention` block of `aws_s3_bucket`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ObjectLockConfigurationRuleDefaultRetention {
+pub struct DefaultRetention {
     #[serde(skip_serializing_if = "Option::is_none")]
     days: Option<Num>,
     mode: Expr,
@@ -653,10 +911,10 @@ pub struct ObjectLockConfigurationRuleDefaultRetention {
     years: Option<Num>,
 }
 
-impl ObjectLockConfigurationRuleDefaultRetention {
+impl DefaultRetention {
     /// A block with its required arguments and blocks, in name order: `mode`.
     pub fn new(mode: impl Into<Expr>) -> Self {
-        ObjectLockConfigurationRuleDefaultRetention { days: None, mode: mode.into(), years: None }
+        DefaultRetention { days: None, mode: mode.into(), years: None }
     }
 
     /// `days`: number, optional.
@@ -672,18 +930,59 @@ impl ObjectLockConfigurationRuleDefaultRetention {
     }
 }
 
+static DEFAULT_RETENTION_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "days",
+            ty: Type::Number,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "mode",
+            ty: Type::String,
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "years",
+            ty: Type::Number,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
+
 /// One `rule` block of `aws_s3_bucket`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ObjectLockConfigurationRule {
-    default_retention: ObjectLockConfigurationRuleDefaultRetention,
+pub struct Rule {
+    default_retention: DefaultRetention,
 }
 
-impl ObjectLockConfigurationRule {
+impl Rule {
     /// A block with its required arguments and blocks, in name order: `default_retention`.
-    pub fn new(default_retention: ObjectLockConfigurationRuleDefaultRetention) -> Self {
-        ObjectLockConfigurationRule { default_retention }
+    pub fn new(default_retention: DefaultRetention) -> Self {
+        Rule { default_retention }
     }
 }
+
+static RULE_SCHEMA: Schema = Schema {
+    attributes: &[],
+    blocks: &[NestedBlock {
+        name: "default_retention",
+        nesting: Nesting::List,
+        min_items: 1,
+        max_items: 1,
+        block: &DEFAULT_RETENTION_SCHEMA,
+    }],
+};
 
 /// One `object_lock_configuration` block of `aws_s3_bucket`.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
@@ -691,7 +990,7 @@ pub struct ObjectLockConfiguration {
     #[serde(skip_serializing_if = "Option::is_none")]
     object_lock_enabled: Option<Expr>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    rule: Option<ObjectLockConfigurationRule>,
+    rule: Option<Rule>,
 }
 
 impl ObjectLockConfiguration {
@@ -709,38 +1008,62 @@ impl ObjectLockConfiguration {
 
     /// `rule` blocks (list nesting, at most 1).
     #[deprecated(note = "`rule` is deprecated in the hashicorp/aws 5.100.0 provider schema")]
-    pub fn rule(mut self, value: ObjectLockConfigurationRule) -> Self {
+    pub fn rule(mut self, value: Rule) -> Self {
         self.rule = Some(value);
         self
     }
 }
 
+static OBJECT_LOCK_CONFIGURATION_SCHEMA: Schema = Schema {
+    attributes: &[Attribute {
+        name: "object_lock_enabled",
+        ty: Type::String,
+        required: false,
+        optional: true,
+        computed: false,
+        deprecated: true,
+    }],
+    blocks: &[NestedBlock { name: "rule", nesting: Nesting::List, min_items: 0, max_items: 1, block: &RULE_SCHEMA }],
+};
+
 /// One `access_control_translation` block of `aws_s3_bucket`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ReplicationConfigurationRulesDestinationAccessControlTranslation {
+pub struct AccessControlTranslation {
     owner: Expr,
 }
 
-impl ReplicationConfigurationRulesDestinationAccessControlTranslation {
+impl AccessControlTranslation {
     /// A block with its required arguments and blocks, in name order: `owner`.
     pub fn new(owner: impl Into<Expr>) -> Self {
-        ReplicationConfigurationRulesDestinationAccessControlTranslation { owner: owner.into() }
+        AccessControlTranslation { owner: owner.into() }
     }
 }
+
+static ACCESS_CONTROL_TRANSLATION_SCHEMA: Schema = Schema {
+    attributes: &[Attribute {
+        name: "owner",
+        ty: Type::String,
+        required: true,
+        optional: false,
+        computed: false,
+        deprecated: false,
+    }],
+    blocks: &[],
+};
 
 /// One `metrics` block of `aws_s3_bucket`.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
-pub struct ReplicationConfigurationRulesDestinationMetrics {
+pub struct Metrics {
     #[serde(skip_serializing_if = "Option::is_none")]
     minutes: Option<Num>,
     #[serde(skip_serializing_if = "Option::is_none")]
     status: Option<Expr>,
 }
 
-impl ReplicationConfigurationRulesDestinationMetrics {
+impl Metrics {
     /// A block; it has no required arguments.
     pub fn new() -> Self {
-        ReplicationConfigurationRulesDestinationMetrics { minutes: None, status: None }
+        Metrics { minutes: None, status: None }
     }
 
     /// `minutes`: number, optional.
@@ -756,56 +1079,50 @@ impl ReplicationConfigurationRulesDestinationMetrics {
     }
 }
 
-/// One `replication_time` block of `aws_s3_bucket`.
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
-pub struct ReplicationConfigurationRulesDestinationReplicationTime {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    minutes: Option<Num>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<Expr>,
-}
-
-impl ReplicationConfigurationRulesDestinationReplicationTime {
-    /// A block; it has no required arguments.
-    pub fn new() -> Self {
-        ReplicationConfigurationRulesDestinationReplicationTime { minutes: None, status: None }
-    }
-
-    /// `minutes`: number, optional.
-    pub fn minutes(mut self, value: impl Into<Num>) -> Self {
-        self.minutes = Some(value.into());
-        self
-    }
-
-    /// `status`: string, optional.
-    pub fn status(mut self, value: impl Into<Expr>) -> Self {
-        self.status = Some(value.into());
-        self
-    }
-}
+static METRICS_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "minutes",
+            ty: Type::Number,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "status",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
 
 /// One `destination` block of `aws_s3_bucket`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ReplicationConfigurationRulesDestination {
+pub struct Destination {
     #[serde(skip_serializing_if = "Option::is_none")]
-    access_control_translation: Option<ReplicationConfigurationRulesDestinationAccessControlTranslation>,
+    access_control_translation: Option<AccessControlTranslation>,
     #[serde(skip_serializing_if = "Option::is_none")]
     account_id: Option<Expr>,
     bucket: Expr,
     #[serde(skip_serializing_if = "Option::is_none")]
-    metrics: Option<ReplicationConfigurationRulesDestinationMetrics>,
+    metrics: Option<Metrics>,
     #[serde(skip_serializing_if = "Option::is_none")]
     replica_kms_key_id: Option<Expr>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    replication_time: Option<ReplicationConfigurationRulesDestinationReplicationTime>,
+    replication_time: Option<Metrics>,
     #[serde(skip_serializing_if = "Option::is_none")]
     storage_class: Option<Expr>,
 }
 
-impl ReplicationConfigurationRulesDestination {
+impl Destination {
     /// A block with its required arguments and blocks, in name order: `bucket`.
     pub fn new(bucket: impl Into<Expr>) -> Self {
-        ReplicationConfigurationRulesDestination {
+        Destination {
             access_control_translation: None,
             account_id: None,
             bucket: bucket.into(),
@@ -817,10 +1134,7 @@ impl ReplicationConfigurationRulesDestination {
     }
 
     /// `access_control_translation` blocks (list nesting, at most 1).
-    pub fn access_control_translation(
-        mut self,
-        value: ReplicationConfigurationRulesDestinationAccessControlTranslation,
-    ) -> Self {
+    pub fn access_control_translation(mut self, value: AccessControlTranslation) -> Self {
         self.access_control_translation = Some(value);
         self
     }
@@ -832,7 +1146,7 @@ impl ReplicationConfigurationRulesDestination {
     }
 
     /// `metrics` blocks (list nesting, at most 1).
-    pub fn metrics(mut self, value: ReplicationConfigurationRulesDestinationMetrics) -> Self {
+    pub fn metrics(mut self, value: Metrics) -> Self {
         self.metrics = Some(value);
         self
     }
@@ -844,7 +1158,7 @@ impl ReplicationConfigurationRulesDestination {
     }
 
     /// `replication_time` blocks (list nesting, at most 1).
-    pub fn replication_time(mut self, value: ReplicationConfigurationRulesDestinationReplicationTime) -> Self {
+    pub fn replication_time(mut self, value: Metrics) -> Self {
         self.replication_time = Some(value);
         self
     }
@@ -856,19 +1170,73 @@ impl ReplicationConfigurationRulesDestination {
     }
 }
 
+static DESTINATION_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "account_id",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "bucket",
+            ty: Type::String,
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "replica_kms_key_id",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "storage_class",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[
+        NestedBlock {
+            name: "access_control_translation",
+            nesting: Nesting::List,
+            min_items: 0,
+            max_items: 1,
+            block: &ACCESS_CONTROL_TRANSLATION_SCHEMA,
+        },
+        NestedBlock { name: "metrics", nesting: Nesting::List, min_items: 0, max_items: 1, block: &METRICS_SCHEMA },
+        NestedBlock {
+            name: "replication_time",
+            nesting: Nesting::List,
+            min_items: 0,
+            max_items: 1,
+            block: &METRICS_SCHEMA,
+        },
+    ],
+};
+
 /// One `filter` block of `aws_s3_bucket`.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
-pub struct ReplicationConfigurationRulesFilter {
+pub struct Filter {
     #[serde(skip_serializing_if = "Option::is_none")]
     prefix: Option<Expr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tags: Option<Map<Expr>>,
 }
 
-impl ReplicationConfigurationRulesFilter {
+impl Filter {
     /// A block; it has no required arguments.
     pub fn new() -> Self {
-        ReplicationConfigurationRulesFilter { prefix: None, tags: None }
+        Filter { prefix: None, tags: None }
     }
 
     /// `prefix`: string, optional.
@@ -884,50 +1252,92 @@ impl ReplicationConfigurationRulesFilter {
     }
 }
 
+static FILTER_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "prefix",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "tags",
+            ty: Type::Map(&Type::String),
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
+
 /// One `sse_kms_encrypted_objects` block of `aws_s3_bucket`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ReplicationConfigurationRulesSourceSelectionCriteriaSseKmsEncryptedObjects {
+pub struct SseKmsEncryptedObjects {
     enabled: Bool,
 }
 
-impl ReplicationConfigurationRulesSourceSelectionCriteriaSseKmsEncryptedObjects {
+impl SseKmsEncryptedObjects {
     /// A block with its required arguments and blocks, in name order: `enabled`.
     pub fn new(enabled: impl Into<Bool>) -> Self {
-        ReplicationConfigurationRulesSourceSelectionCriteriaSseKmsEncryptedObjects { enabled: enabled.into() }
+        SseKmsEncryptedObjects { enabled: enabled.into() }
     }
 }
+
+static SSE_KMS_ENCRYPTED_OBJECTS_SCHEMA: Schema = Schema {
+    attributes: &[Attribute {
+        name: "enabled",
+        ty: Type::Bool,
+        required: true,
+        optional: false,
+        computed: false,
+        deprecated: false,
+    }],
+    blocks: &[],
+};
 
 /// One `source_selection_criteria` block of `aws_s3_bucket`.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
-pub struct ReplicationConfigurationRulesSourceSelectionCriteria {
+pub struct SourceSelectionCriteria {
     #[serde(skip_serializing_if = "Option::is_none")]
-    sse_kms_encrypted_objects: Option<ReplicationConfigurationRulesSourceSelectionCriteriaSseKmsEncryptedObjects>,
+    sse_kms_encrypted_objects: Option<SseKmsEncryptedObjects>,
 }
 
-impl ReplicationConfigurationRulesSourceSelectionCriteria {
+impl SourceSelectionCriteria {
     /// A block; it has no required arguments.
     pub fn new() -> Self {
-        ReplicationConfigurationRulesSourceSelectionCriteria { sse_kms_encrypted_objects: None }
+        SourceSelectionCriteria { sse_kms_encrypted_objects: None }
     }
 
     /// `sse_kms_encrypted_objects` blocks (list nesting, at most 1).
-    pub fn sse_kms_encrypted_objects(
-        mut self,
-        value: ReplicationConfigurationRulesSourceSelectionCriteriaSseKmsEncryptedObjects,
-    ) -> Self {
+    pub fn sse_kms_encrypted_objects(mut self, value: SseKmsEncryptedObjects) -> Self {
         self.sse_kms_encrypted_objects = Some(value);
         self
     }
 }
 
+static SOURCE_SELECTION_CRITERIA_SCHEMA: Schema = Schema {
+    attributes: &[],
+    blocks: &[NestedBlock {
+        name: "sse_kms_encrypted_objects",
+        nesting: Nesting::List,
+        min_items: 0,
+        max_items: 1,
+        block: &SSE_KMS_ENCRYPTED_OBJECTS_SCHEMA,
+    }],
+};
+
 /// One `rules` block of `aws_s3_bucket`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ReplicationConfigurationRules {
+pub struct Rules {
     #[serde(skip_serializing_if = "Option::is_none")]
     delete_marker_replication_status: Option<Expr>,
-    destination: ReplicationConfigurationRulesDestination,
+    destination: Destination,
     #[serde(skip_serializing_if = "Option::is_none")]
-    filter: Option<ReplicationConfigurationRulesFilter>,
+    filter: Option<Filter>,
     #[serde(skip_serializing_if = "Option::is_none")]
     id: Option<Expr>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -935,14 +1345,14 @@ pub struct ReplicationConfigurationRules {
     #[serde(skip_serializing_if = "Option::is_none")]
     priority: Option<Num>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    source_selection_criteria: Option<ReplicationConfigurationRulesSourceSelectionCriteria>,
+    source_selection_criteria: Option<SourceSelectionCriteria>,
     status: Expr,
 }
 
-impl ReplicationConfigurationRules {
+impl Rules {
     /// A block with its required arguments and blocks, in name order: `destination`, `status`.
-    pub fn new(destination: ReplicationConfigurationRulesDestination, status: impl Into<Expr>) -> Self {
-        ReplicationConfigurationRules {
+    pub fn new(destination: Destination, status: impl Into<Expr>) -> Self {
+        Rules {
             delete_marker_replication_status: None,
             destination,
             filter: None,
@@ -961,7 +1371,7 @@ impl ReplicationConfigurationRules {
     }
 
     /// `filter` blocks (list nesting, at most 1).
-    pub fn filter(mut self, value: ReplicationConfigurationRulesFilter) -> Self {
+    pub fn filter(mut self, value: Filter) -> Self {
         self.filter = Some(value);
         self
     }
@@ -985,41 +1395,105 @@ impl ReplicationConfigurationRules {
     }
 
     /// `source_selection_criteria` blocks (list nesting, at most 1).
-    pub fn source_selection_criteria(mut self, value: ReplicationConfigurationRulesSourceSelectionCriteria) -> Self {
+    pub fn source_selection_criteria(mut self, value: SourceSelectionCriteria) -> Self {
         self.source_selection_criteria = Some(value);
         self
     }
 }
 
+static RULES_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "delete_marker_replication_status",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute { name: "id", ty: Type::String, required: false, optional: true, computed: false, deprecated: false },
+        Attribute {
+            name: "prefix",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "priority",
+            ty: Type::Number,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "status",
+            ty: Type::String,
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[
+        NestedBlock {
+            name: "destination",
+            nesting: Nesting::List,
+            min_items: 1,
+            max_items: 1,
+            block: &DESTINATION_SCHEMA,
+        },
+        NestedBlock { name: "filter", nesting: Nesting::List, min_items: 0, max_items: 1, block: &FILTER_SCHEMA },
+        NestedBlock {
+            name: "source_selection_criteria",
+            nesting: Nesting::List,
+            min_items: 0,
+            max_items: 1,
+            block: &SOURCE_SELECTION_CRITERIA_SCHEMA,
+        },
+    ],
+};
+
 /// One `replication_configuration` block of `aws_s3_bucket`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReplicationConfiguration {
     role: Expr,
-    rules: Blocks<ReplicationConfigurationRules>,
+    rules: Blocks<Rules>,
 }
 
 impl ReplicationConfiguration {
     /// A block with its required arguments and blocks, in name order: `role`, `rules`.
-    pub fn new(role: impl Into<Expr>, rules: impl Into<Blocks<ReplicationConfigurationRules>>) -> Self {
+    pub fn new(role: impl Into<Expr>, rules: impl Into<Blocks<Rules>>) -> Self {
         ReplicationConfiguration { role: role.into(), rules: rules.into() }
     }
 }
 
+static REPLICATION_CONFIGURATION_SCHEMA: Schema = Schema {
+    attributes: &[Attribute {
+        name: "role",
+        ty: Type::String,
+        required: true,
+        optional: false,
+        computed: false,
+        deprecated: false,
+    }],
+    blocks: &[NestedBlock { name: "rules", nesting: Nesting::Set, min_items: 1, max_items: 0, block: &RULES_SCHEMA }],
+};
+
 /// One `apply_server_side_encryption_by_default` block of `aws_s3_bucket`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefault {
+pub struct ApplyServerSideEncryptionByDefault {
     #[serde(skip_serializing_if = "Option::is_none")]
     kms_master_key_id: Option<Expr>,
     sse_algorithm: Expr,
 }
 
-impl ServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefault {
+impl ApplyServerSideEncryptionByDefault {
     /// A block with its required arguments and blocks, in name order: `sse_algorithm`.
     pub fn new(sse_algorithm: impl Into<Expr>) -> Self {
-        ServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefault {
-            kms_master_key_id: None,
-            sse_algorithm: sse_algorithm.into(),
-        }
+        ApplyServerSideEncryptionByDefault { kms_master_key_id: None, sse_algorithm: sse_algorithm.into() }
     }
 
     /// `kms_master_key_id`: string, optional.
@@ -1029,19 +1503,39 @@ impl ServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefault {
     }
 }
 
+static APPLY_SERVER_SIDE_ENCRYPTION_BY_DEFAULT_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "kms_master_key_id",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "sse_algorithm",
+            ty: Type::String,
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
+
 /// One `rule` block of `aws_s3_bucket`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ServerSideEncryptionConfigurationRule {
-    apply_server_side_encryption_by_default: ServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefault,
+    apply_server_side_encryption_by_default: ApplyServerSideEncryptionByDefault,
     #[serde(skip_serializing_if = "Option::is_none")]
     bucket_key_enabled: Option<Bool>,
 }
 
 impl ServerSideEncryptionConfigurationRule {
     /// A block with its required arguments and blocks, in name order: `apply_server_side_encryption_by_default`.
-    pub fn new(
-        apply_server_side_encryption_by_default: ServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefault,
-    ) -> Self {
+    pub fn new(apply_server_side_encryption_by_default: ApplyServerSideEncryptionByDefault) -> Self {
         ServerSideEncryptionConfigurationRule { apply_server_side_encryption_by_default, bucket_key_enabled: None }
     }
 
@@ -1051,6 +1545,24 @@ impl ServerSideEncryptionConfigurationRule {
         self
     }
 }
+
+static SERVER_SIDE_ENCRYPTION_CONFIGURATION_RULE_SCHEMA: Schema = Schema {
+    attributes: &[Attribute {
+        name: "bucket_key_enabled",
+        ty: Type::Bool,
+        required: false,
+        optional: true,
+        computed: false,
+        deprecated: false,
+    }],
+    blocks: &[NestedBlock {
+        name: "apply_server_side_encryption_by_default",
+        nesting: Nesting::List,
+        min_items: 1,
+        max_items: 1,
+        block: &APPLY_SERVER_SIDE_ENCRYPTION_BY_DEFAULT_SCHEMA,
+    }],
+};
 
 /// One `server_side_encryption_configuration` block of `aws_s3_bucket`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -1064,6 +1576,17 @@ impl ServerSideEncryptionConfiguration {
         ServerSideEncryptionConfiguration { rule }
     }
 }
+
+static SERVER_SIDE_ENCRYPTION_CONFIGURATION_SCHEMA: Schema = Schema {
+    attributes: &[],
+    blocks: &[NestedBlock {
+        name: "rule",
+        nesting: Nesting::List,
+        min_items: 1,
+        max_items: 1,
+        block: &SERVER_SIDE_ENCRYPTION_CONFIGURATION_RULE_SCHEMA,
+    }],
+};
 
 /// One `timeouts` block of `aws_s3_bucket`.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
@@ -1109,6 +1632,44 @@ impl Timeouts {
     }
 }
 
+static TIMEOUTS_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "create",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "delete",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "read",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "update",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
+
 /// One `versioning` block of `aws_s3_bucket`.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct Versioning {
@@ -1136,6 +1697,28 @@ impl Versioning {
         self
     }
 }
+
+static VERSIONING_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "enabled",
+            ty: Type::Bool,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "mfa_delete",
+            ty: Type::Bool,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
 
 /// One `website` block of `aws_s3_bucket`.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
@@ -1180,6 +1763,44 @@ impl Website {
         self
     }
 }
+
+static WEBSITE_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "error_document",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "index_document",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "redirect_all_requests_to",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "routing_rules",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
 
 static SCHEMA: Schema = Schema {
     attributes: &[
@@ -1315,753 +1936,45 @@ static SCHEMA: Schema = Schema {
         },
     ],
     blocks: &[
-        NestedBlock {
-            name: "cors_rule",
-            nesting: Nesting::List,
-            min_items: 0,
-            max_items: 0,
-            block: &Schema {
-                attributes: &[
-                    Attribute {
-                        name: "allowed_headers",
-                        ty: Type::List(&Type::String),
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "allowed_methods",
-                        ty: Type::List(&Type::String),
-                        required: true,
-                        optional: false,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "allowed_origins",
-                        ty: Type::List(&Type::String),
-                        required: true,
-                        optional: false,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "expose_headers",
-                        ty: Type::List(&Type::String),
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "max_age_seconds",
-                        ty: Type::Number,
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                ],
-                blocks: &[],
-            },
-        },
-        NestedBlock {
-            name: "grant",
-            nesting: Nesting::Set,
-            min_items: 0,
-            max_items: 0,
-            block: &Schema {
-                attributes: &[
-                    Attribute {
-                        name: "id",
-                        ty: Type::String,
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "permissions",
-                        ty: Type::Set(&Type::String),
-                        required: true,
-                        optional: false,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "type",
-                        ty: Type::String,
-                        required: true,
-                        optional: false,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "uri",
-                        ty: Type::String,
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                ],
-                blocks: &[],
-            },
-        },
+        NestedBlock { name: "cors_rule", nesting: Nesting::List, min_items: 0, max_items: 0, block: &CORS_RULE_SCHEMA },
+        NestedBlock { name: "grant", nesting: Nesting::Set, min_items: 0, max_items: 0, block: &GRANT_SCHEMA },
         NestedBlock {
             name: "lifecycle_rule",
             nesting: Nesting::List,
             min_items: 0,
             max_items: 0,
-            block: &Schema {
-                attributes: &[
-                    Attribute {
-                        name: "abort_incomplete_multipart_upload_days",
-                        ty: Type::Number,
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "enabled",
-                        ty: Type::Bool,
-                        required: true,
-                        optional: false,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "id",
-                        ty: Type::String,
-                        required: false,
-                        optional: true,
-                        computed: true,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "prefix",
-                        ty: Type::String,
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "tags",
-                        ty: Type::Map(&Type::String),
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                ],
-                blocks: &[
-                    NestedBlock {
-                        name: "expiration",
-                        nesting: Nesting::List,
-                        min_items: 0,
-                        max_items: 1,
-                        block: &Schema {
-                            attributes: &[
-                                Attribute {
-                                    name: "date",
-                                    ty: Type::String,
-                                    required: false,
-                                    optional: true,
-                                    computed: false,
-                                    deprecated: false,
-                                },
-                                Attribute {
-                                    name: "days",
-                                    ty: Type::Number,
-                                    required: false,
-                                    optional: true,
-                                    computed: false,
-                                    deprecated: false,
-                                },
-                                Attribute {
-                                    name: "expired_object_delete_marker",
-                                    ty: Type::Bool,
-                                    required: false,
-                                    optional: true,
-                                    computed: false,
-                                    deprecated: false,
-                                },
-                            ],
-                            blocks: &[],
-                        },
-                    },
-                    NestedBlock {
-                        name: "noncurrent_version_expiration",
-                        nesting: Nesting::List,
-                        min_items: 0,
-                        max_items: 1,
-                        block: &Schema {
-                            attributes: &[Attribute {
-                                name: "days",
-                                ty: Type::Number,
-                                required: false,
-                                optional: true,
-                                computed: false,
-                                deprecated: false,
-                            }],
-                            blocks: &[],
-                        },
-                    },
-                    NestedBlock {
-                        name: "noncurrent_version_transition",
-                        nesting: Nesting::Set,
-                        min_items: 0,
-                        max_items: 0,
-                        block: &Schema {
-                            attributes: &[
-                                Attribute {
-                                    name: "days",
-                                    ty: Type::Number,
-                                    required: false,
-                                    optional: true,
-                                    computed: false,
-                                    deprecated: false,
-                                },
-                                Attribute {
-                                    name: "storage_class",
-                                    ty: Type::String,
-                                    required: true,
-                                    optional: false,
-                                    computed: false,
-                                    deprecated: false,
-                                },
-                            ],
-                            blocks: &[],
-                        },
-                    },
-                    NestedBlock {
-                        name: "transition",
-                        nesting: Nesting::Set,
-                        min_items: 0,
-                        max_items: 0,
-                        block: &Schema {
-                            attributes: &[
-                                Attribute {
-                                    name: "date",
-                                    ty: Type::String,
-                                    required: false,
-                                    optional: true,
-                                    computed: false,
-                                    deprecated: false,
-                                },
-                                Attribute {
-                                    name: "days",
-                                    ty: Type::Number,
-                                    required: false,
-                                    optional: true,
-                                    computed: false,
-                                    deprecated: false,
-                                },
-                                Attribute {
-                                    name: "storage_class",
-                                    ty: Type::String,
-                                    required: true,
-                                    optional: false,
-                                    computed: false,
-                                    deprecated: false,
-                                },
-                            ],
-                            blocks: &[],
-                        },
-                    },
-                ],
-            },
+            block: &LIFECYCLE_RULE_SCHEMA,
         },
-        NestedBlock {
-            name: "logging",
-            nesting: Nesting::List,
-            min_items: 0,
-            max_items: 1,
-            block: &Schema {
-                attributes: &[
-                    Attribute {
-                        name: "target_bucket",
-                        ty: Type::String,
-                        required: true,
-                        optional: false,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "target_prefix",
-                        ty: Type::String,
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                ],
-                blocks: &[],
-            },
-        },
+        NestedBlock { name: "logging", nesting: Nesting::List, min_items: 0, max_items: 1, block: &LOGGING_SCHEMA },
         NestedBlock {
             name: "object_lock_configuration",
             nesting: Nesting::List,
             min_items: 0,
             max_items: 1,
-            block: &Schema {
-                attributes: &[Attribute {
-                    name: "object_lock_enabled",
-                    ty: Type::String,
-                    required: false,
-                    optional: true,
-                    computed: false,
-                    deprecated: true,
-                }],
-                blocks: &[NestedBlock {
-                    name: "rule",
-                    nesting: Nesting::List,
-                    min_items: 0,
-                    max_items: 1,
-                    block: &Schema {
-                        attributes: &[],
-                        blocks: &[NestedBlock {
-                            name: "default_retention",
-                            nesting: Nesting::List,
-                            min_items: 1,
-                            max_items: 1,
-                            block: &Schema {
-                                attributes: &[
-                                    Attribute {
-                                        name: "days",
-                                        ty: Type::Number,
-                                        required: false,
-                                        optional: true,
-                                        computed: false,
-                                        deprecated: false,
-                                    },
-                                    Attribute {
-                                        name: "mode",
-                                        ty: Type::String,
-                                        required: true,
-                                        optional: false,
-                                        computed: false,
-                                        deprecated: false,
-                                    },
-                                    Attribute {
-                                        name: "years",
-                                        ty: Type::Number,
-                                        required: false,
-                                        optional: true,
-                                        computed: false,
-                                        deprecated: false,
-                                    },
-                                ],
-                                blocks: &[],
-                            },
-                        }],
-                    },
-                }],
-            },
+            block: &OBJECT_LOCK_CONFIGURATION_SCHEMA,
         },
         NestedBlock {
             name: "replication_configuration",
             nesting: Nesting::List,
             min_items: 0,
             max_items: 1,
-            block: &Schema {
-                attributes: &[Attribute {
-                    name: "role",
-                    ty: Type::String,
-                    required: true,
-                    optional: false,
-                    computed: false,
-                    deprecated: false,
-                }],
-                blocks: &[NestedBlock {
-                    name: "rules",
-                    nesting: Nesting::Set,
-                    min_items: 1,
-                    max_items: 0,
-                    block: &Schema {
-                        attributes: &[
-                            Attribute {
-                                name: "delete_marker_replication_status",
-                                ty: Type::String,
-                                required: false,
-                                optional: true,
-                                computed: false,
-                                deprecated: false,
-                            },
-                            Attribute {
-                                name: "id",
-                                ty: Type::String,
-                                required: false,
-                                optional: true,
-                                computed: false,
-                                deprecated: false,
-                            },
-                            Attribute {
-                                name: "prefix",
-                                ty: Type::String,
-                                required: false,
-                                optional: true,
-                                computed: false,
-                                deprecated: false,
-                            },
-                            Attribute {
-                                name: "priority",
-                                ty: Type::Number,
-                                required: false,
-                                optional: true,
-                                computed: false,
-                                deprecated: false,
-                            },
-                            Attribute {
-                                name: "status",
-                                ty: Type::String,
-                                required: true,
-                                optional: false,
-                                computed: false,
-                                deprecated: false,
-                            },
-                        ],
-                        blocks: &[
-                            NestedBlock {
-                                name: "destination",
-                                nesting: Nesting::List,
-                                min_items: 1,
-                                max_items: 1,
-                                block: &Schema {
-                                    attributes: &[
-                                        Attribute {
-                                            name: "account_id",
-                                            ty: Type::String,
-                                            required: false,
-                                            optional: true,
-                                            computed: false,
-                                            deprecated: false,
-                                        },
-                                        Attribute {
-                                            name: "bucket",
-                                            ty: Type::String,
-                                            required: true,
-                                            optional: false,
-                                            computed: false,
-                                            deprecated: false,
-                                        },
-                                        Attribute {
-                                            name: "replica_kms_key_id",
-                                            ty: Type::String,
-                                            required: false,
-                                            optional: true,
-                                            computed: false,
-                                            deprecated: false,
-                                        },
-                                        Attribute {
-                                            name: "storage_class",
-                                            ty: Type::String,
-                                            required: false,
-                                            optional: true,
-                                            computed: false,
-                                            deprecated: false,
-                                        },
-                                    ],
-                                    blocks: &[
-                                        NestedBlock {
-                                            name: "access_control_translation",
-                                            nesting: Nesting::List,
-                                            min_items: 0,
-                                            max_items: 1,
-                                            block: &Schema {
-                                                attributes: &[Attribute {
-                                                    name: "owner",
-                                                    ty: Type::String,
-                                                    required: true,
-                                                    optional: false,
-                                                    computed: false,
-                                                    deprecated: false,
-                                                }],
-                                                blocks: &[],
-                                            },
-                                        },
-                                        NestedBlock {
-                                            name: "metrics",
-                                            nesting: Nesting::List,
-                                            min_items: 0,
-                                            max_items: 1,
-                                            block: &Schema {
-                                                attributes: &[
-                                                    Attribute {
-                                                        name: "minutes",
-                                                        ty: Type::Number,
-                                                        required: false,
-                                                        optional: true,
-                                                        computed: false,
-                                                        deprecated: false,
-                                                    },
-                                                    Attribute {
-                                                        name: "status",
-                                                        ty: Type::String,
-                                                        required: false,
-                                                        optional: true,
-                                                        computed: false,
-                                                        deprecated: false,
-                                                    },
-                                                ],
-                                                blocks: &[],
-                                            },
-                                        },
-                                        NestedBlock {
-                                            name: "replication_time",
-                                            nesting: Nesting::List,
-                                            min_items: 0,
-                                            max_items: 1,
-                                            block: &Schema {
-                                                attributes: &[
-                                                    Attribute {
-                                                        name: "minutes",
-                                                        ty: Type::Number,
-                                                        required: false,
-                                                        optional: true,
-                                                        computed: false,
-                                                        deprecated: false,
-                                                    },
-                                                    Attribute {
-                                                        name: "status",
-                                                        ty: Type::String,
-                                                        required: false,
-                                                        optional: true,
-                                                        computed: false,
-                                                        deprecated: false,
-                                                    },
-                                                ],
-                                                blocks: &[],
-                                            },
-                                        },
-                                    ],
-                                },
-                            },
-                            NestedBlock {
-                                name: "filter",
-                                nesting: Nesting::List,
-                                min_items: 0,
-                                max_items: 1,
-                                block: &Schema {
-                                    attributes: &[
-                                        Attribute {
-                                            name: "prefix",
-                                            ty: Type::String,
-                                            required: false,
-                                            optional: true,
-                                            computed: false,
-                                            deprecated: false,
-                                        },
-                                        Attribute {
-                                            name: "tags",
-                                            ty: Type::Map(&Type::String),
-                                            required: false,
-                                            optional: true,
-                                            computed: false,
-                                            deprecated: false,
-                                        },
-                                    ],
-                                    blocks: &[],
-                                },
-                            },
-                            NestedBlock {
-                                name: "source_selection_criteria",
-                                nesting: Nesting::List,
-                                min_items: 0,
-                                max_items: 1,
-                                block: &Schema {
-                                    attributes: &[],
-                                    blocks: &[NestedBlock {
-                                        name: "sse_kms_encrypted_objects",
-                                        nesting: Nesting::List,
-                                        min_items: 0,
-                                        max_items: 1,
-                                        block: &Schema {
-                                            attributes: &[Attribute {
-                                                name: "enabled",
-                                                ty: Type::Bool,
-                                                required: true,
-                                                optional: false,
-                                                computed: false,
-                                                deprecated: false,
-                                            }],
-                                            blocks: &[],
-                                        },
-                                    }],
-                                },
-                            },
-                        ],
-                    },
-                }],
-            },
+            block: &REPLICATION_CONFIGURATION_SCHEMA,
         },
         NestedBlock {
             name: "server_side_encryption_configuration",
             nesting: Nesting::List,
             min_items: 0,
             max_items: 1,
-            block: &Schema {
-                attributes: &[],
-                blocks: &[NestedBlock {
-                    name: "rule",
-                    nesting: Nesting::List,
-                    min_items: 1,
-                    max_items: 1,
-                    block: &Schema {
-                        attributes: &[Attribute {
-                            name: "bucket_key_enabled",
-                            ty: Type::Bool,
-                            required: false,
-                            optional: true,
-                            computed: false,
-                            deprecated: false,
-                        }],
-                        blocks: &[NestedBlock {
-                            name: "apply_server_side_encryption_by_default",
-                            nesting: Nesting::List,
-                            min_items: 1,
-                            max_items: 1,
-                            block: &Schema {
-                                attributes: &[
-                                    Attribute {
-                                        name: "kms_master_key_id",
-                                        ty: Type::String,
-                                        required: false,
-                                        optional: true,
-                                        computed: false,
-                                        deprecated: false,
-                                    },
-                                    Attribute {
-                                        name: "sse_algorithm",
-                                        ty: Type::String,
-                                        required: true,
-                                        optional: false,
-                                        computed: false,
-                                        deprecated: false,
-                                    },
-                                ],
-                                blocks: &[],
-                            },
-                        }],
-                    },
-                }],
-            },
+            block: &SERVER_SIDE_ENCRYPTION_CONFIGURATION_SCHEMA,
         },
-        NestedBlock {
-            name: "timeouts",
-            nesting: Nesting::Single,
-            min_items: 0,
-            max_items: 0,
-            block: &Schema {
-                attributes: &[
-                    Attribute {
-                        name: "create",
-                        ty: Type::String,
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "delete",
-                        ty: Type::String,
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "read",
-                        ty: Type::String,
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "update",
-                        ty: Type::String,
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                ],
-                blocks: &[],
-            },
-        },
+        NestedBlock { name: "timeouts", nesting: Nesting::Single, min_items: 0, max_items: 0, block: &TIMEOUTS_SCHEMA },
         NestedBlock {
             name: "versioning",
             nesting: Nesting::List,
             min_items: 0,
             max_items: 1,
-            block: &Schema {
-                attributes: &[
-                    Attribute {
-                        name: "enabled",
-                        ty: Type::Bool,
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "mfa_delete",
-                        ty: Type::Bool,
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                ],
-                blocks: &[],
-            },
+            block: &VERSIONING_SCHEMA,
         },
-        NestedBlock {
-            name: "website",
-            nesting: Nesting::List,
-            min_items: 0,
-            max_items: 1,
-            block: &Schema {
-                attributes: &[
-                    Attribute {
-                        name: "error_document",
-                        ty: Type::String,
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "index_document",
-                        ty: Type::String,
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "redirect_all_requests_to",
-                        ty: Type::String,
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "routing_rules",
-                        ty: Type::String,
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                ],
-                blocks: &[],
-            },
-        },
+        NestedBlock { name: "website", nesting: Nesting::List, min_items: 0, max_items: 1, block: &WEBSITE_SCHEMA },
     ],
 };

@@ -113,15 +113,15 @@ impl Ref<S3BucketLifecycleConfiguration> {
 
 /// One `abort_incomplete_multipart_upload` block of `aws_s3_bucket_lifecycle_configuration`.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
-pub struct RuleAbortIncompleteMultipartUpload {
+pub struct AbortIncompleteMultipartUpload {
     #[serde(skip_serializing_if = "Option::is_none")]
     days_after_initiation: Option<Num>,
 }
 
-impl RuleAbortIncompleteMultipartUpload {
+impl AbortIncompleteMultipartUpload {
     /// A block; it has no required arguments.
     pub fn new() -> Self {
-        RuleAbortIncompleteMultipartUpload { days_after_initiation: None }
+        AbortIncompleteMultipartUpload { days_after_initiation: None }
     }
 
     /// `days_after_initiation`: number, optional.
@@ -131,9 +131,21 @@ impl RuleAbortIncompleteMultipartUpload {
     }
 }
 
+static ABORT_INCOMPLETE_MULTIPART_UPLOAD_SCHEMA: Schema = Schema {
+    attributes: &[Attribute {
+        name: "days_after_initiation",
+        ty: Type::Number,
+        required: false,
+        optional: true,
+        computed: false,
+        deprecated: false,
+    }],
+    blocks: &[],
+};
+
 /// One `expiration` block of `aws_s3_bucket_lifecycle_configuration`.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
-pub struct RuleExpiration {
+pub struct Expiration {
     #[serde(skip_serializing_if = "Option::is_none")]
     date: Option<Expr>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -142,10 +154,10 @@ pub struct RuleExpiration {
     expired_object_delete_marker: Option<Bool>,
 }
 
-impl RuleExpiration {
+impl Expiration {
     /// A block; it has no required arguments.
     pub fn new() -> Self {
-        RuleExpiration { date: None, days: None, expired_object_delete_marker: None }
+        Expiration { date: None, days: None, expired_object_delete_marker: None }
     }
 
     /// `date`: string, optional.
@@ -167,9 +179,39 @@ impl RuleExpiration {
     }
 }
 
+static EXPIRATION_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "date",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "days",
+            ty: Type::Number,
+            required: false,
+            optional: true,
+            computed: true,
+            deprecated: false,
+        },
+        Attribute {
+            name: "expired_object_delete_marker",
+            ty: Type::Bool,
+            required: false,
+            optional: true,
+            computed: true,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
+
 /// One `and` block of `aws_s3_bucket_lifecycle_configuration`.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
-pub struct RuleFilterAnd {
+pub struct And {
     #[serde(skip_serializing_if = "Option::is_none")]
     object_size_greater_than: Option<Num>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -180,10 +222,10 @@ pub struct RuleFilterAnd {
     tags: Option<Map<Expr>>,
 }
 
-impl RuleFilterAnd {
+impl And {
     /// A block; it has no required arguments.
     pub fn new() -> Self {
-        RuleFilterAnd { object_size_greater_than: None, object_size_less_than: None, prefix: None, tags: None }
+        And { object_size_greater_than: None, object_size_less_than: None, prefix: None, tags: None }
     }
 
     /// `object_size_greater_than`: number, optional, computed when not set.
@@ -211,25 +253,85 @@ impl RuleFilterAnd {
     }
 }
 
+static AND_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "object_size_greater_than",
+            ty: Type::Number,
+            required: false,
+            optional: true,
+            computed: true,
+            deprecated: false,
+        },
+        Attribute {
+            name: "object_size_less_than",
+            ty: Type::Number,
+            required: false,
+            optional: true,
+            computed: true,
+            deprecated: false,
+        },
+        Attribute {
+            name: "prefix",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: true,
+            deprecated: false,
+        },
+        Attribute {
+            name: "tags",
+            ty: Type::Map(&Type::String),
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
+
 /// One `tag` block of `aws_s3_bucket_lifecycle_configuration`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RuleFilterTag {
+pub struct Tag {
     key: Expr,
     value: Expr,
 }
 
-impl RuleFilterTag {
+impl Tag {
     /// A block with its required arguments and blocks, in name order: `key`, `value`.
     pub fn new(key: impl Into<Expr>, value: impl Into<Expr>) -> Self {
-        RuleFilterTag { key: key.into(), value: value.into() }
+        Tag { key: key.into(), value: value.into() }
     }
 }
 
+static TAG_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "key",
+            ty: Type::String,
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "value",
+            ty: Type::String,
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
+
 /// One `filter` block of `aws_s3_bucket_lifecycle_configuration`.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
-pub struct RuleFilter {
+pub struct Filter {
     #[serde(skip_serializing_if = "Option::is_none")]
-    and: Option<Blocks<RuleFilterAnd>>,
+    and: Option<Blocks<And>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     object_size_greater_than: Option<Num>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -237,17 +339,17 @@ pub struct RuleFilter {
     #[serde(skip_serializing_if = "Option::is_none")]
     prefix: Option<Expr>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    tag: Option<Blocks<RuleFilterTag>>,
+    tag: Option<Blocks<Tag>>,
 }
 
-impl RuleFilter {
+impl Filter {
     /// A block; it has no required arguments.
     pub fn new() -> Self {
-        RuleFilter { and: None, object_size_greater_than: None, object_size_less_than: None, prefix: None, tag: None }
+        Filter { and: None, object_size_greater_than: None, object_size_less_than: None, prefix: None, tag: None }
     }
 
     /// `and` blocks (list nesting, any number).
-    pub fn and(mut self, value: impl Into<Blocks<RuleFilterAnd>>) -> Self {
+    pub fn and(mut self, value: impl Into<Blocks<And>>) -> Self {
         self.and = Some(value.into());
         self
     }
@@ -271,24 +373,57 @@ impl RuleFilter {
     }
 
     /// `tag` blocks (list nesting, any number).
-    pub fn tag(mut self, value: impl Into<Blocks<RuleFilterTag>>) -> Self {
+    pub fn tag(mut self, value: impl Into<Blocks<Tag>>) -> Self {
         self.tag = Some(value.into());
         self
     }
 }
 
+static FILTER_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "object_size_greater_than",
+            ty: Type::Number,
+            required: false,
+            optional: true,
+            computed: true,
+            deprecated: false,
+        },
+        Attribute {
+            name: "object_size_less_than",
+            ty: Type::Number,
+            required: false,
+            optional: true,
+            computed: true,
+            deprecated: false,
+        },
+        Attribute {
+            name: "prefix",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: true,
+            deprecated: false,
+        },
+    ],
+    blocks: &[
+        NestedBlock { name: "and", nesting: Nesting::List, min_items: 0, max_items: 0, block: &AND_SCHEMA },
+        NestedBlock { name: "tag", nesting: Nesting::List, min_items: 0, max_items: 0, block: &TAG_SCHEMA },
+    ],
+};
+
 /// One `noncurrent_version_expiration` block of `aws_s3_bucket_lifecycle_configuration`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RuleNoncurrentVersionExpiration {
+pub struct NoncurrentVersionExpiration {
     #[serde(skip_serializing_if = "Option::is_none")]
     newer_noncurrent_versions: Option<Num>,
     noncurrent_days: Num,
 }
 
-impl RuleNoncurrentVersionExpiration {
+impl NoncurrentVersionExpiration {
     /// A block with its required arguments and blocks, in name order: `noncurrent_days`.
     pub fn new(noncurrent_days: impl Into<Num>) -> Self {
-        RuleNoncurrentVersionExpiration { newer_noncurrent_versions: None, noncurrent_days: noncurrent_days.into() }
+        NoncurrentVersionExpiration { newer_noncurrent_versions: None, noncurrent_days: noncurrent_days.into() }
     }
 
     /// `newer_noncurrent_versions`: number, optional, computed when not set.
@@ -298,19 +433,41 @@ impl RuleNoncurrentVersionExpiration {
     }
 }
 
+static NONCURRENT_VERSION_EXPIRATION_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "newer_noncurrent_versions",
+            ty: Type::Number,
+            required: false,
+            optional: true,
+            computed: true,
+            deprecated: false,
+        },
+        Attribute {
+            name: "noncurrent_days",
+            ty: Type::Number,
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
+
 /// One `noncurrent_version_transition` block of `aws_s3_bucket_lifecycle_configuration`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RuleNoncurrentVersionTransition {
+pub struct NoncurrentVersionTransition {
     #[serde(skip_serializing_if = "Option::is_none")]
     newer_noncurrent_versions: Option<Num>,
     noncurrent_days: Num,
     storage_class: Expr,
 }
 
-impl RuleNoncurrentVersionTransition {
+impl NoncurrentVersionTransition {
     /// A block with its required arguments and blocks, in name order: `noncurrent_days`, `storage_class`.
     pub fn new(noncurrent_days: impl Into<Num>, storage_class: impl Into<Expr>) -> Self {
-        RuleNoncurrentVersionTransition {
+        NoncurrentVersionTransition {
             newer_noncurrent_versions: None,
             noncurrent_days: noncurrent_days.into(),
             storage_class: storage_class.into(),
@@ -324,9 +481,39 @@ impl RuleNoncurrentVersionTransition {
     }
 }
 
+static NONCURRENT_VERSION_TRANSITION_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "newer_noncurrent_versions",
+            ty: Type::Number,
+            required: false,
+            optional: true,
+            computed: true,
+            deprecated: false,
+        },
+        Attribute {
+            name: "noncurrent_days",
+            ty: Type::Number,
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "storage_class",
+            ty: Type::String,
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
+
 /// One `transition` block of `aws_s3_bucket_lifecycle_configuration`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RuleTransition {
+pub struct Transition {
     #[serde(skip_serializing_if = "Option::is_none")]
     date: Option<Expr>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -334,10 +521,10 @@ pub struct RuleTransition {
     storage_class: Expr,
 }
 
-impl RuleTransition {
+impl Transition {
     /// A block with its required arguments and blocks, in name order: `storage_class`.
     pub fn new(storage_class: impl Into<Expr>) -> Self {
-        RuleTransition { date: None, days: None, storage_class: storage_class.into() }
+        Transition { date: None, days: None, storage_class: storage_class.into() }
     }
 
     /// `date`: string, optional.
@@ -353,25 +540,55 @@ impl RuleTransition {
     }
 }
 
+static TRANSITION_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "date",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "days",
+            ty: Type::Number,
+            required: false,
+            optional: true,
+            computed: true,
+            deprecated: false,
+        },
+        Attribute {
+            name: "storage_class",
+            ty: Type::String,
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
+
 /// One `rule` block of `aws_s3_bucket_lifecycle_configuration`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Rule {
     #[serde(skip_serializing_if = "Option::is_none")]
-    abort_incomplete_multipart_upload: Option<Blocks<RuleAbortIncompleteMultipartUpload>>,
+    abort_incomplete_multipart_upload: Option<Blocks<AbortIncompleteMultipartUpload>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    expiration: Option<Blocks<RuleExpiration>>,
+    expiration: Option<Blocks<Expiration>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    filter: Option<Blocks<RuleFilter>>,
+    filter: Option<Blocks<Filter>>,
     id: Expr,
     #[serde(skip_serializing_if = "Option::is_none")]
-    noncurrent_version_expiration: Option<Blocks<RuleNoncurrentVersionExpiration>>,
+    noncurrent_version_expiration: Option<Blocks<NoncurrentVersionExpiration>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    noncurrent_version_transition: Option<Blocks<RuleNoncurrentVersionTransition>>,
+    noncurrent_version_transition: Option<Blocks<NoncurrentVersionTransition>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     prefix: Option<Expr>,
     status: Expr,
     #[serde(skip_serializing_if = "Option::is_none")]
-    transition: Option<Blocks<RuleTransition>>,
+    transition: Option<Blocks<Transition>>,
 }
 
 impl Rule {
@@ -393,32 +610,32 @@ impl Rule {
     /// `abort_incomplete_multipart_upload` blocks (list nesting, any number).
     pub fn abort_incomplete_multipart_upload(
         mut self,
-        value: impl Into<Blocks<RuleAbortIncompleteMultipartUpload>>,
+        value: impl Into<Blocks<AbortIncompleteMultipartUpload>>,
     ) -> Self {
         self.abort_incomplete_multipart_upload = Some(value.into());
         self
     }
 
     /// `expiration` blocks (list nesting, any number).
-    pub fn expiration(mut self, value: impl Into<Blocks<RuleExpiration>>) -> Self {
+    pub fn expiration(mut self, value: impl Into<Blocks<Expiration>>) -> Self {
         self.expiration = Some(value.into());
         self
     }
 
     /// `filter` blocks (list nesting, any number).
-    pub fn filter(mut self, value: impl Into<Blocks<RuleFilter>>) -> Self {
+    pub fn filter(mut self, value: impl Into<Blocks<Filter>>) -> Self {
         self.filter = Some(value.into());
         self
     }
 
     /// `noncurrent_version_expiration` blocks (list nesting, any number).
-    pub fn noncurrent_version_expiration(mut self, value: impl Into<Blocks<RuleNoncurrentVersionExpiration>>) -> Self {
+    pub fn noncurrent_version_expiration(mut self, value: impl Into<Blocks<NoncurrentVersionExpiration>>) -> Self {
         self.noncurrent_version_expiration = Some(value.into());
         self
     }
 
     /// `noncurrent_version_transition` blocks (set nesting, any number).
-    pub fn noncurrent_version_transition(mut self, value: impl Into<Blocks<RuleNoncurrentVersionTransition>>) -> Self {
+    pub fn noncurrent_version_transition(mut self, value: impl Into<Blocks<NoncurrentVersionTransition>>) -> Self {
         self.noncurrent_version_transition = Some(value.into());
         self
     }
@@ -431,11 +648,71 @@ impl Rule {
     }
 
     /// `transition` blocks (set nesting, any number).
-    pub fn transition(mut self, value: impl Into<Blocks<RuleTransition>>) -> Self {
+    pub fn transition(mut self, value: impl Into<Blocks<Transition>>) -> Self {
         self.transition = Some(value.into());
         self
     }
 }
+
+static RULE_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute { name: "id", ty: Type::String, required: true, optional: false, computed: false, deprecated: false },
+        Attribute {
+            name: "prefix",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: true,
+            deprecated: true,
+        },
+        Attribute {
+            name: "status",
+            ty: Type::String,
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[
+        NestedBlock {
+            name: "abort_incomplete_multipart_upload",
+            nesting: Nesting::List,
+            min_items: 0,
+            max_items: 0,
+            block: &ABORT_INCOMPLETE_MULTIPART_UPLOAD_SCHEMA,
+        },
+        NestedBlock {
+            name: "expiration",
+            nesting: Nesting::List,
+            min_items: 0,
+            max_items: 0,
+            block: &EXPIRATION_SCHEMA,
+        },
+        NestedBlock { name: "filter", nesting: Nesting::List, min_items: 0, max_items: 0, block: &FILTER_SCHEMA },
+        NestedBlock {
+            name: "noncurrent_version_expiration",
+            nesting: Nesting::List,
+            min_items: 0,
+            max_items: 0,
+            block: &NONCURRENT_VERSION_EXPIRATION_SCHEMA,
+        },
+        NestedBlock {
+            name: "noncurrent_version_transition",
+            nesting: Nesting::Set,
+            min_items: 0,
+            max_items: 0,
+            block: &NONCURRENT_VERSION_TRANSITION_SCHEMA,
+        },
+        NestedBlock {
+            name: "transition",
+            nesting: Nesting::Set,
+            min_items: 0,
+            max_items: 0,
+            block: &TRANSITION_SCHEMA,
+        },
+    ],
+};
 
 /// One `timeouts` block of `aws_s3_bucket_lifecycle_configuration`.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
@@ -469,6 +746,28 @@ impl Timeouts {
     }
 }
 
+static TIMEOUTS_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "create",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "update",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
+
 static SCHEMA: Schema = Schema {
     attributes: &[
         Attribute {
@@ -498,323 +797,7 @@ static SCHEMA: Schema = Schema {
         },
     ],
     blocks: &[
-        NestedBlock {
-            name: "rule",
-            nesting: Nesting::List,
-            min_items: 0,
-            max_items: 0,
-            block: &Schema {
-                attributes: &[
-                    Attribute {
-                        name: "id",
-                        ty: Type::String,
-                        required: true,
-                        optional: false,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "prefix",
-                        ty: Type::String,
-                        required: false,
-                        optional: true,
-                        computed: true,
-                        deprecated: true,
-                    },
-                    Attribute {
-                        name: "status",
-                        ty: Type::String,
-                        required: true,
-                        optional: false,
-                        computed: false,
-                        deprecated: false,
-                    },
-                ],
-                blocks: &[
-                    NestedBlock {
-                        name: "abort_incomplete_multipart_upload",
-                        nesting: Nesting::List,
-                        min_items: 0,
-                        max_items: 0,
-                        block: &Schema {
-                            attributes: &[Attribute {
-                                name: "days_after_initiation",
-                                ty: Type::Number,
-                                required: false,
-                                optional: true,
-                                computed: false,
-                                deprecated: false,
-                            }],
-                            blocks: &[],
-                        },
-                    },
-                    NestedBlock {
-                        name: "expiration",
-                        nesting: Nesting::List,
-                        min_items: 0,
-                        max_items: 0,
-                        block: &Schema {
-                            attributes: &[
-                                Attribute {
-                                    name: "date",
-                                    ty: Type::String,
-                                    required: false,
-                                    optional: true,
-                                    computed: false,
-                                    deprecated: false,
-                                },
-                                Attribute {
-                                    name: "days",
-                                    ty: Type::Number,
-                                    required: false,
-                                    optional: true,
-                                    computed: true,
-                                    deprecated: false,
-                                },
-                                Attribute {
-                                    name: "expired_object_delete_marker",
-                                    ty: Type::Bool,
-                                    required: false,
-                                    optional: true,
-                                    computed: true,
-                                    deprecated: false,
-                                },
-                            ],
-                            blocks: &[],
-                        },
-                    },
-                    NestedBlock {
-                        name: "filter",
-                        nesting: Nesting::List,
-                        min_items: 0,
-                        max_items: 0,
-                        block: &Schema {
-                            attributes: &[
-                                Attribute {
-                                    name: "object_size_greater_than",
-                                    ty: Type::Number,
-                                    required: false,
-                                    optional: true,
-                                    computed: true,
-                                    deprecated: false,
-                                },
-                                Attribute {
-                                    name: "object_size_less_than",
-                                    ty: Type::Number,
-                                    required: false,
-                                    optional: true,
-                                    computed: true,
-                                    deprecated: false,
-                                },
-                                Attribute {
-                                    name: "prefix",
-                                    ty: Type::String,
-                                    required: false,
-                                    optional: true,
-                                    computed: true,
-                                    deprecated: false,
-                                },
-                            ],
-                            blocks: &[
-                                NestedBlock {
-                                    name: "and",
-                                    nesting: Nesting::List,
-                                    min_items: 0,
-                                    max_items: 0,
-                                    block: &Schema {
-                                        attributes: &[
-                                            Attribute {
-                                                name: "object_size_greater_than",
-                                                ty: Type::Number,
-                                                required: false,
-                                                optional: true,
-                                                computed: true,
-                                                deprecated: false,
-                                            },
-                                            Attribute {
-                                                name: "object_size_less_than",
-                                                ty: Type::Number,
-                                                required: false,
-                                                optional: true,
-                                                computed: true,
-                                                deprecated: false,
-                                            },
-                                            Attribute {
-                                                name: "prefix",
-                                                ty: Type::String,
-                                                required: false,
-                                                optional: true,
-                                                computed: true,
-                                                deprecated: false,
-                                            },
-                                            Attribute {
-                                                name: "tags",
-                                                ty: Type::Map(&Type::String),
-                                                required: false,
-                                                optional: true,
-                                                computed: false,
-                                                deprecated: false,
-                                            },
-                                        ],
-                                        blocks: &[],
-                                    },
-                                },
-                                NestedBlock {
-                                    name: "tag",
-                                    nesting: Nesting::List,
-                                    min_items: 0,
-                                    max_items: 0,
-                                    block: &Schema {
-                                        attributes: &[
-                                            Attribute {
-                                                name: "key",
-                                                ty: Type::String,
-                                                required: true,
-                                                optional: false,
-                                                computed: false,
-                                                deprecated: false,
-                                            },
-                                            Attribute {
-                                                name: "value",
-                                                ty: Type::String,
-                                                required: true,
-                                                optional: false,
-                                                computed: false,
-                                                deprecated: false,
-                                            },
-                                        ],
-                                        blocks: &[],
-                                    },
-                                },
-                            ],
-                        },
-                    },
-                    NestedBlock {
-                        name: "noncurrent_version_expiration",
-                        nesting: Nesting::List,
-                        min_items: 0,
-                        max_items: 0,
-                        block: &Schema {
-                            attributes: &[
-                                Attribute {
-                                    name: "newer_noncurrent_versions",
-                                    ty: Type::Number,
-                                    required: false,
-                                    optional: true,
-                                    computed: true,
-                                    deprecated: false,
-                                },
-                                Attribute {
-                                    name: "noncurrent_days",
-                                    ty: Type::Number,
-                                    required: true,
-                                    optional: false,
-                                    computed: false,
-                                    deprecated: false,
-                                },
-                            ],
-                            blocks: &[],
-                        },
-                    },
-                    NestedBlock {
-                        name: "noncurrent_version_transition",
-                        nesting: Nesting::Set,
-                        min_items: 0,
-                        max_items: 0,
-                        block: &Schema {
-                            attributes: &[
-                                Attribute {
-                                    name: "newer_noncurrent_versions",
-                                    ty: Type::Number,
-                                    required: false,
-                                    optional: true,
-                                    computed: true,
-                                    deprecated: false,
-                                },
-                                Attribute {
-                                    name: "noncurrent_days",
-                                    ty: Type::Number,
-                                    required: true,
-                                    optional: false,
-                                    computed: false,
-                                    deprecated: false,
-                                },
-                                Attribute {
-                                    name: "storage_class",
-                                    ty: Type::String,
-                                    required: true,
-                                    optional: false,
-                                    computed: false,
-                                    deprecated: false,
-                                },
-                            ],
-                            blocks: &[],
-                        },
-                    },
-                    NestedBlock {
-                        name: "transition",
-                        nesting: Nesting::Set,
-                        min_items: 0,
-                        max_items: 0,
-                        block: &Schema {
-                            attributes: &[
-                                Attribute {
-                                    name: "date",
-                                    ty: Type::String,
-                                    required: false,
-                                    optional: true,
-                                    computed: false,
-                                    deprecated: false,
-                                },
-                                Attribute {
-                                    name: "days",
-                                    ty: Type::Number,
-                                    required: false,
-                                    optional: true,
-                                    computed: true,
-                                    deprecated: false,
-                                },
-                                Attribute {
-                                    name: "storage_class",
-                                    ty: Type::String,
-                                    required: true,
-                                    optional: false,
-                                    computed: false,
-                                    deprecated: false,
-                                },
-                            ],
-                            blocks: &[],
-                        },
-                    },
-                ],
-            },
-        },
-        NestedBlock {
-            name: "timeouts",
-            nesting: Nesting::Single,
-            min_items: 0,
-            max_items: 0,
-            block: &Schema {
-                attributes: &[
-                    Attribute {
-                        name: "create",
-                        ty: Type::String,
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "update",
-                        ty: Type::String,
-                        required: false,
-                        optional: true,
-                        computed: false,
-                        deprecated: false,
-                    },
-                ],
-                blocks: &[],
-            },
-        },
+        NestedBlock { name: "rule", nesting: Nesting::List, min_items: 0, max_items: 0, block: &RULE_SCHEMA },
+        NestedBlock { name: "timeouts", nesting: Nesting::Single, min_items: 0, max_items: 0, block: &TIMEOUTS_SCHEMA },
     ],
 };

@@ -126,7 +126,7 @@ impl Ref<S3BucketLogging> {
 
 /// One `grantee` block of `aws_s3_bucket_logging`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TargetGrantGrantee {
+pub struct Grantee {
     #[serde(skip_serializing_if = "Option::is_none")]
     email_address: Option<Expr>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -136,10 +136,10 @@ pub struct TargetGrantGrantee {
     uri: Option<Expr>,
 }
 
-impl TargetGrantGrantee {
+impl Grantee {
     /// A block with its required arguments and blocks, in name order: `type`.
     pub fn new(r#type: impl Into<Expr>) -> Self {
-        TargetGrantGrantee { email_address: None, id: None, r#type: r#type.into(), uri: None }
+        Grantee { email_address: None, id: None, r#type: r#type.into(), uri: None }
     }
 
     /// `email_address`: string, optional.
@@ -161,51 +161,122 @@ impl TargetGrantGrantee {
     }
 }
 
+static GRANTEE_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "display_name",
+            ty: Type::String,
+            required: false,
+            optional: false,
+            computed: true,
+            deprecated: false,
+        },
+        Attribute {
+            name: "email_address",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute { name: "id", ty: Type::String, required: false, optional: true, computed: false, deprecated: false },
+        Attribute {
+            name: "type",
+            ty: Type::String,
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "uri",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
+
 /// One `target_grant` block of `aws_s3_bucket_logging`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TargetGrant {
-    grantee: TargetGrantGrantee,
+    grantee: Grantee,
     permission: Expr,
 }
 
 impl TargetGrant {
     /// A block with its required arguments and blocks, in name order: `grantee`, `permission`.
-    pub fn new(grantee: TargetGrantGrantee, permission: impl Into<Expr>) -> Self {
+    pub fn new(grantee: Grantee, permission: impl Into<Expr>) -> Self {
         TargetGrant { grantee, permission: permission.into() }
     }
 }
 
+static TARGET_GRANT_SCHEMA: Schema = Schema {
+    attributes: &[Attribute {
+        name: "permission",
+        ty: Type::String,
+        required: true,
+        optional: false,
+        computed: false,
+        deprecated: false,
+    }],
+    blocks: &[NestedBlock {
+        name: "grantee",
+        nesting: Nesting::List,
+        min_items: 1,
+        max_items: 1,
+        block: &GRANTEE_SCHEMA,
+    }],
+};
+
 /// One `partitioned_prefix` block of `aws_s3_bucket_logging`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TargetObjectKeyFormatPartitionedPrefix {
+pub struct PartitionedPrefix {
     partition_date_source: Expr,
 }
 
-impl TargetObjectKeyFormatPartitionedPrefix {
+impl PartitionedPrefix {
     /// A block with its required arguments and blocks, in name order: `partition_date_source`.
     pub fn new(partition_date_source: impl Into<Expr>) -> Self {
-        TargetObjectKeyFormatPartitionedPrefix { partition_date_source: partition_date_source.into() }
+        PartitionedPrefix { partition_date_source: partition_date_source.into() }
     }
 }
+
+static PARTITIONED_PREFIX_SCHEMA: Schema = Schema {
+    attributes: &[Attribute {
+        name: "partition_date_source",
+        ty: Type::String,
+        required: true,
+        optional: false,
+        computed: false,
+        deprecated: false,
+    }],
+    blocks: &[],
+};
 
 /// One `simple_prefix` block of `aws_s3_bucket_logging`.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
-pub struct TargetObjectKeyFormatSimplePrefix {}
+pub struct SimplePrefix {}
 
-impl TargetObjectKeyFormatSimplePrefix {
+impl SimplePrefix {
     /// A block; it has no required arguments.
     pub fn new() -> Self {
-        TargetObjectKeyFormatSimplePrefix {}
+        SimplePrefix {}
     }
 }
+
+static SIMPLE_PREFIX_SCHEMA: Schema = Schema { attributes: &[], blocks: &[] };
 
 /// One `target_object_key_format` block of `aws_s3_bucket_logging`.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct TargetObjectKeyFormat {
     #[serde(skip_serializing_if = "Option::is_none")]
-    partitioned_prefix: Option<TargetObjectKeyFormatPartitionedPrefix>,
+    partitioned_prefix: Option<PartitionedPrefix>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    simple_prefix: Option<TargetObjectKeyFormatSimplePrefix>,
+    simple_prefix: Option<SimplePrefix>,
 }
 
 impl TargetObjectKeyFormat {
@@ -215,17 +286,37 @@ impl TargetObjectKeyFormat {
     }
 
     /// `partitioned_prefix` blocks (list nesting, at most 1).
-    pub fn partitioned_prefix(mut self, value: TargetObjectKeyFormatPartitionedPrefix) -> Self {
+    pub fn partitioned_prefix(mut self, value: PartitionedPrefix) -> Self {
         self.partitioned_prefix = Some(value);
         self
     }
 
     /// `simple_prefix` blocks (list nesting, at most 1).
-    pub fn simple_prefix(mut self, value: TargetObjectKeyFormatSimplePrefix) -> Self {
+    pub fn simple_prefix(mut self, value: SimplePrefix) -> Self {
         self.simple_prefix = Some(value);
         self
     }
 }
+
+static TARGET_OBJECT_KEY_FORMAT_SCHEMA: Schema = Schema {
+    attributes: &[],
+    blocks: &[
+        NestedBlock {
+            name: "partitioned_prefix",
+            nesting: Nesting::List,
+            min_items: 0,
+            max_items: 1,
+            block: &PARTITIONED_PREFIX_SCHEMA,
+        },
+        NestedBlock {
+            name: "simple_prefix",
+            nesting: Nesting::List,
+            min_items: 0,
+            max_items: 1,
+            block: &SIMPLE_PREFIX_SCHEMA,
+        },
+    ],
+};
 
 static SCHEMA: Schema = Schema {
     attributes: &[
@@ -269,102 +360,14 @@ static SCHEMA: Schema = Schema {
             nesting: Nesting::Set,
             min_items: 0,
             max_items: 0,
-            block: &Schema {
-                attributes: &[Attribute {
-                    name: "permission",
-                    ty: Type::String,
-                    required: true,
-                    optional: false,
-                    computed: false,
-                    deprecated: false,
-                }],
-                blocks: &[NestedBlock {
-                    name: "grantee",
-                    nesting: Nesting::List,
-                    min_items: 1,
-                    max_items: 1,
-                    block: &Schema {
-                        attributes: &[
-                            Attribute {
-                                name: "display_name",
-                                ty: Type::String,
-                                required: false,
-                                optional: false,
-                                computed: true,
-                                deprecated: false,
-                            },
-                            Attribute {
-                                name: "email_address",
-                                ty: Type::String,
-                                required: false,
-                                optional: true,
-                                computed: false,
-                                deprecated: false,
-                            },
-                            Attribute {
-                                name: "id",
-                                ty: Type::String,
-                                required: false,
-                                optional: true,
-                                computed: false,
-                                deprecated: false,
-                            },
-                            Attribute {
-                                name: "type",
-                                ty: Type::String,
-                                required: true,
-                                optional: false,
-                                computed: false,
-                                deprecated: false,
-                            },
-                            Attribute {
-                                name: "uri",
-                                ty: Type::String,
-                                required: false,
-                                optional: true,
-                                computed: false,
-                                deprecated: false,
-                            },
-                        ],
-                        blocks: &[],
-                    },
-                }],
-            },
+            block: &TARGET_GRANT_SCHEMA,
         },
         NestedBlock {
             name: "target_object_key_format",
             nesting: Nesting::List,
             min_items: 0,
             max_items: 1,
-            block: &Schema {
-                attributes: &[],
-                blocks: &[
-                    NestedBlock {
-                        name: "partitioned_prefix",
-                        nesting: Nesting::List,
-                        min_items: 0,
-                        max_items: 1,
-                        block: &Schema {
-                            attributes: &[Attribute {
-                                name: "partition_date_source",
-                                ty: Type::String,
-                                required: true,
-                                optional: false,
-                                computed: false,
-                                deprecated: false,
-                            }],
-                            blocks: &[],
-                        },
-                    },
-                    NestedBlock {
-                        name: "simple_prefix",
-                        nesting: Nesting::List,
-                        min_items: 0,
-                        max_items: 1,
-                        block: &Schema { attributes: &[], blocks: &[] },
-                    },
-                ],
-            },
+            block: &TARGET_OBJECT_KEY_FORMAT_SCHEMA,
         },
     ],
 };

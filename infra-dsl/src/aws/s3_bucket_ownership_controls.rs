@@ -88,6 +88,18 @@ impl Rule {
     }
 }
 
+static RULE_SCHEMA: Schema = Schema {
+    attributes: &[Attribute {
+        name: "object_ownership",
+        ty: Type::String,
+        required: true,
+        optional: false,
+        computed: false,
+        deprecated: false,
+    }],
+    blocks: &[],
+};
+
 static SCHEMA: Schema = Schema {
     attributes: &[
         Attribute {
@@ -100,21 +112,5 @@ static SCHEMA: Schema = Schema {
         },
         Attribute { name: "id", ty: Type::String, required: false, optional: true, computed: true, deprecated: false },
     ],
-    blocks: &[NestedBlock {
-        name: "rule",
-        nesting: Nesting::List,
-        min_items: 1,
-        max_items: 1,
-        block: &Schema {
-            attributes: &[Attribute {
-                name: "object_ownership",
-                ty: Type::String,
-                required: true,
-                optional: false,
-                computed: false,
-                deprecated: false,
-            }],
-            blocks: &[],
-        },
-    }],
+    blocks: &[NestedBlock { name: "rule", nesting: Nesting::List, min_items: 1, max_items: 1, block: &RULE_SCHEMA }],
 };

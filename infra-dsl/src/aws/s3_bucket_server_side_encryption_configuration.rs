@@ -91,16 +91,16 @@ impl Ref<S3BucketServerSideEncryptionConfiguration> {
 
 /// One `apply_server_side_encryption_by_default` block of `aws_s3_bucket_server_side_encryption_configuration`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RuleApplyServerSideEncryptionByDefault {
+pub struct ApplyServerSideEncryptionByDefault {
     #[serde(skip_serializing_if = "Option::is_none")]
     kms_master_key_id: Option<Expr>,
     sse_algorithm: Expr,
 }
 
-impl RuleApplyServerSideEncryptionByDefault {
+impl ApplyServerSideEncryptionByDefault {
     /// A block with its required arguments and blocks, in name order: `sse_algorithm`.
     pub fn new(sse_algorithm: impl Into<Expr>) -> Self {
-        RuleApplyServerSideEncryptionByDefault { kms_master_key_id: None, sse_algorithm: sse_algorithm.into() }
+        ApplyServerSideEncryptionByDefault { kms_master_key_id: None, sse_algorithm: sse_algorithm.into() }
     }
 
     /// `kms_master_key_id`: string, optional.
@@ -110,11 +110,33 @@ impl RuleApplyServerSideEncryptionByDefault {
     }
 }
 
+static APPLY_SERVER_SIDE_ENCRYPTION_BY_DEFAULT_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "kms_master_key_id",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "sse_algorithm",
+            ty: Type::String,
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
+
 /// One `rule` block of `aws_s3_bucket_server_side_encryption_configuration`.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct Rule {
     #[serde(skip_serializing_if = "Option::is_none")]
-    apply_server_side_encryption_by_default: Option<RuleApplyServerSideEncryptionByDefault>,
+    apply_server_side_encryption_by_default: Option<ApplyServerSideEncryptionByDefault>,
     #[serde(skip_serializing_if = "Option::is_none")]
     bucket_key_enabled: Option<Bool>,
 }
@@ -126,7 +148,7 @@ impl Rule {
     }
 
     /// `apply_server_side_encryption_by_default` blocks (list nesting, at most 1).
-    pub fn apply_server_side_encryption_by_default(mut self, value: RuleApplyServerSideEncryptionByDefault) -> Self {
+    pub fn apply_server_side_encryption_by_default(mut self, value: ApplyServerSideEncryptionByDefault) -> Self {
         self.apply_server_side_encryption_by_default = Some(value);
         self
     }
@@ -137,6 +159,24 @@ impl Rule {
         self
     }
 }
+
+static RULE_SCHEMA: Schema = Schema {
+    attributes: &[Attribute {
+        name: "bucket_key_enabled",
+        ty: Type::Bool,
+        required: false,
+        optional: true,
+        computed: false,
+        deprecated: false,
+    }],
+    blocks: &[NestedBlock {
+        name: "apply_server_side_encryption_by_default",
+        nesting: Nesting::List,
+        min_items: 0,
+        max_items: 1,
+        block: &APPLY_SERVER_SIDE_ENCRYPTION_BY_DEFAULT_SCHEMA,
+    }],
+};
 
 static SCHEMA: Schema = Schema {
     attributes: &[
@@ -158,47 +198,5 @@ static SCHEMA: Schema = Schema {
         },
         Attribute { name: "id", ty: Type::String, required: false, optional: true, computed: true, deprecated: false },
     ],
-    blocks: &[NestedBlock {
-        name: "rule",
-        nesting: Nesting::Set,
-        min_items: 1,
-        max_items: 0,
-        block: &Schema {
-            attributes: &[Attribute {
-                name: "bucket_key_enabled",
-                ty: Type::Bool,
-                required: false,
-                optional: true,
-                computed: false,
-                deprecated: false,
-            }],
-            blocks: &[NestedBlock {
-                name: "apply_server_side_encryption_by_default",
-                nesting: Nesting::List,
-                min_items: 0,
-                max_items: 1,
-                block: &Schema {
-                    attributes: &[
-                        Attribute {
-                            name: "kms_master_key_id",
-                            ty: Type::String,
-                            required: false,
-                            optional: true,
-                            computed: false,
-                            deprecated: false,
-                        },
-                        Attribute {
-                            name: "sse_algorithm",
-                            ty: Type::String,
-                            required: true,
-                            optional: false,
-                            computed: false,
-                            deprecated: false,
-                        },
-                    ],
-                    blocks: &[],
-                },
-            }],
-        },
-    }],
+    blocks: &[NestedBlock { name: "rule", nesting: Nesting::Set, min_items: 1, max_items: 0, block: &RULE_SCHEMA }],
 };

@@ -128,6 +128,28 @@ impl VersioningConfiguration {
     }
 }
 
+static VERSIONING_CONFIGURATION_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "mfa_delete",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: true,
+            deprecated: false,
+        },
+        Attribute {
+            name: "status",
+            ty: Type::String,
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
+
 static SCHEMA: Schema = Schema {
     attributes: &[
         Attribute {
@@ -161,26 +183,6 @@ static SCHEMA: Schema = Schema {
         nesting: Nesting::List,
         min_items: 1,
         max_items: 1,
-        block: &Schema {
-            attributes: &[
-                Attribute {
-                    name: "mfa_delete",
-                    ty: Type::String,
-                    required: false,
-                    optional: true,
-                    computed: true,
-                    deprecated: false,
-                },
-                Attribute {
-                    name: "status",
-                    ty: Type::String,
-                    required: true,
-                    optional: false,
-                    computed: false,
-                    deprecated: false,
-                },
-            ],
-            blocks: &[],
-        },
+        block: &VERSIONING_CONFIGURATION_SCHEMA,
     }],
 };

@@ -227,6 +227,52 @@ impl Replica {
     }
 }
 
+static REPLICA_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "kms_key_id",
+            ty: Type::String,
+            required: false,
+            optional: true,
+            computed: true,
+            deprecated: false,
+        },
+        Attribute {
+            name: "last_accessed_date",
+            ty: Type::String,
+            required: false,
+            optional: false,
+            computed: true,
+            deprecated: false,
+        },
+        Attribute {
+            name: "region",
+            ty: Type::String,
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "status",
+            ty: Type::String,
+            required: false,
+            optional: false,
+            computed: true,
+            deprecated: false,
+        },
+        Attribute {
+            name: "status_message",
+            ty: Type::String,
+            required: false,
+            optional: false,
+            computed: true,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
+
 static SCHEMA: Schema = Schema {
     attributes: &[
         Attribute {
@@ -316,50 +362,6 @@ static SCHEMA: Schema = Schema {
         nesting: Nesting::Set,
         min_items: 0,
         max_items: 0,
-        block: &Schema {
-            attributes: &[
-                Attribute {
-                    name: "kms_key_id",
-                    ty: Type::String,
-                    required: false,
-                    optional: true,
-                    computed: true,
-                    deprecated: false,
-                },
-                Attribute {
-                    name: "last_accessed_date",
-                    ty: Type::String,
-                    required: false,
-                    optional: false,
-                    computed: true,
-                    deprecated: false,
-                },
-                Attribute {
-                    name: "region",
-                    ty: Type::String,
-                    required: true,
-                    optional: false,
-                    computed: false,
-                    deprecated: false,
-                },
-                Attribute {
-                    name: "status",
-                    ty: Type::String,
-                    required: false,
-                    optional: false,
-                    computed: true,
-                    deprecated: false,
-                },
-                Attribute {
-                    name: "status_message",
-                    ty: Type::String,
-                    required: false,
-                    optional: false,
-                    computed: true,
-                    deprecated: false,
-                },
-            ],
-            blocks: &[],
-        },
+        block: &REPLICA_SCHEMA,
     }],
 };

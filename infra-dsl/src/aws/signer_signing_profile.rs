@@ -191,6 +191,28 @@ impl SignatureValidityPeriod {
     }
 }
 
+static SIGNATURE_VALIDITY_PERIOD_SCHEMA: Schema = Schema {
+    attributes: &[
+        Attribute {
+            name: "type",
+            ty: Type::String,
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+        Attribute {
+            name: "value",
+            ty: Type::Number,
+            required: true,
+            optional: false,
+            computed: false,
+            deprecated: false,
+        },
+    ],
+    blocks: &[],
+};
+
 /// One `signing_material` block of `aws_signer_signing_profile`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SigningMaterial {
@@ -203,6 +225,18 @@ impl SigningMaterial {
         SigningMaterial { certificate_arn: certificate_arn.into() }
     }
 }
+
+static SIGNING_MATERIAL_SCHEMA: Schema = Schema {
+    attributes: &[Attribute {
+        name: "certificate_arn",
+        ty: Type::String,
+        required: true,
+        optional: false,
+        computed: false,
+        deprecated: false,
+    }],
+    blocks: &[],
+};
 
 static SCHEMA: Schema = Schema {
     attributes: &[
@@ -306,44 +340,14 @@ static SCHEMA: Schema = Schema {
             nesting: Nesting::List,
             min_items: 0,
             max_items: 1,
-            block: &Schema {
-                attributes: &[
-                    Attribute {
-                        name: "type",
-                        ty: Type::String,
-                        required: true,
-                        optional: false,
-                        computed: false,
-                        deprecated: false,
-                    },
-                    Attribute {
-                        name: "value",
-                        ty: Type::Number,
-                        required: true,
-                        optional: false,
-                        computed: false,
-                        deprecated: false,
-                    },
-                ],
-                blocks: &[],
-            },
+            block: &SIGNATURE_VALIDITY_PERIOD_SCHEMA,
         },
         NestedBlock {
             name: "signing_material",
             nesting: Nesting::List,
             min_items: 0,
             max_items: 1,
-            block: &Schema {
-                attributes: &[Attribute {
-                    name: "certificate_arn",
-                    ty: Type::String,
-                    required: true,
-                    optional: false,
-                    computed: false,
-                    deprecated: false,
-                }],
-                blocks: &[],
-            },
+            block: &SIGNING_MATERIAL_SCHEMA,
         },
     ],
 };

@@ -261,6 +261,29 @@ struct Gen<'a> {
     tf_type: &'a str,
     out: String,
     names: Names,
+    /// Each distinct nested block shape (its schema as canonical JSON) and the struct generated for it: a shape
+    /// that recurs (QuickSight's `column`, WAF's `statement`) is one struct, used wherever it occurs.
+    shapes: BTreeMap<String, String>,
+    /// Emit each struct's schema as a static (for blocks; the provider block is not checked).
+    statics: bool,
+}
+
+/// A block schema as canonical text (maps are ordered), for telling shapes apart.
+fn shape_key(block: &BlockSchema) -> String {
+    serde_json::to_string(block).unwrap_or_default()
+}
+
+/// `MetricQueryMetric` → `METRIC_QUERY_METRIC_SCHEMA`.
+fn schema_static(struct_name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in struct_name.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out.push_str("_SCHEMA");
+    out
 }
 
 fn nesting(mode: &str) -> &'static str {
@@ -304,12 +327,24 @@ impl Gen<'_> {
         }
         for (name, b) in &block.block_types {
             let child_path = if path.is_empty() { name.clone() } else { format!("{path}_{name}") };
-            let mut wanted = pascal(&child_path);
-            if wanted == "Self" {
-                wanted.push('_');
-            }
-            let struct_name = self.names.claim(wanted);
-            self.block_struct(&struct_name, &child_path, name, b);
+            let key = shape_key(&b.block);
+            let struct_name = match self.shapes.get(&key) {
+                Some(existing) => existing.clone(),
+                None => {
+                    // The block's own name when free, else its path from the type.
+                    let mut wanted = pascal(name);
+                    if self.names.0.contains(&wanted) {
+                        wanted = pascal(&child_path);
+                    }
+                    if wanted == "Self" {
+                        wanted.push('_');
+                    }
+                    let struct_name = self.names.claim(wanted);
+                    self.shapes.insert(key, struct_name.clone());
+                    self.block_struct(&struct_name, &child_path, name, b);
+                    struct_name
+                }
+            };
             let repeated = !(b.nesting_mode == "single" || b.max_items == 1);
             let rust = if repeated { format!("Blocks<{struct_name}>") } else { struct_name.clone() };
             let count = match (b.min_items, b.max_items) {
@@ -401,7 +436,7 @@ impl Gen<'_> {
         }
         out.push_str("}\n\n");
         let _ = writeln!(out, "impl {struct_name} {{");
-                let _ = writeln!(out, "    /// {}", new_doc(&required));
+        let _ = writeln!(out, "    /// {}", new_doc(&required));
         let params: Vec<String> = required.iter().map(|f| format!("{}: {}", f.ident, Self::arg(f))).collect();
         let inits: Vec<String> = fields.iter().map(Self::init).collect();
         if params.len() > 7 {
@@ -415,6 +450,9 @@ impl Gen<'_> {
         );
         self.setters(&mut out, &fields);
         out.push_str("}\n\n");
+        if self.statics {
+            let _ = writeln!(out, "static {}: Schema = {};\n", schema_static(struct_name), self.schema_expr(&b.block));
+        }
         // Nested structs come after their parent in the file (`fields` wrote the children first).
         self.out.push_str(&out);
     }
@@ -431,39 +469,43 @@ fn new_doc(required: &[&Field]) -> String {
     }
 }
 
-/// The static schema expression of a block (`schema::Block { … }`), for the synth-time check.
-fn schema_expr(block: &BlockSchema) -> String {
-    let attrs: Vec<String> = block
-        .attributes
-        .iter()
-        .map(|(name, a)| {
-            let t = a.ty.as_ref().map(ty).unwrap_or_else(|| ty(&Value::Null));
-            format!(
-                "Attribute {{ name: {name:?}, ty: {}, required: {}, optional: {}, computed: {}, deprecated: {} }}",
-                t.schema, a.required, a.optional, a.computed, a.deprecated
-            )
-        })
-        .collect();
-    let blocks: Vec<String> = block
-        .block_types
-        .iter()
-        .map(|(name, b)| {
-            format!(
-                "NestedBlock {{ name: {name:?}, nesting: {}, min_items: {}, max_items: {}, block: &{} }}",
-                nesting(&b.nesting_mode),
-                b.min_items,
-                b.max_items,
-                schema_expr(&b.block)
-            )
-        })
-        .collect();
-    format!("Schema {{ attributes: &[{}], blocks: &[{}] }}", attrs.join(", "), blocks.join(", "))
+impl Gen<'_> {
+    /// The static schema expression of a block (`schema::Block { … }`), for the synth-time check; nested blocks refer
+    /// to the statics of their shapes' structs.
+    fn schema_expr(&self, block: &BlockSchema) -> String {
+        let attrs: Vec<String> = block
+            .attributes
+            .iter()
+            .map(|(name, a)| {
+                let t = a.ty.as_ref().map(ty).unwrap_or_else(|| ty(&Value::Null));
+                format!(
+                    "Attribute {{ name: {name:?}, ty: {}, required: {}, optional: {}, computed: {}, deprecated: {} }}",
+                    t.schema, a.required, a.optional, a.computed, a.deprecated
+                )
+            })
+            .collect();
+        let blocks: Vec<String> = block
+            .block_types
+            .iter()
+            .map(|(name, b)| {
+                format!(
+                    "NestedBlock {{ name: {name:?}, nesting: {}, min_items: {}, max_items: {}, block: &{} }}",
+                    nesting(&b.nesting_mode),
+                    b.min_items,
+                    b.max_items,
+                    self.shapes.get(&shape_key(&b.block)).map(|s| schema_static(s)).unwrap_or_default()
+                )
+            })
+            .collect();
+        format!("Schema {{ attributes: &[{}], blocks: &[{}] }}", attrs.join(", "), blocks.join(", "))
+    }
 }
 
 /// The module file of one resource or data source type.
 pub fn type_module(kind: Kind, tf_type: &str, schema: &TypeSchema, version: &str) -> String {
     let name = type_name(tf_type);
-    let mut g = Gen { version, tf_type, out: String::new(), names: Names::default() };
+    let mut g =
+        Gen { version, tf_type, out: String::new(), names: Names::default(), shapes: BTreeMap::new(), statics: true };
     g.names.0.insert(name.clone());
     let fields = g.fields(&schema.block, "");
     let nested = std::mem::take(&mut g.out);
@@ -504,7 +546,15 @@ pub fn type_module(kind: Kind, tf_type: &str, schema: &TypeSchema, version: &str
 
     let required: Vec<&Field> = fields.iter().filter(|f| f.required).collect();
     let _ = writeln!(out, "impl {name} {{");
-        let _ = writeln!(out, "    /// {}", new_doc(&required).replacen("A block with its", "A block with the given local name and its", 1).replacen("A block;", "A block with the given local name;", 1));
+    let _ = writeln!(
+        out,
+        "    /// {}",
+        new_doc(&required).replacen("A block with its", "A block with the given local name and its", 1).replacen(
+            "A block;",
+            "A block with the given local name;",
+            1
+        )
+    );
     let mut params = vec!["local_name: impl Into<String>".to_owned()];
     params.extend(required.iter().map(|f| format!("{}: {}", f.ident, Gen::arg(f))));
     if params.len() > 7 {
@@ -553,13 +603,20 @@ pub fn type_module(kind: Kind, tf_type: &str, schema: &TypeSchema, version: &str
     out.push_str("}\n\n");
 
     out.push_str(&nested);
-    let _ = writeln!(out, "static SCHEMA: Schema = {};", schema_expr(&schema.block));
+    let _ = writeln!(out, "static SCHEMA: Schema = {};", g.schema_expr(&schema.block));
     out
 }
 
 /// The provider block (`provider "aws" { … }`) as a struct, for [`crate::codegen`]'s `aws/provider.rs`.
 pub fn provider_module(schema: &TypeSchema, version: &str) -> String {
-    let mut g = Gen { version, tf_type: "aws", out: String::new(), names: Names::default() };
+    let mut g = Gen {
+        version,
+        tf_type: "aws",
+        out: String::new(),
+        names: Names::default(),
+        shapes: BTreeMap::new(),
+        statics: false,
+    };
     g.names.0.insert("Provider".into());
     let block =
         NestedBlockSchema { nesting_mode: "single".into(), block: schema.block.clone(), min_items: 0, max_items: 0 };
