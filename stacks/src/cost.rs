@@ -299,10 +299,10 @@ mod tests {
             "aws_cloudwatch_dashboard": {"d": {}},
         }});
         let mut profile = Profile::default_for(Env::Dev);
-        // The first module carries the traffic; any other module of the catalog (a scaffolded one) none.
-        let first = route_registry::MODULES[0].name;
+        // org-module carries the traffic; any other module of the catalog (a scaffolded one) none.
+        let module = route_registry::modules::org::MODULE;
         for (name, v) in profile.requests_per_module.iter_mut() {
-            *v = if *name == first { 1_000_000.0 } else { 0.0 };
+            *v = if *name == module.name { 1_000_000.0 } else { 0.0 };
         }
         profile.cold_share = 0.0;
         profile.warm_ms = 10.0;
@@ -311,7 +311,7 @@ mod tests {
         profile.supabase_pro = false;
         let e = estimate(Env::Dev, &profile, &doc, &PRICES);
         let usd = |item: &str| e.lines.iter().filter(|l| l.item.contains(item)).map(|l| l.usd).sum::<f64>();
-        let module = route_registry::MODULES[0];
+
         let functions = module.functions.len() as f64;
         // Requests: $0.20 per million, split over the functions, total $0.20.
         assert!((usd("Lambda requests") - 0.20).abs() < 1e-9);

@@ -66,6 +66,7 @@ pub fn run(args: &Args) -> Result<()> {
     crate::openapi::run()?;
     crate::fuzz::run(&crate::fuzz::Args::default())?;
     terraform::validate(&terraform::ValidateArgs::all())?;
+    crate::codegen::run(&crate::codegen::Args::coverage())?;
     step("fault run: load through the local API while PostgREST is paused and resumed", crate::faults::run_load)?;
     if !args.no_scaffold_check {
         crate::new_module::check()?;

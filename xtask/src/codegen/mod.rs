@@ -9,6 +9,7 @@
 
 pub mod aws;
 pub mod catalog;
+pub mod coverage;
 pub mod provider;
 
 use std::path::{Path, PathBuf};
@@ -27,6 +28,10 @@ pub struct Args {
     /// what changed for the types the stacks use, instead of the version the lock files pin.
     #[arg(long, value_name = "VERSION", conflicts_with = "check")]
     provider_version: Option<String>,
+    /// Instead of writing: generate every type of the pinned provider, compile a set of them that uses every schema
+    /// construct, and have `terraform validate` accept what they synthesize (a step of the test command).
+    #[arg(long, conflicts_with_all = ["check", "provider_version"])]
+    coverage: bool,
 }
 
 impl Args {
@@ -34,6 +39,11 @@ impl Args {
     pub fn checking(mut self) -> Self {
         self.check = true;
         self
+    }
+
+    /// `--coverage`.
+    pub fn coverage() -> Self {
+        Args { coverage: true, ..Default::default() }
     }
 }
 
@@ -99,6 +109,9 @@ pub fn write_after_new_module(root: &Path) -> Result<()> {
 
 pub fn run(args: &Args) -> Result<()> {
     let root = workspace_root();
+    if args.coverage {
+        return coverage::run(&root);
+    }
     let shown = |p: &Path| p.strip_prefix(&root).unwrap_or(p).display().to_string();
     if !args.check && catalog::catalog_changed(&root)? {
         println!("codegen: the catalog folder has modules this binary was compiled without; recompiling with them");

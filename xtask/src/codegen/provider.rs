@@ -239,9 +239,43 @@ struct BlockField {
     repeated: bool,
 }
 
+/// Names every generated module imports, which no generated struct may take.
+const IMPORTED: &[&str] = &[
+    "Any",
+    "Attribute",
+    "Block",
+    "Blocks",
+    "Bool",
+    "DataSource",
+    "Expr",
+    "List",
+    "Map",
+    "Meta",
+    "NestedBlock",
+    "Nesting",
+    "Num",
+    "Ref",
+    "Resource",
+    "Schema",
+    "Serialize",
+    "Type",
+    "Option",
+    "Vec",
+    "String",
+    "Some",
+    "None",
+    "Self",
+];
+
 /// Struct names already taken in one type's module, for nested blocks whose path names would collide.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Names(BTreeSet<String>);
+
+impl Default for Names {
+    fn default() -> Self {
+        Names(IMPORTED.iter().map(|n| (*n).to_owned()).collect())
+    }
+}
 
 impl Names {
     fn claim(&mut self, wanted: String) -> String {
@@ -335,9 +369,6 @@ impl Gen<'_> {
                     let mut wanted = pascal(name);
                     if self.names.0.contains(&wanted) {
                         wanted = pascal(&child_path);
-                    }
-                    if wanted == "Self" {
-                        wanted.push('_');
                     }
                     let struct_name = self.names.claim(wanted);
                     self.shapes.insert(key, struct_name.clone());
@@ -664,5 +695,109 @@ pub fn mod_file(kind: Kind, types: &[&str], version: &str) -> String {
     if kind == Kind::Resource {
         out.push_str("pub use provider::Provider;\n");
     }
+    out
+}
+
+/// The Rust expression that builds a block of type `tf_type` (in module `path`, e.g. `infra_dsl::aws::x`) named
+/// `local`, with every required argument the unknown value `var.<variable>` and every required nested block built
+/// the same way: what the coverage check synthesizes for each type.
+pub fn example(kind: Kind, tf_type: &str, schema: &TypeSchema, path: &str, local: &str, variable: &str) -> String {
+    // The same walk as the module's generation, for the same struct names.
+    let mut g = Gen {
+        version: "",
+        tf_type,
+        out: String::new(),
+        names: Names::default(),
+        shapes: BTreeMap::new(),
+        statics: false,
+    };
+    g.names.0.insert(type_name(tf_type));
+    let _ = g.fields(&schema.block, "");
+    let _ = kind;
+    format!("{path}::{}::new({local:?}{})", type_name(tf_type), example_args(&g, &schema.block, path, variable))
+}
+
+/// `, arg, arg…` for the required arguments and blocks of `block`, in `new`'s order.
+fn example_args(g: &Gen<'_>, block: &BlockSchema, path: &str, variable: &str) -> String {
+    let mut args: Vec<(String, String)> = Vec::new();
+    for (name, a) in block.attributes.iter().filter(|(_, a)| a.required) {
+        let t = a.ty.as_ref().map(ty).unwrap_or_else(|| ty(&Value::Null));
+        let head = t.rust.split('<').next().unwrap_or("Expr").to_owned();
+        let value = match head.as_str() {
+            "Expr" => format!("infra_dsl::Expr::raw(\"var.{variable}\")"),
+            other => format!("infra_dsl::{other}::raw(\"var.{variable}\")"),
+        };
+        args.push((name.clone(), value));
+    }
+    for (name, b) in block.block_types.iter().filter(|(_, b)| b.min_items >= 1) {
+        let struct_name = g.shapes.get(&shape_key(&b.block)).cloned().unwrap_or_default();
+        let one = format!(
+            "{path}::{struct_name}::new({})",
+            example_args(g, &b.block, path, variable).trim_start_matches(", ")
+        );
+        let repeated = !(b.nesting_mode == "single" || b.max_items == 1);
+        let value = if repeated { format!("vec![{}]", vec![one; b.min_items as usize].join(", ")) } else { one };
+        args.push((name.clone(), value));
+    }
+    args.sort_by(|a, b| a.0.cmp(&b.0));
+    args.into_iter().map(|(_, v)| format!(", {v}")).collect()
+}
+
+/// What a type uses of the schema's constructs, for choosing the fewest types that use them all.
+pub fn constructs(kind: Kind, schema: &TypeSchema) -> BTreeSet<String> {
+    fn signature(v: &Value) -> String {
+        match v {
+            Value::String(s) => s.clone(),
+            Value::Array(parts) => match (parts.first().and_then(Value::as_str), parts.get(1)) {
+                (Some(k @ ("list" | "set" | "map")), Some(inner)) => format!("{k}({})", signature(inner)),
+                (Some("object"), _) => "object".into(),
+                (Some("tuple"), _) => "tuple".into(),
+                _ => "other".into(),
+            },
+            _ => "dynamic".into(),
+        }
+    }
+    fn walk(block: &BlockSchema, depth: usize, out: &mut BTreeSet<String>) {
+        for (name, a) in &block.attributes {
+            let mode = match (a.required, a.optional, a.computed) {
+                (true, _, _) => "required",
+                (_, true, true) => "optional+computed",
+                (_, true, false) => "optional",
+                _ => "computed",
+            };
+            let t = a.ty.as_ref().map(signature).unwrap_or_else(|| "dynamic".into());
+            out.insert(format!("attribute {t} {mode}"));
+            if a.deprecated {
+                out.insert("deprecated attribute".into());
+            }
+            if a.sensitive {
+                out.insert("sensitive attribute".into());
+            }
+            if KEYWORDS.contains(&name.as_str()) || NOT_RAW.contains(&name.as_str()) {
+                out.insert(format!("keyword name {name}"));
+            }
+        }
+        for (name, b) in &block.block_types {
+            let bucket = |n: u64| match n {
+                0 => "0",
+                1 => "1",
+                _ => "n",
+            };
+            out.insert(format!("nesting {} min {} max {}", b.nesting_mode, bucket(b.min_items), bucket(b.max_items)));
+            if b.block.deprecated {
+                out.insert("deprecated block".into());
+            }
+            if KEYWORDS.contains(&name.as_str()) {
+                out.insert(format!("keyword name {name}"));
+            }
+            walk(&b.block, depth + 1, out);
+        }
+        if depth >= 10 {
+            out.insert("nesting deeper than 10".into());
+        }
+    }
+    let mut out = BTreeSet::new();
+    out.insert(format!("kind {}", kind.word()));
+    walk(&schema.block, 0, &mut out);
     out
 }
