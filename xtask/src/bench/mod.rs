@@ -13,9 +13,12 @@
 //!   `--also-plain-http`, `--also-supabase-secret` and `--compare-with DIR` add same-run variants;
 //! - `load`: `GET /organizations` through the local API and straight to PostgREST, side by side;
 //! - `rls`: `GET /organizations` for a user in one organization with 100, then 100,000 organizations of others;
-//! - `faults`: a bounded load through the local API while PostgREST is paused and resumed.
+//! - `faults`: a bounded load through the local API while PostgREST is paused and resumed;
+//! - `dsl`: the generated provider types against the hand-written DSL before them, side by side in one run (clean
+//!   build, edit→synth, synth), and what generating every type costs.
 
 mod cold_start;
+mod dsl;
 mod load;
 mod measure;
 mod rls;
@@ -52,6 +55,12 @@ pub struct Args {
     /// Secrets Manager read costs.
     #[arg(long)]
     also_supabase_secret: bool,
+    /// dsl: the revision to compare with (the hand-written DSL before the generated one).
+    #[arg(long, value_name = "REV", default_value = "4eba261")]
+    before: String,
+    /// dsl: also compile all 2,134 generated provider types once (minutes).
+    #[arg(long)]
+    all_types: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -66,6 +75,8 @@ enum What {
     Rls,
     /// Each fault before PostgREST (status, answer time, recovery), then a bounded load while PostgREST is paused.
     Faults,
+    /// The typed provider against the hand-written DSL: clean build, edit→synth, synth, generation (--runs rounds).
+    Dsl,
 }
 
 pub fn run(args: &Args) -> Result<()> {
@@ -80,6 +91,7 @@ pub fn run(args: &Args) -> Result<()> {
         ),
         What::Load => load::run(),
         What::Rls => rls::run(),
+        What::Dsl => dsl::run(&args.before, args.runs, args.all_types),
         What::Faults => crate::faults::run_matrix().and_then(|()| crate::faults::run_load()),
     }
 }

@@ -185,6 +185,17 @@ thiserror = "2"
     Ok(())
 }
 
+/// The scratch crate with every type of the schema (for measuring what compiling all of them costs).
+pub fn write_all_types_crate(root: &Path, dir: &Path, all: &ProviderSchema, version: &str) -> Result<()> {
+    let set: Vec<(Kind, String)> = all
+        .resource_schemas
+        .keys()
+        .map(|t| (Kind::Resource, t.clone()))
+        .chain(all.data_source_schemas.keys().map(|t| (Kind::Data, t.clone())))
+        .collect();
+    write_crate(root, dir, all, version, &set)
+}
+
 /// Diagnostics of `terraform validate` that mean the generated types wrote what the provider does not take (others,
 /// such as "exactly one of these arguments", are the provider's rules about values, which unknown values cannot
 /// satisfy).

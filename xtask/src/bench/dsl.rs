@@ -1,0 +1,222 @@
+//! `cargo xtask bench dsl --before <rev>`: the typed provider's costs, this checkout against another revision (the
+//! hand-written DSL before it) side by side in one run, each in a worktree with a target directory of its own:
+//!
+//! - clean workspace build (`cargo build --workspace`, debug, from an empty target directory; dependencies
+//!   downloaded already), wall and CPU;
+//! - edit→synth: a catalog constant changed (a route's summary), then `cargo run -p xtask -- synth --all`, wall and
+//!   CPU, alternating the two checkouts;
+//! - synth of the four environments, whole process, into a fresh folder (the release xtask of each);
+//! - for this checkout alone: generating every type of the pinned provider (time and peak memory), the generated
+//!   size (all types, and the committed part).
+//!
+//! `--all-types` also compiles all 2,134 generated types once (a scratch crate, debug): minutes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use super::measure::{peak_rss_kib, Spread};
+use crate::util::{cargo, exec, human, step};
+use crate::{target_dir, workspace_root};
+
+/// A checkout under measurement.
+struct Side {
+    label: &'static str,
+    dir: PathBuf,
+    target: PathBuf,
+}
+
+/// Runs a command under `/usr/bin/time`, returning wall time and the CPU time (user + system) of it and its children.
+fn timed(cmd: &mut Command) -> Result<(Duration, Duration)> {
+    let report = target_dir().join("bench-dsl/time.txt");
+    let mut timed = Command::new("/usr/bin/time");
+    timed.args(["-f", "%e %U %S", "-o"]).arg(&report).arg(cmd.get_program()).args(cmd.get_args());
+    if let Some(dir) = cmd.get_current_dir() {
+        timed.current_dir(dir);
+    }
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => timed.env(k, v),
+            None => timed.env_remove(k),
+        };
+    }
+    let status = timed.status().context("cannot run /usr/bin/time (Debian package `time`)")?;
+    if !status.success() {
+        bail!("{cmd:?} failed ({status})");
+    }
+    let text = std::fs::read_to_string(&report)?;
+    let v: Vec<f64> = text.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    if v.len() < 3 {
+        bail!("/usr/bin/time wrote `{text}`");
+    }
+    Ok((Duration::from_secs_f64(v[0]), Duration::from_secs_f64(v[1] + v[2])))
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
+/// `median 4.1 s (min 3.9, max 4.6)` for the few samples a slow measurement allows.
+fn show(samples: &[Duration]) -> String {
+    let s = Spread::new(samples.to_vec());
+    format!("median {} (min {}, max {}, n={})", secs(s.pct(0.5)), secs(s.pct(0.0)), secs(s.pct(1.0)), samples.len())
+}
+
+/// The catalog constant an edit changes, and the edit.
+const EDITED: &str = "lambdas/route-registry/src/modules/org.rs";
+const FROM: &str = "\"List the caller's pending invitations\"";
+const TO: &str = "\"List the caller's pending invitations (edited)\"";
+
+fn edit_and_synth(side: &Side, out: &Path) -> Result<(Duration, Duration)> {
+    let file = side.dir.join(EDITED);
+    let original = std::fs::read_to_string(&file)?;
+    if !original.contains(FROM) {
+        bail!("{} has no {FROM} to edit", file.display());
+    }
+    std::fs::write(&file, original.replace(FROM, TO))?;
+    let result = timed(
+        cargo()
+            .current_dir(&side.dir)
+            .env("CARGO_TARGET_DIR", &side.target)
+            .args(["run", "--quiet", "-p", "xtask", "--", "synth", "--all", "--example", "--out"])
+            .arg(out),
+    );
+    std::fs::write(&file, original)?;
+    result
+}
+
+pub fn run(before: &str, runs: usize, all_types: bool) -> Result<()> {
+    let root = workspace_root();
+    let base = target_dir().join("bench-dsl");
+    std::fs::create_dir_all(&base)?;
+    let worktree = |label: &'static str, rev: &str| -> Result<Side> {
+        let dir = base.join(label);
+        let _ = Command::new("git").current_dir(&root).args(["worktree", "remove", "--force"]).arg(&dir).output();
+        let _ = std::fs::remove_dir_all(&dir);
+        exec(
+            Command::new("git").current_dir(&root).args(["worktree", "add", "--quiet", "--detach"]).arg(&dir).arg(rev),
+        )?;
+        Ok(Side { label, dir, target: base.join(format!("{label}-target")) })
+    };
+    let sides = [
+        step(&format!("worktree of {before} (before)"), || worktree("before", before))?,
+        step("worktree of HEAD (after)", || worktree("after", "HEAD"))?,
+    ];
+
+    // Generation, this checkout only.
+    let version = crate::codegen::aws::pinned_version(&root)?;
+    let all = crate::codegen::aws::live_schema(&version)?;
+    let rss_before = peak_rss_kib(std::process::id()).unwrap_or(0);
+    let everything = crate::codegen::coverage::generate_everything(&all, &version)?;
+    let rss = peak_rss_kib(std::process::id()).unwrap_or(0);
+    let committed: u64 = std::fs::read_dir(root.join("infra-dsl/src/aws"))?
+        .chain(std::fs::read_dir(root.join("infra-dsl/src/aws/data"))?)
+        .flatten()
+        .filter_map(|e| e.metadata().ok().filter(|m| m.is_file()).map(|m| m.len()))
+        .sum();
+    println!(
+        "generation (after only): {} resources + {} data sources, {:.1} MB of Rust in {:.2} s (each parsed too), peak RSS {} MiB (was {} MiB before generating); committed: {} listed types, {:.2} MB",
+        everything.resources,
+        everything.data_sources,
+        everything.bytes as f64 / 1e6,
+        everything.seconds,
+        rss / 1024,
+        rss_before / 1024,
+        crate::codegen::aws::includes(&root)?.len(),
+        committed as f64 / 1e6
+    );
+
+    // Clean builds, alternating.
+    let mut clean: Vec<Vec<(Duration, Duration)>> = vec![Vec::new(), Vec::new()];
+    for round in 0..runs.max(1) {
+        for (i, side) in sides.iter().enumerate() {
+            let _ = std::fs::remove_dir_all(&side.target);
+            let measured = step(&format!("clean build, {} (round {})", side.label, round + 1), || {
+                timed(cargo().current_dir(&side.dir).env("CARGO_TARGET_DIR", &side.target).args([
+                    "build",
+                    "--quiet",
+                    "--offline",
+                    "--workspace",
+                ]))
+            })?;
+            clean[i].push(measured);
+        }
+    }
+    // Edit → synth, alternating, on the warm target of each.
+    let mut edits: Vec<Vec<(Duration, Duration)>> = vec![Vec::new(), Vec::new()];
+    for (i, side) in sides.iter().enumerate() {
+        edit_and_synth(side, &base.join("out"))?; // warm-up: xtask itself built once
+        let _ = i;
+    }
+    for _ in 0..(runs.max(1) * 3) {
+        for (i, side) in sides.iter().enumerate() {
+            edits[i].push(edit_and_synth(side, &base.join(format!("out-{}", side.label)))?);
+        }
+    }
+    // Synth of four environments: each side's release xtask, whole process.
+    let mut synths: Vec<Vec<(Duration, Duration)>> = vec![Vec::new(), Vec::new()];
+    for side in &sides {
+        exec(cargo().current_dir(&side.dir).env("CARGO_TARGET_DIR", &side.target).args([
+            "build",
+            "--quiet",
+            "--release",
+            "-p",
+            "xtask",
+        ]))?;
+    }
+    for _ in 0..10 {
+        for (i, side) in sides.iter().enumerate() {
+            let out = base.join(format!("synth-{}", side.label));
+            let _ = std::fs::remove_dir_all(&out);
+            synths[i].push(timed(
+                Command::new(side.target.join("release/xtask"))
+                    .current_dir(&side.dir)
+                    .args(["synth", "--all", "--example", "--out"])
+                    .arg(&out),
+            )?);
+        }
+    }
+    let wall = |v: &[(Duration, Duration)]| v.iter().map(|x| x.0).collect::<Vec<_>>();
+    let cpu = |v: &[(Duration, Duration)]| v.iter().map(|x| x.1).collect::<Vec<_>>();
+    println!("\n| figure | before ({before}) | after (HEAD) |\n|---|---|---|");
+    for (name, v) in
+        [("clean workspace build", &clean), ("edit → synth", &edits), ("synth, four environments", &synths)]
+    {
+        println!("| {name}, wall | {} | {} |", show(&wall(&v[0])), show(&wall(&v[1])));
+        println!("| {name}, CPU | {} | {} |", show(&cpu(&v[0])), show(&cpu(&v[1])));
+    }
+    let median = |v: &[(Duration, Duration)]| Spread::new(wall(v)).pct(0.5).as_secs_f64();
+    for (name, v) in [("clean workspace build", &clean), ("edit → synth", &edits)] {
+        let change = median(&v[1]) / median(&v[0]) - 1.0;
+        println!("{name}: {:+.1} % (the target: not slower by more than 10 %)", change * 100.0);
+    }
+
+    if all_types {
+        let dir = base.join("all-types");
+        step("compile every generated type once (a scratch crate, debug)", || {
+            let started = Instant::now();
+            crate::codegen::coverage::write_all_types_crate(&root, &dir, &all, &version)?;
+            let measured =
+                timed(cargo().current_dir(&dir).env("CARGO_TARGET_DIR", base.join("all-types-target")).args([
+                    "build",
+                    "--quiet",
+                    "--offline",
+                    "--lib",
+                ]))?;
+            println!(
+                "    all {} types: wall {}, CPU {} ({} with writing)",
+                everything.resources + everything.data_sources,
+                secs(measured.0),
+                secs(measured.1),
+                human(started.elapsed())
+            );
+            Ok(())
+        })?;
+    }
+    for side in &sides {
+        let _ = Command::new("git").current_dir(&root).args(["worktree", "remove", "--force"]).arg(&side.dir).output();
+    }
+    Ok(())
+}
