@@ -36,7 +36,7 @@ BEGIN
     UPDATE public.gizmos SET deleted_at = now()
     WHERE id = p_id AND deleted_at IS NULL AND org_id = ANY (app.my_org_ids());
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'gizmo not found' USING ERRCODE = 'P0002';
+        RAISE EXCEPTION 'gizmo not found' USING ERRCODE = 'PT404';
     END IF;
 END
 $$;

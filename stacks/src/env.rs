@@ -67,6 +67,10 @@ impl Env {
             okta_audience: format!("api://career-{e}"),
             admin_group: "career-platform-admins",
             max_orgs_per_user: 20,
+            // Invitations: an organization holds at most this many open at once, and one person sends at most this
+            // many an hour (a refreshed invitation counts as sent again). Generous for people, a wall for a script.
+            max_open_invitations_per_org: 500,
+            max_invitations_per_hour: 100,
             alarm_emails: Vec::new(),
             account_id: EXAMPLE_ACCOUNT,
             break_glass_role: "career-break-glass",
@@ -199,6 +203,10 @@ pub struct Settings {
     pub admin_group: &'static str,
     /// Live organizations one user may create (written to the database with the admin group).
     pub max_orgs_per_user: u32,
+    /// Open invitations one organization may hold (written to the database; 409 beyond).
+    pub max_open_invitations_per_org: u32,
+    /// Invitations one person may send in an hour (written to the database; 429 beyond).
+    pub max_invitations_per_hour: u32,
     /// Who is e-mailed when an alarm fires or recovers; prd refuses an empty list.
     pub alarm_emails: Vec<&'static str>,
     /// The fewest requests in 5 minutes for which a 5xx rate can page.

@@ -213,9 +213,16 @@ pub fn migrate(url: &str, dir: &Path) -> Result<Vec<String>> {
 pub fn configure(url: &str, env: stacks::Env) -> Result<()> {
     let s = env.settings();
     let mut client = connect(url)?;
-    let limit = i32::try_from(s.max_orgs_per_user).context("max_orgs_per_user is too large")?;
+    let number = |n: u32, name: &str| i32::try_from(n).with_context(|| format!("{name} is too large"));
+    let limit = number(s.max_orgs_per_user, "max_orgs_per_user")?;
+    let open = number(s.max_open_invitations_per_org, "max_open_invitations_per_org")?;
+    let hourly = number(s.max_invitations_per_hour, "max_invitations_per_hour")?;
     client
-        .execute("UPDATE app.settings SET admin_group = $1, max_orgs_per_user = $2", &[&s.admin_group, &limit])
+        .execute(
+            "UPDATE app.settings SET admin_group = $1, max_orgs_per_user = $2, max_open_invitations_per_org = $3, \
+             max_invitations_per_hour = $4",
+            &[&s.admin_group, &limit, &open, &hourly],
+        )
         .context("cannot write app.settings (are the migrations applied?)")?;
     Ok(())
 }

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use base64::Engine as _;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
@@ -163,8 +164,15 @@ async fn route(app: &App, req: Request<Incoming>, method: &str, path: &str) -> R
         return gateway(403, "Forbidden");
     }
     let header_refs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let body = (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned());
+    // A body that is not UTF-8 travels base64-encoded and flagged, as API Gateway sends binary content: the handler
+    // sees the bytes themselves (and refuses them as JSON), never a text with replacement characters.
+    let (body, binary) = match std::str::from_utf8(&body) {
+        _ if body.is_empty() => (None, false),
+        Ok(text) => (Some(text.to_owned()), false),
+        Err(_) => (Some(base64::engine::general_purpose::STANDARD.encode(&body)), true),
+    };
     let mut event = events::http_request(method, path, &header_refs, body);
+    event.is_base64_encoded = binary;
     event.raw_query_string = Some(parts.uri.query().unwrap_or("").to_owned());
     let context = serde_json::to_value(&decision.context).unwrap_or_default();
     events::authorize(&mut event, &context);

@@ -116,7 +116,19 @@ async fn every_route_once_with_a_token_and_refused_without() {
     api.ok(&owner, "POST", &members, Some(json!({"email": login("member")})), 201).await;
     let declined =
         api.ok(&owner, "POST", &members, Some(json!({"email": linked})), 201).await["id"].as_str().unwrap().to_owned();
+    // Owners see the open invitations with who sent them, and withdraw one.
+    let withdrawn = api.ok(&owner, "POST", &members, Some(json!({"email": login("gone")})), 201).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let open = api.ok(&owner, "GET", &format!("/organizations/{org_id}/invitations"), None, 200).await;
+    assert_eq!(open.as_array().unwrap().len(), 3, "{open}");
+    assert_eq!(open[0]["invited_by"]["email"], login("owner"), "{open}");
+    let revoked =
+        api.ok(&owner, "DELETE", &format!("/organizations/{org_id}/invitations/{withdrawn}"), None, 200).await;
+    assert_eq!(revoked["status"], "revoked");
     let invitations = api.ok(&member, "GET", "/invitations", None, 200).await;
+    assert_eq!(invitations[0]["invited_by"]["email"], login("owner"), "the invitee sees who invited them");
     let invitation = invitations[0]["id"].as_str().unwrap().to_owned();
     api.ok(&member, "POST", &format!("/invitations/{invitation}/accept"), None, 200).await;
     api.ok(&linked_token, "POST", &format!("/invitations/{declined}/decline"), None, 200).await;
@@ -190,4 +202,30 @@ async fn gateway_behaviour_cors_and_openapi() {
     assert_eq!(doc["paths"].as_object().unwrap().len(), paths.len(), "one path item per catalog path");
     let operations: usize = doc["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();
     assert_eq!(operations, route_registry::all_routes().count(), "one operation per catalog route");
+}
+
+/// A body that is not UTF-8 reaches the handler as the bytes it is (base64-encoded and flagged, as API Gateway sends
+/// binary content), and is refused as JSON: never accepted with replacement characters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_is_not_utf8_is_refused_not_repaired() {
+    let api = start(None).await;
+    let login = format!("bytes-{}@example.com", uuid::Uuid::new_v4().simple());
+    sql("INSERT INTO identities (idp_subject, email) VALUES ($1, $1)", &[&login]);
+    let caller = token(&login, &[]);
+    let mut body = br#"{"name": "Caf"#.to_vec();
+    body.extend([0xff, 0xfe]);
+    body.extend(br#""}"#);
+    let response = reqwest::Client::new()
+        .post(format!("{}/organizations", api.base))
+        .bearer_auth(&caller)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!((status, answer["error"].as_str()), (400, Some("The request body is not valid JSON")), "{answer}");
+    let (_, mine) = api.call(Some(&caller), "GET", "/organizations", None).await;
+    assert_eq!(mine["data"], json!([]), "nothing was created");
 }

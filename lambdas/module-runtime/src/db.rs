@@ -156,18 +156,29 @@ pub fn map_error(status: u16, body: &str) -> ApiError {
     let parsed: Value = serde_json::from_str(body).unwrap_or(Value::Null);
     let code = parsed.get("code").and_then(Value::as_str).unwrap_or("");
     let message = parsed.get("message").and_then(Value::as_str).unwrap_or("").to_owned();
+    let hint = parsed.get("hint").and_then(Value::as_str).unwrap_or("");
     let unavailable = |detail: String| ApiError::Unavailable {
         dependency: Dependency::Database,
         retry_after_s: timeouts::RETRY_AFTER_S,
         detail,
     };
     match code {
-        // unique_violation, and the platform's own "rule conflict" code.
-        "23505" | "P0409" => ApiError::Conflict(message),
-        // no_data_found, raised by the API functions; foreign_key_violation: the referenced row is not there.
-        "P0002" | "23503" => ApiError::NotFound(message),
-        // insufficient_privilege: a role rule in an API function, or Row-Level Security refusing a write.
-        "42501" => ApiError::Forbidden(message),
+        // The API functions' refusals, with the status PostgREST answers them with too (`PTxyz` is status xyz);
+        // their messages are written for clients.
+        "PT403" => ApiError::Forbidden(message),
+        "PT404" => ApiError::NotFound(message),
+        "PT409" => ApiError::Conflict(message),
+        "PT429" => ApiError::TooManyRequests { message, retry_after_s: hint.parse().unwrap_or(60) },
+        // unique_violation outside a function that names the conflict.
+        "23505" => ApiError::Conflict("This conflicts with an existing record".into()),
+        // foreign_key_violation: the referenced row is not there.
+        "23503" => ApiError::NotFound("A referenced record does not exist".into()),
+        // insufficient_privilege from PostgreSQL itself (a grant or Row-Level Security refusing the caller): its
+        // message names tables and roles, which no client hears.
+        "42501" => {
+            tracing::warn!(detail = message, "the database refused the caller");
+            ApiError::Forbidden("Forbidden".into())
+        }
         // Bad values the request carried: invalid text (a uuid), bad parameter, too long, not null.
         "22P02" | "22023" | "22001" | "23502" => ApiError::BadRequest(message),
         // A CHECK or domain rule: the request's own validation states the same rules (one corpus test holds them
@@ -229,12 +240,28 @@ mod tests {
 
     #[test]
     fn maps_codes_not_http_statuses() {
-        assert_eq!(map_error(409, &body("23505", "dup")), ApiError::Conflict("dup".into()));
-        assert_eq!(map_error(500, &body("P0409", "last owner")), ApiError::Conflict("last owner".into()));
-        assert_eq!(map_error(500, &body("P0002", "gone")), ApiError::NotFound("gone".into()));
-        // PostgREST answers an authenticated caller's refusal with 403 (the local server with 401): the same error.
-        assert_eq!(map_error(401, &body("42501", "no")), ApiError::Forbidden("no".into()));
-        assert_eq!(map_error(403, &body("42501", "no")), ApiError::Forbidden("no".into()));
+        assert_eq!(map_error(409, &body("PT409", "last owner")), ApiError::Conflict("last owner".into()));
+        assert_eq!(map_error(500, &body("PT409", "last owner")), ApiError::Conflict("last owner".into()));
+        assert_eq!(map_error(404, &body("PT404", "gone")), ApiError::NotFound("gone".into()));
+        assert_eq!(map_error(403, &body("PT403", "owners only")), ApiError::Forbidden("owners only".into()));
+        let limited = serde_json::json!({"code": "PT429", "message": "slow down", "hint": "42"}).to_string();
+        assert_eq!(
+            map_error(429, &limited),
+            ApiError::TooManyRequests { message: "slow down".into(), retry_after_s: 42 }
+        );
+        // A refusal by PostgreSQL itself names tables: the client hears only that it was refused.
+        assert_eq!(
+            map_error(401, &body("42501", "permission denied for table org")),
+            ApiError::Forbidden("Forbidden".into())
+        );
+        assert_eq!(
+            map_error(403, &body("42501", "permission denied for table org")),
+            ApiError::Forbidden("Forbidden".into())
+        );
+        assert_eq!(
+            map_error(409, &body("23505", "duplicate key value violates unique constraint \"x\"")).status(),
+            409
+        );
         assert_eq!(map_error(400, &body("22P02", "bad uuid")), ApiError::BadRequest("bad uuid".into()));
         assert_eq!(map_error(401, &body("PGRST301", "JWSError")).status(), 401);
         assert_eq!(map_error(401, &body("PGRST303", "JWT expired")).status(), 401);

@@ -50,6 +50,9 @@ pub enum ApiError {
     /// 409: a duplicate, a limit or a rule conflict.
     #[error("{0}")]
     Conflict(String),
+    /// 429: the caller did too much of something in too short a time; retry after the given seconds.
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after_s: u64 },
     /// 502: a dependency answered with an error of its own.
     #[error("{dependency} answered with an error")]
     BadGateway { dependency: Dependency, detail: String },
@@ -73,6 +76,7 @@ impl ApiError {
             ApiError::NotFound(_) => 404,
             ApiError::MethodNotAllowed => 405,
             ApiError::Conflict(_) => 409,
+            ApiError::TooManyRequests { .. } => 429,
             ApiError::Internal(_) => 500,
             ApiError::BadGateway { .. } => 502,
             ApiError::Unavailable { .. } => 503,
@@ -89,6 +93,7 @@ impl ApiError {
             ApiError::NotFound(_) => "NotFound",
             ApiError::MethodNotAllowed => "MethodNotAllowed",
             ApiError::Conflict(_) => "Conflict",
+            ApiError::TooManyRequests { .. } => "TooManyRequests",
             ApiError::BadGateway { .. } => "BadGateway",
             ApiError::Unavailable { .. } => "Unavailable",
             ApiError::Timeout { .. } => "Timeout",
@@ -101,10 +106,12 @@ impl ApiError {
         matches!(self, ApiError::BadGateway { .. } | ApiError::Unavailable { .. } | ApiError::Timeout { .. })
     }
 
-    /// Seconds the client should wait before retrying (`Retry-After`), for 503s.
+    /// Seconds the client should wait before retrying (`Retry-After`), for 429s and 503s.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            ApiError::Unavailable { retry_after_s, .. } => Some(*retry_after_s),
+            ApiError::Unavailable { retry_after_s, .. } | ApiError::TooManyRequests { retry_after_s, .. } => {
+                Some(*retry_after_s)
+            }
             _ => None,
         }
     }

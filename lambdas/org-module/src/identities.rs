@@ -80,6 +80,11 @@ pub async fn run(op: Op, call: Call) -> Result<Reply, ApiError> {
                         .get_user(&login)
                         .await?
                         .ok_or_else(|| ApiError::internal("Okta said the login exists, then found no user with it"))?;
+                    // A deactivated identity comes back only with its own Okta user: check before reactivating it.
+                    let args = [args[0].clone(), args[1].clone(), ("p_okta_id", user.id.clone())];
+                    if let Some(reason) = db.call_read("provision_conflict", &args).await?.as_str() {
+                        return Err(ApiError::Conflict(reason.to_owned()));
+                    }
                     okta.restore(&user).await?;
                     user
                 }
@@ -90,6 +95,9 @@ pub async fn run(op: Op, call: Call) -> Result<Reply, ApiError> {
         }
         Op::Link => {
             let body: LinkIdentity = call.body()?;
+            // The caller is an active platform admin before Okta is asked anything.
+            let db = call.db()?;
+            db.call_read("require_platform_admin", &[]).await?;
             let user = call
                 .okta()?
                 .get_user(body.login.as_str())
@@ -100,7 +108,7 @@ pub async fn run(op: Op, call: Call) -> Result<Reply, ApiError> {
                     "the Okta user is deactivated; provision them (POST /identities) to bring them back".into(),
                 ));
             }
-            let identity = record(&call.db()?, &user, &user.profile).await?;
+            let identity = record(&db, &user, &user.profile).await?;
             Ok(Reply::created(data(&identity)?))
         }
         Op::Get => {

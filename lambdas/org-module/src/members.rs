@@ -1,6 +1,7 @@
-//! members: list an organization's members with their names, invite by e-mail (owner or org admin), change a
-//! role (owners), remove a member (owner or org admin, or the member themself; never the last active owner), and
-//! the invitee's side: list, accept, decline. The rules live in the database functions, so they hold for any
+//! members: list an organization's members with their names, invite by e-mail (owner or org admin), list and
+//! withdraw the organization's open invitations (owner or org admin), change a role (owners), remove a member (owner
+//! or org admin, or the member themself; never the last active owner), and the invitee's side: list, accept,
+//! decline. The rules live in the database functions, so they hold for any
 //! client.
 
 use module_runtime::{ApiError, Call, Http, Registration, Reply};
@@ -8,6 +9,7 @@ use route_registry::modules::org;
 use route_registry::modules::org::types::{ChangeRole, Invitation, InviteMember, Member, Membership, Message};
 use route_registry::modules::org::{
     ACCEPT_INVITATION, ADD_MEMBER, CHANGE_ROLE, DECLINE_INVITATION, DELETE_MEMBER, LIST_INVITATIONS, LIST_MEMBERS,
+    LIST_ORG_INVITATIONS, REVOKE_INVITATION,
 };
 use route_registry::Route;
 use serde_json::json;
@@ -20,6 +22,8 @@ pub enum Op {
     Invite,
     ChangeRole,
     Remove,
+    OrgInvitations,
+    Revoke,
     Invitations,
     Accept,
     Decline,
@@ -30,6 +34,8 @@ pub const ROUTES: &[(Route, Op)] = &[
     (ADD_MEMBER, Op::Invite),
     (CHANGE_ROLE, Op::ChangeRole),
     (DELETE_MEMBER, Op::Remove),
+    (LIST_ORG_INVITATIONS, Op::OrgInvitations),
+    (REVOKE_INVITATION, Op::Revoke),
     (LIST_INVITATIONS, Op::Invitations),
     (ACCEPT_INVITATION, Op::Accept),
     (DECLINE_INVITATION, Op::Decline),
@@ -73,6 +79,17 @@ pub async fn run(op: Op, call: Call) -> Result<Reply, ApiError> {
             let (org_id, user_id) = (call.uuid("id")?, call.uuid("userId")?);
             db.call("remove_org_member", &json!({ "p_org_id": org_id, "p_user_id": user_id })).await?;
             Ok(Reply::ok(data(&Message { message: "Member removed".into() })?))
+        }
+        Op::OrgInvitations => {
+            let org_id = call.uuid("id")?;
+            let found = db.call_read("list_org_invitations", &[("p_org_id", org_id.to_string())]).await?;
+            Ok(Reply::ok(data(&rows::<Invitation>(found)?)?))
+        }
+        Op::Revoke => {
+            let (org_id, id) = (call.uuid("id")?, call.uuid("invitationId")?);
+            let row = db.call("revoke_invitation", &json!({ "p_org_id": org_id, "p_id": id })).await?;
+            let invitation: Invitation = one(row, "revoke_invitation")?;
+            Ok(Reply::ok(data(&invitation)?))
         }
         Op::Invitations => {
             let found = db.call_read("list_my_invitations", &[]).await?;

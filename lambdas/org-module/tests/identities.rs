@@ -310,3 +310,96 @@ async fn an_unreachable_okta_or_a_refused_api_token_is_503() {
     assert_eq!(answer.status, 503, "{}", answer.body);
     assert_eq!(identities_with_email(&email), 0);
 }
+
+/// Every route of identities-management that needs a platform admin answers 403 to anyone else before Okta is asked
+/// anything: a token naming the admin group without an identity on the platform, and a deactivated admin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caller_checks_come_before_any_okta_request() {
+    let w = world();
+    let existing = w.login("existing");
+    w.okta.add_user(&existing, &existing, "Ex", "Isting", "ACTIVE");
+    let (target, _) = w.provision(&w.login("target")).await;
+    let unprovisioned = User::with_groups(&w.login("outsider"), &[common::ADMIN_GROUP]);
+    let deactivated = common::admin(&format!("{}-old", w.tag));
+    su(|c| c.execute("UPDATE identities SET deactivated_at = now() WHERE id = $1::text::uuid", &[&deactivated.id]))
+        .unwrap();
+    let admin_routes: Vec<_> = route_registry::modules::org::ROUTES
+        .iter()
+        .filter(|r| {
+            r.function == route_registry::modules::org::IDENTITIES_MANAGEMENT && r.auth == route_registry::Auth::Admin
+        })
+        .collect();
+    assert!(!admin_routes.is_empty());
+    for caller in [&unprovisioned, &deactivated] {
+        for route in &admin_routes {
+            let before = w.okta.exchanges().len();
+            // A body the route takes, so what refuses is the caller, not the request.
+            let body = match route.path {
+                "/identities/link" => Some(json!({"login": existing})),
+                "/identities" => Some(json!({"email": w.login("probe"), "first_name": "P", "last_name": "Q"})),
+                _ => None,
+            };
+            let path = route.fill(|_| target.id.clone());
+            let answer = w.api.call(Some(caller), route.method.as_str(), &path, body).await;
+            assert_eq!(answer.status, 403, "{} as {}: {}", route.key(), caller.sub, answer.body);
+            assert_eq!(w.okta.exchanges().len(), before, "{} as {} asked Okta", route.key(), caller.sub);
+        }
+    }
+}
+
+/// A deactivated identity comes back only through reactivate or a provisioning request that matches its e-mail
+/// and Okta user; a mismatch is 409 naming the conflict, and Okta's user stays as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reprovisioning_a_deactivated_login_matches_or_refuses() {
+    let w = world();
+    let login = w.login("returning");
+    let (user, identity) = w.provision(&login).await;
+    w.api.expect(200, &w.admin, "DELETE", &format!("/identities/{}", user.id), None).await;
+    let other_email = w.login("elsewhere");
+    let answer = w
+        .api
+        .expect(
+            409,
+            &w.admin,
+            "POST",
+            "/identities",
+            Some(json!({"email": other_email, "login": login, "first_name": "R", "last_name": "T"})),
+        )
+        .await;
+    assert!(answer.error().contains(&format!("deactivated identity {}", user.id)), "{}", answer.body);
+    assert!(answer.error().contains("reactivate"), "the fix is named: {}", answer.body);
+    assert_eq!(w.okta.status_of(&login).as_deref(), Some("DEPROVISIONED"), "Okta was not touched");
+    // The database function refuses another Okta user for the login too (a direct caller of PostgREST).
+    let direct = reqwest::Client::new()
+        .post(format!("{}/rpc/provision_identity", common::services().rest_url))
+        .bearer_auth(&w.admin.token)
+        .json(&json!({"p_idp_subject": login, "p_email": login, "p_okta_id": "00uSomeoneElse0"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(direct.status().as_u16(), 409, "{}", direct.text().await.unwrap());
+    // The matching request brings it back, with its own Okta user.
+    let (back, again) = w.provision(&login).await;
+    assert_eq!((back.id, &again["okta_id"]), (user.id, &identity["okta_id"]));
+}
+
+/// An address Okta would not take as it is (a letter that only looks like ASCII) is refused at provisioning with 400,
+/// before Okta or the database is asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_look_alike_address_is_refused_at_provisioning() {
+    let w = world();
+    let before = w.okta.exchanges().len();
+    let look_alike = format!("\u{212a}elvin-{}@example.com", w.tag);
+    let answer = w
+        .api
+        .expect(
+            400,
+            &w.admin,
+            "POST",
+            "/identities",
+            Some(json!({"email": look_alike, "first_name": "K", "last_name": "V"})),
+        )
+        .await;
+    assert!(answer.error().starts_with("email:") && answer.error().contains("ASCII"), "{}", answer.body);
+    assert_eq!(w.okta.exchanges().len(), before);
+}

@@ -6,7 +6,7 @@
 
 mod common;
 
-use route_registry::validate::{Rule, CORPUS, DOMAINS, OKTA_FIELDS};
+use route_registry::validate::{address_key, Rule, CORPUS, DOMAINS, LOOK_ALIKES, OKTA_FIELDS};
 use serde_json::Value;
 
 /// What the OpenAPI document says about a string schema: accepted or not.
@@ -96,6 +96,33 @@ fn rust_openapi_and_postgresql_give_every_value_the_same_verdict() {
     assert!(disagreements.is_empty(), "the rules disagree:\n{}", disagreements.join("\n"));
     assert!(checked >= DOMAINS.len() * CORPUS.len(), "{checked}");
     println!("{checked} verdicts agree across Rust, OpenAPI and PostgreSQL");
+}
+
+/// One normalization of addresses: Rust's `address_key` and PostgreSQL's `app.address_key` give every corpus value
+/// the same key (so they agree on which addresses are one), the OpenAPI document says how addresses compare, and the
+/// look-alikes that Unicode folds together stay apart in both.
+#[test]
+fn rust_postgresql_and_openapi_compare_addresses_alike() {
+    let services = common::services();
+    let mut client = postgres::Client::connect(&services.pg_url, postgres::NoTls).unwrap();
+    let values: Vec<String> = CORPUS.iter().map(|s| (*s).to_owned()).collect();
+    let sql: Vec<String> = client
+        .query("SELECT app.address_key(v) FROM unnest($1::text[]) WITH ORDINALITY AS t(v, n) ORDER BY n", &[&values])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let rust: Vec<String> = values.iter().map(|v| address_key(v)).collect();
+    assert_eq!(rust, sql, "Rust and PostgreSQL key the corpus differently");
+    for (a, b) in LOOK_ALIKES {
+        let apart: bool =
+            client.query_one("SELECT app.address_key($1) <> app.address_key($2)", &[a, b]).unwrap().get(0);
+        assert!(apart, "{a:?} and {b:?} must not compare equal in PostgreSQL");
+    }
+    let document = route_registry::openapi::document("http://127.0.0.1");
+    let email = schema_of(&document, &route_registry::validate::EMAIL);
+    let description = email["description"].as_str().unwrap_or_default();
+    assert!(description.contains("compared ignoring ASCII case"), "{description}");
 }
 
 #[test]

@@ -29,6 +29,18 @@ pub fn is_space(c: char) -> bool {
     matches!(c, ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'..='\u{200a}' | '\u{202f}' | '\u{205f}' | '\u{3000}')
 }
 
+/// RFC 5322's `atext` symbols, which an address's local part may hold besides ASCII letters and digits (the hyphen
+/// last, so the text also reads as a regex class body).
+const ATEXT_SYMBOLS: &str = "!#$%&'*+/=?^_`{|}~-";
+
+/// The one normalization of addresses (e-mail and logins), as Okta compares logins: ASCII case folded, nothing else.
+/// A character that Unicode folds onto an ASCII letter (the Kelvin sign onto `k`) stays itself, so it can never make
+/// two different addresses one. PostgreSQL's `app.address_key` is the same rule (`lower` under the "C" collation); the
+/// corpus test holds the two to one answer.
+pub fn address_key(address: &str) -> String {
+    address.to_ascii_lowercase()
+}
+
 /// The kinds of text a field may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
@@ -38,7 +50,8 @@ pub enum Shape {
     Text,
     /// An identity-provider subject: no forbidden characters, no spaces.
     Subject,
-    /// An e-mail address: one `@`, a non-empty local part, a domain of non-empty dot-separated labels.
+    /// An e-mail address as Okta takes one for a login or an e-mail, in ASCII: an RFC 5322 dot-atom local part, `@`,
+    /// a domain of at least two letter-digit-hyphen labels. Compared by [`address_key`].
     Email,
     /// A phone number: digits, spaces, `()-`, optionally a leading `+`, at least one digit.
     Phone,
@@ -51,7 +64,9 @@ impl Shape {
             Shape::Name => "a name without control characters, not starting or ending with a space",
             Shape::Text => "text without control characters",
             Shape::Subject => "an identity-provider subject without spaces",
-            Shape::Email => "an e-mail address",
+            Shape::Email => {
+                "an e-mail address in ASCII letters, digits and RFC 5322's symbols (compared ignoring ASCII case)"
+            }
             Shape::Phone => "a phone number (digits, spaces, parentheses, dashes, optional leading +)",
         }
     }
@@ -64,7 +79,11 @@ impl Shape {
             Shape::Name => format!("^[^{f}{s}]([^{f}]*[^{f}{s}])?$"),
             Shape::Text => format!("^[^{f}]*$"),
             Shape::Subject => format!("^[^{f}{s}]+$"),
-            Shape::Email => format!("^[^@{f}{s}]+@[^@.{f}{s}]+(\\.[^@.{f}{s}]+)+$"),
+            Shape::Email => {
+                let atom = format!("[A-Za-z0-9{ATEXT_SYMBOLS}]+");
+                let label = "[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?";
+                format!("^{atom}(\\.{atom})*@{label}(\\.{label})+$")
+            }
             Shape::Phone => r"^\+?[ ()-]*[0-9][0-9 ()-]*$".to_owned(),
         }
     }
@@ -83,10 +102,24 @@ impl Shape {
             Shape::Subject | Shape::Email if value.chars().any(is_space) => Err("must not contain spaces"),
             Shape::Subject => Ok(()),
             Shape::Email => {
-                let bad = "must be an e-mail address: one @, a non-empty local part, a domain of dot-separated labels";
+                if !value.is_ascii() {
+                    return Err(
+                        "must be an e-mail address in ASCII: a letter that only looks like an ASCII one is not one",
+                    );
+                }
+                let bad = "must be an e-mail address: a local part of letters, digits and . ! # $ % & ' * + / = ? ^ _ ` { | } ~ -, one @, a domain of at least two dot-separated labels of letters, digits and inner hyphens";
                 let (local, domain) = value.split_once('@').ok_or(bad)?;
+                let atom_ok = |a: &str| {
+                    !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || ATEXT_SYMBOLS.contains(c))
+                };
+                let label_ok = |l: &str| {
+                    !l.is_empty()
+                        && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                        && !l.starts_with('-')
+                        && !l.ends_with('-')
+                };
                 let labels: Vec<&str> = domain.split('.').collect();
-                if local.is_empty() || domain.contains('@') || labels.len() < 2 || labels.iter().any(|l| l.is_empty()) {
+                if !local.split('.').all(atom_ok) || labels.len() < 2 || !labels.iter().all(|l| label_ok(l)) {
                     return Err(bad);
                 }
                 Ok(())
@@ -296,6 +329,46 @@ pub const CORPUS: &[&str] = &[
     "call me",
     "Ümlaut GmbH & Co. KG",
     "a\u{3000}",
+    // Addresses that look alike: each folds (or normalizes) onto an ASCII address under Unicode rules.
+    "\u{212a}elvin@example.com",
+    "kelvin@example.com",
+    "KELVIN@EXAMPLE.COM",
+    "po\u{17f}t@example.com",
+    "post@example.com",
+    "\u{ff41}lice@example.com",
+    "alice@EXAMPLE.com",
+    "o\u{fb03}ce@example.com",
+    "office@example.com",
+    "e\u{301}ve@example.com",
+    "\u{e9}ve@example.com",
+    "\u{131}nfo@example.com",
+    "\u{130}nfo@example.com",
+    "info@example.com",
+    "\u{212b}se@example.com",
+    "\u{430}lice@example.com",
+    "\u{39a}elvin@example.com",
+    "alice@ex\u{e4}mple.com",
+    "alice@xn--exmple-cua.com",
+    "o'brien+tag@example.co.uk",
+    "a.b.c@d-e.example",
+    "a..b@example.com",
+    ".a@example.com",
+    "a.@example.com",
+    "a@-example.com",
+    "a@example-.com",
+    "a\"b@example.com",
+    "a(b)@example.com",
+];
+
+/// Pairs of corpus values that must have different keys although Unicode folds them together (the corpus test
+/// also checks every pair of values against PostgreSQL's key).
+pub const LOOK_ALIKES: &[(&str, &str)] = &[
+    ("\u{212a}elvin@example.com", "kelvin@example.com"),
+    ("po\u{17f}t@example.com", "post@example.com"),
+    ("\u{ff41}lice@example.com", "alice@example.com"),
+    ("o\u{fb03}ce@example.com", "office@example.com"),
+    ("\u{131}nfo@example.com", "info@example.com"),
+    ("\u{130}nfo@example.com", "info@example.com"),
 ];
 
 #[cfg(test)]
@@ -312,10 +385,21 @@ mod tests {
         assert!(Phone::parse("+1234").is_ok(), "the database accepts it too");
         assert!(Phone::parse("(((( ))))").is_err());
         assert_eq!(Description::parse(&"x".repeat(2001)).unwrap_err(), "must be at most 2000 characters");
-        for bad in ["a@b", "@b.co", "a b@c.co", "a@@b.co", "a@b..co", "a@.b.co", "a@b.co."] {
+        for bad in ["a@b", "@b.co", "a b@c.co", "a@@b.co", "a@b..co", "a@.b.co", "a@b.co.", "a..b@c.co", "a@-b.co"] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
         assert!(Email::parse("a@b.co").is_ok());
+        assert!(Email::parse("o'brien+tag@example.co.uk").is_ok());
+        assert!(Email::parse("\u{212a}elvin@example.com").unwrap_err().contains("looks like"));
+    }
+
+    #[test]
+    fn the_address_key_folds_ascii_case_and_nothing_else() {
+        assert_eq!(address_key("Alice@Example.COM"), "alice@example.com");
+        for (a, b) in LOOK_ALIKES {
+            assert_ne!(address_key(a), address_key(b), "{a} and {b} must stay apart");
+            assert!(Email::parse(a).is_err(), "{a} is not an address the platform takes");
+        }
     }
 
     #[test]

@@ -175,6 +175,8 @@ pub enum InvitationStatus {
     Pending,
     Accepted,
     Declined,
+    /// Withdrawn by an owner or admin, or because its sender may no longer invite.
+    Revoked,
     Expired,
 }
 
@@ -188,8 +190,21 @@ pub struct Invitation {
     pub email: String,
     pub role: InviteRole,
     pub status: InvitationStatus,
+    /// Who sent it (or sent it last: inviting the same address again renews it), so the invitee knows who asks.
+    pub invited_by: Person,
+    /// When it was sent, or last renewed.
+    pub sent_at: String,
     pub expires_at: String,
     pub created_at: String,
+}
+
+/// A person as an invitation names them.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Person {
+    pub id: Uuid,
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
 }
 
 /// A confirmation without a resource.
