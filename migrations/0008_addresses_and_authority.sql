@@ -114,7 +114,7 @@ DECLARE
     v_uid uuid := app.require_caller();
     v_caller_role public.org_role := app.org_role(p_org_id);
     v_settings app.settings := (SELECT s FROM app.settings s);
-        v_open bigint;
+    v_open bigint;
     v_sent bigint;
     v_oldest timestamptz;
     v public.org_invitation;
@@ -125,7 +125,7 @@ BEGIN
     IF v_caller_role NOT IN ('owner', 'admin') THEN
         RAISE EXCEPTION 'only owners and admins can invite members' USING ERRCODE = 'PT403';
     END IF;
-        -- The address rule (the API checks it first; a direct caller of PostgREST is refused here).
+    -- The address rule (the API checks it first; a direct caller of PostgREST is refused here).
     PERFORM p_email::app.email;
     -- Members see each other's e-mail, so saying that this one is already a member reveals nothing new.
     IF EXISTS (SELECT 1 FROM public.org_member m JOIN public.identities i ON i.id = m.user_id
@@ -136,7 +136,7 @@ BEGIN
     -- One invitation to an organization at a time, and one sender's count at a time.
     PERFORM pg_advisory_xact_lock(hashtext('invite'), hashtext(p_org_id::text));
     PERFORM pg_advisory_xact_lock(hashtext('invite-sender'), hashtext(v_uid::text));
-        SELECT count(*), min(sent_at) INTO v_sent, v_oldest
+    SELECT count(*), min(sent_at) INTO v_sent, v_oldest
     FROM public.org_invitation WHERE invited_by = v_uid AND sent_at > now() - interval '1 hour';
     IF v_sent >= v_settings.max_invitations_per_hour THEN
         -- The hint is the seconds until the oldest of them leaves the hour (the API's Retry-After).
@@ -210,7 +210,7 @@ DECLARE
     v public.org_invitation := app.my_invitation(p_id);
     m public.org_member;
 BEGIN
-        -- Membership changes lock the organization, and deactivation updates the sender's identity: both wait for this.
+    -- Membership changes lock the organization, and deactivation updates the sender's identity: both wait for this.
     PERFORM 1 FROM public.org WHERE id = v.org_id FOR UPDATE;
     PERFORM 1 FROM public.identities WHERE id = v.invited_by FOR SHARE;
     IF NOT app.may_invite(v.org_id, v.invited_by) THEN
