@@ -1,12 +1,14 @@
 //! Alarms that reach someone: every alarm notifies the environment's alarm topic on alarm and on recovery, and its
 //! description says what happened and where to look. A function's alarms follow from what it is: the 5xx rate of
-//! what users saw for functions that answer requests, crashes, duration near the timeout and throttles for all.
+//! what users saw for functions that answer requests; messages waiting too long and messages given up on for
+//! queue-fed functions; failed runs given up on for scheduled and objects-created functions; crashes, duration near
+//! the timeout and throttles for all.
 
 use indexmap::IndexMap;
 use infra_dsl::aws::cloudwatch_metric_alarm::{Metric, MetricQuery};
-use infra_dsl::aws::{Apigatewayv2Api, CloudwatchMetricAlarm};
+use infra_dsl::aws::{Apigatewayv2Api, CloudwatchMetricAlarm, SchedulerScheduleGroup, SqsQueue};
 use infra_dsl::{DslError, Expr, Ref, Stack};
-use route_registry::telemetry;
+use route_registry::{telemetry, Trigger};
 
 use crate::function::{self, DeployedFunction};
 use crate::platform::Platform;
@@ -96,13 +98,21 @@ pub fn add_lambda(stack: &mut Stack, platform: &Platform, d: &mut DeployedFuncti
             .dimensions(dims.clone())
             .tags(tags.clone())
     };
+    let failed = match f.trigger {
+        Trigger::Http => "a crash or a timeout: handlers answer every error as HTTP",
+        Trigger::Authorizer => "a crash or a timeout: the authorizer answers every token, good or bad",
+        Trigger::Queue(_) => "a crash or a timeout: the whole batch returns to the queue",
+        Trigger::Schedule(_) | Trigger::ObjectsCreated { .. } => {
+            "a crash, a timeout or a run that failed: Lambda retries it, then puts it in the dead-letter queue"
+        }
+    };
     let crashes = stack.add(lambda_metric(
         alarm(
             platform,
             format!("{local}_crashes"),
             format!("{name}-crashes"),
             format!(
-                "{name} failed an invocation (a crash or a timeout: handlers answer every error as HTTP). Look for REPORT lines with a status in /aws/lambda/{name}, or run \"{query_errors}\"."
+                "{name} failed an invocation ({failed}). Look for REPORT lines with a status in /aws/lambda/{name}, or run \"{query_errors}\"."
             ),
         )
         .threshold(0.0),
@@ -145,6 +155,117 @@ pub fn add_lambda(stack: &mut Stack, platform: &Platform, d: &mut DeployedFuncti
         d.alarms.push(a);
     }
     Ok(())
+}
+
+/// An alarm on an SQS metric of one queue.
+fn queue_alarm(
+    platform: &Platform,
+    d: &DeployedFunction,
+    queue: &Ref<SqsQueue>,
+    suffix: &str,
+    metric_name: &str,
+    threshold: f64,
+    description: String,
+) -> CloudwatchMetricAlarm {
+    let dims: IndexMap<String, Expr> = [("QueueName".to_owned(), queue.name())].into_iter().collect();
+    alarm(
+        platform,
+        format!("{}_{}", names::local(&d.function), suffix.replace('-', "_")),
+        format!("{}-{suffix}", d.name),
+        description,
+    )
+    .namespace("AWS/SQS")
+    .metric_name(metric_name)
+    .statistic("Maximum")
+    .period(300u32)
+    .dimensions(dims)
+    .threshold(threshold)
+    .tags(function::tags(&d.function))
+}
+
+/// Messages in a function's dead-letter queue: work that was given up on. Someone must look, fix and redrive.
+pub fn add_dead_letters(
+    stack: &mut Stack,
+    platform: &Platform,
+    d: &mut DeployedFunction,
+    dlq: &Ref<SqsQueue>,
+) -> Result<(), DslError> {
+    let name = &d.name;
+    let what = match d.function.trigger {
+        Trigger::Queue(q) => format!("messages failed {} times", q.max_receives),
+        _ => "runs failed after Lambda's retries (or could not be delivered)".to_owned(),
+    };
+    let a = stack.add(queue_alarm(
+        platform,
+        d,
+        dlq,
+        "dead-letters",
+        "ApproximateNumberOfMessagesVisible",
+        0.0,
+        format!(
+            "{name}'s dead-letter queue {name}-dlq holds messages: {what}. Read them (aws sqs receive-message), find the cause in /aws/lambda/{name} (saved query \"{}/errors\"), fix it, then move them back (aws sqs start-message-move-task).",
+            d.function.module
+        ),
+    ))?;
+    d.owns(&a);
+    d.alarms.push(a);
+    Ok(())
+}
+
+/// A queue-fed function: its dead letters, and a message waiting longer than a quarter hour (the worker is failing,
+/// throttled or too slow for what arrives).
+pub fn add_queue(
+    stack: &mut Stack,
+    platform: &Platform,
+    d: &mut DeployedFunction,
+    queues: &crate::queue::Queues,
+) -> Result<(), DslError> {
+    add_dead_letters(stack, platform, d, &queues.dlq)?;
+    let name = d.name.clone();
+    let age = stack.add(queue_alarm(
+        platform,
+        d,
+        &queues.queue,
+        "queue-age",
+        "ApproximateAgeOfOldestMessage",
+        f64::from(QUEUE_AGE_S),
+        format!(
+            "The oldest message in {name}'s queue has waited over {} minutes: the worker fails, is throttled, or is too slow for what arrives. The dashboard's row for {name} shows which.",
+            QUEUE_AGE_S / 60
+        ),
+    ))?;
+    d.owns(&age);
+    d.alarms.push(age);
+    Ok(())
+}
+
+/// How long a message may wait before the queue-age alarm fires.
+pub const QUEUE_AGE_S: u32 = 900;
+
+/// Runs of the environment's schedules that failed to reach their function, or were dropped.
+pub fn add_schedules(
+    stack: &mut Stack,
+    platform: &Platform,
+    group: &Ref<SchedulerScheduleGroup>,
+) -> Result<Ref<CloudwatchMetricAlarm>, DslError> {
+    let prefix = &platform.settings.name_prefix;
+    let dims: IndexMap<String, Expr> = [("ScheduleGroup".to_owned(), group.name())].into_iter().collect();
+    let metric = |name: &str| Metric::new(name, 300, "Sum").namespace("AWS/Scheduler").dimensions(dims.clone());
+    stack.add(
+        alarm(
+            platform,
+            "schedule_failures".into(),
+            format!("{prefix}-schedule-failures"),
+            "A schedule of the platform could not invoke its function, or dropped a run: the function is missing, its scheduler role lacks the permission, or Lambda throttled it past the retries. The run's event is in the function's dead-letter queue; the dashboard's schedules row shows which group metric moved, and /aws/lambda/<function> why.".into(),
+        )
+        .threshold(0.0)
+        .metric_query(vec![
+            input("errors", metric("TargetErrorCount")),
+            input("dropped", metric("InvocationDroppedCount")),
+            MetricQuery::new("failures").expression("errors + dropped").label("failed or dropped runs").return_data(true),
+        ])
+        .tags(platform.account.tags()),
+    )
 }
 
 /// API Gateway's 5xx rate and p99 latency alarms.

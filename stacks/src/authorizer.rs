@@ -25,6 +25,7 @@ pub fn add(
         stack,
         platform,
         route_registry::AUTHORIZER,
+        function::Wiring::default(),
         &[("OKTA_ISSUER", issuer_url), ("OKTA_AUDIENCE", settings.okta_audience.clone()), ("OKTA_JWKS_URL", jwks_url)],
     )?;
     alarms::add_lambda(stack, platform, &mut d)?;

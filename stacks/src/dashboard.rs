@@ -1,14 +1,16 @@
 //! The environment's CloudWatch dashboard, generated from the typed model: the alarms' states; the API's requests,
-//! errors and latency; and for every function of every module its requests, 4xx/5xx (with dependency failures
-//! apart), p50/p99/max latency, throttles and concurrency, plus each module's cold starts (from Lambda's `REPORT`
-//! lines). A new module gets its widgets because it is in the catalog; nobody writes one by hand.
+//! errors and latency; for every function of every module a row by what starts it (HTTP: requests, 4xx/5xx with
+//! dependency failures apart, p50/p99/max latency; queue: messages handled, failed and redelivered, their age, and
+//! the queue and dead-letter queue depths; schedule and objects: runs, failures, duration and dead letters), then
+//! throttles and concurrency; the schedules' failed and dropped runs; and each module's cold starts (from Lambda's
+//! `REPORT` lines). A new module gets its widgets because it is in the catalog; nobody writes one by hand.
 //!
 //! Metric names and dimensions come from `route_registry::telemetry`, the same constants the handlers emit with,
 //! and a test checks every widget against what the stacks and the handlers actually produce.
 
-use infra_dsl::aws::{Apigatewayv2Api, CloudwatchDashboard, CloudwatchMetricAlarm};
+use infra_dsl::aws::{Apigatewayv2Api, CloudwatchDashboard, CloudwatchMetricAlarm, SchedulerScheduleGroup};
 use infra_dsl::{DslError, Expr, Ref, Stack};
-use route_registry::telemetry;
+use route_registry::{telemetry, Trigger};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -55,6 +57,7 @@ pub fn add(
     api: &Ref<Apigatewayv2Api>,
     authorizer: &DeployedFunction,
     modules: &[DeployedModule],
+    schedules: Option<&Ref<SchedulerScheduleGroup>>,
     alarms: &[Ref<CloudwatchMetricAlarm>],
 ) -> Result<(), DslError> {
     let region = s.region;
@@ -102,16 +105,54 @@ pub fn add(
         6,
     );
 
-    // One row per function: the application metrics its request lines emit (module functions) or Lambda's own
-    // (the authorizer), then throttles and concurrency.
+    // One row per function: the application metrics its request or event lines emit (module functions) or
+    // Lambda's own (the authorizer), its queues for queue-fed and asynchronous functions, then throttles and
+    // concurrency.
     let lambda_parts = |d: &DeployedFunction, app: bool| -> Vec<Value> {
         let fn_dims = [("FunctionName", json!(d.name))];
         let mut parts = Vec::new();
-        if app {
-            let dims = [
-                (telemetry::MODULE, json!(d.function.module)),
-                (telemetry::FUNCTION, json!(telemetry::function_dimension(&d.function))),
-            ];
+        let dims = [
+            (telemetry::MODULE, json!(d.function.module)),
+            (telemetry::FUNCTION, json!(telemetry::function_dimension(&d.function))),
+        ];
+        let queue = |name: String| [("QueueName", json!(name))];
+        let dlq = format!("{}-dlq", d.name);
+        if app && !d.function.trigger.is_synchronous() {
+            parts.push(graph(
+                format!("{}: events", d.name),
+                region,
+                [telemetry::EVENTS, telemetry::EVENT_FAILURES, telemetry::REDELIVERIES]
+                    .iter()
+                    .map(|m| metric(&namespace, m, &dims, json!({"stat": "Sum", "label": m})))
+                    .collect(),
+            ));
+            parts.push(graph(
+                format!("{}: handling time and age (ms)", d.name),
+                region,
+                vec![
+                    metric(&namespace, telemetry::LATENCY, &dims, json!({"stat": "p99", "label": "handling p99"})),
+                    metric(&namespace, telemetry::EVENT_AGE, &dims, json!({"stat": "Maximum", "label": "age max"})),
+                ],
+            ));
+            let mut depth = vec![metric(
+                "AWS/SQS",
+                "ApproximateNumberOfMessagesVisible",
+                &queue(dlq),
+                json!({"stat": "Maximum", "label": "dead letters"}),
+            )];
+            if let Trigger::Queue(_) = d.function.trigger {
+                depth.insert(
+                    0,
+                    metric(
+                        "AWS/SQS",
+                        "ApproximateNumberOfMessagesVisible",
+                        &queue(d.name.clone()),
+                        json!({"stat": "Maximum", "label": "waiting"}),
+                    ),
+                );
+            }
+            parts.push(graph(format!("{}: queues", d.name), region, depth));
+        } else if app {
             parts.push(graph(
                 format!("{}: requests and errors", d.name),
                 region,
@@ -157,6 +198,22 @@ pub fn add(
         parts
     };
     row(&mut widgets, "metric", lambda_parts(authorizer, false), 6);
+    if let Some(group) = schedules {
+        let dims = [("ScheduleGroup", json!(group.name()))];
+        row(
+            &mut widgets,
+            "metric",
+            vec![graph(
+                "Schedules: runs, failed and dropped".into(),
+                region,
+                ["InvocationAttemptCount", "TargetErrorCount", "InvocationDroppedCount"]
+                    .iter()
+                    .map(|m| metric("AWS/Scheduler", m, &dims, json!({"stat": "Sum", "label": m})))
+                    .collect(),
+            )],
+            6,
+        );
+    }
     for m in modules {
         for d in &m.functions {
             row(&mut widgets, "metric", lambda_parts(d, true), 6);

@@ -65,11 +65,14 @@ impl Env {
             okta_domain: "career.okta.invalid".into(),
             okta_issuer: format!("https://career.okta.invalid/oauth2/career-{e}"),
             okta_audience: format!("api://career-{e}"),
+            okta_service_clients: Vec::new(),
+            service_scope: "career.service",
             admin_group: "career-platform-admins",
             max_orgs_per_user: 20,
             // Invitations: an organization holds at most this many open at once, and one person sends at most this
-            // many an hour (a refreshed invitation counts as sent again). Generous for people, a wall for a script.
-            max_open_invitations_per_org: 500,
+            // many an hour (a refreshed invitation counts as sent again). Generous for people, a wall for a script;
+            // imports (owners only, 10,000 addresses at most each) count against the first and not the second.
+            max_open_invitations_per_org: 20_000,
             max_invitations_per_hour: 100,
             alarm_emails: Vec::new(),
             account_id: EXAMPLE_ACCOUNT,
@@ -199,6 +202,13 @@ pub struct Settings {
     pub okta_issuer: String,
     /// The audience this environment's tokens carry, and the only one its authorizer accepts.
     pub okta_audience: String,
+    /// Each module's service application at the identity provider, `(module, client id)`: the client its functions
+    /// without a caller get tokens as (client credentials, `private_key_jwt` with the module's service key). A module
+    /// that needs one and is not listed gets an example id, which synth refuses for stg and prd.
+    pub okta_service_clients: Vec<(&'static str, &'static str)>,
+    /// The scope service tokens are requested with; the authorization server adds `role: service` to tokens of this
+    /// scope (README, "Deploying").
+    pub service_scope: &'static str,
     /// The group whose members are platform admins (also written to the database by `cargo xtask db migrate`).
     pub admin_group: &'static str,
     /// Live organizations one user may create (written to the database with the admin group).
@@ -234,7 +244,19 @@ fn host_of(url: &str) -> &str {
     rest.split(['/', ':']).next().unwrap_or(rest)
 }
 
+/// How every example service client id starts.
+pub const EXAMPLE_SERVICE_CLIENT: &str = "example-service-client-";
+
 impl Settings {
+    /// The client id of `module`'s service application (an example id when the table has none).
+    pub fn service_client_id(&self, module: &str) -> String {
+        self.okta_service_clients
+            .iter()
+            .find(|(m, _)| *m == module)
+            .map(|(_, id)| (*id).to_owned())
+            .unwrap_or_else(|| format!("{EXAMPLE_SERVICE_CLIENT}{module}"))
+    }
+
     /// The settings that still hold example values, as `(name, value)`: each must be set in `stacks/src/env.rs`
     /// before this environment can be deployed for real.
     pub fn placeholders(&self) -> Vec<(&'static str, String)> {
@@ -253,6 +275,10 @@ impl Settings {
             check("alarm_emails", email, is_example_host(email.rsplit('@').next().unwrap_or(email)));
         }
         check("account_id", self.account_id, self.account_id == EXAMPLE_ACCOUNT);
+        for module in route_registry::MODULES.iter().filter(|m| m.has_service_identity()) {
+            let id = self.service_client_id(module.name);
+            check("okta_service_clients", &id, id.starts_with(EXAMPLE_SERVICE_CLIENT));
+        }
         out
     }
 }
@@ -320,7 +346,15 @@ mod tests {
         let names: Vec<&str> = Env::Prd.settings().placeholders().into_iter().map(|(n, _)| n).collect();
         assert_eq!(
             names,
-            ["supabase_url", "supabase_publishable_key", "okta_domain", "okta_issuer", "alarm_emails", "account_id"]
+            [
+                "supabase_url",
+                "supabase_publishable_key",
+                "okta_domain",
+                "okta_issuer",
+                "alarm_emails",
+                "account_id",
+                "okta_service_clients"
+            ]
         );
     }
 }

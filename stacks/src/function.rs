@@ -4,14 +4,29 @@
 //! alarms by [`crate::alarms`].
 
 use indexmap::IndexMap;
-use infra_dsl::aws::lambda_function::{Environment, TracingConfig};
-use infra_dsl::aws::{CloudwatchLogGroup, CloudwatchMetricAlarm, IamRole, IamRolePolicy, LambdaFunction};
+use infra_dsl::aws::lambda_function::{DeadLetterConfig, Environment, TracingConfig};
+use infra_dsl::aws::{
+    CloudwatchLogGroup, CloudwatchMetricAlarm, IamRole, IamRolePolicy, KmsKey, LambdaFunction, SqsQueue,
+};
 use infra_dsl::policy::PolicyDocument;
 use infra_dsl::{Block, Condition, DslError, Expr, Lifecycle, Ref, Stack};
 use route_registry::{Function, Use};
 
 use crate::platform::Platform;
+use crate::queue::Queues;
 use crate::{grants, names, Tags};
+
+/// What a function is wired to beyond the platform's resources: its module's queues, its own dead-letter queue and
+/// its module's service key.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Wiring<'a> {
+    /// The queues of the module's queue-triggered functions, by consumer.
+    pub queues: &'a [(Function, Queues)],
+    /// Where its failed asynchronous runs go (functions started by a schedule or an object).
+    pub dlq: Option<&'a Ref<SqsQueue>>,
+    /// The module's service key (functions that act as the module's service principal).
+    pub service_key: Option<&'a Ref<KmsKey>>,
+}
 
 /// What adding one function produced: typed references for whatever wires it further, and every address it owns
 /// (for moves when it is renamed).
@@ -56,6 +71,7 @@ pub fn add(
     stack: &mut Stack,
     platform: &Platform,
     f: Function,
+    wiring: Wiring<'_>,
     extra_env: &[(&'static str, String)],
 ) -> Result<DeployedFunction, DslError> {
     let settings = &platform.settings;
@@ -100,7 +116,7 @@ pub fn add(
         .tracing_config(TracingConfig::new("Active"))
         .filename(zip.clone())
         .source_code_hash(Expr::raw(format!("fileexists({zip_hcl}) ? filebase64sha256({zip_hcl}) : null")))
-        .environment(Environment::new().variables(environment(platform, &f, extra_env)))
+        .environment(Environment::new().variables(environment(platform, &f, wiring, extra_env)?))
         .tags(tags)
         .lifecycle(Lifecycle {
             precondition: vec![Condition {
@@ -117,6 +133,9 @@ pub fn add(
     if let Some(config) = &platform.code_signing {
         lambda = lambda.code_signing_config_arn(config.clone());
     }
+    if let Some(dlq) = wiring.dlq {
+        lambda = lambda.dead_letter_config(DeadLetterConfig::new(dlq.arn()));
+    }
     let lambda = stack.add(lambda)?;
     let addresses = [log_group.address(), role.address(), policy.address(), lambda.address()]
         .into_iter()
@@ -125,8 +144,13 @@ pub fn add(
     Ok(DeployedFunction { function: f, name, lambda, role, policy, log_group, alarms: Vec::new(), addresses })
 }
 
-/// The function's environment: what every function gets, what its declared uses imply, and `extra`.
-fn environment(platform: &Platform, f: &Function, extra: &[(&'static str, String)]) -> IndexMap<String, Expr> {
+/// The function's environment: what every function gets, what its declared uses and trigger imply, and `extra`.
+fn environment(
+    platform: &Platform,
+    f: &Function,
+    wiring: Wiring<'_>,
+    extra: &[(&'static str, String)],
+) -> Result<IndexMap<String, Expr>, DslError> {
     let settings = &platform.settings;
     let mut variables: IndexMap<String, Expr> = IndexMap::new();
     variables.insert("REGION".into(), settings.region.into());
@@ -147,7 +171,28 @@ fn environment(platform: &Platform, f: &Function, extra: &[(&'static str, String
                 variables.insert("DOCUMENTS_BUCKET".into(), platform.documents.bucket());
                 variables.insert("DOCUMENTS_PREFIX".into(), grants::documents_prefix(prefix).as_str().into());
             }
+            Use::Queue(consumer) => {
+                let Some((_, queues)) = wiring.queues.iter().find(|(c, _)| c == *consumer) else {
+                    return Err(DslError::Dangling {
+                        from: format!("{} sends to {}", f.binary, consumer.binary),
+                        to: format!("the queue of {} (a queue-triggered function of {})", consumer.binary, f.module),
+                    });
+                };
+                variables.insert(consumer.queue_url_variable(), queues.queue.url());
+            }
         }
+    }
+    if f.acts_as_service() {
+        let Some(key) = wiring.service_key else {
+            return Err(DslError::Dangling {
+                from: format!("{} acts as {}'s service principal", f.binary, f.module),
+                to: format!("the service key of {}", f.module),
+            });
+        };
+        variables.insert("SERVICE_KEY_ID".into(), key.arn());
+        variables.insert("OKTA_TOKEN_URL".into(), format!("{}/v1/token", settings.okta_issuer).into());
+        variables.insert("OKTA_CLIENT_ID".into(), settings.service_client_id(f.module).into());
+        variables.insert("SERVICE_SCOPE".into(), settings.service_scope.into());
     }
     if f.module != route_registry::AUTHORIZER.module {
         variables.insert("ADMIN_GROUP".into(), settings.admin_group.into());
@@ -155,5 +200,5 @@ fn environment(platform: &Platform, f: &Function, extra: &[(&'static str, String
     for (k, v) in extra {
         variables.insert((*k).into(), v.as_str().into());
     }
-    variables
+    Ok(variables)
 }

@@ -1,16 +1,17 @@
-//! What each catalog function may do, derived from its declared uses in one place. The stacks turn a function's
-//! grants into its role's policy ([`statements`]); `cargo xtask check-iam` derives the same grants from the catalog
-//! and holds every statement of the synthesized policy to them ([`allows`]), so a stack, or a hand edit, that grants
-//! more than the catalog declares is caught.
+//! What each catalog function may do, derived from its declared uses and its trigger in one place. The stacks turn a
+//! function's grants into its role's policy ([`statements`]); `cargo xtask check-iam` derives the same grants from
+//! the catalog and holds every statement of the synthesized policy to them ([`allows`]), so a stack, or a hand edit,
+//! that grants more than the catalog declares is caught. The roles EventBridge Scheduler invokes scheduled functions
+//! with are derived here too ([`of_scheduler`]).
 
 use infra_dsl::policy::Statement;
 use infra_dsl::Expr;
-use route_registry::{Function, Use};
+use route_registry::{Function, Trigger, Use};
 
 use crate::env::Settings;
 use crate::names;
 
-/// One thing a function's role may do.
+/// One thing a role may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Grant {
     /// Write to its own log group (`logs:CreateLogStream`, `logs:PutLogEvents`).
@@ -19,10 +20,27 @@ pub enum Grant {
     Objects { bucket: &'static str, prefix: String, read: bool, write: bool },
     /// Read a secret of the platform (`secretsmanager:GetSecretValue`).
     ReadSecret { secret: &'static str },
-    /// Decrypt with a key of the platform, only through the named service (`kms:Decrypt` with `kms:ViaService`).
-    DecryptThrough { key: &'static str, service: String },
+    /// Use a key of the platform only through the named service (`kms:ViaService`): decrypt, and with `encrypt`
+    /// also make data keys (what sending to an encrypted queue needs).
+    KeyThrough { key: &'static str, service: String, encrypt: bool },
+    /// Take messages of its own queue: receive, delete, hide longer, read its attributes.
+    ConsumeQueue { queue: String },
+    /// Send messages to a queue (`sqs:SendMessage`): a declared consumer's, or its own dead-letter queue.
+    SendToQueue { queue: String },
+    /// Sign with its module's service key (`kms:Sign`), and nothing else with it.
+    Sign { key: String },
+    /// Invoke one function (`lambda:InvokeFunction`): what a scheduler role may do.
+    Invoke { function: String },
     /// Send traces (X-Ray has no resource-level permissions).
     Tracing,
+}
+
+/// The actions a consumer needs on its queue (the event source mapping polls with the function's role).
+pub const CONSUME_ACTIONS: [&str; 4] =
+    ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"];
+
+fn sqs_service(settings: &Settings) -> String {
+    format!("sqs.{}.amazonaws.com", settings.region)
 }
 
 /// A function's grants, in the order its policy lists them.
@@ -38,17 +56,44 @@ pub fn of(f: &Function, settings: &Settings) -> Vec<Grant> {
             });
         }
     }
-    let secrets: Vec<&'static str> = f.uses.iter().filter(|u| **u == Use::Okta).map(|_| names::OKTA_SECRET).collect();
-    if !secrets.is_empty() {
-        out.extend(secrets.iter().map(|s| Grant::ReadSecret { secret: s }));
+    if f.uses.contains(&Use::Okta) {
+        out.push(Grant::ReadSecret { secret: names::OKTA_SECRET });
         // The secrets are encrypted with the platform's key; Secrets Manager decrypts on the caller's behalf.
-        out.push(Grant::DecryptThrough {
+        out.push(Grant::KeyThrough {
             key: names::KEY,
             service: format!("secretsmanager.{}.amazonaws.com", settings.region),
+            encrypt: false,
         });
+    }
+    let mut sends: Vec<String> = f.queues().map(names::queue_local).collect();
+    if matches!(f.trigger, Trigger::Schedule(_) | Trigger::ObjectsCreated { .. }) {
+        // Runs that fail after Lambda's retries land in the function's dead-letter queue.
+        sends.push(names::dlq_local(f));
+    }
+    let consumes = matches!(f.trigger, Trigger::Queue(_));
+    if consumes {
+        out.push(Grant::ConsumeQueue { queue: names::queue_local(f) });
+    }
+    out.extend(sends.iter().map(|q| Grant::SendToQueue { queue: q.clone() }));
+    if consumes || !sends.is_empty() {
+        // Queues are encrypted with the platform's key; SQS uses it on the sender's and receiver's behalf.
+        out.push(Grant::KeyThrough { key: names::KEY, service: sqs_service(settings), encrypt: !sends.is_empty() });
+    }
+    if f.acts_as_service() {
+        out.push(Grant::Sign { key: names::service_key_local(f.module) });
     }
     out.push(Grant::Tracing);
     out
+}
+
+/// The grants of the role EventBridge Scheduler starts a scheduled function with: invoke that function, and put a
+/// run it could not deliver into the function's dead-letter queue.
+pub fn of_scheduler(f: &Function, settings: &Settings) -> Vec<Grant> {
+    vec![
+        Grant::Invoke { function: names::local(f) },
+        Grant::SendToQueue { queue: names::dlq_local(f) },
+        Grant::KeyThrough { key: names::KEY, service: sqs_service(settings), encrypt: true },
+    ]
 }
 
 /// `resumes` or `resumes/` → `resumes/`: the documents prefix as granted and passed to the function.
@@ -60,7 +105,15 @@ fn arn(ty: &str, name: &str) -> Expr {
     Expr::raw(format!("{ty}.{name}.arn"))
 }
 
-/// The policy statements of a function's grants (`local` is the function's local name).
+fn key_actions(encrypt: bool) -> &'static [&'static str] {
+    if encrypt {
+        &["kms:Decrypt", "kms:GenerateDataKey"]
+    } else {
+        &["kms:Decrypt"]
+    }
+}
+
+/// The policy statements of a role's grants (`local` is the function's local name).
 pub fn statements(grants: &[Grant], local: &str) -> Vec<Statement> {
     let mut out = Vec::new();
     let secrets: Vec<Expr> = grants
@@ -70,7 +123,14 @@ pub fn statements(grants: &[Grant], local: &str) -> Vec<Statement> {
             _ => None,
         })
         .collect();
-    let mut secrets_listed = false;
+    let sends: Vec<Expr> = grants
+        .iter()
+        .filter_map(|g| match g {
+            Grant::SendToQueue { queue } => Some(arn("aws_sqs_queue", queue)),
+            _ => None,
+        })
+        .collect();
+    let (mut secrets_listed, mut sends_listed) = (false, false);
     for g in grants {
         match g {
             Grant::OwnLogs => {
@@ -94,7 +154,7 @@ pub fn statements(grants: &[Grant], local: &str) -> Vec<Statement> {
                         .resources([arn("aws_s3_bucket", bucket) + format!("/{prefix}*")]),
                 );
             }
-            // All secrets in one statement, where the first one is.
+            // All secrets in one statement, where the first one is; likewise the queues it sends to.
             Grant::ReadSecret { .. } if !secrets_listed => {
                 secrets_listed = true;
                 out.push(
@@ -104,12 +164,31 @@ pub fn statements(grants: &[Grant], local: &str) -> Vec<Statement> {
                 );
             }
             Grant::ReadSecret { .. } => {}
-            Grant::DecryptThrough { key, service } => out.push(
-                Statement::allow(&["kms:Decrypt"]).sid("SecretsKey").resources([arn("aws_kms_key", key)]).condition(
-                    "StringEquals",
-                    "kms:ViaService",
-                    [service.as_str()],
-                ),
+            Grant::SendToQueue { .. } if !sends_listed => {
+                sends_listed = true;
+                out.push(Statement::allow(&["sqs:SendMessage"]).sid("SendToQueues").resources(sends.clone()));
+            }
+            Grant::SendToQueue { .. } => {}
+            Grant::KeyThrough { key, service, encrypt } => {
+                let sid = if service.starts_with("sqs.") { "QueuesKey" } else { "SecretsKey" };
+                out.push(
+                    Statement::allow(key_actions(*encrypt)).sid(sid).resources([arn("aws_kms_key", key)]).condition(
+                        "StringEquals",
+                        "kms:ViaService",
+                        [service.as_str()],
+                    ),
+                )
+            }
+            Grant::ConsumeQueue { queue } => {
+                out.push(Statement::allow(&CONSUME_ACTIONS).sid("OwnQueue").resources([arn("aws_sqs_queue", queue)]))
+            }
+            Grant::Sign { key } => {
+                out.push(Statement::allow(&["kms:Sign"]).sid("ServiceKey").resources([arn("aws_kms_key", key)]))
+            }
+            Grant::Invoke { function } => out.push(
+                Statement::allow(&["lambda:InvokeFunction"])
+                    .sid("InvokeTheFunction")
+                    .resources([arn("aws_lambda_function", function)]),
             ),
             Grant::Tracing => out.push(
                 Statement::allow(&["xray:PutTraceSegments", "xray:PutTelemetryRecords"])
@@ -137,11 +216,19 @@ pub fn allows(grants: &[Grant], local: &str, action: &str, resource: &str, condi
         Grant::ReadSecret { secret } => {
             action == "secretsmanager:GetSecretValue" && resource == reference("aws_secretsmanager_secret", secret)
         }
-        Grant::DecryptThrough { key, service } => {
+        Grant::KeyThrough { key, service, encrypt } => {
             let via = &condition["StringEquals"]["kms:ViaService"];
             let via_ok = via.as_str() == Some(service.as_str())
                 || via.as_array().is_some_and(|v| v.len() == 1 && v[0].as_str() == Some(service.as_str()));
-            action == "kms:Decrypt" && resource == reference("aws_kms_key", key) && via_ok
+            key_actions(*encrypt).contains(&action) && resource == reference("aws_kms_key", key) && via_ok
+        }
+        Grant::ConsumeQueue { queue } => {
+            CONSUME_ACTIONS.contains(&action) && resource == reference("aws_sqs_queue", queue)
+        }
+        Grant::SendToQueue { queue } => action == "sqs:SendMessage" && resource == reference("aws_sqs_queue", queue),
+        Grant::Sign { key } => action == "kms:Sign" && resource == reference("aws_kms_key", key),
+        Grant::Invoke { function } => {
+            action == "lambda:InvokeFunction" && resource == reference("aws_lambda_function", function)
         }
         Grant::Tracing => matches!(action, "xray:PutTraceSegments" | "xray:PutTelemetryRecords") && resource == "*",
     })
@@ -152,17 +239,59 @@ mod tests {
     use super::*;
     use route_registry::modules::org;
 
+    fn secrets_key() -> Grant {
+        Grant::KeyThrough { key: names::KEY, service: "secretsmanager.us-east-1.amazonaws.com".into(), encrypt: false }
+    }
+
     #[test]
-    fn each_declared_use_is_one_grant_and_nothing_else_is() {
+    fn each_declared_use_and_trigger_is_its_grants_and_nothing_else_is() {
         let settings = crate::Env::Dev.settings();
         assert_eq!(of(&org::PROFILES, &settings), [Grant::OwnLogs, Grant::Tracing]);
         assert_eq!(
             of(&org::IDENTITIES_MANAGEMENT, &settings),
+            [Grant::OwnLogs, Grant::ReadSecret { secret: names::OKTA_SECRET }, secrets_key(), Grant::Tracing]
+        );
+        let sqs = "sqs.us-east-1.amazonaws.com".to_owned();
+        // A producer sends to its consumer's queue only.
+        assert_eq!(
+            of(&org::MEMBERS, &settings),
+            [
+                Grant::OwnLogs,
+                Grant::SendToQueue { queue: "org_invitation_import".into() },
+                Grant::KeyThrough { key: names::KEY, service: sqs.clone(), encrypt: true },
+                Grant::Tracing,
+            ]
+        );
+        // A consumer takes from its own queue, and signs as its module's service principal.
+        assert_eq!(
+            of(&org::INVITATION_IMPORT, &settings),
+            [
+                Grant::OwnLogs,
+                Grant::ConsumeQueue { queue: "org_invitation_import".into() },
+                Grant::KeyThrough { key: names::KEY, service: sqs.clone(), encrypt: false },
+                Grant::Sign { key: "org_module_service".into() },
+                Grant::Tracing,
+            ]
+        );
+        // A scheduled function: its dead-letter queue for failed runs; its scheduler role invokes only it.
+        assert_eq!(
+            of(&org::OKTA_RECONCILE, &settings),
             [
                 Grant::OwnLogs,
                 Grant::ReadSecret { secret: names::OKTA_SECRET },
-                Grant::DecryptThrough { key: names::KEY, service: "secretsmanager.us-east-1.amazonaws.com".into() },
+                secrets_key(),
+                Grant::SendToQueue { queue: "org_okta_reconcile_dlq".into() },
+                Grant::KeyThrough { key: names::KEY, service: sqs.clone(), encrypt: true },
+                Grant::Sign { key: "org_module_service".into() },
                 Grant::Tracing,
+            ]
+        );
+        assert_eq!(
+            of_scheduler(&org::OKTA_RECONCILE, &settings),
+            [
+                Grant::Invoke { function: "org_okta_reconcile".into() },
+                Grant::SendToQueue { queue: "org_okta_reconcile_dlq".into() },
+                Grant::KeyThrough { key: names::KEY, service: sqs, encrypt: true },
             ]
         );
     }
@@ -175,9 +304,19 @@ mod tests {
         assert!(allows(&grants, "x", "s3:GetObject", objects, &none));
         assert!(!allows(&grants, "x", "s3:PutObject", objects, &none), "write was not declared");
         assert!(!allows(&grants, "x", "s3:GetObject", "${aws_s3_bucket.documents.arn}/*", &none), "a wider prefix");
-        let key = [Grant::DecryptThrough { key: names::KEY, service: "secretsmanager.us-east-1.amazonaws.com".into() }];
+        let key = [secrets_key()];
         let via = serde_json::json!({"StringEquals": {"kms:ViaService": ["secretsmanager.us-east-1.amazonaws.com"]}});
         assert!(allows(&key, "x", "kms:Decrypt", "${aws_kms_key.platform.arn}", &via));
         assert!(!allows(&key, "x", "kms:Decrypt", "${aws_kms_key.platform.arn}", &none), "only through the service");
+        assert!(!allows(&key, "x", "kms:GenerateDataKey", "${aws_kms_key.platform.arn}", &via), "decrypt only");
+        let queue = [Grant::ConsumeQueue { queue: "q".into() }, Grant::SendToQueue { queue: "d".into() }];
+        assert!(allows(&queue, "x", "sqs:DeleteMessage", "${aws_sqs_queue.q.arn}", &none));
+        assert!(!allows(&queue, "x", "sqs:SendMessage", "${aws_sqs_queue.q.arn}", &none), "a consumer does not send");
+        assert!(!allows(&queue, "x", "sqs:ReceiveMessage", "${aws_sqs_queue.d.arn}", &none));
+        assert!(!allows(&queue, "x", "sqs:PurgeQueue", "${aws_sqs_queue.q.arn}", &none));
+        let sign = [Grant::Sign { key: "m_service".into() }];
+        assert!(allows(&sign, "x", "kms:Sign", "${aws_kms_key.m_service.arn}", &none));
+        assert!(!allows(&sign, "x", "kms:Sign", "${aws_kms_key.other_service.arn}", &none));
+        assert!(!allows(&sign, "x", "kms:GetPublicKey", "${aws_kms_key.m_service.arn}", &none));
     }
 }

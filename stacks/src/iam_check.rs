@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use route_registry::Function;
+use route_registry::{Function, Trigger};
 use serde_json::Value;
 
 use crate::env::Env;
@@ -125,7 +125,16 @@ fn undeclared_rule(action: &str) -> (&'static str, &'static str) {
         "s3:GetObject" | "s3:PutObject" => {
             ("undeclared-object-access", "not a prefix the function declares for that access")
         }
-        "kms:Decrypt" => ("undeclared-key", "only a declared key, and only through a service (kms:ViaService)"),
+        "kms:Decrypt" | "kms:GenerateDataKey" => {
+            ("undeclared-key", "only a declared key, and only through a service (kms:ViaService)")
+        }
+        "kms:Sign" => {
+            ("undeclared-key", "only the function's own module's service key, and only if it acts as its service")
+        }
+        a if a.starts_with("sqs:") => {
+            ("undeclared-queue", "only its own queue (consumers), or the queues it declares it sends to")
+        }
+        "lambda:InvokeFunction" => ("undeclared-invoke", "a scheduler role invokes only its own function"),
         _ => ("undeclared-use", "not needed by anything the function declares"),
     }
 }
@@ -194,7 +203,44 @@ pub fn check_against(env: Env, doc: &Value, functions: &[Function]) -> Vec<Findi
         function_of_role.insert(role_name.to_owned(), (name.to_owned(), *function));
     }
 
-    // Roles: trust policy, one function each.
+    // Scheduler roles: each the role of one schedule, which targets a scheduled catalog function.
+    let mut scheduler_of_role: BTreeMap<String, (String, Function)> = BTreeMap::new();
+    for (name, s) in blocks(doc, "aws_scheduler_schedule") {
+        let address = format!("aws_scheduler_schedule.{name}");
+        let target = &s["target"];
+        let target = if target.is_array() { &target[0] } else { target };
+        let function = target["arn"]
+            .as_str()
+            .and_then(whole_ref)
+            .filter(|(ty, _, attr)| *ty == "aws_lambda_function" && *attr == "arn")
+            .and_then(|(_, f, _)| catalog.get(f).map(|c| (f.to_owned(), *c)));
+        let Some((local, function)) = function.filter(|(_, f)| matches!(f.trigger, Trigger::Schedule(_))) else {
+            finding(
+                &address,
+                "-",
+                "schedule-target",
+                "a schedule must target a scheduled function of the catalog".into(),
+            );
+            continue;
+        };
+        let role = target["role_arn"].as_str().and_then(whole_ref).filter(|(ty, r, _)| {
+            *ty == "aws_iam_role" && *r == names::scheduler_role_local(&function) && roles.contains(r)
+        });
+        match role {
+            Some((_, role, _)) => {
+                role_users.entry(role.to_owned()).or_default().push(address.clone());
+                scheduler_of_role.insert(role.to_owned(), (local, function));
+            }
+            None => finding(
+                &address,
+                "-",
+                "schedule-role",
+                format!("the schedule must invoke through {}'s own scheduler role", function.binary),
+            ),
+        }
+    }
+
+    // Roles: trust policy, one function (or one schedule) each.
     for (name, role) in blocks(doc, "aws_iam_role") {
         let address = format!("aws_iam_role.{name}");
         if role.get("managed_policy_arns").is_some() || role.get("inline_policy").is_some() {
@@ -217,21 +263,35 @@ pub fn check_against(env: Env, doc: &Value, functions: &[Function]) -> Vec<Findi
         }
         let trust: Option<Value> = role["assume_role_policy"].as_str().and_then(|s| serde_json::from_str(s).ok());
         let statements = trust.as_ref().map(|t| as_statements(&t["Statement"])).unwrap_or_default();
+        let scheduler = scheduler_of_role.contains_key(name);
+        let (service, account_bound) = match scheduler {
+            true => ("scheduler.amazonaws.com", true),
+            false => ("lambda.amazonaws.com", false),
+        };
         let ok = statements.len() == 1 && {
             let s = statements[0];
+            let condition_ok = match account_bound {
+                // Only schedules of this account may use the role (the confused-deputy guard).
+                true => {
+                    s["Condition"].as_object().is_some_and(|c| c.len() == 1)
+                        && s["Condition"]["StringEquals"].as_object().is_some_and(|c| c.len() == 1)
+                        && as_list(s["Condition"]["StringEquals"].get("aws:SourceAccount"))
+                            == ["${data.aws_caller_identity.current.account_id}"]
+                }
+                false => s.get("Condition").is_none_or(|c| c.as_object().is_some_and(|m| m.is_empty())),
+            };
             s["Effect"] == "Allow"
                 && as_list(s.get("Action")) == ["sts:AssumeRole"]
                 && s["Principal"].as_object().is_some_and(|p| p.len() == 1)
-                && as_list(s["Principal"].get("Service")) == ["lambda.amazonaws.com"]
-                && s.get("Condition").is_none_or(|c| c.as_object().is_some_and(|m| m.is_empty()))
+                && as_list(s["Principal"].get("Service")) == [service]
+                && condition_ok
         };
         if !ok {
-            finding(
-                &address,
-                "trust",
-                "trust-policy",
-                "the trust policy must be one statement letting only lambda.amazonaws.com assume the role".into(),
-            );
+            let why = match scheduler {
+                true => "the trust policy must be one statement letting only scheduler.amazonaws.com assume the role, for schedules of this account (aws:SourceAccount)",
+                false => "the trust policy must be one statement letting only lambda.amazonaws.com assume the role",
+            };
+            finding(&address, "trust", "trust-policy", why.into());
         }
     }
 
@@ -254,8 +314,11 @@ pub fn check_against(env: Env, doc: &Value, functions: &[Function]) -> Vec<Findi
         if role_users[role].len() > 1 {
             continue;
         }
-        let Some((local, function)) = function_of_role.get(role) else { continue };
-        let granted = grants::of(function, &settings);
+        let (local, function, granted) = match (function_of_role.get(role), scheduler_of_role.get(role)) {
+            (Some((local, function)), _) => (local, function, grants::of(function, &settings)),
+            (None, Some((local, function))) => (local, function, grants::of_scheduler(function, &settings)),
+            (None, None) => continue,
+        };
         let parsed: Option<Value> = policy["policy"].as_str().and_then(|s| serde_json::from_str(s).ok());
         let Some(parsed) = parsed else {
             finding(
@@ -327,17 +390,63 @@ pub fn check_against(env: Env, doc: &Value, functions: &[Function]) -> Vec<Findi
         }
     }
 
-    // Invoke permissions: API Gateway of this stack only.
+    // Invoke permissions: API Gateway of this stack for functions that answer it; the documents bucket of this
+    // account for objects-created functions. Nothing else may invoke a function (schedules use their own roles).
     let apis: BTreeSet<&str> = blocks(doc, "aws_apigatewayv2_api").into_iter().map(|(n, _)| n).collect();
     for (name, p) in blocks(doc, "aws_lambda_permission") {
         let address = format!("aws_lambda_permission.{name}");
-        if p["principal"] != "apigateway.amazonaws.com" {
+        let target = p["function_name"]
+            .as_str()
+            .and_then(whole_ref)
+            .filter(|(ty, _, _)| *ty == "aws_lambda_function")
+            .and_then(|(_, f, _)| catalog.get(f));
+        let Some(target) = target else {
+            finding(
+                &address,
+                "-",
+                "permission-target",
+                "the permission must be for a catalog function of this stack".into(),
+            );
+            continue;
+        };
+        if p["action"] != "lambda:InvokeFunction" {
+            finding(
+                &address,
+                "-",
+                "permission-action",
+                format!("action {} instead of lambda:InvokeFunction", p["action"]),
+            );
+        }
+        if let Trigger::ObjectsCreated { .. } = target.trigger {
+            let bucket_ok = p["principal"] == "s3.amazonaws.com"
+                && p["source_arn"] == format!("${{aws_s3_bucket.{}.arn}}", names::DOCUMENTS)
+                && p["source_account"] == "${data.aws_caller_identity.current.account_id}";
+            if !bucket_ok {
+                finding(
+                    &address,
+                    "-",
+                    "permission-source",
+                    format!(
+                        "{} is started by the documents bucket: only s3.amazonaws.com, for that bucket (source_arn) of this account (source_account), may invoke it",
+                        target.binary
+                    ),
+                );
+            }
+            continue;
+        }
+        if p["principal"] != "apigateway.amazonaws.com" || !target.trigger.is_synchronous() {
             finding(
                 &address,
                 "-",
                 "permission-principal",
-                format!("principal {} may invoke the function; only apigateway.amazonaws.com may", p["principal"]),
+                format!(
+                    "principal {} may invoke {} ({} trigger); only apigateway.amazonaws.com may invoke functions that answer the API",
+                    p["principal"],
+                    target.binary,
+                    target.trigger.kind()
+                ),
             );
+            continue;
         }
         if p["action"] != "lambda:InvokeFunction" {
             finding(
@@ -356,6 +465,31 @@ pub fn check_against(env: Env, doc: &Value, functions: &[Function]) -> Vec<Findi
                 "-",
                 "permission-source",
                 format!("source_arn `{source}` is not under this API's execution ARN"),
+            );
+        }
+    }
+    // Event source mappings: a queue-fed catalog function, from its own queue.
+    for (name, m) in blocks(doc, "aws_lambda_event_source_mapping") {
+        let address = format!("aws_lambda_event_source_mapping.{name}");
+        let function = m["function_name"]
+            .as_str()
+            .and_then(whole_ref)
+            .filter(|(ty, _, _)| *ty == "aws_lambda_function")
+            .and_then(|(_, f, _)| catalog.get(f));
+        let Some(function) = function.filter(|f| matches!(f.trigger, Trigger::Queue(_))) else {
+            finding(&address, "-", "mapping-target", "a queue may feed only a queue-triggered catalog function".into());
+            continue;
+        };
+        let own = format!("${{aws_sqs_queue.{}.arn}}", names::queue_local(function));
+        if m["event_source_arn"] != own.as_str() {
+            finding(
+                &address,
+                "-",
+                "mapping-source",
+                format!(
+                    "{} may be fed only from its own queue ({own}), not {}",
+                    function.binary, m["event_source_arn"]
+                ),
             );
         }
     }
@@ -433,7 +567,19 @@ mod tests {
             (json!({"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": bucket}), "undeclared-object-access"),
             (
                 json!({"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": "arn:aws:sqs:us-east-1:123456789012:q"}),
-                "undeclared-use",
+                "undeclared-queue",
+            ),
+            (
+                json!({"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": "${aws_sqs_queue.org_invitation_import.arn}"}),
+                "undeclared-queue",
+            ),
+            (
+                json!({"Effect": "Allow", "Action": ["kms:Sign"], "Resource": "${aws_kms_key.org_module_service.arn}"}),
+                "undeclared-key",
+            ),
+            (
+                json!({"Effect": "Allow", "Action": ["lambda:InvokeFunction"], "Resource": "${aws_lambda_function.org_orgs.arn}"}),
+                "undeclared-invoke",
             ),
             (json!({"Effect": "Allow", "NotAction": ["iam:*"], "Resource": "*"}), "not-action"),
         ];

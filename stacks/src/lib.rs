@@ -21,10 +21,14 @@ pub mod iam_check;
 pub mod keys;
 pub mod module;
 pub mod names;
+pub mod objects;
 pub mod platform;
 pub mod provider;
+pub mod queue;
 pub mod renames;
+pub mod schedule;
 pub mod secrets;
+pub mod service;
 pub mod signing;
 
 pub use env::{Env, Settings, UnknownEnv};
@@ -74,6 +78,16 @@ pub enum StackError {
     Placeholders { env: Env, names: Vec<&'static str> },
     #[error("{0} has no alarm recipients: an alarm that reaches nobody is not an alarm. Set alarm_emails for {0} in stacks/src/env.rs")]
     NoAlarmRecipients(Env),
+    /// The catalog declares a function that cannot work as declared; `file` is where to fix it.
+    #[error("{file}: {function}: {message}")]
+    Catalog { file: String, function: &'static str, message: String },
+}
+
+impl StackError {
+    /// A refusal of `function`'s declaration in `module`'s catalog file.
+    pub fn catalog(module: &route_registry::Module, function: &route_registry::Function, message: String) -> Self {
+        StackError::Catalog { file: module.catalog_file(), function: function.binary, message }
+    }
 }
 
 /// The rendered root module of one environment.

@@ -14,10 +14,34 @@ pub const KEY: &str = "platform";
 pub const OKTA_SECRET: &str = "okta_api_token";
 /// The local name of the documents bucket.
 pub const DOCUMENTS: &str = "documents";
+/// The local name of the environment's schedule group.
+pub const SCHEDULE_GROUP: &str = "platform";
 
 /// `org-profiles` → `org_profiles`: the local name of everything that belongs to one function.
 pub fn local(f: &Function) -> String {
     snake(f.binary)
+}
+
+/// The local name of a queue-triggered function's queue (`aws_sqs_queue.org_invitation_import`).
+pub fn queue_local(f: &Function) -> String {
+    local(f)
+}
+
+/// The local name of a function's dead-letter queue: its queue's failures, or its failed asynchronous runs
+/// (`aws_sqs_queue.org_invitation_import_dlq`).
+pub fn dlq_local(f: &Function) -> String {
+    format!("{}_dlq", local(f))
+}
+
+/// The local name of the role EventBridge Scheduler invokes a scheduled function with.
+pub fn scheduler_role_local(f: &Function) -> String {
+    format!("{}_scheduler", local(f))
+}
+
+/// The local name of a module's service key (`aws_kms_key.org_module_service`), which signs its service
+/// principal's client assertions.
+pub fn service_key_local(module: &str) -> String {
+    format!("{}_service", snake(module))
 }
 
 /// `career-dev` style names and binaries as Terraform identifiers.

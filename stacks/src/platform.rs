@@ -7,12 +7,16 @@ use infra_dsl::aws::data::{CallerIdentity, Partition};
 use infra_dsl::aws::{
     Apigatewayv2Api, Apigatewayv2Authorizer, CloudwatchMetricAlarm, KmsKey, S3Bucket, SecretsmanagerSecret, SnsTopic,
 };
-use infra_dsl::{Condition, DslError, Expr, Lifecycle, Ref, Stack};
+use infra_dsl::{Condition, Expr, Lifecycle, Ref, Stack};
+use route_registry::Trigger;
 
 use crate::env::Settings;
-use crate::module::{self, DeployedModule};
+use crate::module::{self, DeployedModule, Sources};
 use crate::provider::{backend, provider, Target, AWS_PROVIDER_VERSION, TERRAFORM_VERSION};
-use crate::{alarm_topic, alarms, api, authorizer, buckets, dashboard, keys, secrets, signing, Issuer, Tags};
+use crate::{
+    alarm_topic, alarms, api, authorizer, buckets, dashboard, keys, objects, schedule, secrets, signing, Issuer,
+    StackError, Tags,
+};
 
 /// The account and partition the stack runs in, and the environment's settings: what every builder starts from.
 #[derive(Debug, Clone)]
@@ -52,6 +56,7 @@ impl Account {
 #[derive(Debug, Clone)]
 pub struct Platform {
     pub settings: Settings,
+    pub account: Account,
     pub alarm_topic: Ref<SnsTopic>,
     pub okta_secret: Ref<SecretsmanagerSecret>,
     /// The environment's key: the secrets and log groups are encrypted with it (reading a secret needs
@@ -85,7 +90,8 @@ pub fn build(
     issuer: &Issuer,
     guard: Option<Condition>,
     catalog: &[route_registry::Module],
-) -> Result<Stack, DslError> {
+) -> Result<Stack, StackError> {
+    objects::check(catalog)?;
     let mut stack = Stack::new(header, TERRAFORM_VERSION);
     stack.require_provider("aws", "hashicorp/aws", AWS_PROVIDER_VERSION);
     stack.backend(backend(settings, target, settings.backend.key));
@@ -115,6 +121,7 @@ pub fn build(
     let api = api::add(&mut stack, &account, &key, guard)?;
     let platform = Platform {
         settings: settings.clone(),
+        account: account.clone(),
         alarm_topic: alarm_topic.clone(),
         okta_secret: okta_secret.clone(),
         key: key.clone(),
@@ -125,14 +132,25 @@ pub fn build(
     let (authorizer_fn, authorizer) = authorizer::add(&mut stack, &platform, &api, issuer)?;
     let gateway = Gateway { api: api.clone(), authorizer };
 
+    let scheduled = catalog.iter().flat_map(|m| m.functions.iter()).any(|f| matches!(f.trigger, Trigger::Schedule(_)));
+    let schedule_group = match scheduled {
+        true => Some(schedule::add_group(&mut stack, &platform)?),
+        false => None,
+    };
+    let sources = Sources { gateway: &gateway, schedules: schedule_group.as_ref() };
     let mut modules: Vec<DeployedModule> = Vec::new();
     for m in catalog {
-        modules.push(module::add(&mut stack, &platform, &gateway, m)?);
+        modules.push(module::add(&mut stack, &platform, sources, m)?);
     }
+    let subscribers: Vec<_> = modules.iter().flat_map(|m| m.subscribers.iter().cloned()).collect();
+    objects::add_notification(&mut stack, &platform, &subscribers)?;
     let functions = || modules.iter().flat_map(|m| m.functions.iter());
     secrets::add_policy(&mut stack, &account, &okta_secret, functions())?;
 
-    let api_alarms = alarms::add_api(&mut stack, &platform, &api)?;
+    let mut api_alarms = alarms::add_api(&mut stack, &platform, &api)?;
+    if let Some(group) = &schedule_group {
+        api_alarms.push(alarms::add_schedules(&mut stack, &platform, group)?);
+    }
     let all_alarms: Vec<Ref<CloudwatchMetricAlarm>> = authorizer_fn
         .alarms
         .iter()
@@ -140,7 +158,7 @@ pub fn build(
         .chain(api_alarms.iter())
         .cloned()
         .collect();
-    dashboard::add(&mut stack, settings, &api, &authorizer_fn, &modules, &all_alarms)?;
+    dashboard::add(&mut stack, settings, &api, &authorizer_fn, &modules, schedule_group.as_ref(), &all_alarms)?;
 
     stack.output("api_endpoint", "The HTTP API's base URL.", api.api_endpoint())?;
     stack.output(

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use expect_test::expect_file;
-use route_registry::{telemetry, Module, Use};
+use route_registry::{telemetry, Function, Module, Trigger, Use};
 use serde_json::Value;
 
 use crate::dashboard::metrics_of;
@@ -27,6 +27,10 @@ fn resources<'a>(doc: &'a Value, ty: &str) -> Vec<(&'a String, &'a Value)> {
 
 fn module_functions(modules: &[Module]) -> usize {
     modules.iter().map(|m| m.functions.len()).sum()
+}
+
+fn functions_where(modules: &[Module], pick: impl Fn(&Function) -> bool) -> usize {
+    modules.iter().flat_map(|m| m.functions.iter()).filter(|f| pick(f)).count()
 }
 
 #[test]
@@ -60,16 +64,34 @@ fn synth_is_byte_identical() {
 fn counts_follow_the_catalog() {
     let modules = route_registry::MODULES;
     let functions = module_functions(modules);
+    let http = functions_where(modules, |f| f.trigger == Trigger::Http);
+    let queued = functions_where(modules, |f| matches!(f.trigger, Trigger::Queue(_)));
+    let scheduled = functions_where(modules, |f| matches!(f.trigger, Trigger::Schedule(_)));
+    let objects = functions_where(modules, |f| matches!(f.trigger, Trigger::ObjectsCreated { .. }));
+    let services = modules.iter().filter(|m| m.has_service_identity()).count();
+    assert!(queued > 0 && scheduled > 0 && services > 0, "the catalog has each kind this test counts");
     for env in Env::ALL {
         let d = doc(env);
         assert_eq!(resources(&d, "aws_apigatewayv2_route").len(), route_registry::all_routes().count(), "{env}");
         assert_eq!(resources(&d, "aws_lambda_function").len(), functions + 1, "{env}: functions and the authorizer");
-        assert_eq!(resources(&d, "aws_iam_role").len(), functions + 1, "{env}: one role per function");
-        assert_eq!(resources(&d, "aws_apigatewayv2_integration").len(), functions, "{env}");
+        assert_eq!(
+            resources(&d, "aws_iam_role").len(),
+            functions + 1 + scheduled,
+            "{env}: one role per function, one per schedule"
+        );
+        assert_eq!(resources(&d, "aws_apigatewayv2_integration").len(), http, "{env}");
+        assert_eq!(resources(&d, "aws_sqs_queue").len(), queued * 2 + scheduled + objects, "{env}: queues and DLQs");
+        assert_eq!(resources(&d, "aws_lambda_event_source_mapping").len(), queued, "{env}");
+        assert_eq!(resources(&d, "aws_scheduler_schedule").len(), scheduled, "{env}");
+        assert_eq!(resources(&d, "aws_scheduler_schedule_group").len(), usize::from(scheduled > 0), "{env}");
+        assert_eq!(resources(&d, "aws_s3_bucket_notification").len(), usize::from(objects > 0), "{env}");
+        assert_eq!(resources(&d, "aws_kms_key").len(), 1 + services, "{env}: the platform's and each service's");
         assert_eq!(resources(&d, "aws_cloudwatch_query_definition").len(), modules.len() * 4, "{env}");
-        // Per module function: 5xx rate, crashes, duration, throttles; the authorizer has no request lines; the API
-        // has its 5xx rate and p99 latency.
-        assert_eq!(resources(&d, "aws_cloudwatch_metric_alarm").len(), functions * 4 + 3 + 2, "{env}");
+        // Per module function: crashes, duration, throttles; HTTP functions the 5xx rate of their answers; queue-fed
+        // ones dead letters and the oldest message's age; scheduled and objects-created ones dead letters. The
+        // authorizer has no request lines; the API has its 5xx rate and p99 latency; the schedules their failures.
+        let alarms = functions * 3 + http + queued * 2 + scheduled + objects + 3 + 2 + usize::from(scheduled > 0);
+        assert_eq!(resources(&d, "aws_cloudwatch_metric_alarm").len(), alarms, "{env}");
     }
 }
 
@@ -144,6 +166,10 @@ fn functions_follow_their_catalog_entries() {
 fn alarms_watch_what_users_see_and_reach_someone() {
     let d = doc(Env::Dev);
     let alarms = &d["resource"]["aws_cloudwatch_metric_alarm"];
+    let functions_named: Vec<String> = resources(&d, "aws_lambda_function")
+        .iter()
+        .map(|(_, f)| f["function_name"].as_str().unwrap().to_owned())
+        .collect();
     let rate = &alarms["org_profiles_5xx_rate"];
     assert_eq!(rate["threshold"], 5.0);
     let queries = rate["metric_query"].as_array().unwrap();
@@ -161,12 +187,18 @@ fn alarms_watch_what_users_see_and_reach_someone() {
         // Say what happened to what, and where to look: the function's or the API's name, and a query, log group or
         // dashboard to open.
         let description = alarm["alarm_description"].as_str().unwrap();
-        let subject = match name.strip_prefix("api_") {
-            Some(_) => "API".to_owned(),
-            None => alarm["alarm_name"].as_str().unwrap().rsplit_once('-').map(|(s, _)| s.to_owned()).unwrap(),
+        let alarm_name = alarm["alarm_name"].as_str().unwrap();
+        let subject = match name.as_str() {
+            n if n.starts_with("api_") => "API".to_owned(),
+            "schedule_failures" => "schedule".to_owned(),
+            _ => functions_named
+                .iter()
+                .filter(|f| alarm_name.starts_with(&format!("{f}-")))
+                .max_by_key(|f| f.len())
+                .cloned()
+                .unwrap_or_else(|| panic!("{name}: {alarm_name} is named after no function")),
         };
-        let subject = subject.trim_end_matches("-5xx");
-        assert!(description.contains(subject), "{name}: the description does not name {subject}: {description}");
+        assert!(description.contains(&subject), "{name}: the description does not name {subject}: {description}");
         assert!(
             ["saved query", "Run \"", "/aws/", "dashboard"].iter().any(|w| description.contains(w)),
             "{name}: the description says nowhere to look: {description}"
@@ -196,13 +228,32 @@ fn the_dashboard_names_only_metrics_that_exist() {
             .iter()
             .map(|(_, f)| f["function_name"].as_str().unwrap().to_owned())
             .collect();
-        let emitted: BTreeSet<&str> = telemetry::METRICS.iter().map(|(n, _)| *n).collect();
+        let queues: BTreeSet<String> =
+            resources(&d, "aws_sqs_queue").iter().map(|(_, q)| q["name"].as_str().unwrap().to_owned()).collect();
+        let emitted: BTreeSet<&str> =
+            telemetry::METRICS.iter().chain(telemetry::EVENT_METRICS.iter()).map(|(n, _)| *n).collect();
         let metrics = metrics_of(&body);
-        // The API's requests, 4xx and 5xx, and three latency statistics; per module function its request-line metrics
-        // (4) and latency statistics (3), then throttles and concurrency (2); for the authorizer, invocations and
-        // errors (2), duration statistics (3), throttles and concurrency (2).
-        let module_functions = module_functions(route_registry::MODULES);
-        assert_eq!(metrics.len(), 6 + module_functions * (4 + 3 + 2) + (2 + 3 + 2), "{env}");
+        // The API's requests, 4xx and 5xx, and three latency statistics; per HTTP function its request-line metrics
+        // (4) and latency statistics (3); per queue-fed function its event counts (3), handling time and age (2), its
+        // queue and dead-letter queue (2); per scheduled or objects-created function the same with its dead-letter
+        // queue only (1); for every module function throttles and concurrency (2); for the authorizer, invocations
+        // and errors (2), duration statistics (3), throttles and concurrency (2); the schedules' runs, failed and
+        // dropped (3).
+        let modules = route_registry::MODULES;
+        let http = functions_where(modules, |f| f.trigger == Trigger::Http);
+        let queued = functions_where(modules, |f| matches!(f.trigger, Trigger::Queue(_)));
+        let asynchronous =
+            functions_where(modules, |f| matches!(f.trigger, Trigger::Schedule(_) | Trigger::ObjectsCreated { .. }));
+        let scheduled = functions_where(modules, |f| matches!(f.trigger, Trigger::Schedule(_)));
+        assert_eq!(
+            metrics.len(),
+            6 + http * (4 + 3 + 2)
+                + queued * (3 + 2 + 2 + 2)
+                + asynchronous * (3 + 2 + 1 + 2)
+                + (2 + 3 + 2)
+                + if scheduled > 0 { 3 } else { 0 },
+            "{env}"
+        );
         for m in metrics {
             let dims: Vec<&str> = m.dimensions.iter().map(|(k, _)| k.as_str()).collect();
             match m.namespace.as_str() {
@@ -225,6 +276,23 @@ fn the_dashboard_names_only_metrics_that_exist() {
                 "AWS/ApiGateway" => {
                     assert_eq!(m.dimensions[0], ("ApiId".into(), "${aws_apigatewayv2_api.main.id}".into()), "{m:?}");
                     assert!(["Count", "4xx", "5xx", "Latency"].contains(&m.name.as_str()), "{m:?}");
+                }
+                "AWS/SQS" => {
+                    assert_eq!(dims, ["QueueName"], "{m:?}");
+                    assert!(queues.contains(&m.dimensions[0].1), "{m:?}: a queue of this stack");
+                    assert_eq!(m.name, "ApproximateNumberOfMessagesVisible", "{m:?}");
+                }
+                "AWS/Scheduler" => {
+                    assert_eq!(
+                        m.dimensions,
+                        [("ScheduleGroup".into(), "${aws_scheduler_schedule_group.platform.name}".into())],
+                        "{m:?}"
+                    );
+                    assert!(
+                        ["InvocationAttemptCount", "TargetErrorCount", "InvocationDroppedCount"]
+                            .contains(&m.name.as_str()),
+                        "{m:?}"
+                    );
                 }
                 other => panic!("unexpected namespace {other}: {m:?}"),
             }
@@ -455,4 +523,85 @@ fn renames_in_the_catalog_become_moves() {
         .filter(|n| *n == "org_orgs" || n.starts_with("org_orgs_"))
         .count();
     assert_eq!(moved.len(), owned + 1, "the function's {owned} resources and the route");
+}
+
+/// org-module with one function replaced (a variation of the catalog a test synthesizes).
+fn org_with(change: impl Fn(Function) -> Function) -> Module {
+    let org = route_registry::modules::org::MODULE;
+    let functions: Vec<Function> = org.functions.iter().map(|f| change(*f)).collect();
+    let functions: &'static [Function] = Box::leak(functions.into_boxed_slice());
+    let routes: Vec<route_registry::Route> = org
+        .routes
+        .iter()
+        .map(|r| {
+            let at = org.functions.iter().position(|f| *f == r.function).unwrap();
+            route_registry::Route { function: functions[at], ..*r }
+        })
+        .collect();
+    Module { functions, routes: Box::leak(routes.into_boxed_slice()), ..org }
+}
+
+fn refusal(module: Module) -> String {
+    let err = synth_catalog(Env::Dev.settings(), &Target::Aws, &Options::default(), &[module]).unwrap_err();
+    assert!(matches!(err, StackError::Catalog { .. }), "{err}");
+    let message = err.to_string();
+    assert!(message.starts_with("lambdas/route-registry/src/modules/org.rs: "), "names the file to fix: {message}");
+    message
+}
+
+#[test]
+fn synth_refuses_triggers_that_cannot_work_naming_the_catalog_file() {
+    use route_registry::modules::org::{INVITATION_IMPORT, OKTA_RECONCILE};
+    use route_registry::{Access, QueueTrigger, ScheduleTrigger};
+    let Trigger::Queue(queue) = INVITATION_IMPORT.trigger else { panic!("a queue-fed function") };
+    let Trigger::Schedule(schedule) = OKTA_RECONCILE.trigger else { panic!("a scheduled function") };
+
+    let short = QueueTrigger { visibility_timeout_s: INVITATION_IMPORT.timeout_s * 6 - 1, ..queue };
+    let message =
+        refusal(org_with(
+            |f| if f == INVITATION_IMPORT { Function { trigger: Trigger::Queue(short), ..f } } else { f },
+        ));
+    assert!(
+        message.contains("org-invitation-import") && message.contains("six times") && message.contains("360 s"),
+        "{message}"
+    );
+
+    let wide = QueueTrigger { max_concurrency: 11, ..queue };
+    let message =
+        refusal(org_with(|f| if f == INVITATION_IMPORT { Function { trigger: Trigger::Queue(wide), ..f } } else { f }));
+    assert!(message.contains("reserved concurrency") && message.contains("10"), "{message}");
+
+    let no_zone = ScheduleTrigger { time_zone: "", ..schedule };
+    let message =
+        refusal(org_with(
+            |f| if f == OKTA_RECONCILE { Function { trigger: Trigger::Schedule(no_zone), ..f } } else { f },
+        ));
+    assert!(message.contains("org-okta-reconcile") && message.contains("no time zone"), "{message}");
+    let bad_zone = ScheduleTrigger { time_zone: "CET+1", ..schedule };
+    assert!(refusal(org_with(|f| if f == OKTA_RECONCILE {
+        Function { trigger: Trigger::Schedule(bad_zone), ..f }
+    } else {
+        f
+    }))
+    .contains("not an IANA time zone"));
+
+    // A function started by objects under `imports/` that may write under `imports/done/`.
+    let uses: &'static [Use] = &[Use::Database, Use::Documents { prefix: "imports/done", access: Access::ReadWrite }];
+    let recursive = |f: Function| {
+        if f == INVITATION_IMPORT {
+            Function { trigger: Trigger::ObjectsCreated { prefix: "imports" }, uses, ..f }
+        } else {
+            f
+        }
+    };
+    let message = refusal(org_with(recursive));
+    assert!(message.contains("imports/") && message.contains("each write would start it again"), "{message}");
+
+    // Two subscriptions whose prefixes overlap.
+    let overlapping = |f: Function| match f.name {
+        "invitation-import" => Function { trigger: Trigger::ObjectsCreated { prefix: "imports" }, ..f },
+        "okta-reconcile" => Function { trigger: Trigger::ObjectsCreated { prefix: "imports/csv" }, ..f },
+        _ => f,
+    };
+    assert!(refusal(org_with(overlapping)).contains("overlaps"));
 }

@@ -1,11 +1,14 @@
-//! `cargo xtask okta-contract`: holds the Okta client and the local Okta stand-in to Okta's published Users API.
+//! `cargo xtask okta-contract`: holds the Okta clients and the local Okta stand-in to Okta's published APIs: the
+//! Users API (`xtask/contracts/okta-users-api.yaml`) and the OAuth 2.0 token endpoint the service identities use
+//! (`xtask/contracts/okta-oauth-api.yaml`).
 //!
 //! The stand-in records every exchange of the test run (request: method, path, query, headers, body; answer:
 //! status, headers, body) as JSON lines in `target/okta-contract/exchanges.jsonl`. This task validates each one
-//! against `xtask/contracts/okta-users-api.yaml` with openapi-core (its own virtualenv under `target/tools/`): the
-//! request against the operation's parameters, security and request body, the answer against the declared status
-//! and schema. Answers to injected faults (5xx, hangs) are outside the document: only their requests are checked.
-//! An empty log fails: a contract check that saw nothing proves nothing.
+//! against the document its path belongs to (`/oauth2/…` the OAuth API, the rest the Users API) with openapi-core
+//! (its own virtualenv under `target/tools/`): the request against the operation's parameters, security and request
+//! body (form-encoded for the token endpoint), the answer against the declared status and schema. Answers to
+//! injected faults (5xx, hangs) are outside the documents: only their requests are checked. An empty log fails, and
+//! so does a log without a token exchange: a contract check that saw nothing proves nothing.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -33,8 +36,9 @@ pub fn reset() -> Result<()> {
 
 const SCRIPT: &str = r#"
 import json, sys
-from urllib.parse import parse_qs
-from openapi_core import OpenAPI
+from urllib.parse import parse_qs, urlencode
+from openapi_core import Config, OpenAPI
+from openapi_core.validation.request.validators import V30RequestBodyValidator, V30RequestParametersValidator
 from openapi_core.testing import MockRequest, MockResponse
 import yaml
 
@@ -51,23 +55,53 @@ def drop_empty_content(node):
             drop_empty_content(v)
     return node
 
-spec = OpenAPI.from_dict(drop_empty_content(yaml.safe_load(open(sys.argv[1]))))
+# The OAuth document is used as published but not validated as a document: its schema cycle (JsonSigningWebKey and
+# its RSA/EC variants) sends the document validator into unbounded recursion. Exchanges are still validated.
+oauth = drop_empty_content(yaml.safe_load(open(sys.argv[3])))
+specs = {"users": OpenAPI.from_dict(drop_empty_content(yaml.safe_load(open(sys.argv[1])))),
+         "oauth": OpenAPI.from_dict(oauth, config=Config(spec_validator_cls=None))}
+# The token endpoint's client authentication schemes are `http` schemes carried in the body (`postBody`), which
+# openapi-core cannot evaluate: its parameters and body are validated by openapi-core, and `private_key_jwt` (the
+# only method the platform uses) by this script, as the document describes it.
+oauth_checks = [OpenAPI.from_dict(oauth, config=Config(spec_validator_cls=None, request_validator_cls=cls))
+                for cls in (V30RequestParametersValidator, V30RequestBodyValidator)]
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 failures, checked, requests, faults = [], 0, 0, 0
+seen = {"users": 0, "oauth": 0}
 for n, line in enumerate(open(sys.argv[2]), 1):
     line = line.strip()
     if not line:
         continue
     x = json.loads(line)
+    which = "oauth" if x["path"].startswith("/oauth2/") else "users"
+    spec = specs[which]
+    seen[which] += 1
     headers = {k: v for k, v in x["headers"].items()}
     if headers.get("authorization"):
         headers["authorization"] = headers["authorization"] + " redacted-token"
-    body = json.dumps(x["body"]).encode() if x["body"] is not None else None
+    form = headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+    if x["body"] is None:
+        body = None
+    elif form:
+        body = urlencode(x["body"]).encode()
+    else:
+        body = json.dumps(x["body"]).encode()
     args = {k: v[0] for k, v in parse_qs(x["query"]).items()}
     req = MockRequest("https://example.okta.com", x["method"].lower(), x["path"], args=args, headers=headers,
                       data=body, content_type=headers.get("content-type", "application/json"))
     what = f'line {n}: {x["method"]} {x["path"]}?{x["query"]} -> {x["status"]}'
     try:
-        spec.validate_request(req)
+        if which == "oauth":
+            for check in oauth_checks:
+                check.validate_request(req)
+            fields = x["body"] or {}
+            if fields.get("client_assertion_type") != ASSERTION_TYPE or not fields.get("client_assertion") \
+                    or fields.get("client_assertion", "").count(".") != 2:
+                raise ValueError("private_key_jwt: client_assertion_type and a JWS client_assertion are required")
+            if "client_secret" in fields or headers.get("authorization"):
+                raise ValueError("one client authentication method only (private_key_jwt)")
+        else:
+            spec.validate_request(req)
         requests += 1
     except Exception as e:
         failures.append(f"{what}: request: {e}")
@@ -86,8 +120,10 @@ for n, line in enumerate(open(sys.argv[2]), 1):
         failures.append(f"{what}: answer: {e} ({detail})")
 for f in failures:
     print(f)
-print(f"{requests} requests and {checked} answers conform; {faults} answers outside the document by design (requests only); {len(failures)} failures")
-sys.exit(1 if failures or requests == 0 else 0)
+print(f"{requests} requests and {checked} answers conform ({seen['users']} Users API, {seen['oauth']} token endpoint); {faults} answers outside the documents by design (requests only); {len(failures)} failures")
+if seen["oauth"] == 0:
+    print("no token exchange was recorded: the tests of the service identity did not reach the stand-in")
+sys.exit(1 if failures or requests == 0 or seen["oauth"] == 0 else 0)
 "#;
 
 pub fn run() -> Result<()> {
@@ -102,16 +138,21 @@ pub fn run() -> Result<()> {
     }
     let python = python_tool("openapi-core", OPENAPI_CORE, "python")?;
     let spec = workspace_root().join("xtask/contracts/okta-users-api.yaml");
-    step(&format!("Okta contract: {exchanges} recorded exchanges against {}", spec.display()), || {
-        let status = Command::new(&python)
-            .args(["-c", SCRIPT])
-            .arg(&spec)
-            .arg(&log)
-            .status()
-            .context("cannot run the contract check")?;
-        if !status.success() {
-            bail!("the Okta client or stand-in left Okta's published API (see above); fix the side that drifted");
-        }
-        Ok(())
-    })
+    let oauth = workspace_root().join("xtask/contracts/okta-oauth-api.yaml");
+    step(
+        &format!("Okta contract: {exchanges} recorded exchanges against {} and {}", spec.display(), oauth.display()),
+        || {
+            let status = Command::new(&python)
+                .args(["-c", SCRIPT])
+                .arg(&spec)
+                .arg(&log)
+                .arg(&oauth)
+                .status()
+                .context("cannot run the contract check")?;
+            if !status.success() {
+                bail!("the Okta client or stand-in left Okta's published API (see above); fix the side that drifted");
+            }
+            Ok(())
+        },
+    )
 }

@@ -224,6 +224,23 @@ pub fn configure(url: &str, env: stacks::Env) -> Result<()> {
             &[&s.admin_group, &limit, &open, &hourly],
         )
         .context("cannot write app.settings (are the migrations applied?)")?;
+    // Each module's service application: the client id its tokens carry, mapped to the module.
+    for module in route_registry::MODULES.iter().filter(|m| m.has_service_identity()) {
+        let client_id = s.service_client_id(module.name);
+        if env.is_production_like() && client_id.starts_with(stacks::env::EXAMPLE_SERVICE_CLIENT) {
+            bail!(
+                "{env} has no service client id for {}: register its service application in Okta (README, \"Deploying\") and set it in stacks/src/env.rs (okta_service_clients)",
+                module.name
+            );
+        }
+        client
+            .execute(
+                "INSERT INTO app.service_principal (client_id, module) VALUES ($1, $2) \
+                 ON CONFLICT (client_id) DO UPDATE SET module = EXCLUDED.module",
+                &[&client_id, &module.name],
+            )
+            .context("cannot write app.service_principal (are the migrations applied?)")?;
+    }
     Ok(())
 }
 

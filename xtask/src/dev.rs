@@ -1,8 +1,11 @@
 //! `cargo xtask dev`: the whole backend on this machine. PostgreSQL (temporary, or `--database-url`), the
 //! migrations with dev's database settings, a small demo data set, the PostgREST-compatible server (verifying the
-//! development issuer's tokens through its JWKS, as Supabase verifies Okta's), the Okta stand-in, and the local API
-//! (the real authorizer and handlers) on 127.0.0.1. At start it walks the provisioning flow once through the API and
-//! prints it. Ctrl-C stops everything it started and removes the temporary database unless `--keep`.
+//! development issuer's tokens through its JWKS, as Supabase verifies Okta's), the Okta stand-in (its Users API,
+//! and its token endpoint as the local authorization server), the SQS and KMS stand-ins, and the local API (the real
+//! authorizer and handlers, and every trigger: queue pollers, schedules at their rate) on 127.0.0.1. Each module
+//! with a service identity gets a key in the KMS stand-in, registered with the token endpoint under dev's client id.
+//! At start it walks the provisioning flow once through the API and prints it. Ctrl-C stops everything it started
+//! and removes the temporary database unless `--keep`. `cargo xtask dev-run <binary>` runs a scheduled function now.
 
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,6 +30,19 @@ pub struct Args {
     /// Use this database (superuser URL) instead of starting one; default $DATABASE_URL when set.
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
+    /// Seconds a received queue message stays hidden locally before it comes back (AWS: six times the timeout).
+    #[arg(long, default_value_t = 5)]
+    visibility_timeout: u32,
+}
+
+/// `cargo xtask dev-run`: one run of a scheduled function of the running `cargo xtask dev`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The function's binary (`org-okta-reconcile`); see the catalog.
+    binary: String,
+    /// The port of the local API.
+    #[arg(long, default_value_t = 8787)]
+    port: u16,
 }
 
 /// The development issuer as synth and the local tools know it. Its JWKS URL is under `.invalid`: a stack that
@@ -76,6 +92,12 @@ pub struct Local {
     pub database_url: String,
     /// The fault-injection proxy between the API and PostgREST, when asked for.
     pub proxy: Option<standins::proxy::FaultProxy>,
+    /// Where the queues live, and the service keys (kept running while the backend runs; the queue benchmark reads
+    /// them).
+    #[allow(dead_code, reason = "held for its lifetime; read by some callers only")]
+    pub sqs: standins::sqs::SqsStandin,
+    #[allow(dead_code, reason = "held for its lifetime; read by some callers only")]
+    pub kms: standins::kms::KmsStandin,
 }
 
 /// How to start the local backend.
@@ -91,6 +113,10 @@ pub struct Options {
     pub quiet: bool,
     /// Put a fault-injection proxy between the API and PostgREST (`Local::proxy`).
     pub rest_fault_proxy: bool,
+    /// The local visibility timeout of queue messages, in seconds (0: the default, 5).
+    pub visibility_timeout_s: u32,
+    /// Fire `rate(…)` schedules at their rate (`cargo xtask dev`); otherwise only on demand.
+    pub fire_schedules: bool,
 }
 
 impl Drop for Local {
@@ -103,7 +129,15 @@ impl Drop for Local {
 impl Local {
     /// Starts everything on 127.0.0.1.
     pub fn start(options: Options) -> Result<Local> {
-        let Options { port, database_url: external, release, quiet, rest_fault_proxy } = options;
+        let Options {
+            port,
+            database_url: external,
+            release,
+            quiet,
+            rest_fault_proxy,
+            visibility_timeout_s,
+            fire_schedules,
+        } = options;
         let root = workspace_root();
         let pg = match &external {
             Some(_) => None,
@@ -121,6 +155,19 @@ impl Local {
         let okta = step("start the Okta stand-in (127.0.0.1)", || {
             standins::okta::OktaStandin::start(OKTA_TOKEN).context("cannot start the Okta stand-in")
         })?;
+        let (sqs, kms, service_keys) =
+            step("start the SQS and KMS stand-ins; a service key per module (127.0.0.1)", || {
+                let sqs = standins::sqs::SqsStandin::start().context("cannot start the SQS stand-in")?;
+                let kms = standins::kms::KmsStandin::start().context("cannot start the KMS stand-in")?;
+                let dev = Env::Dev.settings();
+                let mut keys = Vec::new();
+                for module in route_registry::MODULES.iter().filter(|m| m.has_service_identity()) {
+                    let key = kms.create_key().context("cannot make a service key")?;
+                    okta.register_client(&dev.service_client_id(module.name), key.jwk.clone(), &[dev.service_scope]);
+                    keys.push(format!("{}={}", module.name, key.arn));
+                }
+                Ok((sqs, kms, keys.join(",")))
+            })?;
         step(
             "seed demo data (Acme: alice owner, bob member; Globex: carol owner, dave admin; admin@example.com)",
             || {
@@ -178,11 +225,23 @@ impl Local {
             .env("ADMIN_GROUP", Env::Dev.settings().admin_group)
             .env("LOCAL_API_PORT", port.to_string())
             .env("LOG_LEVEL", "INFO")
+            .env("AWS_ENDPOINT_URL_SQS", &sqs.url)
+            .env("AWS_ENDPOINT_URL_KMS", &kms.url)
+            .env("AWS_ACCESS_KEY_ID", "local")
+            .env("AWS_SECRET_ACCESS_KEY", "local")
+            .env("AWS_REGION", Env::Dev.settings().region)
+            .env("OKTA_TOKEN_URL", okta.token_url())
+            .env("SERVICE_KEY_IDS", &service_keys)
+            .env(
+                "LOCAL_VISIBILITY_TIMEOUT_S",
+                if visibility_timeout_s == 0 { 5 } else { visibility_timeout_s }.to_string(),
+            )
+            .env("LOCAL_FIRE_SCHEDULES", fire_schedules.to_string())
             .stdin(Stdio::null())
             .spawn()
             .context("cannot start local-api")?;
         let url = format!("http://127.0.0.1:{port}");
-        let local = Local { api, rest, pg, okta, url, database_url: superuser, proxy };
+        let local = Local { api, rest, pg, okta, url, database_url: superuser, proxy, sqs, kms };
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             if std::time::Instant::now() > deadline {
@@ -236,7 +295,13 @@ pub fn run(args: &Args) -> Result<()> {
     let flag = stop.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).context("cannot install the Ctrl-C handler")?;
     let external = args.database_url.clone().or_else(|| std::env::var("DATABASE_URL").ok());
-    let mut local = Local::start(Options { port: args.port, database_url: external, ..Default::default() })?;
+    let mut local = Local::start(Options {
+        port: args.port,
+        database_url: external,
+        visibility_timeout_s: args.visibility_timeout,
+        fire_schedules: true,
+        ..Default::default()
+    })?;
 
     println!("\nThe provisioning flow, once, through the API (Okta is the local stand-in at {}):", local.okta.base_url);
     provisioning_flow(&local)?;
@@ -249,6 +314,24 @@ pub fn run(args: &Args) -> Result<()> {
         "Other callers: cargo xtask dev-token --sub bob@example.com (or carol@, dave@), or --sub admin@example.com --groups {}",
         Env::Dev.settings().admin_group
     );
+    println!("\nFunctions without a caller run here too:");
+    for f in route_registry::MODULES.iter().flat_map(|m| m.functions.iter()) {
+        match f.trigger {
+            route_registry::Trigger::Queue(q) => println!(
+                "  {} takes its queue in batches of {} (a failed message returns after {} s, and goes to the dead-letter queue after {} receives)",
+                f.binary, q.batch_size, args.visibility_timeout, q.max_receives
+            ),
+            route_registry::Trigger::Schedule(s) => println!(
+                "  {} runs {} ({}) — now: cargo xtask dev-run {}",
+                f.binary, s.expression, s.time_zone, f.binary
+            ),
+            route_registry::Trigger::ObjectsCreated { prefix } => {
+                println!("  {} runs for each document created under {prefix}/", f.binary)
+            }
+            _ => {}
+        }
+    }
+    println!("  Queues and dead-letter queues: curl {url}/_local/queues");
     println!("Ctrl-C stops everything{}.\n", if args.keep { " (the database is kept)" } else { "" });
 
     let result = loop {
@@ -269,4 +352,27 @@ pub fn run(args: &Args) -> Result<()> {
     drop(local);
     println!("stopped");
     result
+}
+
+/// One run of a scheduled function of the running local API, now; prints what happened.
+pub fn run_now(args: &RunArgs) -> Result<()> {
+    let url = format!("http://127.0.0.1:{}/_local/schedules/{}", args.port, args.binary);
+    let out = Command::new("curl")
+        .args(["-s", "-o", "-", "-w", "\n%{http_code}", "-X", "POST"])
+        .arg(&url)
+        .output()
+        .context("cannot run curl")?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    match status.trim() {
+        "200" => {
+            println!("{} ran: {body}", args.binary);
+            Ok(())
+        }
+        "000" | "0" => bail!(
+            "nothing answers on 127.0.0.1:{}: start the local backend first (cargo xtask dev), or pass its --port",
+            args.port
+        ),
+        other => bail!("{} failed ({other}): {body}", args.binary),
+    }
 }

@@ -85,14 +85,16 @@ enum Task {
     NewModule(new_module::Args),
     /// Prove the scaffold: new-module into a scratch copy, then the whole test command there.
     ScaffoldCheck,
-    /// Run the whole backend locally: PostgreSQL, migrations, demo data, PostgREST, the Okta stand-in and the API
-    /// on 127.0.0.1.
+    /// Run the whole backend locally: PostgreSQL, migrations, demo data, PostgREST, the Okta, SQS and KMS stand-ins,
+    /// and the API with every trigger (queues, schedules) on 127.0.0.1.
     Dev(dev::Args),
+    /// Run a scheduled function of the running `cargo xtask dev` now (its event, retries and dead-letter queue as in AWS)
+    DevRun(dev::RunArgs),
     /// Fuzz the local API from its OpenAPI document with schemathesis (bounded): no 5xx, every answer documented.
     Fuzz(fuzz::Args),
     /// Write build/openapi.json from the module catalog, and validate it (OpenAPI 3.1).
     Openapi,
-    /// Check every exchange the tests had with the Okta stand-in against Okta's published Users API.
+    /// Check every exchange the tests had with the Okta stand-in against Okta's published Users API and token endpoint.
     OktaContract,
     /// Print a JWT from the local development issuer (for `curl` against the local API; never trusted by stg/prd).
     DevToken(devtoken::Args),
@@ -125,6 +127,7 @@ fn main() -> std::process::ExitCode {
         Task::Validate(args) => terraform::validate(&args),
         Task::Db(args) => db::run(&args),
         Task::Dev(args) => dev::run(&args),
+        Task::DevRun(args) => dev::run_now(&args),
         Task::NewModule(args) => new_module::run(&args),
         Task::ScaffoldCheck => new_module::check(),
         Task::Openapi => openapi::run(),

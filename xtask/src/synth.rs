@@ -141,16 +141,33 @@ pub fn run(args: &Args) -> Result<()> {
 /// benchmark. The catalog's types hold `&'static` data (they are constants), so the copies are leaked: once, in a
 /// benchmark process that exits right after.
 fn synthetic_catalog(n: usize) -> Vec<route_registry::Module> {
-    use route_registry::{modules::org, Function, Module, Route};
+    use route_registry::{modules::org, Function, Module, Route, Use};
     fn leak(s: String) -> &'static str {
         Box::leak(s.into_boxed_str())
     }
     (0..n)
         .map(|i| {
             let name = leak(format!("m{i}-module"));
+            let copy = |f: &Function| Function { module: name, binary: leak(format!("m{i}-{}", f.name)), ..*f };
+            // The queue-fed functions first: the copies of their producers send to the copies, not to org-module.
+            let consumers: &'static [Function] =
+                Box::leak(org::FUNCTIONS.iter().filter(|f| f.queues().count() == 0).map(copy).collect());
             let functions: Vec<Function> = org::FUNCTIONS
                 .iter()
-                .map(|f| Function { module: name, binary: leak(format!("m{i}-{}", f.name)), ..*f })
+                .map(|f| {
+                    let uses: Vec<Use> = f
+                        .uses
+                        .iter()
+                        .map(|u| match u {
+                            Use::Queue(to) => match consumers.iter().find(|c| c.name == to.name) {
+                                Some(c) => Use::Queue(c),
+                                None => *u,
+                            },
+                            other => *other,
+                        })
+                        .collect();
+                    Function { uses: Box::leak(uses.into_boxed_slice()), ..copy(f) }
+                })
                 .collect();
             let functions: &'static [Function] = Box::leak(functions.into_boxed_slice());
             let routes: Vec<Route> = org::ROUTES
@@ -165,6 +182,7 @@ fn synthetic_catalog(n: usize) -> Vec<route_registry::Module> {
                 summary: org::MODULE.summary,
                 functions,
                 routes: Box::leak(routes.into_boxed_slice()),
+                service_functions: org::MODULE.service_functions,
                 renamed: &[],
             }
         })

@@ -5,6 +5,12 @@
 //!
 //! Like API Gateway it answers unmatched routes with 404 `{"message":"Not Found"}`, a missing token with 401, a
 //! denied one with 403, and CORS preflights and headers from the `dev` allow-list. It also serves `/openapi.json`.
+//!
+//! Functions without a caller run here too ([`triggers`]): queue pollers, schedules (at their rate, or on demand with
+//! `POST /_local/schedules/<binary>`), created objects (`POST /_local/events/s3`), and `GET /_local/queues` shows
+//! every queue's depth. The `/_local/` paths are this server's, never the API's (no catalog route starts with it).
+
+pub mod triggers;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,18 +20,22 @@ use base64::Engine as _;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
+use module_runtime::service::ServiceConfig;
 use module_runtime::{events, Config, Container, Handler};
 use platform_authorizer::{Authorizer, Config as AuthConfig};
 use route_registry::Function;
 use serde_json::json;
 use tokio::net::TcpListener;
 
-/// Request bodies above this are refused (API Gateway's own limit is 10 MB; the handlers take 16 KiB).
-const MAX_BODY: usize = 1024 * 1024;
+/// Request bodies above this are refused, as API Gateway refuses them (the handlers take 16 KiB, or what a route's
+/// `upload` says).
+const MAX_BODY: usize = 10 * 1024 * 1024;
 
 /// Everything a request needs, built once.
 pub struct App {
     containers: Vec<Container>,
+    http: reqwest::Client,
+    triggers: Option<triggers::Triggers>,
     authorizer: Authorizer,
     jwks: String,
     openapi: String,
@@ -40,8 +50,9 @@ impl std::fmt::Debug for App {
 
 impl App {
     /// `addr` is where the server listens (the authorizer fetches the JWKS from it); `config` is what every
-    /// function gets (the database, and Okta for the functions that use it).
-    pub fn new(addr: SocketAddr, config: &Config) -> Result<App, String> {
+    /// function gets (the database, and Okta for the functions that use it); `triggers`, when given, the local
+    /// services of functions without a caller (queues created: [`triggers::Triggers::create_queues`]).
+    pub fn new(addr: SocketAddr, config: &Config, triggers: Option<triggers::Triggers>) -> Result<App, String> {
         let base = format!("http://{addr}");
         let auth = AuthConfig::new(
             dev_issuer::ISSUER.into(),
@@ -60,11 +71,31 @@ impl App {
                 if f.uses_okta() {
                     own.okta = config.okta.clone();
                 }
+                if let Some(t) = &triggers {
+                    if f.acts_as_service() {
+                        let key = t.service_keys.iter().find(|(m, _)| m == f.module).map(|(_, k)| k.clone());
+                        own.service = key.map(|key_id| ServiceConfig {
+                            token_url: t.token_url.clone(),
+                            client_id: stacks::Env::Dev.settings().service_client_id(f.module),
+                            key_id,
+                            scope: stacks::Env::Dev.settings().service_scope.to_owned(),
+                        });
+                    }
+                    own.queues = f
+                        .queues()
+                        .filter_map(|c| t.queue_url(c).map(|u| (c.binary.to_owned(), u.to_owned())))
+                        .collect();
+                    if own.service.is_some() || !own.queues.is_empty() {
+                        own.aws = Some(t.aws.clone());
+                    }
+                }
                 Container::with_config(*f, http.clone(), own)
             })
             .collect();
         Ok(App {
             containers,
+            http,
+            triggers,
             authorizer: Authorizer::new(auth)?,
             jwks: dev_issuer::JWKS.to_owned(),
             openapi: route_registry::openapi::document(&base).to_string(),
@@ -72,7 +103,7 @@ impl App {
         })
     }
 
-    fn container(&self, function: Function) -> Option<&Container> {
+    pub fn container(&self, function: Function) -> Option<&Container> {
         self.containers.iter().find(|c| c.function() == function)
     }
 }
@@ -128,6 +159,32 @@ async fn route(app: &App, req: Request<Incoming>, method: &str, path: &str) -> R
     match (method, path) {
         ("GET", "/openapi.json") => return respond(200, app.openapi.clone(), "application/json"),
         ("GET", "/.well-known/jwks.json") => return respond(200, app.jwks.clone(), "application/json"),
+        ("GET", "/_local/queues") => {
+            return respond(200, app.queue_depths().await.to_string(), "application/json");
+        }
+        ("POST", p) if p.starts_with("/_local/schedules/") => {
+            let binary = p.trim_start_matches("/_local/schedules/");
+            return match app.run_schedule(binary).await {
+                Ok(()) => respond(200, json!({"function": binary, "ok": true}).to_string(), "application/json"),
+                Err(e) => {
+                    respond(500, json!({"function": binary, "ok": false, "error": e}).to_string(), "application/json")
+                }
+            };
+        }
+        ("POST", "/_local/events/s3") => {
+            let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+                Ok(collected) => collected.to_bytes(),
+                Err(_) => return gateway(413, "Request Entity Too Large"),
+            };
+            let Ok(event) = serde_json::from_slice(&body) else { return gateway(400, "Not an S3 event") };
+            let results: serde_json::Map<String, serde_json::Value> = app
+                .objects_created(event)
+                .await
+                .into_iter()
+                .map(|(f, r)| (f, r.map_or_else(|e| json!({"ok": false, "error": e}), |()| json!({"ok": true}))))
+                .collect();
+            return respond(200, serde_json::Value::Object(results).to_string(), "application/json");
+        }
         ("OPTIONS", _) => {
             let mut r = respond(204, String::new(), "text/plain");
             let h = r.headers_mut();
@@ -181,10 +238,11 @@ async fn route(app: &App, req: Request<Incoming>, method: &str, path: &str) -> R
     };
     let answer = match all_modules::registration(route.function).map(|r| r.handler) {
         Some(Handler::Http(handler)) => handler.handle(container, events::into_request(event)).await,
-        None => return gateway(500, "Internal Server Error"),
+        _ => return gateway(500, "Internal Server Error"),
     };
     let status = answer.status().as_u16();
     let retry_after = answer.headers().get("retry-after").cloned();
+    let location = answer.headers().get("location").cloned();
     let content_type =
         answer.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("application/json").to_owned();
     let text = match answer.into_body() {
@@ -196,6 +254,11 @@ async fn route(app: &App, req: Request<Incoming>, method: &str, path: &str) -> R
     if let Some(v) = retry_after {
         if let Ok(v) = hyper::header::HeaderValue::from_bytes(v.as_bytes()) {
             response.headers_mut().insert(hyper::header::RETRY_AFTER, v);
+        }
+    }
+    if let Some(v) = location {
+        if let Ok(v) = hyper::header::HeaderValue::from_bytes(v.as_bytes()) {
+            response.headers_mut().insert(hyper::header::LOCATION, v);
         }
     }
     response

@@ -2,7 +2,10 @@
 //! and the Okta stand-in). `local-api --openapi` prints the OpenAPI document instead.
 //!
 //! Configuration from the environment: `POSTGREST_URL` and optionally `SUPABASE_ANON_KEY` (as for the Lambdas
-//! locally), `OKTA_BASE_URL` and `OKTA_API_TOKEN` (the Okta stand-in), and `LOCAL_API_PORT` (default 8787).
+//! locally), `OKTA_BASE_URL` and `OKTA_API_TOKEN` (the Okta stand-in), and `LOCAL_API_PORT` (default 8787). For
+//! functions without a caller: `AWS_ENDPOINT_URL_SQS` and `AWS_ENDPOINT_URL_KMS` (the local SQS and KMS),
+//! `OKTA_TOKEN_URL` (the local authorization server), `SERVICE_KEY_IDS` (`<module>=<key id>,…`),
+//! `LOCAL_VISIBILITY_TIMEOUT_S` (default 5) and `LOCAL_FIRE_SCHEDULES` (`true` to fire `rate(…)` schedules).
 
 #![allow(clippy::print_stdout, reason = "a command-line program")]
 
@@ -27,11 +30,34 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         _ => None,
     };
-    let config = module_runtime::Config { db: Some(db), okta };
+    let config = module_runtime::Config { db: Some(db), okta, ..Default::default() };
+    let triggers = match (env("AWS_ENDPOINT_URL_SQS"), env("OKTA_TOKEN_URL")) {
+        (Some(_), Some(token_url)) => {
+            let service_keys = env("SERVICE_KEY_IDS")
+                .unwrap_or_default()
+                .split(',')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(m, k)| (m.to_owned(), k.to_owned()))
+                .collect();
+            let mut triggers = local_api::triggers::Triggers {
+                aws: module_runtime::aws::AwsConfig::from_environment(),
+                token_url,
+                service_keys,
+                visibility_timeout_s: env("LOCAL_VISIBILITY_TIMEOUT_S").and_then(|s| s.parse().ok()).unwrap_or(5),
+                fire_schedules: env("LOCAL_FIRE_SCHEDULES").is_some_and(|v| v == "true"),
+                queues: Vec::new(),
+                dlqs: Vec::new(),
+            };
+            triggers.create_queues(&module_runtime::http::client()?).await?;
+            Some(triggers)
+        }
+        _ => None,
+    };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e} (use --port with cargo xtask dev)"))?;
-    let app = Arc::new(local_api::App::new(listener.local_addr()?, &config)?);
+    let app = Arc::new(local_api::App::new(listener.local_addr()?, &config, triggers)?);
+    local_api::triggers::start(&app);
     tokio::select! {
         () = local_api::serve(listener, app) => {}
         _ = tokio::signal::ctrl_c() => {}

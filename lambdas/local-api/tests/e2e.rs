@@ -1,7 +1,10 @@
 //! End to end over real HTTP against the local API (the real authorizer, trusting the development issuer's JWKS
-//! this server serves, then the real handlers) on PostgreSQL + PostgREST, with the Okta stand-in: every catalog
-//! route once with success, the provisioning flow from Okta to a refused deactivated caller, 401 without a token
-//! and 403 with a forged one on every route.
+//! this server serves, then the real handlers) on PostgreSQL + PostgREST, with the Okta stand-in (its Users API and
+//! its token endpoint as the local authorization server) and the SQS and KMS stand-ins for the functions without a
+//! caller: every catalog route once with success, the provisioning flow from Okta to a refused deactivated caller,
+//! 401 without a token and 403 with a forged one on every route; an import of 1,000 addresses to the end and again;
+//! a message that always fails reaching the dead-letter queue; a user deactivated in Okta refused after one
+//! reconciliation.
 //!
 //! Needs the services of `cargo xtask ci` / `cargo xtask test` (`CAREER_TEST_*` variables); never skipped.
 
@@ -12,7 +15,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use standins::kms::KmsStandin;
 use standins::okta::OktaStandin;
+use standins::sqs::SqsStandin;
 
 fn var(k: &str) -> String {
     std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set: run through `cargo xtask ci` or `cargo xtask test`"))
@@ -33,7 +38,9 @@ struct Api {
     base: String,
     http: reqwest::Client,
     seen: std::sync::Mutex<BTreeSet<String>>,
-    _okta: Option<OktaStandin>,
+    okta: OktaStandin,
+    sqs: SqsStandin,
+    kms: KmsStandin,
 }
 
 impl Api {
@@ -61,34 +68,91 @@ impl Api {
         assert_eq!(status, want, "{method} {path}: {value}");
         value["data"].clone()
     }
+
+    /// Polls a task until it finished (at most 60 s).
+    async fn finished(&self, token: &str, task: &str) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let (status, value) = self.call(Some(token), "GET", &format!("/tasks/{task}"), None).await;
+            assert_eq!(status, 200, "{value}");
+            let state = value["data"]["state"].as_str().unwrap_or_default().to_owned();
+            if state == "succeeded" || state == "failed" {
+                return value["data"].clone();
+            }
+            assert!(std::time::Instant::now() < deadline, "task {task} still {state} after 60 s: {value}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// A local trigger endpoint (`/_local/…`), without a token.
+    async fn local(&self, method: &str, path: &str) -> (u16, Value) {
+        let response = self.http.request(method.parse().unwrap(), format!("{}{path}", self.base)).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
 }
 
-async fn start(okta: Option<OktaStandin>) -> Api {
-    // Request lines stay in memory instead of filling the test output.
+/// The local API with every trigger running against fresh stand-ins: its own queues (a one-second visibility
+/// timeout, so retries come quickly), its own KMS key for org-module's service identity, registered with the Okta
+/// stand-in's token endpoint and with the database.
+async fn start() -> Api {
+    // Request and event lines stay in memory instead of filling the test output.
     module_runtime::metrics::capture();
+    let (okta, sqs, kms) =
+        (OktaStandin::start("e2e-token").unwrap(), SqsStandin::start().unwrap(), KmsStandin::start().unwrap());
+    let dev = stacks::Env::Dev.settings();
+    let mut service_keys = Vec::new();
+    for module in route_registry::MODULES.iter().filter(|m| m.has_service_identity()) {
+        let key = kms.create_key().unwrap();
+        let client = dev.service_client_id(module.name);
+        okta.register_client(&client, key.jwk.clone(), &[dev.service_scope]);
+        sql(
+            "INSERT INTO app.service_principal (client_id, module) VALUES ($1, $2) ON CONFLICT (client_id) DO NOTHING",
+            &[&client, &module.name],
+        );
+        service_keys.push((module.name.to_owned(), key.arn));
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let config = module_runtime::Config {
         db: Some(module_runtime::DbConfig { rest_url: var("CAREER_TEST_POSTGREST_URL"), anon_key: String::new() }),
-        okta: okta.as_ref().map(|o| module_runtime::OktaConfig {
-            base_url: o.base_url.clone(),
-            token: o.token().to_owned(),
+        okta: Some(module_runtime::OktaConfig {
+            base_url: okta.base_url.clone(),
+            token: okta.token().to_owned(),
             timeout: Duration::from_secs(5),
         }),
+        ..Default::default()
     };
-    let app = Arc::new(local_api::App::new(addr, &config).unwrap());
+    let mut triggers = local_api::triggers::Triggers {
+        aws: module_runtime::aws::AwsConfig {
+            region: "us-east-1".into(),
+            access_key_id: "local".into(),
+            secret_access_key: "local".into(),
+            session_token: None,
+            sqs_endpoint: Some(sqs.url.clone()),
+            kms_endpoint: Some(kms.url.clone()),
+        },
+        token_url: okta.token_url(),
+        service_keys,
+        visibility_timeout_s: 1,
+        fire_schedules: false,
+        queues: Vec::new(),
+        dlqs: Vec::new(),
+    };
+    triggers.create_queues(&reqwest::Client::new()).await.unwrap();
+    let app = Arc::new(local_api::App::new(addr, &config, Some(triggers)).unwrap());
+    local_api::triggers::start(&app);
     tokio::spawn(local_api::serve(listener, app));
-    Api { base: format!("http://{addr}"), http: reqwest::Client::new(), seen: Default::default(), _okta: okta }
+    Api { base: format!("http://{addr}"), http: reqwest::Client::new(), seen: Default::default(), okta, sqs, kms }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_once_with_a_token_and_refused_without() {
-    let okta = OktaStandin::start("e2e-token").unwrap();
+    let api = start().await;
     let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
     let login = |name: &str| format!("{name}-{tag}@example.com");
     let linked = login("linked");
-    okta.add_user(&linked, &linked, "Lin", "Ked", "ACTIVE");
-    let api = start(Some(okta)).await;
+    api.okta.add_user(&linked, &linked, "Lin", "Ked", "ACTIVE");
     // The environment's first admin is recorded by hand (README, "Deploying"); everyone else is provisioned.
     let admin_login = login("admin");
     sql("INSERT INTO identities (idp_subject, email) VALUES ($1, $1)", &[&admin_login]);
@@ -134,6 +198,11 @@ async fn every_route_once_with_a_token_and_refused_without() {
     api.ok(&linked_token, "POST", &format!("/invitations/{declined}/decline"), None, 200).await;
     let listed = api.ok(&member, "GET", &members, None, 200).await;
     assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+    // A small import, to its end.
+    let imported = format!("/organizations/{org_id}/invitations/import");
+    let task = api.ok(&owner, "POST", &imported, Some(json!({"addresses": [login("imported")]})), 202).await;
+    let done = api.finished(&owner, task["id"].as_str().unwrap()).await;
+    assert_eq!(done["result"]["created"], 1, "{done}");
     api.ok(&owner, "PUT", &format!("{members}/{member_id}"), Some(json!({"role": "admin"})), 200).await;
     // Ownership to the member through the platform admin, once the only owner is inactive.
     sql("UPDATE identities SET deactivated_at = now() WHERE id = $1::text::uuid", &[&owner_id]);
@@ -164,7 +233,7 @@ async fn every_route_once_with_a_token_and_refused_without() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_catalog_route_of_every_module_reaches_its_handler() {
-    let api = start(None).await;
+    let api = start().await;
     let login = format!("any-{}@example.com", uuid::Uuid::new_v4().simple());
     sql("INSERT INTO identities (idp_subject, email) VALUES ($1, $1)", &[&login]);
     let caller = token(&login, &[module_runtime::DEFAULT_ADMIN_GROUP]);
@@ -180,7 +249,7 @@ async fn every_catalog_route_of_every_module_reaches_its_handler() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_behaviour_cors_and_openapi() {
-    let api = start(None).await;
+    let api = start().await;
     let (status, body) = api.call(Some(&token("x@example.com", &[])), "GET", "/nope", None).await;
     assert_eq!((status, body["message"].as_str()), (404, Some("Not Found")));
     let preflight = |origin: &'static str| {
@@ -208,7 +277,7 @@ async fn gateway_behaviour_cors_and_openapi() {
 /// binary content), and is refused as JSON: never accepted with replacement characters.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_that_is_not_utf8_is_refused_not_repaired() {
-    let api = start(None).await;
+    let api = start().await;
     let login = format!("bytes-{}@example.com", uuid::Uuid::new_v4().simple());
     sql("INSERT INTO identities (idp_subject, email) VALUES ($1, $1)", &[&login]);
     let caller = token(&login, &[]);
@@ -228,4 +297,211 @@ async fn a_body_that_is_not_utf8_is_refused_not_repaired() {
     assert_eq!((status, answer["error"].as_str()), (400, Some("The request body is not valid JSON")), "{answer}");
     let (_, mine) = api.call(Some(&caller), "GET", "/organizations", None).await;
     assert_eq!(mine["data"], json!([]), "nothing was created");
+}
+
+/// Tests that read the captured event lines take turns (the capture is one buffer per process).
+static LINES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// An owner and an organization of their own, for a test.
+async fn owner_with_org(api: &Api, tag: &str) -> (String, String) {
+    let login = format!("owner-{tag}@example.com");
+    sql("INSERT INTO identities (idp_subject, email) VALUES ($1, $1)", &[&login]);
+    let owner = token(&login, &[]);
+    let org = api.ok(&owner, "POST", "/organizations", Some(json!({"name": format!("Import {tag}")})), 201).await;
+    (owner, org["id"].as_str().unwrap().to_owned())
+}
+
+/// Done when (the import): 1,000 addresses through the queue and its worker end with 1,000 invitations, and the same
+/// import again creates none. Lines that cannot be invitations are reported with their reasons; an address of
+/// someone who has an identity is treated as one of nobody (no enumeration).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_of_1000_addresses_completes_and_again_creates_nothing() {
+    let api = start().await;
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    let (owner, org_id) = owner_with_org(&api, &tag).await;
+    let addresses: Vec<String> = (0..1000).map(|i| format!("invitee-{i}-{tag}@example.com")).collect();
+    // One of them has an identity on the platform already: nothing in the answer tells.
+    sql("INSERT INTO identities (idp_subject, email) VALUES ($1, $1)", &[&addresses[7]]);
+    let path = format!("/organizations/{org_id}/invitations/import");
+    let response = api
+        .http
+        .post(format!("{}{path}", api.base))
+        .bearer_auth(&owner)
+        .json(&json!({"addresses": addresses}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 202);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let accepted: Value = response.json().await.unwrap();
+    assert_eq!(accepted["data"]["state"], "queued");
+    assert_eq!(accepted["data"]["total"], 1000);
+    assert_eq!(location, format!("/tasks/{}", accepted["data"]["id"].as_str().unwrap()));
+    let done = api.finished(&owner, accepted["data"]["id"].as_str().unwrap()).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!((done["done"].as_u64(), done["total"].as_u64()), (Some(1000), Some(1000)));
+    let brief = |v: &Value| v.to_string().chars().take(600).collect::<String>();
+    assert_eq!(done["result"]["created"], 1000, "{}", brief(&done["result"]));
+    assert_eq!(done["result"]["failed"], 0);
+    let open = api.ok(&owner, "GET", &format!("/organizations/{org_id}/invitations"), None, 200).await;
+    assert_eq!(open.as_array().unwrap().len(), 1000);
+
+    // The same import again, as CSV: nothing new.
+    let csv = format!("email\n{}\n", addresses.join("\n"));
+    let again: Value = api
+        .http
+        .post(format!("{}{path}", api.base))
+        .bearer_auth(&owner)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let done = api.finished(&owner, again["data"]["id"].as_str().unwrap()).await;
+    assert_eq!(done["result"]["created"], 0, "{}", brief(&done));
+    assert_eq!(done["result"]["already_invited"], 1000, "{}", brief(&done));
+    let open = api.ok(&owner, "GET", &format!("/organizations/{org_id}/invitations"), None, 200).await;
+    assert_eq!(open.as_array().unwrap().len(), 1000, "no invitation was created twice");
+
+    // Bad lines fail alone, each with its reason; the owner is a member already.
+    let mixed = json!({"addresses": [
+        format!("fresh-{tag}@example.com"), "not an address", format!("fresh-{tag}@EXAMPLE.com"),
+        format!("owner-{tag}@example.com"), "kelvin\u{212a}@example.com",
+    ]});
+    let task = api.ok(&owner, "POST", &path, Some(mixed), 202).await;
+    let result = api.finished(&owner, task["id"].as_str().unwrap()).await["result"].clone();
+    assert_eq!((result["created"].as_u64(), result["already_members"].as_u64()), (Some(1), Some(1)), "{result}");
+    let reasons: Vec<(u64, String)> = result["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["line"].as_u64().unwrap(), f["reason"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(reasons.len(), 3, "{result}");
+    assert_eq!(reasons[0].0, 2);
+    assert_eq!(reasons[1], (3, "the same address as line 1".to_owned()));
+    assert_eq!(reasons[2].0, 5, "a look-alike address is not an address");
+
+    // One import at a time per organization; only owners import.
+    let member_login = format!("member-{tag}@example.com");
+    sql("INSERT INTO identities (idp_subject, email) VALUES ($1, $1)", &[&member_login]);
+    let (status, _) =
+        api.call(Some(&token(&member_login, &[])), "POST", &path, Some(json!({"addresses": ["a@example.com"]}))).await;
+    assert_eq!(status, 404, "a stranger does not see the organization");
+    // The worker got one service token for all of it: one KMS signature, one token request.
+    assert_eq!((api.kms.signs(), api.okta.tokens_issued()), (1, 1), "the service token is cached");
+}
+
+/// Done when (the dead-letter queue): a message that always fails is received the catalog's number of times and
+/// then waits in the dead-letter queue; the alarm reads that queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_that_always_fails_lands_in_the_dead_letter_queue() {
+    let _turn = LINES.lock().await;
+    let api = start().await;
+    let import = route_registry::modules::org::INVITATION_IMPORT;
+    let route_registry::Trigger::Queue(queue) = import.trigger else { panic!("a queue-fed function") };
+    let name = local_api::triggers::queue_name(&import);
+    let dlq = format!("{name}-dlq");
+    // A range of a task that does not exist: the database refuses it every time.
+    let poison = json!({"task_id": uuid::Uuid::new_v4(), "first": 1, "last": 1}).to_string();
+    let aws = module_runtime::aws::Aws::new(
+        reqwest::Client::new(),
+        module_runtime::aws::AwsConfig {
+            region: "us-east-1".into(),
+            access_key_id: "local".into(),
+            secret_access_key: "local".into(),
+            session_token: None,
+            sqs_endpoint: Some(api.sqs.url.clone()),
+            kms_endpoint: None,
+        },
+    );
+    let far = std::time::Instant::now() + Duration::from_secs(10);
+    aws.call(
+        module_runtime::aws::Service::Sqs,
+        "SendMessage",
+        &json!({"QueueUrl": api.sqs.queue_url(&name), "MessageBody": poison}),
+        Duration::from_secs(2),
+        far,
+    )
+    .await
+    .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while api.sqs.depth(&dlq) == 0 {
+        assert!(std::time::Instant::now() < deadline, "not in the dead-letter queue after 60 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(api.sqs.bodies(&dlq), [poison]);
+    assert_eq!(api.sqs.depth(&name), 0);
+    // Received exactly the catalog's number of times: one event line each, all failed, all but the first redelivered.
+    let lines: Vec<Value> = module_runtime::metrics::take_captured()
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["Function"] == import.name && l["event"].as_str().is_some_and(|e| e.starts_with("message ")))
+        .filter(|l| l["error"].as_str().is_some_and(|e| e.contains("import task not found")))
+        .collect();
+    assert_eq!(lines.len(), queue.max_receives as usize, "{lines:#?}");
+    assert_eq!(lines.iter().filter(|l| l["Redeliveries"] == 1).count(), queue.max_receives as usize - 1);
+    let (status, depths) = api.local("GET", "/_local/queues").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        depths[format!("{} (dead-letter)", import.binary)]["attributes"]["ApproximateNumberOfMessages"],
+        "1",
+        "{depths}"
+    );
+}
+
+/// Done when (reconciliation): a user deactivated or suspended in Okta is refused by the API after one run of the
+/// reconciliation schedule; a second run deactivates nobody new (it resumes from its cursor).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_deactivated_in_okta_is_refused_after_one_reconciliation() {
+    let _turn = LINES.lock().await;
+    let api = start().await;
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    let admin_login = format!("admin-{tag}@example.com");
+    sql("INSERT INTO identities (idp_subject, email) VALUES ($1, $1)", &[&admin_login]);
+    let admin = token(&admin_login, &[module_runtime::DEFAULT_ADMIN_GROUP]);
+    let mut people = Vec::new();
+    for name in ["suspended", "deactivated", "staying"] {
+        let login = format!("{name}-{tag}@example.com");
+        api.ok(
+            &admin,
+            "POST",
+            "/identities",
+            Some(json!({"email": login, "first_name": name, "last_name": "Okta"})),
+            201,
+        )
+        .await;
+        let t = token(&login, &[]);
+        api.ok(&t, "GET", "/profiles/me", None, 200).await;
+        people.push((login, t));
+    }
+    assert!(api.okta.set_status(&people[0].0, "SUSPENDED"));
+    assert!(api.okta.set_status(&people[1].0, "DEPROVISIONED"));
+    let (status, run) = api.local("POST", "/_local/schedules/org-okta-reconcile").await;
+    assert_eq!((status, &run["ok"]), (200, &json!(true)), "{run}");
+    for (login, t) in &people[..2] {
+        let (status, body) = api.call(Some(t), "GET", "/profiles/me", None).await;
+        assert_eq!(status, 403, "{login}: {body}");
+    }
+    api.ok(&people[2].1, "GET", "/profiles/me", None, 200).await;
+    let deactivated = |lines: &[String]| -> Vec<u64> {
+        lines
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|l| l["Function"] == "okta-reconcile" && l["Events"] == 1)
+            .map(|l| l["Items"].as_u64().unwrap_or(0))
+            .collect()
+    };
+    let first = deactivated(&module_runtime::metrics::take_captured());
+    assert!(first.last().is_some_and(|n| *n >= 2), "the run counts what it deactivated: {first:?}");
+    let (status, _) = api.local("POST", "/_local/schedules/org-okta-reconcile").await;
+    assert_eq!(status, 200);
+    let second = deactivated(&module_runtime::metrics::take_captured());
+    assert_eq!(second.last(), Some(&0), "the second run resumes after the first: {second:?}");
+    let (status, missing) = api.local("POST", "/_local/schedules/no-such-function").await;
+    assert_eq!(status, 500);
+    assert!(missing["error"].as_str().unwrap().contains("not a scheduled function"), "{missing}");
 }

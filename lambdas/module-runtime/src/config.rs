@@ -10,7 +10,12 @@
 //! used against `https://$OKTA_DOMAIN`; locally `OKTA_BASE_URL` with `OKTA_API_TOKEN` replace both. `OKTA_TIMEOUT_MS`
 //! overrides the Okta request bound.
 //!
-//! No database token and no signing key is ever part of it: handlers forward the caller's own token.
+//! A function that acts as its module's service principal (no caller) gets `SERVICE_KEY_ID` (its module's KMS key),
+//! `OKTA_TOKEN_URL`, `OKTA_CLIENT_ID` and `SERVICE_SCOPE`; one that sends to queues gets each queue's URL in the
+//! variable the catalog names (`QUEUE_URL_<BINARY>`). AWS calls use the credentials Lambda sets.
+//!
+//! No database token and no signing key is ever part of it: handlers forward the caller's own token, and a service
+//! principal asks the identity provider for its own, signing with a key that never leaves KMS.
 
 use std::time::Duration;
 
@@ -20,8 +25,10 @@ use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
 use route_registry::Function;
 use serde::Deserialize;
 
+use crate::aws::AwsConfig;
 use crate::error::{error_chain, Dependency};
 use crate::http::SdkHttpClient;
+use crate::service::ServiceConfig;
 use crate::{timeouts, ApiError};
 
 /// Why configuration could not be loaded; the message says which variable or secret to fix.
@@ -29,6 +36,8 @@ use crate::{timeouts, ApiError};
 pub enum ConfigError {
     #[error("environment variable {0} is not set ({1})")]
     Missing(&'static str, &'static str),
+    #[error("environment variable {0} is not set (the URL of a queue the function declares it sends to)")]
+    MissingQueue(String),
     #[error("secret {arn} is malformed: {message}")]
     Malformed { arn: String, message: String },
     #[error("cannot read secret {arn}: {message}")]
@@ -94,6 +103,12 @@ impl std::fmt::Debug for OktaConfig {
 pub struct Config {
     pub db: Option<DbConfig>,
     pub okta: Option<OktaConfig>,
+    /// Its module's service identity (functions without a caller that reach the database).
+    pub service: Option<ServiceConfig>,
+    /// The queues it sends to: `(consumer binary, queue URL)`.
+    pub queues: Vec<(String, String)>,
+    /// AWS, for the service key and the queues.
+    pub aws: Option<AwsConfig>,
 }
 
 #[derive(Deserialize)]
@@ -145,33 +160,55 @@ pub async fn load(function: Function, http: &reqwest::Client) -> Result<Config, 
             .and_then(|ms| ms.parse().ok())
             .map(Duration::from_millis)
             .unwrap_or(timeouts::OKTA_REQUEST);
-        config.okta = Some(match env("OKTA_API_TOKEN_SECRET_ARN") {
-            Some(arn) => {
-                let text = secrets.read(&arn).await?;
-                let token = match serde_json::from_str::<OktaSecret>(&text) {
-                    Ok(secret) => secret.api_token,
-                    Err(_) => text.trim().to_owned(),
-                };
-                if token.is_empty() || token.contains(char::is_whitespace) {
-                    return Err(ConfigError::Malformed {
-                        arn,
-                        message: "expected the Okta API token, or {\"api_token\": …}".into(),
-                    });
-                }
-                let domain = env("OKTA_DOMAIN").ok_or(ConfigError::Missing("OKTA_DOMAIN", "the Okta org's host"))?;
-                OktaConfig { base_url: format!("https://{domain}"), token, timeout }
-            }
-            None => OktaConfig {
-                base_url: env("OKTA_BASE_URL").ok_or(ConfigError::Missing(
-                    "OKTA_BASE_URL",
-                    "set it with OKTA_API_TOKEN, or OKTA_API_TOKEN_SECRET_ARN and OKTA_DOMAIN in AWS",
-                ))?,
-                token: env("OKTA_API_TOKEN").ok_or(ConfigError::Missing("OKTA_API_TOKEN", "the Okta API token"))?,
-                timeout,
-            },
+        config.okta = Some(okta(&mut secrets, timeout).await?);
+    }
+    if function.acts_as_service() {
+        let need = |k: &'static str, why: &'static str| env(k).ok_or(ConfigError::Missing(k, why));
+        config.service = Some(ServiceConfig {
+            token_url: need("OKTA_TOKEN_URL", "the authorization server's token endpoint")?,
+            client_id: need("OKTA_CLIENT_ID", "the module's service application at the identity provider")?,
+            key_id: need("SERVICE_KEY_ID", "the module's service key in KMS")?,
+            scope: env("SERVICE_SCOPE").unwrap_or_else(|| "career.service".into()),
         });
     }
+    for consumer in function.queues() {
+        let variable = consumer.queue_url_variable();
+        let url = env(&variable).ok_or_else(|| ConfigError::MissingQueue(variable.clone()))?;
+        config.queues.push((consumer.binary.to_owned(), url));
+    }
+    if config.service.is_some() || !config.queues.is_empty() {
+        config.aws = Some(AwsConfig::from_environment());
+    }
     Ok(config)
+}
+
+/// The Okta Users API's settings: the token from Secrets Manager in AWS, from the environment locally.
+async fn okta(secrets: &mut Secrets<'_>, timeout: Duration) -> Result<OktaConfig, ConfigError> {
+    Ok(match env("OKTA_API_TOKEN_SECRET_ARN") {
+        Some(arn) => {
+            let text = secrets.read(&arn).await?;
+            let token = match serde_json::from_str::<OktaSecret>(&text) {
+                Ok(secret) => secret.api_token,
+                Err(_) => text.trim().to_owned(),
+            };
+            if token.is_empty() || token.contains(char::is_whitespace) {
+                return Err(ConfigError::Malformed {
+                    arn,
+                    message: "expected the Okta API token, or {\"api_token\": …}".into(),
+                });
+            }
+            let domain = env("OKTA_DOMAIN").ok_or(ConfigError::Missing("OKTA_DOMAIN", "the Okta org's host"))?;
+            OktaConfig { base_url: format!("https://{domain}"), token, timeout }
+        }
+        None => OktaConfig {
+            base_url: env("OKTA_BASE_URL").ok_or(ConfigError::Missing(
+                "OKTA_BASE_URL",
+                "set it with OKTA_API_TOKEN, or OKTA_API_TOKEN_SECRET_ARN and OKTA_DOMAIN in AWS",
+            ))?,
+            token: env("OKTA_API_TOKEN").ok_or(ConfigError::Missing("OKTA_API_TOKEN", "the Okta API token"))?,
+            timeout,
+        },
+    })
 }
 
 /// The Secrets Manager client, built on first use (only functions with a secret pay for it).

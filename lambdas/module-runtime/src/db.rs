@@ -165,6 +165,7 @@ pub fn map_error(status: u16, body: &str) -> ApiError {
     match code {
         // The API functions' refusals, with the status PostgREST answers them with too (`PTxyz` is status xyz);
         // their messages are written for clients.
+        "PT400" => ApiError::BadRequest(message),
         "PT403" => ApiError::Forbidden(message),
         "PT404" => ApiError::NotFound(message),
         "PT409" => ApiError::Conflict(message),

@@ -27,6 +27,7 @@ pub struct Call {
     pub route: &'static Route,
     params: Vec<(&'static str, String)>,
     body: Vec<u8>,
+    content_type: Option<String>,
     clients: Arc<Clients>,
     /// When the answer must be given (see [`crate::timeouts::deadline`]).
     pub deadline: Instant,
@@ -50,6 +51,34 @@ impl Call {
     /// The JSON body as a typed, validated request (400 naming the field otherwise).
     pub fn body<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         parse_body(&self.body)
+    }
+
+    /// The body as sent, for a route that takes more than a small JSON document (`Route::upload`): its bytes and
+    /// media type (without parameters), after the route's size and media-type rules (400 otherwise).
+    pub fn upload(&self) -> Result<(&[u8], &str), ApiError> {
+        let upload =
+            self.route.upload.ok_or_else(|| ApiError::internal(format!("{} takes no upload", self.route.key())))?;
+        if self.body.len() > upload.max_bytes as usize {
+            return Err(ApiError::BadRequest(format!("The request body exceeds {} bytes", upload.max_bytes)));
+        }
+        let media = match self.content_type.as_deref() {
+            None => upload.media_types.first().copied().unwrap_or("application/json"),
+            Some(given) => {
+                let essence = given.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+                upload.media_types.iter().copied().find(|m| *m == essence).ok_or_else(|| {
+                    ApiError::BadRequest(format!(
+                        "Content-Type {essence} is not taken here; send one of {}",
+                        upload.media_types.join(", ")
+                    ))
+                })?
+            }
+        };
+        Ok((&self.body, media))
+    }
+
+    /// The queues this function declares sending to.
+    pub fn queues(&self) -> Result<&crate::queue::Queues, ApiError> {
+        self.clients.queues.as_ref().ok_or_else(|| ApiError::internal("this function declares no queue"))
     }
 
     /// The database, as the caller, within the request's deadline.
@@ -130,8 +159,9 @@ where
         }
         let clients = container.clients().await?;
         let body = req.body().to_vec();
+        let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let deadline = crate::timeouts::deadline(start, route.function.timeout_s);
-        run(*op, Call { caller, route, params, body, clients, deadline }).await
+        run(*op, Call { caller, route, params, body, content_type, clients, deadline }).await
     }
     .await;
 

@@ -17,6 +17,10 @@ pub enum Dependency {
     IdentityProvider,
     /// Secrets Manager, where the function's configuration lives.
     Configuration,
+    /// SQS, where work is queued for a worker.
+    Queue,
+    /// KMS, which signs the module's service identity's assertions.
+    Keys,
 }
 
 impl fmt::Display for Dependency {
@@ -25,6 +29,8 @@ impl fmt::Display for Dependency {
             Dependency::Database => "the database",
             Dependency::IdentityProvider => "the identity provider",
             Dependency::Configuration => "the configuration store",
+            Dependency::Queue => "the queue service",
+            Dependency::Keys => "the key service",
         })
     }
 }

@@ -9,8 +9,9 @@ use std::future::Future;
 use std::pin::Pin;
 
 use lambda_http::{Body, Request, Response};
-use route_registry::{Function, Module, Route};
+use route_registry::{Function, Module, Route, Trigger};
 
+use crate::work::{OnMessage, OnObject, OnSchedule};
 use crate::{dispatch, ApiError, Call, Container, Reply};
 
 /// A boxed future that may move between threads (what a handler returns behind a trait object).
@@ -29,17 +30,47 @@ impl std::fmt::Debug for Registration {
     }
 }
 
-/// What serves a function, by what starts it.
+/// What serves a function, by what starts it: one variant per trigger kind of the catalog (the authorizer, the
+/// platform's own, is not a module function).
 #[derive(Clone, Copy)]
 pub enum Handler {
     /// API Gateway HTTP API requests for the function's catalog routes.
     Http(&'static dyn HttpHandler),
+    /// Messages of its queue.
+    Queue(&'static OnMessage),
+    /// Runs of its schedule.
+    Schedule(&'static OnSchedule),
+    /// Objects created under its prefix.
+    ObjectsCreated(&'static OnObject),
+}
+
+impl Handler {
+    /// Whether it serves what the catalog says starts the function.
+    pub fn serves(&self, trigger: &Trigger) -> bool {
+        matches!(
+            (self, trigger),
+            (Handler::Http(_), Trigger::Http)
+                | (Handler::Queue(_), Trigger::Queue(_))
+                | (Handler::Schedule(_), Trigger::Schedule(_))
+                | (Handler::ObjectsCreated(_), Trigger::ObjectsCreated { .. })
+        )
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Handler::Http(_) => "http",
+            Handler::Queue(_) => "queue",
+            Handler::Schedule(_) => "schedule",
+            Handler::ObjectsCreated(_) => "objects-created",
+        }
+    }
 }
 
 impl std::fmt::Debug for Handler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Handler::Http(h) => f.debug_tuple("Http").field(&h.routes().len()).finish(),
+            other => f.write_str(other.kind()),
         }
     }
 }
@@ -76,10 +107,27 @@ impl Registration {
         Registration { function, handler: Handler::Http(handler) }
     }
 
+    /// A queue-fed function: `Registration::queue(CATALOG_FUNCTION, &OnMessage { run: |work, message|
+    /// Box::pin(handle(work, message)) })`.
+    pub const fn queue(function: Function, handler: &'static OnMessage) -> Self {
+        Registration { function, handler: Handler::Queue(handler) }
+    }
+
+    /// A scheduled function.
+    pub const fn schedule(function: Function, handler: &'static OnSchedule) -> Self {
+        Registration { function, handler: Handler::Schedule(handler) }
+    }
+
+    /// A function started by created objects.
+    pub const fn objects(function: Function, handler: &'static OnObject) -> Self {
+        Registration { function, handler: Handler::ObjectsCreated(handler) }
+    }
+
     /// The routes it serves (none for a function started otherwise).
     pub fn routes(&self) -> Vec<&'static Route> {
         match self.handler {
             Handler::Http(h) => h.routes(),
+            Handler::Queue(_) | Handler::Schedule(_) | Handler::ObjectsCreated(_) => Vec::new(),
         }
     }
 }
@@ -95,6 +143,7 @@ pub async fn handle_http(
     let registration = registrations.iter().find(|r| r.function == function)?;
     match registration.handler {
         Handler::Http(h) => Some(h.handle(container, req).await),
+        Handler::Queue(_) | Handler::Schedule(_) | Handler::ObjectsCreated(_) => None,
     }
 }
 
@@ -112,6 +161,14 @@ pub fn verify(module: &Module, registrations: &[Registration]) -> Result<(), Str
             problems.push(format!(
                 "{} is registered but not a function of {} in the catalog",
                 r.function.binary, module.name
+            ));
+        }
+        if !r.handler.serves(&r.function.trigger) {
+            problems.push(format!(
+                "{} is registered with a {} handler but the catalog starts it by {}",
+                r.function.binary,
+                r.handler.kind(),
+                r.function.trigger.kind()
             ));
         }
         let served = r.routes();

@@ -1,11 +1,13 @@
 //! What every module's Lambdas share (the seed's `module_runtime` layer, as a crate linked into each binary): the
-//! container (one HTTP client, the configuration, the database and Okta clients), the response envelope, errors
-//! and their statuses, the caller, request parsing, dispatch from the catalog with the route's auth enforced, the
-//! request line with its metrics, and logging.
+//! container (one HTTP client, the configuration, the database, Okta, queue and service-identity clients), the
+//! response envelope, errors and their statuses, the caller, request parsing, dispatch from the catalog with the
+//! route's auth enforced, the request line with its metrics, the events of functions without a caller (queues,
+//! schedules, objects) with theirs, and logging. One `serve` per trigger kind.
 //!
 //! It knows no endpoint: handlers live in the module crates. It holds no key that can mint a database token: the
-//! caller's own token is forwarded.
+//! caller's own token is forwarded, and a service principal gets its own from the identity provider.
 
+pub mod aws;
 pub mod caller;
 pub mod config;
 pub mod db;
@@ -17,9 +19,12 @@ pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod okta;
+pub mod queue;
 pub mod response;
+pub mod service;
 pub mod timeouts;
 pub mod validate;
+pub mod work;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -33,6 +38,7 @@ pub use dispatch::{dispatch, Call};
 pub use error::{ApiError, Dependency};
 pub use function::{Handler, Http, Registration};
 pub use response::Reply;
+pub use work::{CreatedObject, Message, OnMessage, OnObject, OnSchedule, ScheduledRun, Work};
 
 /// The platform admin group when `ADMIN_GROUP` is not set (never the bare word `admin`).
 pub const DEFAULT_ADMIN_GROUP: &str = "career-platform-admins";
@@ -42,6 +48,8 @@ pub const DEFAULT_ADMIN_GROUP: &str = "career-platform-admins";
 pub struct Clients {
     pub db: Option<Db>,
     pub okta: Option<okta::Okta>,
+    pub service: Option<service::ServiceIdentity>,
+    pub queues: Option<queue::Queues>,
 }
 
 /// Where a container's configuration comes from.
@@ -50,7 +58,7 @@ enum Source {
     /// Secrets Manager or the environment, loaded (and reloaded) by the container.
     Environment,
     /// Given whole (the local API, tests).
-    Fixed(Config),
+    Fixed(Box<Config>),
 }
 
 /// One execution environment of a function: its HTTP client, its settings, and its clients once the configuration
@@ -75,7 +83,7 @@ impl Container {
 
     /// A container with a given configuration (the local API, tests).
     pub fn with_config(function: Function, http: reqwest::Client, config: Config) -> Container {
-        Container::new(function, http, Source::Fixed(config))
+        Container::new(function, http, Source::Fixed(Box::new(config)))
     }
 
     fn new(function: Function, http: reqwest::Client, source: Source) -> Container {
@@ -114,7 +122,7 @@ impl Container {
         }
         let config = match &self.source {
             Source::Environment => config::load(self.function, &self.http).await?,
-            Source::Fixed(config) => config.clone(),
+            Source::Fixed(config) => (**config).clone(),
         };
         let clients = Arc::new(self.build(&config)?);
         self.stale.store(false, Ordering::SeqCst);
@@ -140,7 +148,18 @@ impl Container {
             Some(c) => Some(okta::Okta::new(self.http.clone(), c, self.stale.clone()).map_err(ApiError::internal)?),
             None => None,
         };
-        Ok(Clients { db, okta })
+        let aws = config.aws.clone().map(|c| aws::Aws::new(self.http.clone(), c));
+        let service = match (&config.service, &aws) {
+            (Some(c), Some(aws)) => Some(service::ServiceIdentity::new(self.http.clone(), aws.clone(), c.clone())),
+            (Some(_), None) => return Err(ApiError::internal("a service identity without AWS settings")),
+            (None, _) => None,
+        };
+        let queues = match (config.queues.is_empty(), &aws) {
+            (true, _) => None,
+            (false, Some(aws)) => Some(queue::Queues::new(aws.clone(), config.queues.clone())),
+            (false, None) => return Err(ApiError::internal("queues without AWS settings")),
+        };
+        Ok(Clients { db, okta, service, queues })
     }
 }
 
@@ -170,7 +189,7 @@ pub fn main(registrations: &'static [Registration], binary: &str) -> std::proces
     }
 }
 
-/// Serves one function by what starts it.
+/// Serves one function by what starts it: one arm per trigger kind.
 ///
 /// The configuration is loaded in the init phase, before the runtime asks for the first event: a custom runtime's
 /// init is billed like an invocation either way, and work there is not held up by an event waiting (BENCHMARKS.md,
@@ -178,17 +197,47 @@ pub fn main(registrations: &'static [Registration], binary: &str) -> std::proces
 /// (answering 503/504/500 while it fails), so a fixed secret is picked up without a redeploy and nothing is served
 /// half-configured.
 pub async fn serve(registration: &'static Registration) -> Result<(), lambda_http::Error> {
+    use lambda_http::lambda_runtime::{self, LambdaEvent};
+
     logging::init();
     let container = Container::from_environment(registration.function)?;
     if let Err(e) = container.clients().await {
         tracing::error!(error = e.log_detail(), "configuration could not be loaded; every request will retry it");
     }
     let container = &container;
+    let failed = |e: ApiError| lambda_http::Error::from(e.log_detail());
     match registration.handler {
         Handler::Http(handler) => {
             lambda_http::run(lambda_http::service_fn(move |req: lambda_http::Request| async move {
                 Ok::<_, std::convert::Infallible>(handler.handle(container, req).await)
             }))
+            .await
+        }
+        Handler::Queue(on) => {
+            lambda_runtime::run(lambda_runtime::service_fn(
+                move |event: LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {
+                    let deadline = work::deadline_of(event.context.deadline);
+                    Ok::<_, std::convert::Infallible>(work::queue_batch(on, container, event.payload, deadline).await)
+                },
+            ))
+            .await
+        }
+        Handler::Schedule(on) => {
+            lambda_runtime::run(lambda_runtime::service_fn(
+                move |event: LambdaEvent<aws_lambda_events::event::eventbridge::EventBridgeEvent>| async move {
+                    let deadline = work::deadline_of(event.context.deadline);
+                    work::scheduled(on, container, event.payload, deadline).await.map_err(failed)
+                },
+            ))
+            .await
+        }
+        Handler::ObjectsCreated(on) => {
+            lambda_runtime::run(lambda_runtime::service_fn(
+                move |event: LambdaEvent<aws_lambda_events::event::s3::S3Event>| async move {
+                    let deadline = work::deadline_of(event.context.deadline);
+                    work::objects(on, container, event.payload, deadline).await.map_err(failed)
+                },
+            ))
             .await
         }
     }

@@ -198,14 +198,22 @@ fn namespace_of_this_environment() -> &'static str {
 pub fn emit(record: &Record<'_>) {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
     let text = render(record, namespace_of_this_environment(), now);
-    if let Ok(mut captured) = CAPTURED.lock() {
-        if let Some(lines) = captured.as_mut() {
-            lines.push(text);
-            return;
-        }
+    if captured(&text) {
+        return;
     }
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{text}");
+}
+
+/// Keeps `text` when lines are being captured (see [`capture`]); false when it must be printed.
+pub fn captured(text: &str) -> bool {
+    if let Ok(mut captured) = CAPTURED.lock() {
+        if let Some(lines) = captured.as_mut() {
+            lines.push(text.to_owned());
+            return true;
+        }
+    }
+    false
 }
 
 /// The EMF specification's rules for one log line, as a check (CloudWatch silently drops a line that breaks them).

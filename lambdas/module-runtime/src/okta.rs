@@ -1,5 +1,5 @@
-//! Okta's Users API, the subset provisioning needs: create a user, read one by id or login, and the lifecycle
-//! (deactivate, activate, reactivate). Requests follow Okta's published Management API (the copy in
+//! Okta's Users API, the subset provisioning and reconciliation need: create a user, read one by id or login, search
+//! (reconciliation: who was deactivated or suspended since), and the lifecycle (deactivate, activate, reactivate). Requests follow Okta's published Management API (the copy in
 //! `xtask/contracts/okta-users-api.yaml`, against which a test checks every request this client sends).
 //!
 //! One client per container, on the function's one HTTP stack, `Authorization: SSWS <token>`, each request bounded
@@ -47,6 +47,34 @@ pub struct Profile {
 /// Level Security compares with. A custom authorization server must keep that default (README, "Deploying").
 pub fn subject_of(user: &User) -> &str {
     &user.profile.login
+}
+
+/// A user as a search returns it, with when its status last changed (`statusChanged`, Okta's timestamp text with
+/// milliseconds: `2026-12-06T10:00:00.123Z`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusChange {
+    pub id: String,
+    pub status: String,
+    #[serde(default)]
+    pub status_changed: Option<String>,
+    pub profile: Profile,
+}
+
+/// One page of a search, and the cursor of the next one (from the `Link` header's `rel="next"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub users: Vec<StatusChange>,
+    pub next: Option<String>,
+}
+
+/// The `after` cursor of a `Link` header's `rel="next"` entry.
+pub fn next_cursor(link: &str) -> Option<String> {
+    link.split(',').find(|part| part.contains("rel=\"next\"")).and_then(|part| {
+        let url = part.split('<').nth(1)?.split('>').next()?;
+        let query = url.split_once('?')?.1;
+        query.split('&').find_map(|kv| kv.strip_prefix("after=")).map(str::to_owned)
+    })
 }
 
 /// What creating a user can lead to besides success.
@@ -130,6 +158,13 @@ impl OktaSession<'_> {
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<(u16, Value, Option<u64>), ApiError> {
+        self.send_paged(request).await.map(|(status, body, reset, _)| (status, body, reset))
+    }
+
+    async fn send_paged(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(u16, Value, Option<u64>, Option<String>), ApiError> {
         let wait = timeouts::bound(self.okta.timeout, self.deadline).ok_or_else(|| ApiError::Timeout {
             dependency: Dependency::IdentityProvider,
             detail: "the request's deadline passed before the Okta call".into(),
@@ -142,10 +177,41 @@ impl OktaSession<'_> {
             .get("x-rate-limit-reset")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
+        let next = response.headers().get_all("link").iter().filter_map(|v| v.to_str().ok()).find_map(next_cursor);
         let text = response.text().await.map_err(|e| ApiError::transport(Dependency::IdentityProvider, &e))?;
         let body =
             if text.trim().is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) };
-        Ok((status, body, reset))
+        Ok((status, body, reset, next))
+    }
+
+    /// `GET /api/v1/users?search=…&sortBy=…&sortOrder=asc&limit=…[&after=…]`: one page of users matching a search
+    /// expression, in `sort_by` order (Okta orders equal values by id).
+    pub async fn search(
+        &self,
+        expression: &str,
+        sort_by: &str,
+        limit: u32,
+        after: Option<&str>,
+    ) -> Result<Page, ApiError> {
+        let mut query = vec![
+            ("search", expression.to_owned()),
+            ("sortBy", sort_by.to_owned()),
+            ("sortOrder", "asc".to_owned()),
+            ("limit", limit.to_string()),
+        ];
+        if let Some(after) = after {
+            query.push(("after", after.to_owned()));
+        }
+        let request = self.request(reqwest::Method::GET, "/api/v1/users").query(&query);
+        let (status, body, reset, next) = self.send_paged(request).await?;
+        if status != 200 {
+            return Err(self.failure(status, &body, reset));
+        }
+        let users = serde_json::from_value(body).map_err(|e| ApiError::BadGateway {
+            dependency: Dependency::IdentityProvider,
+            detail: format!("Okta sent a user list this client cannot read: {e}"),
+        })?;
+        Ok(Page { users, next })
     }
 
     /// `POST /api/v1/users?activate=…` with the profile (no credentials: Okta's activation e-mail lets the user set
@@ -283,6 +349,13 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(subject_of(&user), "isaac.brock@example.com");
+    }
+
+    #[test]
+    fn the_next_page_cursor_comes_from_the_link_header() {
+        let link = r#"<https://x.okta.com/api/v1/users?limit=200>; rel="self", <https://x.okta.com/api/v1/users?after=00u5&limit=200>; rel="next""#;
+        assert_eq!(next_cursor(link).as_deref(), Some("00u5"));
+        assert_eq!(next_cursor(r#"<https://x.okta.com/api/v1/users?limit=200>; rel="self""#), None);
     }
 
     #[test]

@@ -4,27 +4,33 @@
 //! No `Access-Control-Allow-Origin` header is set here: CORS belongs to the API's allow-list (API Gateway answers
 //! preflights and adds the headers), and a wildcard from the function would defeat it.
 
-use lambda_http::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use lambda_http::http::header::{CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
 use serde_json::{json, Value};
 
 use crate::ApiError;
 
-/// A successful answer: a status (200, 201) and the `data` payload.
+/// A successful answer: a status (200, 201, 202), the `data` payload, and where the resource is (`Location`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
     pub status: u16,
     pub data: Value,
+    pub location: Option<String>,
 }
 
 impl Reply {
     pub fn ok(data: Value) -> Self {
-        Reply { status: 200, data }
+        Reply { status: 200, data, location: None }
     }
 
     pub fn created(data: Value) -> Self {
-        Reply { status: 201, data }
+        Reply { status: 201, data, location: None }
+    }
+
+    /// 202: the work was accepted and runs on; `location` is where its state can be read (`/tasks/{id}`).
+    pub fn accepted(data: Value, location: String) -> Self {
+        Reply { status: 202, data, location: Some(location) }
     }
 }
 
@@ -44,6 +50,11 @@ pub fn into_response(result: &Result<Reply, ApiError>) -> Response<Body> {
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     if let Some(seconds) = result.as_ref().err().and_then(ApiError::retry_after) {
         response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    if let Some(location) = result.as_ref().ok().and_then(|r| r.location.as_deref()) {
+        if let Ok(value) = HeaderValue::from_str(location) {
+            response.headers_mut().insert(LOCATION, value);
+        }
     }
     response
 }

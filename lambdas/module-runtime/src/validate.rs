@@ -13,11 +13,16 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// Parses a JSON body into a typed request; a 400 naming the field on any problem.
 pub fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    parse_json(body, MAX_BODY_BYTES)
+}
+
+/// [`parse_body`] with another size limit (routes that take uploads: `Route::upload`).
+pub fn parse_json<T: DeserializeOwned>(body: &[u8], max_bytes: usize) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::BadRequest("A JSON request body is required".into()));
     }
-    if body.len() > MAX_BODY_BYTES {
-        return Err(ApiError::BadRequest(format!("The request body exceeds {MAX_BODY_BYTES} bytes")));
+    if body.len() > max_bytes {
+        return Err(ApiError::BadRequest(format!("The request body exceeds {max_bytes} bytes")));
     }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {

@@ -59,8 +59,11 @@ fn main() {
     metrics::capture();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let http = module_runtime::http::client().unwrap();
-    let config =
-        Config { db: Some(DbConfig { rest_url: "http://127.0.0.1:1".into(), anon_key: String::new() }), okta: None };
+    let config = Config {
+        db: Some(DbConfig { rest_url: "http://127.0.0.1:1".into(), anon_key: String::new() }),
+        okta: None,
+        ..Default::default()
+    };
     let container = Container::with_config(PROFILES, http, config);
     let token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZUBleGFtcGxlLmNvbSJ9.c2lnbmF0dXJl";
     let authorization = format!("Bearer {token}");

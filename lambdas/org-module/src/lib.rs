@@ -1,5 +1,6 @@
 //! org-module's handlers: identities-management, profiles, orgs and members, each a dispatch table over the
-//! catalog's routes plus its operations, registered once in [`FUNCTIONS`]. The binaries in `src/bin/` are generated
+//! catalog's routes plus its operations, and the workers without a caller (invitation imports, reconciliation
+//! with Okta), registered once in [`FUNCTIONS`]. The binaries in `src/bin/` are generated
 //! from the catalog (one per function, each serving its own registration); the local API serves them all through
 //! the generated `all-modules`.
 //!
@@ -11,6 +12,7 @@ pub mod identities;
 pub mod members;
 pub mod orgs;
 pub mod profiles;
+pub mod workers;
 
 use module_runtime::{ApiError, Registration};
 use serde::de::DeserializeOwned;
@@ -18,7 +20,14 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// Every function of org-module, once.
-pub const FUNCTIONS: &[Registration] = &[identities::FUNCTION, profiles::FUNCTION, orgs::FUNCTION, members::FUNCTION];
+pub const FUNCTIONS: &[Registration] = &[
+    identities::FUNCTION,
+    profiles::FUNCTION,
+    orgs::FUNCTION,
+    members::FUNCTION,
+    workers::INVITATION_IMPORT,
+    workers::OKTA_RECONCILE,
+];
 
 /// The first row of a PostgREST answer (an array or a single object), typed; `None` when there is none.
 pub(crate) fn first<T: DeserializeOwned>(value: Value) -> Result<Option<T>, ApiError> {

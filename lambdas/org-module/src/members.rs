@@ -1,19 +1,24 @@
-//! members: list an organization's members with their names, invite by e-mail (owner or org admin), list and
-//! withdraw the organization's open invitations (owner or org admin), change a role (owners), remove a member (owner
-//! or org admin, or the member themself; never the last active owner), and the invitee's side: list, accept,
-//! decline. The rules live in the database functions, so they hold for any
-//! client.
+//! members: list an organization's members with their names, invite by e-mail (owner or org admin), import up to
+//! 10,000 invitations at once (owners: a task, run by the invitation-import worker), read a task, list and withdraw
+//! the organization's open invitations (owner or org admin), change a role (owners), remove a member (owner or org
+//! admin, or the member themself; never the last active owner), and the invitee's side: list, accept, decline. The
+//! rules live in the database functions, so they hold for any client.
 
 use module_runtime::{ApiError, Call, Http, Registration, Reply};
 use route_registry::modules::org;
-use route_registry::modules::org::types::{ChangeRole, Invitation, InviteMember, Member, Membership, Message};
-use route_registry::modules::org::{
-    ACCEPT_INVITATION, ADD_MEMBER, CHANGE_ROLE, DECLINE_INVITATION, DELETE_MEMBER, LIST_INVITATIONS, LIST_MEMBERS,
-    LIST_ORG_INVITATIONS, REVOKE_INVITATION,
+use route_registry::modules::org::types::{
+    ChangeRole, ImportInvitations, Invitation, InviteMember, InviteRole, Member, Membership, Message, Task, TaskState,
+    MAX_IMPORT_ADDRESSES,
 };
+use route_registry::modules::org::{
+    ACCEPT_INVITATION, ADD_MEMBER, CHANGE_ROLE, DECLINE_INVITATION, DELETE_MEMBER, GET_TASK, IMPORT_INVITATIONS,
+    IMPORT_LINES_PER_MESSAGE, LIST_INVITATIONS, LIST_MEMBERS, LIST_ORG_INVITATIONS, REVOKE_INVITATION,
+};
+use route_registry::validate::Email;
 use route_registry::Route;
-use serde_json::json;
+use serde_json::{json, Value};
 
+use crate::workers::ImportRange;
 use crate::{data, one, rows};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +29,8 @@ pub enum Op {
     Remove,
     OrgInvitations,
     Revoke,
+    Import,
+    GetTask,
     Invitations,
     Accept,
     Decline,
@@ -36,6 +43,8 @@ pub const ROUTES: &[(Route, Op)] = &[
     (DELETE_MEMBER, Op::Remove),
     (LIST_ORG_INVITATIONS, Op::OrgInvitations),
     (REVOKE_INVITATION, Op::Revoke),
+    (IMPORT_INVITATIONS, Op::Import),
+    (GET_TASK, Op::GetTask),
     (LIST_INVITATIONS, Op::Invitations),
     (ACCEPT_INVITATION, Op::Accept),
     (DECLINE_INVITATION, Op::Decline),
@@ -91,6 +100,42 @@ pub async fn run(op: Op, call: Call) -> Result<Reply, ApiError> {
             let invitation: Invitation = one(row, "revoke_invitation")?;
             Ok(Reply::ok(data(&invitation)?))
         }
+        Op::Import => {
+            let org_id = call.uuid("id")?;
+            let (body, media) = call.upload()?;
+            let (addresses, role) = parse_import(body, media)?;
+            let lines: Vec<Value> = addresses
+                .iter()
+                .enumerate()
+                .map(|(i, address)| json!({"line": i + 1, "address": address, "reason": Email::parse(address).err()}))
+                .collect();
+            let row = db
+                .call("start_invitation_import", &json!({"p_org_id": org_id, "p_lines": lines, "p_role": role}))
+                .await?;
+            let task: Task = one(row, "start_invitation_import")?;
+            if task.state == TaskState::Queued {
+                let ranges: Vec<String> = ImportRange::cover(task.id, addresses.len(), IMPORT_LINES_PER_MESSAGE)
+                    .iter()
+                    .map(ImportRange::to_message)
+                    .collect();
+                if let Err(e) = call.queues()?.send(&org::INVITATION_IMPORT, &ranges, call.deadline).await {
+                    // Nothing waits for a task that could not be queued: it fails, saying why.
+                    let reason = "the import could not be queued; start it again";
+                    if let Err(also) = db.call("abandon_task", &json!({"p_id": task.id, "p_reason": reason})).await {
+                        tracing::error!(task = %task.id, error = also.log_detail(), "an unqueued import stays queued");
+                    }
+                    return Err(e);
+                }
+            }
+            let location = format!("/tasks/{}", task.id);
+            Ok(Reply::accepted(data(&task)?, location))
+        }
+        Op::GetTask => {
+            let id = call.uuid("id")?;
+            let row = db.call_read("get_task", &[("p_id", id.to_string())]).await?;
+            let task: Task = one(row, "get_task")?;
+            Ok(Reply::ok(data(&task)?))
+        }
         Op::Invitations => {
             let found = db.call_read("list_my_invitations", &[]).await?;
             Ok(Reply::ok(data(&rows::<Invitation>(found)?)?))
@@ -106,5 +151,114 @@ pub async fn run(op: Op, call: Call) -> Result<Reply, ApiError> {
             db.call("decline_invitation", &json!({ "p_id": id })).await?;
             Ok(Reply::ok(data(&Message { message: "Invitation declined".into() })?))
         }
+    }
+}
+
+/// The addresses of an import and the role they are invited with, from JSON (`ImportInvitations`) or CSV (one
+/// address per line; an optional header line `email[,role]`; an optional second column `role` that must be the same
+/// on every line, since one import invites with one role). Lines are kept as given (trimmed): each is checked on its
+/// own and reported in the task's result, so one bad line never refuses the others. Empty lines of a CSV are
+/// skipped; more than [`MAX_IMPORT_ADDRESSES`] addresses are refused whole (400).
+pub fn parse_import(body: &[u8], media: &str) -> Result<(Vec<String>, InviteRole), ApiError> {
+    let (addresses, role) = match media {
+        "text/csv" => {
+            let text =
+                std::str::from_utf8(body).map_err(|_| ApiError::BadRequest("The CSV body is not UTF-8 text".into()))?;
+            let mut addresses = Vec::new();
+            let mut role: Option<InviteRole> = None;
+            for (n, line) in text.lines().enumerate() {
+                let line = line.trim().trim_start_matches('\u{feff}');
+                if line.is_empty() {
+                    continue;
+                }
+                let mut columns = line.split(',').map(|c| c.trim().trim_matches('"'));
+                let address = columns.next().unwrap_or("");
+                let second = columns.next();
+                if n == 0 && address.eq_ignore_ascii_case("email") {
+                    continue;
+                }
+                if columns.next().is_some() {
+                    return Err(ApiError::BadRequest(format!(
+                        "line {}: a CSV line is an address, optionally followed by a role",
+                        n + 1
+                    )));
+                }
+                if let Some(r) = second.filter(|r| !r.is_empty()) {
+                    let this = match r.to_ascii_lowercase().as_str() {
+                        "member" => InviteRole::Member,
+                        "admin" => InviteRole::Admin,
+                        other => {
+                            return Err(ApiError::BadRequest(format!(
+                                "line {}: role must be member or admin, not {other}",
+                                n + 1
+                            )))
+                        }
+                    };
+                    if role.is_some_and(|r| r != this) {
+                        return Err(ApiError::BadRequest(format!(
+                            "line {}: one import invites with one role; split the file by role",
+                            n + 1
+                        )));
+                    }
+                    role = Some(this);
+                }
+                addresses.push(address.to_owned());
+            }
+            (addresses, role.unwrap_or_default())
+        }
+        _ => {
+            let request: ImportInvitations = module_runtime::validate::parse_json(body, body.len())?;
+            (request.addresses.into_iter().map(|a| a.trim().to_owned()).collect(), request.role)
+        }
+    };
+    if addresses.is_empty() {
+        return Err(ApiError::BadRequest("The import has no address".into()));
+    }
+    if addresses.len() > MAX_IMPORT_ADDRESSES {
+        return Err(ApiError::BadRequest(format!(
+            "An import takes at most {MAX_IMPORT_ADDRESSES} addresses, not {}; split it",
+            addresses.len()
+        )));
+    }
+    if let Some((n, _)) = addresses.iter().enumerate().find(|(_, a)| a.len() > 1000) {
+        return Err(ApiError::BadRequest(format!("line {}: longer than 1,000 characters", n + 1)));
+    }
+    Ok((addresses, role))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imports_read_json_and_csv_alike() {
+        let json = br#"{"addresses": [" a@example.com", "b@example.com"], "role": "admin"}"#;
+        assert_eq!(
+            parse_import(json, "application/json").unwrap(),
+            (vec!["a@example.com".to_owned(), "b@example.com".to_owned()], InviteRole::Admin)
+        );
+        let csv = "\u{feff}email,role\r\na@example.com,admin\r\n\r\n\"b@example.com\",admin\n";
+        assert_eq!(
+            parse_import(csv.as_bytes(), "text/csv").unwrap(),
+            (vec!["a@example.com".to_owned(), "b@example.com".to_owned()], InviteRole::Admin)
+        );
+        // A bad address is a line like any other: the task reports it.
+        assert_eq!(parse_import(b"not an address\n", "text/csv").unwrap().0, ["not an address"]);
+    }
+
+    #[test]
+    fn what_cannot_be_an_import_is_refused_whole() {
+        let refused = |body: &[u8], media: &str| parse_import(body, media).unwrap_err().to_string();
+        assert!(refused(b"", "text/csv").contains("no address"));
+        assert!(refused(b"a@example.com,owner\n", "text/csv").contains("member or admin"));
+        assert!(refused(b"a@example.com,admin\nb@example.com,member\n", "text/csv").contains("one role"));
+        assert!(refused(b"a@example.com,admin,x\n", "text/csv").contains("optionally followed by a role"));
+        assert!(refused(&[0xff, 0xfe], "text/csv").contains("UTF-8"));
+        assert!(refused(br#"{"addresses": []}"#, "application/json").contains("no address"));
+        let many = "x@example.com\n".repeat(MAX_IMPORT_ADDRESSES + 1);
+        assert!(refused(many.as_bytes(), "text/csv").contains("at most 10000"));
+        assert!(
+            refused(br#"{"addresses": ["a@example.com"], "extra": 1}"#, "application/json").contains("unknown field")
+        );
     }
 }

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 fn api() -> Api {
     module_runtime::logging::init_for_tests();
-    Api::new(&Config { db: Some(db_config(&services().rest_url)), okta: None })
+    Api::new(&Config { db: Some(db_config(&services().rest_url)), okta: None, ..Default::default() })
 }
 
 /// An active identity (as provisioning leaves one) with a token for it.

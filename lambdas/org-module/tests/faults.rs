@@ -22,7 +22,7 @@ fn setup() -> (FaultProxy, Api, User, String) {
     module_runtime::logging::init_for_tests();
     let rest: SocketAddr = services().rest_url.trim_start_matches("http://").parse().unwrap();
     let proxy = FaultProxy::start(rest).unwrap();
-    let api = Api::new(&Config { db: Some(db_config(&proxy.url())), okta: None });
+    let api = Api::new(&Config { db: Some(db_config(&proxy.url())), okta: None, ..Default::default() });
     let tag = unique();
     let mut user = User::new(&format!("faulty-{tag}@example.com"));
     user.id = insert_identity(&user.sub, "Fay", "Ult");

@@ -25,6 +25,7 @@ fn offline() -> Api {
             token: "t".into(),
             timeout: std::time::Duration::from_secs(1),
         }),
+        ..Default::default()
     })
 }
 

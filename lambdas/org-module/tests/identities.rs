@@ -29,7 +29,8 @@ fn world_with_timeout(timeout: Duration) -> World {
     let okta = OktaStandin::start("test-okta-token").unwrap();
     let mut okta_cfg = okta_config(&okta);
     okta_cfg.timeout = timeout;
-    let api = Api::new(&Config { db: Some(db_config(&services().rest_url)), okta: Some(okta_cfg) });
+    let api =
+        Api::new(&Config { db: Some(db_config(&services().rest_url)), okta: Some(okta_cfg), ..Default::default() });
     let tag = unique();
     World { api, okta, admin: admin(&tag), tag }
 }
@@ -283,7 +284,7 @@ async fn an_unreachable_okta_or_a_refused_api_token_is_503() {
         token: "t".into(),
         timeout: Duration::from_secs(1),
     };
-    let api = Api::new(&Config { db: Some(db_config(&services().rest_url)), okta: Some(closed) });
+    let api = Api::new(&Config { db: Some(db_config(&services().rest_url)), okta: Some(closed), ..Default::default() });
     let email = format!("unreachable-{tag}@example.com");
     let answer = api
         .call(
@@ -298,7 +299,7 @@ async fn an_unreachable_okta_or_a_refused_api_token_is_503() {
     let okta = OktaStandin::start("the-new-token").unwrap();
     let mut stale = okta_config(&okta);
     stale.token = "the-old-token".into();
-    let api = Api::new(&Config { db: Some(db_config(&services().rest_url)), okta: Some(stale) });
+    let api = Api::new(&Config { db: Some(db_config(&services().rest_url)), okta: Some(stale), ..Default::default() });
     let answer = api
         .call(
             Some(&platform),

@@ -100,10 +100,84 @@ pub enum Use {
     /// Objects of the documents bucket under `prefix` (`resumes/`): `s3:GetObject` and/or `s3:PutObject` on
     /// `arn:…:bucket/prefix*`, and `DOCUMENTS_BUCKET` / `DOCUMENTS_PREFIX` in the environment.
     Documents { prefix: &'static str, access: Access },
+    /// Sends messages to the queue of a queue-triggered function (`sqs:SendMessage` on that queue only, and its
+    /// URL in the environment as [`Function::queue_url_variable`]).
+    Queue(&'static Function),
 }
 
-/// A Lambda function that serves routes: `{env}-{module}-{name}`, built from the binary `binary` of the module's
-/// crate.
+/// What starts a function. Each kind is one variant here, one wiring in the stacks and one `serve` in the
+/// runtime (a test holds the three together).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// API Gateway HTTP API requests for its module's routes that name it. The API ends an integration at 30 s, so
+    /// such a function answers within 29 s; longer work is a job: a route answers 202 and a queue runs it.
+    Http,
+    /// Messages of its own queue (SQS, with a dead-letter queue), in batches; producers declare
+    /// [`Use::Queue`] of it. Delivery is at least once, so handling a message twice must have one effect.
+    Queue(QueueTrigger),
+    /// A schedule (EventBridge Scheduler, in a stated time zone).
+    Schedule(ScheduleTrigger),
+    /// Objects created in the documents bucket under `prefix` (`resumes/`). The function may not write there.
+    ObjectsCreated { prefix: &'static str },
+    /// The platform's Lambda authorizer, invoked by API Gateway before every route (not a module function).
+    Authorizer,
+}
+
+impl Trigger {
+    /// The kind's name, as tables and logs show it.
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            Trigger::Http => "http",
+            Trigger::Queue(_) => "queue",
+            Trigger::Schedule(_) => "schedule",
+            Trigger::ObjectsCreated { .. } => "objects-created",
+            Trigger::Authorizer => "authorizer",
+        }
+    }
+
+    /// Whether something waits for the function's answer (a client behind API Gateway) rather than an event
+    /// source that retries.
+    pub const fn is_synchronous(&self) -> bool {
+        matches!(self, Trigger::Http | Trigger::Authorizer)
+    }
+}
+
+/// How a queue feeds its function. The stacks refuse values that cannot work (see each field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct QueueTrigger {
+    /// Messages per invocation (1–10).
+    pub batch_size: u32,
+    /// Seconds the event source waits to fill a batch (0–300; 0 hands over what is there).
+    pub batching_window_s: u32,
+    /// Receives before a message moves to the dead-letter queue (1–1,000): the first delivery and its retries.
+    pub max_receives: u32,
+    /// Seconds a received message stays hidden from other consumers; at least six times the function's timeout,
+    /// as AWS advises, so a batch that is still running (or being retried by Lambda) is not handed out twice.
+    pub visibility_timeout_s: u32,
+    /// The most concurrent invocations the queue may start (2–1,000, and within the function's reserved
+    /// concurrency, else the queue throttles its own function).
+    pub max_concurrency: u32,
+}
+
+/// A schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ScheduleTrigger {
+    /// `rate(15 minutes)`, `cron(0 3 * * ? *)` or `at(…)`, as EventBridge Scheduler reads it.
+    pub expression: &'static str,
+    /// The IANA time zone the expression is read in (`Europe/Berlin`, `UTC`); required, so a 03:00 job stays at
+    /// 03:00 through daylight saving.
+    pub time_zone: &'static str,
+    /// Minutes the start may be spread over (0 for exactly on time).
+    pub flexible_window_min: u32,
+    /// Retries of a run that failed (0–185); after them, the run's event lands in the dead-letter queue.
+    pub retries: u32,
+    /// Seconds after which a run that could not start is dropped into the dead-letter queue (60–86,400).
+    pub max_event_age_s: u32,
+}
+
+/// A Lambda function of a module: `{env}-{module}-{name}`, built from the binary `binary` of the module's crate,
+/// started by `trigger`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Function {
     /// The CORA module, kebab-case (`org-module`); also the Cargo package that holds the binary.
@@ -118,6 +192,8 @@ pub struct Function {
     pub timeout_s: u32,
     /// What the function touches besides its own log group.
     pub uses: &'static [Use],
+    /// What starts it.
+    pub trigger: Trigger,
 }
 
 impl Function {
@@ -131,8 +207,30 @@ impl Function {
         }
     }
 
+    /// Whether it reaches the database: as the caller when it answers HTTP requests, as its module's service
+    /// principal otherwise (a function started by a queue, a schedule or an object has no caller).
     pub fn uses_database(&self) -> bool {
         self.uses.contains(&Use::Database)
+    }
+
+    /// Whether it acts as its module's service principal: it reaches the database without a caller, with an access
+    /// token of its own from the identity provider (client credentials, signed by the module's KMS key).
+    pub fn acts_as_service(&self) -> bool {
+        self.uses_database() && !self.trigger.is_synchronous()
+    }
+
+    /// The queue-triggered functions it sends messages to.
+    pub fn queues(&self) -> impl Iterator<Item = &'static Function> {
+        self.uses.iter().filter_map(|u| match u {
+            Use::Queue(consumer) => Some(*consumer),
+            _ => None,
+        })
+    }
+
+    /// The environment variable that holds the URL of this (queue-triggered) function's queue in its producers:
+    /// `QUEUE_URL_ORG_INVITATION_IMPORT`.
+    pub fn queue_url_variable(&self) -> String {
+        format!("QUEUE_URL_{}", self.binary.replace('-', "_").to_ascii_uppercase())
     }
 
     pub fn uses_okta(&self) -> bool {
@@ -196,6 +294,19 @@ pub struct Route {
     pub errors: &'static [u16],
     pub request: Option<Doc>,
     pub response: Body,
+    /// A body larger than a small JSON document, or of other media types; `None` for the default (JSON of at most
+    /// 16 KiB).
+    pub upload: Option<Upload>,
+}
+
+/// What a route takes beyond a small JSON document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Upload {
+    /// The largest body accepted (API Gateway takes 10 MB, a synchronous Lambda invocation 6 MB).
+    pub max_bytes: u32,
+    /// The media types accepted (`application/json`, `text/csv`), the first being the default when the request
+    /// names none.
+    pub media_types: &'static [&'static str],
 }
 
 /// Routes are identified by their key; two routes with one key are a catalog error (a test checks).
@@ -260,6 +371,10 @@ pub struct Module {
     pub summary: &'static str,
     pub functions: &'static [Function],
     pub routes: &'static [Route],
+    /// The database functions the module's service principal may execute (its functions without a caller reach
+    /// the database only through these); `cargo xtask db configure` grants exactly these, and the database refuses
+    /// them to any user's token.
+    pub service_functions: &'static [&'static str],
     /// Functions and routes that were renamed since they were deployed: the stacks move their resources to the
     /// new names instead of destroying and recreating them (a log group keeps its logs, a route does not flicker).
     pub renamed: &'static [Rename],
@@ -279,6 +394,17 @@ impl Module {
     pub fn routes_of(&self, function: Function) -> impl Iterator<Item = &'static Route> {
         self.routes.iter().filter(move |r| r.function == function)
     }
+
+    /// Whether the module has a service principal: one of its functions reaches the database without a caller.
+    pub fn has_service_identity(&self) -> bool {
+        self.functions.iter().any(Function::acts_as_service)
+    }
+
+    /// The catalog file that declares it: `lambdas/route-registry/src/modules/<short>.rs` (errors name it).
+    pub fn catalog_file(&self) -> String {
+        let short = self.name.strip_suffix("-module").unwrap_or(self.name).replace('-', "_");
+        format!("lambdas/route-registry/src/modules/{short}.rs")
+    }
 }
 
 /// The platform's Lambda authorizer: it serves no route, it guards all of them. 256 MB from the same benchmark as
@@ -293,6 +419,7 @@ pub const AUTHORIZER: Function = Function {
     memory_mb: 256,
     timeout_s: 10,
     uses: &[],
+    trigger: Trigger::Authorizer,
 };
 
 /// Every deployed module, in name order.
@@ -339,10 +466,59 @@ mod tests {
         for f in module.functions {
             assert_eq!(f.module, module.name);
             assert!(f.binary.starts_with(&format!("{short}-")), "{}: binaries start with `{short}-`", f.binary);
-            assert!(module.routes_of(*f).count() > 0, "function {} serves no route", f.name);
             assert!((128..=10_240).contains(&f.memory_mb), "{}: Lambda memory is 128 to 10240 MB", f.binary);
-            assert!((1..=29).contains(&f.timeout_s), "{}: API Gateway integrations time out at 30 s", f.binary);
+            assert!((1..=900).contains(&f.timeout_s), "{}: Lambda runs at most 900 s", f.binary);
+            match f.trigger {
+                Trigger::Http => {
+                    assert!(module.routes_of(*f).count() > 0, "function {} serves no route", f.name);
+                    assert!((1..=29).contains(&f.timeout_s), "{}: API Gateway integrations time out at 30 s", f.binary);
+                }
+                Trigger::Authorizer => panic!("{}: only the platform's authorizer is started by API Gateway", f.binary),
+                Trigger::Queue(q) => {
+                    assert!((1..=10).contains(&q.batch_size), "{}: batches of 1 to 10", f.binary);
+                    assert!(q.batching_window_s <= 300, "{}", f.binary);
+                    assert!((1..=1000).contains(&q.max_receives), "{}", f.binary);
+                    assert!((2..=1000).contains(&q.max_concurrency), "{}: SQS scales from 2 to 1,000", f.binary);
+                    assert!(q.visibility_timeout_s <= 43_200, "{}: SQS hides a message 12 h at most", f.binary);
+                }
+                Trigger::Schedule(s) => {
+                    assert!(s.retries <= 185 && (60..=86_400).contains(&s.max_event_age_s), "{}", f.binary);
+                    assert!(
+                        ["rate(", "cron(", "at("].iter().any(|p| s.expression.starts_with(p))
+                            && s.expression.ends_with(')'),
+                        "{}: {} is not a schedule expression",
+                        f.binary,
+                        s.expression
+                    );
+                }
+                Trigger::ObjectsCreated { prefix } => {
+                    assert!(!prefix.is_empty() && !prefix.starts_with('/'), "{}: a prefix of the bucket", f.binary);
+                }
+            }
+            if f.trigger != Trigger::Http {
+                assert_eq!(module.routes_of(*f).count(), 0, "{} serves routes but is not started by HTTP", f.binary);
+            }
+            for consumer in f.queues() {
+                assert!(
+                    matches!(consumer.trigger, Trigger::Queue(_)),
+                    "{} sends to {}, which has no queue",
+                    f.binary,
+                    consumer.binary
+                );
+                assert!(
+                    module.functions.contains(consumer),
+                    "{} sends to {}, another module's queue",
+                    f.binary,
+                    consumer.binary
+                );
+            }
         }
+        assert_eq!(
+            module.has_service_identity(),
+            !module.service_functions.is_empty(),
+            "{}: database functions for the service principal exactly when a function reaches the database without a caller",
+            module.name
+        );
     }
 
     #[test]

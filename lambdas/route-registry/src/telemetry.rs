@@ -2,7 +2,9 @@
 //! both sides, so a widget or an alarm can only name a metric that exists.
 //!
 //! Every request writes one log line in CloudWatch Embedded Metric Format (module-runtime's `metrics`), in namespace
-//! [`namespace`]`(env)`, with the dimension sets [`DIMENSION_SETS`] and the metrics [`METRICS`].
+//! [`namespace`]`(env)`, with the dimension sets [`DIMENSION_SETS`] and the metrics [`METRICS`]. Every event a
+//! function without a caller handles (a queue message, a scheduled run, a created object) writes one line with the
+//! same dimensions and the metrics [`EVENT_METRICS`].
 
 /// The metrics namespace of an environment: `Career/dev`.
 pub fn namespace(env: &str) -> String {
@@ -34,7 +36,28 @@ pub const DEPENDENCY_ERRORS: &str = "DependencyErrors";
 /// Milliseconds from the event to the answer.
 pub const LATENCY: &str = "Latency";
 
-/// Every metric with its CloudWatch unit.
+/// One event handled (a message, a run, an object).
+pub const EVENTS: &str = "Events";
+/// One when handling it failed (it will be retried, or it went to the dead-letter queue).
+pub const EVENT_FAILURES: &str = "EventFailures";
+/// One when it had been delivered before (SQS delivers at least once; a failed run is retried).
+pub const REDELIVERIES: &str = "Redeliveries";
+/// Milliseconds from when the event was sent (or scheduled) to when handling started.
+pub const EVENT_AGE: &str = "EventAge";
+/// What handling the event did, in the handler's own unit (import lines handled, users deactivated, …).
+pub const ITEMS: &str = "Items";
+
+/// Every metric of an event line with its CloudWatch unit ([`LATENCY`] is the handling time).
+pub const EVENT_METRICS: [(&str, &str); 6] = [
+    (EVENTS, "Count"),
+    (EVENT_FAILURES, "Count"),
+    (REDELIVERIES, "Count"),
+    (EVENT_AGE, "Milliseconds"),
+    (LATENCY, "Milliseconds"),
+    (ITEMS, "Count"),
+];
+
+/// Every metric of a request line with its CloudWatch unit.
 pub const METRICS: [(&str, &str); 5] = [
     (REQUESTS, "Count"),
     (CLIENT_ERRORS, "Count"),

@@ -109,7 +109,8 @@ async fn members_work_with_their_organizations_gizmos_and_nobody_else_can() {
     module_runtime::metrics::capture();
     let rest = var("CAREER_TEST_POSTGREST_URL");
     ensure_table(&rest).await;
-    let config = Config { db: Some(DbConfig { rest_url: rest, anon_key: String::new() }), okta: None };
+    let config =
+        Config { db: Some(DbConfig { rest_url: rest, anon_key: String::new() }), okta: None, ..Default::default() };
     let container = Container::with_config(GIZMOS, module_runtime::http::client().unwrap(), config);
     let (member, org) = person("member", None);
     let (colleague, _) = person("colleague", Some(&org));

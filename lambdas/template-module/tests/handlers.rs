@@ -10,8 +10,11 @@ use serde_json::{json, Value};
 fn container() -> Container {
     // Request lines stay in memory instead of filling the test output.
     module_runtime::metrics::capture();
-    let config =
-        Config { db: Some(DbConfig { rest_url: "http://127.0.0.1:1".into(), anon_key: String::new() }), okta: None };
+    let config = Config {
+        db: Some(DbConfig { rest_url: "http://127.0.0.1:1".into(), anon_key: String::new() }),
+        okta: None,
+        ..Default::default()
+    };
     Container::with_config(route_registry::modules::template::GIZMOS, module_runtime::http::client().unwrap(), config)
 }
 

@@ -102,6 +102,34 @@ impl Claims {
     }
 }
 
+/// Service tokens issued by this process (their `jti`s differ).
+static ISSUED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The role claim of service tokens (client credentials): the database maps their client to a module.
+pub const SERVICE_ROLE: &str = "service";
+
+/// An access token for a service application, as the local authorization server (the Okta stand-in's token
+/// endpoint) issues it for the client-credentials grant: `sub` and `cid` the client id, `scp` the scopes granted,
+/// `role: service`, the `dev` audience, `ttl` seconds.
+pub fn service_token(client_id: &str, scopes: &[&str], ttl: i64) -> Result<String, String> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_err(|e| e.to_string())?.as_secs() as i64;
+    let claims = json!({
+        "iss": ISSUER,
+        "aud": audience("dev"),
+        "sub": client_id,
+        "cid": client_id,
+        "scp": scopes,
+        "role": SERVICE_ROLE,
+        "iat": now,
+        "nbf": now,
+        "exp": now + ttl,
+        "jti": format!("AT.{now}.{}.{}", std::process::id(), ISSUED.fetch_add(1, std::sync::atomic::Ordering::Relaxed)),
+    });
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(KID.into());
+    sign_raw(&header, &claims)
+}
+
 /// The audience an environment's authorizer and database require: `api://career-<env>`.
 pub fn audience(env: &str) -> String {
     format!("api://career-{env}")

@@ -1,8 +1,11 @@
 //! Test support: local stand-ins for what the platform talks to, each on 127.0.0.1 in its own thread and runtime,
 //! stopped when dropped.
 //!
-//! - [`okta::OktaStandin`] speaks the Users-API subset of Okta's published Management API and records every
-//!   exchange, so a test can hold it and the client to that document;
+//! - [`okta::OktaStandin`] speaks the Users-API subset of Okta's published Management API and the token endpoint
+//!   of its OAuth 2.0 API (client credentials with `private_key_jwt`), and records every exchange, so a test can
+//!   hold it and the clients to those documents;
+//! - [`sqs::SqsStandin`] speaks SQS's JSON API (queues with redrive, long polling, visibility);
+//! - [`kms::KmsStandin`] signs with P-256 keys as KMS's `Sign` does;
 //! - [`secrets::SecretsStandin`] answers Secrets Manager's `GetSecretValue`;
 //! - [`proxy::FaultProxy`] sits between a client and any TCP dependency to add latency, blackhole, reset
 //!   connections or answer 5xx;
@@ -18,9 +21,11 @@
 
 pub mod fixed;
 pub mod http1;
+pub mod kms;
 pub mod okta;
 pub mod proxy;
 pub mod replay;
 pub mod runtime_api;
 pub mod secrets;
+pub mod sqs;
 pub mod tls;

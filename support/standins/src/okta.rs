@@ -1,6 +1,11 @@
-//! A stand-in for Okta's Users API: create a user (`POST /api/v1/users?activate=`), list users by login filter,
-//! read one by id or login, and the lifecycle operations `deactivate`, `activate` and `reactivate`, with Okta's
-//! statuses, validation, error bodies (`errorCode`, `errorSummary`, `errorCauses`, …) and rate-limit headers.
+//! A stand-in for Okta's Users API: create a user (`POST /api/v1/users?activate=`), list users by login filter or a
+//! search expression (`search=`, sorted, paged by `after` with a `Link` header), read one by id or login, and the
+//! lifecycle operations `deactivate`, `activate` and `reactivate`, with Okta's statuses, validation, error bodies
+//! (`errorCode`, `errorSummary`, `errorCauses`, …) and rate-limit headers. And the token endpoint of a custom
+//! authorization server (`POST /oauth2/{id}/v1/token`) for the client-credentials grant with `private_key_jwt`, as
+//! Okta's OAuth 2.0 API documents it: the client assertion is verified against the client's registered public key
+//! (signature, `iss` = `sub` = the client id, `aud` the endpoint, `exp`, a `jti` never seen before), and the access
+//! token is one the development issuer signs, with `role: service` (the local authorization server).
 //!
 //! A switch makes it answer 429 (with `X-Rate-Limit-Reset`), 500, slowly, or not at all. Every exchange is kept
 //! (and appended as a JSON line to the file `OKTA_CONTRACT_LOG` names, when set), so the contract check can
@@ -57,6 +62,7 @@ struct User {
     id: String,
     status: String,
     created: String,
+    status_changed: String,
     profile: Value,
 }
 
@@ -67,7 +73,7 @@ impl User {
             "status": self.status,
             "created": self.created,
             "activated": if self.status == "ACTIVE" { json!(self.created) } else { Value::Null },
-            "statusChanged": self.created,
+            "statusChanged": self.status_changed,
             "lastLogin": Value::Null,
             "lastUpdated": self.created,
             "passwordChanged": Value::Null,
@@ -87,6 +93,15 @@ struct State {
     users: Vec<User>,
     exchanges: Vec<Exchange>,
     fault: Option<Fault>,
+    /// Service applications: client id, its public key (a JWK), the scopes it may ask for.
+    clients: Vec<(String, Value, Vec<String>)>,
+    /// Client assertion ids seen (a replayed assertion is refused).
+    assertion_ids: Vec<String>,
+    /// Lifetime of the access tokens it issues.
+    token_ttl_s: Option<i64>,
+    tokens_issued: usize,
+    /// The offset of the next page of the search just answered (for its `Link` header).
+    next_link: Option<usize>,
 }
 
 /// A running stand-in; stopped when dropped.
@@ -108,6 +123,8 @@ impl OktaStandin {
         let state = Arc::new(Mutex::new(State::default()));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (shared, token_owned) = (state.clone(), token.to_owned());
+        let base_url = format!("http://{addr}");
+        let base_for_thread = base_url.clone();
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
         let thread = std::thread::spawn(move || {
             runtime.block_on(async move {
@@ -116,11 +133,11 @@ impl OktaStandin {
                     loop {
                         let Ok((stream, _)) = listener.accept().await else { continue };
                         let _ = stream.set_nodelay(true);
-                        let (state, token) = (shared.clone(), token_owned.clone());
+                        let (state, token, base) = (shared.clone(), token_owned.clone(), base_for_thread.clone());
                         tokio::spawn(async move {
                             let service = hyper::service::service_fn(move |req| {
-                                let (state, token) = (state.clone(), token.clone());
-                                async move { Ok::<_, std::convert::Infallible>(serve(&state, &token, req).await) }
+                                let (state, token, base) = (state.clone(), token.clone(), base.clone());
+                                async move { Ok::<_, std::convert::Infallible>(serve(&state, &token, &base, req).await) }
                             });
                             let _ = hyper::server::conn::http1::Builder::new()
                                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
@@ -134,13 +151,7 @@ impl OktaStandin {
                 }
             });
         });
-        Ok(OktaStandin {
-            base_url: format!("http://{addr}"),
-            token: token.to_owned(),
-            state,
-            stop: Some(stop),
-            thread: Some(thread),
-        })
+        Ok(OktaStandin { base_url, token: token.to_owned(), state, stop: Some(stop), thread: Some(thread) })
     }
 
     /// The token it accepts.
@@ -162,10 +173,12 @@ impl OktaStandin {
 
     /// Adds a user directly (seeding), as Okta would hold one: returns its id.
     pub fn add_user(&self, login: &str, email: &str, first_name: &str, last_name: &str, status: &str) -> String {
+        let now = now_iso();
         let user = User {
             id: new_id(),
             status: status.to_owned(),
-            created: now_iso(),
+            created: now.clone(),
+            status_changed: now,
             profile: json!({"login": login, "email": email, "firstName": first_name, "lastName": last_name}),
         };
         let id = user.id.clone();
@@ -185,6 +198,46 @@ impl OktaStandin {
     pub fn user_count(&self) -> usize {
         self.state.lock().map(|s| s.users.len()).unwrap_or(0)
     }
+
+    /// Sets a user's status as an Okta admin would (suspending has no operation in the document the stand-in
+    /// speaks): `statusChanged` moves to now. False when there is no such user.
+    pub fn set_status(&self, login: &str, status: &str) -> bool {
+        let Ok(mut s) = self.state.lock() else { return false };
+        match s.users.iter_mut().find(|u| u.login().eq_ignore_ascii_case(login)) {
+            Some(u) => {
+                u.status = status.to_owned();
+                u.status_changed = now_iso();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Registers a service application: its client id, its public key (a JWK, `kty` EC, `crv` P-256) and the scopes
+    /// it may request.
+    pub fn register_client(&self, client_id: &str, jwk: Value, scopes: &[&str]) {
+        if let Ok(mut s) = self.state.lock() {
+            s.clients.retain(|(id, _, _)| id != client_id);
+            s.clients.push((client_id.to_owned(), jwk, scopes.iter().map(|x| (*x).to_owned()).collect()));
+        }
+    }
+
+    /// The token endpoint of the local authorization server (`default`).
+    pub fn token_url(&self) -> String {
+        format!("{}/oauth2/default/v1/token", self.base_url)
+    }
+
+    /// From now on, issue access tokens valid this long.
+    pub fn set_token_ttl(&self, seconds: i64) {
+        if let Ok(mut s) = self.state.lock() {
+            s.token_ttl_s = Some(seconds);
+        }
+    }
+
+    /// Access tokens issued so far.
+    pub fn tokens_issued(&self) -> usize {
+        self.state.lock().map(|s| s.tokens_issued).unwrap_or(0)
+    }
 }
 
 impl Drop for OktaStandin {
@@ -199,7 +252,8 @@ impl Drop for OktaStandin {
 }
 
 fn now_iso() -> String {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let (secs, millis) = (now.as_secs(), now.subsec_millis());
     // Civil date from days since the epoch (Howard Hinnant's algorithm), enough for ISO timestamps.
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let z = days as i64 + 719_468;
@@ -211,7 +265,7 @@ fn now_iso() -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 fn error(code: &str, summary: &str, causes: &[String]) -> Value {
@@ -267,7 +321,7 @@ fn new_id() -> String {
     format!("00u{}", &hex[..17])
 }
 
-async fn serve(state: &Mutex<State>, token: &str, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn serve(state: &Mutex<State>, token: &str, base: &str, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
     let query = req.uri().query().unwrap_or("").to_owned();
@@ -282,8 +336,23 @@ async fn serve(state: &Mutex<State>, token: &str, req: Request<Incoming>) -> Res
         headers.insert("authorization".into(), a.split(' ').next().unwrap_or_default().to_owned());
     }
     let bytes = req.into_body().collect().await.map(|c| c.to_bytes()).unwrap_or_default();
-    let body: Option<Value> = (!bytes.is_empty()).then(|| serde_json::from_slice(&bytes).unwrap_or(Value::Null));
+    let form = headers.get("content-type").is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+    // Form bodies (the token endpoint's) are recorded as an object of their fields.
+    let body: Option<Value> = (!bytes.is_empty()).then(|| match form {
+        true => Value::Object(
+            String::from_utf8_lossy(&bytes)
+                .split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (decode(k), Value::String(decode(v))))
+                .collect(),
+        ),
+        false => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    });
     let fault = state.lock().ok().and_then(|s| s.fault);
+    let token_endpoint = method == "POST"
+        && path.starts_with("/oauth2/")
+        && path.ends_with("/v1/token")
+        && path.trim_start_matches("/oauth2/").split('/').count() == 3;
 
     let (status, answer, extra, injected) = match fault {
         Some(Fault::Hang) => {
@@ -305,13 +374,18 @@ async fn serve(state: &Mutex<State>, token: &str, req: Request<Incoming>) -> Res
             if let Some(Fault::Slow(delay)) = other {
                 tokio::time::sleep(delay).await;
             }
-            let (status, answer) = match authorization.as_deref().and_then(|a| a.strip_prefix("SSWS ")) {
-                Some(t) if t == token => route(state, &method, &path, &query, body.as_ref()),
-                _ => (401, Some(error("E0000011", "Invalid token provided", &[]))),
-            };
-            // Okta answers a refused API token with 401 E0000011, which its published document leaves out: marked
-            // like a fault, so the contract check validates the request only.
-            (status, answer, None, status == 401)
+            if token_endpoint {
+                let (status, answer) = oauth::token(state, &format!("{base}{path}"), form, body.as_ref());
+                (status, Some(answer), None, false)
+            } else {
+                let (status, answer) = match authorization.as_deref().and_then(|a| a.strip_prefix("SSWS ")) {
+                    Some(t) if t == token => route(state, &method, &path, &query, body.as_ref()),
+                    _ => (401, Some(error("E0000011", "Invalid token provided", &[]))),
+                };
+                // Okta answers a refused API token with 401 E0000011, which its published document leaves out: marked
+                // like a fault, so the contract check validates the request only.
+                (status, answer, None, status == 401)
+            }
         }
     };
 
@@ -321,6 +395,15 @@ async fn serve(state: &Mutex<State>, token: &str, req: Request<Incoming>) -> Res
     response_headers.insert("x-rate-limit-limit".to_owned(), "600".to_owned());
     response_headers.insert("x-rate-limit-remaining".to_owned(), if status == 429 { "0" } else { "599" }.to_owned());
     response_headers.insert("x-rate-limit-reset".to_owned(), extra.unwrap_or(now + 60).to_string());
+    if token_endpoint {
+        response_headers.insert("cache-control".to_owned(), "no-store".to_owned());
+        response_headers.insert("pragma".to_owned(), "no-cache".to_owned());
+    }
+    if let Some(next) = state.lock().ok().and_then(|mut s| s.next_link.take()) {
+        let rest: Vec<&str> = query.split('&').filter(|kv| !kv.starts_with("after=") && !kv.is_empty()).collect();
+        response_headers
+            .insert("link".to_owned(), format!("<{base}{path}?{}&after={next}>; rel=\"next\"", rest.join("&")));
+    }
     let exchange = Exchange {
         method,
         path,
@@ -422,16 +505,46 @@ fn route(state: &Mutex<State>, method: &str, path: &str, query: &str, body: Opti
                 return (400, Some(error("E0000001", "Api validation failed: login", &[cause])));
             }
             let activate = query_param(query, "activate").is_none_or(|v| v != "false");
+            let now = now_iso();
             let user = User {
                 id: new_id(),
                 // Without credentials, activation leaves the user PROVISIONED until they finish the e-mailed flow.
                 status: if activate { "PROVISIONED" } else { "STAGED" }.into(),
-                created: now_iso(),
+                created: now.clone(),
+                status_changed: now,
                 profile: profile.clone(),
             };
             let answer = user.json();
             s.users.push(user);
             (200, Some(answer))
+        }
+        ("GET", ["api", "v1", "users"]) if query_param(query, "search").is_some() => {
+            let expression = query_param(query, "search").unwrap_or_default();
+            let Some(search) = search::parse(&expression) else {
+                return (400, Some(error("E0000031", &format!("Invalid search criteria: {expression}"), &[])));
+            };
+            let sort_by = query_param(query, "sortBy");
+            let descending = query_param(query, "sortOrder").is_some_and(|o| o == "desc");
+            let limit = query_param(query, "limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(200).clamp(1, 200);
+            let offset = query_param(query, "after").and_then(|a| a.parse::<usize>().ok()).unwrap_or(0);
+            let mut found: Vec<Value> = s.users.iter().map(User::json).filter(|u| search.matches(u)).collect();
+            if let Some(key) = &sort_by {
+                // Okta orders equal values by id.
+                found.sort_by(|a, b| {
+                    let (x, y) = (search::field(a, key), search::field(b, key));
+                    let order = x.cmp(&y).then_with(|| a["id"].as_str().cmp(&b["id"].as_str()));
+                    if descending {
+                        order.reverse()
+                    } else {
+                        order
+                    }
+                });
+            }
+            let page: Vec<Value> = found.iter().skip(offset).take(limit).cloned().collect();
+            if offset + page.len() < found.len() {
+                s.next_link = Some(offset + page.len());
+            }
+            (200, Some(Value::Array(page)))
         }
         ("GET", ["api", "v1", "users"]) => {
             let filter = query_param(query, "filter").unwrap_or_default();
@@ -461,10 +574,12 @@ fn route(state: &Mutex<State>, method: &str, path: &str, query: &str, body: Opti
             match op.as_str() {
                 "deactivate" => {
                     u.status = "DEPROVISIONED".into();
+                    u.status_changed = now_iso();
                     (200, None)
                 }
                 "activate" if matches!(u.status.as_str(), "STAGED" | "DEPROVISIONED") => {
                     u.status = "PROVISIONED".into();
+                    u.status_changed = now_iso();
                     (200, Some(if send_email { json!({}) } else { token }))
                 }
                 "activate" => denied("Activation failed because the user is already active"),
@@ -496,5 +611,263 @@ mod tests {
             .len(),
             1
         );
+    }
+}
+
+/// The search expressions of Okta's Users API that the stand-in evaluates: comparisons (`eq`, `gt`, `ge`, `lt`,
+/// `le`, `sw`) of a property (`status`, `statusChanged`, `profile.login` …) with a quoted value, joined by `and` /
+/// `or`, in parentheses. Timestamps compare as Okta's ISO text, which orders like time.
+mod search {
+    use serde_json::Value;
+
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum Expr {
+        Compare { field: String, op: String, value: String },
+        And(Box<Expr>, Box<Expr>),
+        Or(Box<Expr>, Box<Expr>),
+    }
+
+    /// A property of a user's JSON by dotted path, as text.
+    pub fn field(user: &Value, path: &str) -> String {
+        let mut at = user;
+        for part in path.split('.') {
+            at = &at[part];
+        }
+        match at {
+            Value::String(s) => s.clone(),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        }
+    }
+
+    impl Expr {
+        pub fn matches(&self, user: &Value) -> bool {
+            match self {
+                Expr::And(a, b) => a.matches(user) && b.matches(user),
+                Expr::Or(a, b) => a.matches(user) || b.matches(user),
+                Expr::Compare { field: f, op, value } => {
+                    let have = field(user, f);
+                    match op.as_str() {
+                        "eq" => have.eq_ignore_ascii_case(value),
+                        "sw" => have.to_ascii_lowercase().starts_with(&value.to_ascii_lowercase()),
+                        "gt" => have.as_str() > value.as_str(),
+                        "ge" => have.as_str() >= value.as_str(),
+                        "lt" => have.as_str() < value.as_str(),
+                        "le" => have.as_str() <= value.as_str(),
+                        _ => false,
+                    }
+                }
+            }
+        }
+    }
+
+    fn tokens(s: &str) -> Option<Vec<String>> {
+        let mut out = Vec::new();
+        let mut chars = s.chars().peekable();
+        while let Some(&c) = chars.peek() {
+            match c {
+                ' ' => {
+                    chars.next();
+                }
+                '(' | ')' => {
+                    out.push(c.to_string());
+                    chars.next();
+                }
+                '"' => {
+                    chars.next();
+                    let mut value = String::from("\"");
+                    loop {
+                        match chars.next()? {
+                            '"' => break,
+                            c => value.push(c),
+                        }
+                    }
+                    out.push(value);
+                }
+                _ => {
+                    let mut word = String::new();
+                    while let Some(&c) = chars.peek() {
+                        if c == ' ' || c == '(' || c == ')' {
+                            break;
+                        }
+                        word.push(c);
+                        chars.next();
+                    }
+                    out.push(word);
+                }
+            }
+        }
+        Some(out)
+    }
+
+    /// Parses an expression; `None` for anything outside the subset.
+    pub fn parse(s: &str) -> Option<Expr> {
+        let tokens = tokens(s)?;
+        let mut at = 0;
+        let expr = or(&tokens, &mut at)?;
+        (at == tokens.len()).then_some(expr)
+    }
+
+    fn or(t: &[String], at: &mut usize) -> Option<Expr> {
+        let mut left = and(t, at)?;
+        while t.get(*at).is_some_and(|w| w == "or") {
+            *at += 1;
+            left = Expr::Or(Box::new(left), Box::new(and(t, at)?));
+        }
+        Some(left)
+    }
+
+    fn and(t: &[String], at: &mut usize) -> Option<Expr> {
+        let mut left = term(t, at)?;
+        while t.get(*at).is_some_and(|w| w == "and") {
+            *at += 1;
+            left = Expr::And(Box::new(left), Box::new(term(t, at)?));
+        }
+        Some(left)
+    }
+
+    fn term(t: &[String], at: &mut usize) -> Option<Expr> {
+        if t.get(*at)? == "(" {
+            *at += 1;
+            let inner = or(t, at)?;
+            (t.get(*at)? == ")").then_some(())?;
+            *at += 1;
+            return Some(inner);
+        }
+        let field = t.get(*at)?.clone();
+        let op = t.get(*at + 1)?.clone();
+        let value = t.get(*at + 2)?.strip_prefix('"')?.to_owned();
+        if !["eq", "sw", "gt", "ge", "lt", "le"].contains(&op.as_str()) || field.starts_with('"') {
+            return None;
+        }
+        *at += 3;
+        Some(Expr::Compare { field, op, value })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use serde_json::json;
+
+        #[test]
+        fn the_reconciliation_search_parses_and_matches() {
+            let e = parse(r#"(status eq "DEPROVISIONED" or status eq "SUSPENDED") and statusChanged ge "2026-12-06T10:00:00.000Z""#)
+                .unwrap();
+            let user = |status: &str, changed: &str| json!({"status": status, "statusChanged": changed});
+            assert!(e.matches(&user("SUSPENDED", "2026-12-06T10:00:00.000Z")));
+            assert!(!e.matches(&user("ACTIVE", "2026-12-06T11:00:00.000Z")));
+            assert!(!e.matches(&user("DEPROVISIONED", "2026-12-06T09:59:59.999Z")));
+            assert_eq!(parse(r#"status eq"#), None);
+            assert_eq!(parse(r#"status like "x""#), None);
+        }
+    }
+}
+
+/// The token endpoint of the local authorization server: the client-credentials grant with `private_key_jwt`.
+mod oauth {
+    use std::sync::Mutex;
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_FIXED};
+    use serde_json::{json, Value};
+
+    use super::State;
+
+    pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+    fn refuse(status: u16, error: &str, description: &str) -> (u16, Value) {
+        (status, json!({"error": error, "error_description": description}))
+    }
+
+    /// `(status, answer)` for a token request to `endpoint`.
+    pub fn token(state: &Mutex<State>, endpoint: &str, form: bool, body: Option<&Value>) -> (u16, Value) {
+        let Some(body) = body.filter(|_| form) else {
+            return refuse(
+                400,
+                "invalid_request",
+                "The request must be form-encoded (application/x-www-form-urlencoded).",
+            );
+        };
+        let field = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or("");
+        if field("grant_type") != "client_credentials" {
+            return refuse(400, "unsupported_grant_type", "The authorization grant type is not supported by the authorization server. Configured grant types: [client_credentials].");
+        }
+        if field("client_assertion_type") != ASSERTION_TYPE || field("client_assertion").is_empty() {
+            return refuse(
+                401,
+                "invalid_client",
+                "Client authentication failed. Either the client or the client credentials are invalid.",
+            );
+        }
+        let assertion = field("client_assertion");
+        let Ok(mut s) = state.lock() else { return refuse(500, "server_error", "state poisoned") };
+        // The assertion, verified by hand (ES256 with ring): the process-wide JWT crypto provider may be one that
+        // only knows RS256 (the authorizer installs such a one when it runs in the same process).
+        let invalid = |why: &str| refuse(401, "invalid_client", &format!("The client_assertion is invalid: {why}"));
+        let parts: Vec<&str> = assertion.split('.').collect();
+        let [header, payload, signature] = parts.as_slice() else { return invalid("not a JWS") };
+        let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).ok();
+        let header: Value = decode(header).and_then(|h| serde_json::from_slice(&h).ok()).unwrap_or(Value::Null);
+        let claims: Value = decode(payload).and_then(|c| serde_json::from_slice(&c).ok()).unwrap_or(Value::Null);
+        if header["alg"] != "ES256" {
+            return invalid("the client's key signs ES256");
+        }
+        let claimed = claims["sub"].as_str().unwrap_or_default();
+        let Some((client_id, jwk, scopes)) = s.clients.iter().find(|(id, _, _)| id == claimed).cloned() else {
+            return refuse(401, "invalid_client", "The client_assertion names no registered client.");
+        };
+        let point: Option<Vec<u8>> = match (jwk["x"].as_str().and_then(decode), jwk["y"].as_str().and_then(decode)) {
+            (Some(x), Some(y)) if x.len() == 32 && y.len() == 32 => Some([vec![4], x, y].concat()),
+            _ => None,
+        };
+        let Some(point) = point else {
+            return refuse(401, "invalid_client", "The client's registered key is unusable.");
+        };
+        let signed = &assertion[..assertion.len() - signature.len() - 1];
+        let verified = decode(signature).is_some_and(|sig| {
+            UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &point).verify(signed.as_bytes(), &sig).is_ok()
+        });
+        if !verified {
+            return invalid("InvalidSignature");
+        }
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+        if claims["iss"].as_str() != Some(client_id.as_str()) {
+            return invalid("iss must be the client id");
+        }
+        if claims["aud"].as_str() != Some(endpoint)
+            && !claims["aud"].as_array().is_some_and(|a| a.iter().any(|x| x == endpoint))
+        {
+            return invalid("aud must be the token endpoint");
+        }
+        match claims["exp"].as_i64() {
+            None => return invalid("no exp"),
+            Some(exp) if exp <= now => return invalid("ExpiredSignature"),
+            Some(exp) if exp > now + 3600 => {
+                return refuse(401, "invalid_client", "The client_assertion may be valid for an hour at most.")
+            }
+            Some(_) => {}
+        }
+        let Some(jti) = claims["jti"].as_str().filter(|j| !j.is_empty()) else {
+            return refuse(401, "invalid_client", "The client_assertion has no jti.");
+        };
+        if s.assertion_ids.iter().any(|seen| seen == jti) {
+            return refuse(401, "invalid_client", "The client_assertion was already used (its jti was seen).");
+        }
+        s.assertion_ids.push(jti.to_owned());
+        let requested: Vec<&str> = field("scope").split(' ').filter(|x| !x.is_empty()).collect();
+        if requested.is_empty() || !requested.iter().all(|r| scopes.iter().any(|s| s == r)) {
+            return refuse(
+                400,
+                "invalid_scope",
+                "One or more scopes are not configured for the authorization server resource.",
+            );
+        }
+        let ttl = s.token_ttl_s.unwrap_or(3600);
+        let token = dev_issuer::service_token(&client_id, &requested, ttl);
+        let Ok(token) = token else { return refuse(500, "server_error", "the development issuer could not sign") };
+        s.tokens_issued += 1;
+        (200, json!({"token_type": "Bearer", "expires_in": ttl, "access_token": token, "scope": requested.join(" ")}))
     }
 }

@@ -98,6 +98,7 @@ impl Api {
                 let own = Config {
                     db: config.db.clone().filter(|_| f.uses_database()),
                     okta: config.okta.clone().filter(|_| f.uses_okta()),
+                    ..Default::default()
                 };
                 Container::with_config(*f, http.clone(), own)
             })

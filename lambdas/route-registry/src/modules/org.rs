@@ -1,6 +1,7 @@
 //! org-module, the reference module: identities (Okta provisioning), profiles, organizations and members with
-//! invitations. 4 functions; the seed's 12 routes plus the ones invitations, ownership and the identity
-//! lifecycle need.
+//! invitations. The seed's 4 functions behind the API, with its 12 routes plus the ones invitations, ownership,
+//! the identity lifecycle and tasks need; and two functions without a caller: the worker of invitation imports
+//! (a queue) and the reconciliation with Okta (a schedule).
 //!
 //! Auth here is the coarse requirement dispatch enforces; the finer rules (owner or org admin, yourself) are the
 //! database's, so they hold for any client.
@@ -8,10 +9,11 @@
 pub mod types;
 
 use self::types::{
-    ChangeRole, CreateOrganization, Identity, Invitation, InviteMember, LinkIdentity, Member, Membership, Message,
-    Organization, Profile, ProvisionIdentity, TransferOwnership, UpdateOrganization, UpdateProfile,
+    ChangeRole, CreateOrganization, Identity, ImportInvitations, Invitation, InviteMember, LinkIdentity, Member,
+    Membership, Message, Organization, Profile, ProvisionIdentity, Task, TransferOwnership, UpdateOrganization,
+    UpdateProfile,
 };
-use crate::{Auth, Body, Doc, Function, Method, Module, Route, Use};
+use crate::{Auth, Body, Doc, Function, Method, Module, QueueTrigger, Route, ScheduleTrigger, Trigger, Upload, Use};
 
 pub const MODULE_NAME: &str = "org-module";
 
@@ -46,8 +48,9 @@ pub const IDENTITIES_MANAGEMENT: Function = Function {
     binary: "org-identities-management",
     memory_mb: MEMORY_MB,
     timeout_s: TIMEOUT_S,
-    // Only this function provisions users, so only it reads the Okta API token.
+    // Only this function and the reconciliation talk to Okta's Users API, so only they read the Okta API token.
     uses: &[Use::Database, Use::Okta],
+    trigger: Trigger::Http,
 };
 pub const PROFILES: Function = Function {
     module: MODULE_NAME,
@@ -56,6 +59,7 @@ pub const PROFILES: Function = Function {
     memory_mb: MEMORY_MB,
     timeout_s: TIMEOUT_S,
     uses: DB,
+    trigger: Trigger::Http,
 };
 pub const ORGS: Function = Function {
     module: MODULE_NAME,
@@ -64,6 +68,7 @@ pub const ORGS: Function = Function {
     memory_mb: MEMORY_MB,
     timeout_s: TIMEOUT_S,
     uses: DB,
+    trigger: Trigger::Http,
 };
 pub const MEMBERS: Function = Function {
     module: MODULE_NAME,
@@ -71,8 +76,62 @@ pub const MEMBERS: Function = Function {
     binary: "org-members",
     memory_mb: MEMORY_MB,
     timeout_s: TIMEOUT_S,
-    uses: DB,
+    // Invitation imports are queued for their worker.
+    uses: &[Use::Database, Use::Queue(&INVITATION_IMPORT)],
+    trigger: Trigger::Http,
 };
+
+/// Lines of an import per queue message: a message is one call of the database function that handles them (about
+/// 0.1–0.3 s for 200 lines, BENCHMARKS.md, "Queues"), well inside [`WORKER_TIMEOUT_S`], and a 10,000-address import
+/// is 50 messages.
+pub const IMPORT_LINES_PER_MESSAGE: usize = 200;
+
+/// The workers' timeout: a message's work takes well under a second, and what is left covers a database that is
+/// slow to answer (every call is bounded, module-runtime's `timeouts`) and the service token at a cold start.
+pub const WORKER_TIMEOUT_S: u32 = 60;
+
+/// Creates the invitations of an import, a message (a range of its lines) at a time. Each line is handled once
+/// however often its message is delivered: its outcome is recorded with it, in the same transaction.
+pub const INVITATION_IMPORT: Function = Function {
+    module: MODULE_NAME,
+    name: "invitation-import",
+    binary: "org-invitation-import",
+    memory_mb: MEMORY_MB,
+    timeout_s: WORKER_TIMEOUT_S,
+    uses: DB,
+    trigger: Trigger::Queue(QueueTrigger {
+        batch_size: 5,
+        batching_window_s: 0,
+        // A message failing five times is not a passing fault: it waits in the dead-letter queue (and alarms).
+        max_receives: 5,
+        visibility_timeout_s: 6 * WORKER_TIMEOUT_S,
+        // Imports are rare: two workers at a time keep one import from holding the database.
+        max_concurrency: 2,
+    }),
+};
+
+/// Deactivates on the platform the users deactivated or suspended in Okta since its last run (Okta's Users API
+/// search, at most [`RECONCILE_MAX_USERS`] a run, resuming from where it stopped).
+pub const OKTA_RECONCILE: Function = Function {
+    module: MODULE_NAME,
+    name: "okta-reconcile",
+    binary: "org-okta-reconcile",
+    memory_mb: MEMORY_MB,
+    timeout_s: WORKER_TIMEOUT_S,
+    uses: &[Use::Database, Use::Okta],
+    trigger: Trigger::Schedule(ScheduleTrigger {
+        // A user deactivated in Okta cannot sign in at once; tokens already issued live up to an hour. Every
+        // 15 minutes takes the platform's own access (and their open invitations) away well within that.
+        expression: "rate(15 minutes)",
+        time_zone: "UTC",
+        flexible_window_min: 0,
+        retries: 2,
+        max_event_age_s: 900,
+    }),
+};
+
+/// The most users one reconciliation run handles (Okta pages of 200): the rest wait for the next run.
+pub const RECONCILE_MAX_USERS: usize = 1_000;
 
 #[allow(clippy::too_many_arguments, reason = "one argument per catalog field, named at every call by position")]
 const fn route(
@@ -86,7 +145,7 @@ const fn route(
     request: Option<Doc>,
     response: Body,
 ) -> Route {
-    Route { method, path, function, auth, summary, success, errors, request, response }
+    Route { method, path, function, auth, summary, success, errors, request, response, upload: None }
 }
 
 const fn one<T: schemars::JsonSchema>() -> Body {
@@ -296,6 +355,31 @@ pub const REVOKE_INVITATION: Route = route(
     None,
     one::<Invitation>(),
 );
+pub const IMPORT_INVITATIONS: Route = Route {
+    upload: Some(Upload { max_bytes: 1024 * 1024, media_types: &["application/json", "text/csv"] }),
+    ..route(
+        Post,
+        "/organizations/{id}/invitations/import",
+        MEMBERS,
+        User,
+        "Invite up to 10,000 addresses at once (owners; JSON or CSV): 202 with the task that creates the invitations, which reports each line's outcome. Addresses with an open invitation are left as they are, so importing again creates nothing new",
+        202,
+        &[400, 404, 409],
+        req::<ImportInvitations>(),
+        one::<Task>(),
+    )
+};
+pub const GET_TASK: Route = route(
+    Get,
+    "/tasks/{id}",
+    MEMBERS,
+    User,
+    "Get a task you started: its state, progress, and outcome or error",
+    200,
+    &[400, 404],
+    None,
+    one::<Task>(),
+);
 pub const LIST_INVITATIONS: Route = route(
     Get,
     "/invitations",
@@ -330,7 +414,7 @@ pub const DECLINE_INVITATION: Route = route(
     one::<Message>(),
 );
 
-pub const FUNCTIONS: &[Function] = &[IDENTITIES_MANAGEMENT, PROFILES, ORGS, MEMBERS];
+pub const FUNCTIONS: &[Function] = &[IDENTITIES_MANAGEMENT, PROFILES, ORGS, MEMBERS, INVITATION_IMPORT, OKTA_RECONCILE];
 
 pub const ROUTES: &[Route] = &[
     CREATE_IDENTITY,
@@ -351,6 +435,8 @@ pub const ROUTES: &[Route] = &[
     DELETE_MEMBER,
     LIST_ORG_INVITATIONS,
     REVOKE_INVITATION,
+    IMPORT_INVITATIONS,
+    GET_TASK,
     LIST_INVITATIONS,
     ACCEPT_INVITATION,
     DECLINE_INVITATION,
@@ -361,6 +447,7 @@ pub const MODULE: Module = Module {
     summary: "identities, profiles, organizations and members",
     functions: FUNCTIONS,
     routes: ROUTES,
+    service_functions: &["import_invitation_lines", "okta_sync_state", "deactivate_from_idp"],
     renamed: &[],
 };
 
@@ -389,6 +476,7 @@ mod tests {
         for key in seed {
             assert!(keys.contains(&key.to_owned()), "{key} is missing");
         }
-        assert_eq!(FUNCTIONS.len(), 4);
+        let http = FUNCTIONS.iter().filter(|f| f.trigger == Trigger::Http).count();
+        assert_eq!(http, 4, "the seed's four functions behind the API");
     }
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::validate::Name;
-use crate::{Auth, Body, Doc, Function, Method, Module, Route, Use};
+use crate::{Auth, Body, Doc, Function, Method, Module, Route, Trigger, Use};
 
 pub const MODULE_NAME: &str = "template-module";
 
@@ -53,6 +53,7 @@ pub const GIZMOS: Function = Function {
     memory_mb: 128,
     timeout_s: 15,
     uses: &[Use::Database],
+    trigger: Trigger::Http,
 };
 
 pub const LIST_GIZMOS: Route = Route {
@@ -65,6 +66,7 @@ pub const LIST_GIZMOS: Route = Route {
     errors: &[],
     request: None,
     response: Body::List(Doc::of::<Gizmo>()),
+    upload: None,
 };
 pub const CREATE_GIZMO: Route = Route {
     method: Method::Post,
@@ -76,6 +78,7 @@ pub const CREATE_GIZMO: Route = Route {
     errors: &[400, 404],
     request: Some(Doc::of::<CreateGizmo>()),
     response: Body::One(Doc::of::<Gizmo>()),
+    upload: None,
 };
 pub const GET_GIZMO: Route = Route {
     method: Method::Get,
@@ -87,6 +90,7 @@ pub const GET_GIZMO: Route = Route {
     errors: &[400, 404],
     request: None,
     response: Body::One(Doc::of::<Gizmo>()),
+    upload: None,
 };
 pub const UPDATE_GIZMO: Route = Route {
     method: Method::Put,
@@ -98,6 +102,7 @@ pub const UPDATE_GIZMO: Route = Route {
     errors: &[400, 404],
     request: Some(Doc::of::<UpdateGizmo>()),
     response: Body::One(Doc::of::<Gizmo>()),
+    upload: None,
 };
 pub const DELETE_GIZMO: Route = Route {
     method: Method::Delete,
@@ -109,6 +114,7 @@ pub const DELETE_GIZMO: Route = Route {
     errors: &[400, 404],
     request: None,
     response: Body::One(Doc::of::<GizmoDeleted>()),
+    upload: None,
 };
 
 pub const FUNCTIONS: &[Function] = &[GIZMOS];
@@ -120,5 +126,6 @@ pub const MODULE: Module = Module {
     summary: "gizmos of an organization",
     functions: FUNCTIONS,
     routes: ROUTES,
+    service_functions: &[],
     renamed: &[],
 };

@@ -212,3 +212,78 @@ pub struct Person {
 pub struct Message {
     pub message: String,
 }
+
+/// The most addresses one import takes.
+pub const MAX_IMPORT_ADDRESSES: usize = 10_000;
+
+/// `POST /organizations/{id}/invitations/import` as JSON (owners): up to [`MAX_IMPORT_ADDRESSES`] addresses,
+/// invited with one role. As `text/csv` the body is one address per line, optionally with a header line `email` and
+/// a second column `role`. Each address is checked on its own: a bad line fails alone and is reported, with its
+/// reason, in the task's result.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportInvitations {
+    #[schemars(length(min = 1, max = 10000))]
+    pub addresses: Vec<String>,
+    #[serde(default)]
+    pub role: InviteRole,
+}
+
+/// Where a task (a job longer than a request) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskState {
+    /// Accepted, waiting for a worker.
+    Queued,
+    /// A worker has started; `done` of `total` items are through.
+    Running,
+    /// Finished; `result` says what happened to each item.
+    Succeeded,
+    /// Stopped; `error` says why.
+    Failed,
+}
+
+/// A job the API accepted with 202, run by a worker: its state, progress and outcome. Visible to whoever started
+/// it (404 for anyone else).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Task {
+    pub id: Uuid,
+    /// What it does (`invitation-import`).
+    pub kind: String,
+    pub state: TaskState,
+    /// Items through so far.
+    pub done: u32,
+    /// Items in all.
+    pub total: u32,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    /// The outcome once succeeded (for an invitation import: an [`ImportResult`]).
+    pub result: Option<serde_json::Value>,
+    /// Why it failed, once failed.
+    pub error: Option<String>,
+}
+
+/// What an invitation import did: counts by outcome, and each line that failed with its reason (the first 1,000;
+/// `failed` counts them all). The outcome of an address never says whether it belongs to anyone.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ImportResult {
+    /// Invitations created.
+    pub created: u32,
+    /// Addresses that already had an open invitation to the organization (left as they were).
+    pub already_invited: u32,
+    /// Addresses of current members.
+    pub already_members: u32,
+    /// Lines that failed.
+    pub failed: u32,
+    pub failures: Vec<ImportFailure>,
+}
+
+/// One line of an import that failed.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ImportFailure {
+    /// The line's number, from 1 (the header line of a CSV body is not counted).
+    pub line: u32,
+    pub address: String,
+    pub reason: String,
+}
