@@ -113,17 +113,22 @@ fn operation(module: &Module, route: &Route, g: &mut SchemaGenerator) -> Value {
         Body::List(doc) => json!({"type": "array", "items": doc.schema(g).to_value()}),
     };
     let mut responses = Map::new();
-    responses.insert(
-        route.success.to_string(),
-        json!({
-            "description": "Success",
-            "content": {"application/json": {"schema": {
-                "type": "object",
-                "required": ["success", "data"],
-                "properties": {"success": {"const": true}, "data": data}
-            }}}
-        }),
-    );
+    let mut success = json!({
+        "description": if route.success == 202 { "Accepted: the work runs on; `Location` is where its state is read" } else { "Success" },
+        "content": {"application/json": {"schema": {
+            "type": "object",
+            "required": ["success", "data"],
+            "properties": {"success": {"const": true}, "data": data}
+        }}}
+    });
+    if route.success == 202 {
+        success["headers"] = json!({"Location": {
+            "description": "The path of the task that runs the work (`GET` it for its state)",
+            "required": true,
+            "schema": {"type": "string"}
+        }});
+    }
+    responses.insert(route.success.to_string(), success);
     for status in statuses(route) {
         // 401 comes from API Gateway (no token); 403 from API Gateway (token refused) or from the function.
         let schema = match status {
@@ -163,8 +168,29 @@ fn operation(module: &Module, route: &Route, g: &mut SchemaGenerator) -> Value {
         operation["parameters"] = Value::Array(parameters);
     }
     if let Some(request) = route.request {
-        operation["requestBody"] =
-            json!({"required": true, "content": {"application/json": {"schema": request.schema(g).to_value()}}});
+        let schema = request.schema(g).to_value();
+        let mut content = Map::new();
+        match route.upload {
+            None => {
+                content.insert("application/json".into(), json!({"schema": schema}));
+            }
+            Some(upload) => {
+                for media in upload.media_types {
+                    let this = match *media {
+                        "application/json" => schema.clone(),
+                        "text/csv" => json!({
+                            "type": "string",
+                            "description": "One item per line; an optional header line",
+                            "maxLength": upload.max_bytes,
+                        }),
+                        _ => json!({"type": "string", "format": "binary"}),
+                    };
+                    content.insert((*media).to_owned(), json!({"schema": this}));
+                }
+                operation["x-max-body-bytes"] = json!(upload.max_bytes);
+            }
+        }
+        operation["requestBody"] = json!({"required": true, "content": content});
     }
     operation
 }
@@ -207,6 +233,17 @@ mod tests {
         assert_eq!(doc["paths"]["/profiles/me"]["get"]["x-auth"], "user");
         assert!(doc["paths"]["/profiles/me"]["get"]["responses"]["503"]["headers"]["Retry-After"].is_object());
         assert_eq!(statuses(&org::GET_PROFILE), [401, 403, 404, 500, 502, 503, 504]);
+    }
+
+    #[test]
+    fn jobs_answer_202_with_location_and_uploads_name_their_media_types() {
+        let doc = document("http://x");
+        let import = &doc["paths"]["/organizations/{id}/invitations/import"]["post"];
+        assert!(import["responses"]["202"]["headers"]["Location"]["required"].as_bool().unwrap());
+        let content = import["requestBody"]["content"].as_object().unwrap();
+        assert_eq!(content.keys().collect::<Vec<_>>(), ["application/json", "text/csv"]);
+        assert_eq!(import["x-max-body-bytes"], 1024 * 1024);
+        assert!(doc["paths"]["/tasks/{id}"]["get"]["responses"]["200"].is_object());
     }
 
     #[test]
