@@ -42,3 +42,53 @@ END
 $$;
 REVOKE ALL ON FUNCTION public.delete_gizmo(uuid) FROM PUBLIC, anon;
 GRANT EXECUTE ON FUNCTION public.delete_gizmo(uuid) TO authenticated;
+
+-- What the functions without a caller do, each as the module's service principal (`app.require_service`), which may
+-- execute these and nothing else (the catalog's `service_functions`).
+ALTER TABLE public.gizmos ADD COLUMN indexed_at timestamptz;
+
+-- The indexer: marks a gizmo indexed (the same message twice has one effect). False when there is no such gizmo.
+CREATE FUNCTION public.index_gizmo(p_id uuid) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
+BEGIN
+    PERFORM app.require_service('template-module');
+    UPDATE public.gizmos SET indexed_at = now() WHERE id = p_id AND deleted_at IS NULL;
+    RETURN FOUND;
+END
+$$;
+
+-- The nightly sweep: gizmos deleted more than 30 days ago are gone for good. The number purged.
+CREATE FUNCTION public.sweep_gizmos() RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    v_count integer;
+BEGIN
+    PERFORM app.require_service('template-module');
+    DELETE FROM public.gizmos WHERE deleted_at < now() - interval '30 days';
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END
+$$;
+
+-- Documents created under the module's prefix, each recorded once (an event delivered twice has one effect).
+CREATE TABLE public.gizmo_uploads (
+    key         text PRIMARY KEY CHECK (length(key) BETWEEN 1 AND 1024),
+    size        bigint NOT NULL CHECK (size >= 0),
+    recorded_at timestamptz NOT NULL DEFAULT now()
+);
+ALTER TABLE public.gizmo_uploads ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON public.gizmo_uploads FROM PUBLIC, anon, authenticated;
+
+CREATE FUNCTION public.record_gizmo_upload(p_key text, p_size bigint) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
+BEGIN
+    PERFORM app.require_service('template-module');
+    INSERT INTO public.gizmo_uploads (key, size) VALUES (p_key, p_size) ON CONFLICT (key) DO NOTHING;
+    RETURN FOUND;
+END
+$$;
+
+REVOKE ALL ON FUNCTION public.index_gizmo(uuid), public.sweep_gizmos(), public.record_gizmo_upload(text, bigint)
+    FROM PUBLIC, anon, authenticated;
+GRANT EXECUTE ON FUNCTION public.index_gizmo(uuid), public.sweep_gizmos(), public.record_gizmo_upload(text, bigint)
+    TO service;

@@ -676,3 +676,124 @@ mod tests {
         assert_eq!(rules(&with_statement(key)), [(P.to_owned(), "undeclared-key")], "no kms:ViaService");
     }
 }
+
+#[cfg(test)]
+mod trigger_tests {
+    use super::*;
+    use route_registry::modules::{org, template};
+    use serde_json::json;
+
+    /// The stack of org-module and the template (one function of each trigger kind), and its catalog.
+    fn both() -> (Value, Vec<Function>) {
+        let modules = [org::MODULE, template::MODULE];
+        let text = crate::synth_catalog(Env::Dev.settings(), &crate::Target::Aws, &crate::Options::default(), &modules)
+            .unwrap()
+            .text;
+        let functions =
+            modules.iter().flat_map(|m| m.functions.iter().copied()).chain([route_registry::AUTHORIZER]).collect();
+        (serde_json::from_str(&text).unwrap(), functions)
+    }
+
+    fn rules(doc: &Value, functions: &[Function]) -> Vec<(String, &'static str)> {
+        check_against(Env::Dev, doc, functions).into_iter().map(|f| (f.address, f.rule)).collect()
+    }
+
+    fn add_statement(doc: &mut Value, policy: &str, statement: Value) {
+        let slot = &mut doc["resource"]["aws_iam_role_policy"][policy]["policy"];
+        let mut parsed: Value = serde_json::from_str(slot.as_str().unwrap()).unwrap();
+        parsed["Statement"].as_array_mut().unwrap().push(statement);
+        *slot = Value::String(parsed.to_string());
+    }
+
+    #[test]
+    fn every_trigger_kind_holds_and_each_widening_is_a_finding() {
+        let (clean, functions) = both();
+        assert!(rules(&clean, &functions).is_empty(), "{:#?}", rules(&clean, &functions));
+
+        // A consumer that may also send to its queue; a producer that may read the queue it feeds.
+        let mut doc = clean.clone();
+        let queue = "${aws_sqs_queue.template_gizmo_indexer.arn}";
+        add_statement(
+            &mut doc,
+            "template_gizmo_indexer",
+            json!({"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": queue}),
+        );
+        add_statement(
+            &mut doc,
+            "template_gizmos",
+            json!({"Effect": "Allow", "Action": ["sqs:ReceiveMessage"], "Resource": queue}),
+        );
+        assert_eq!(
+            rules(&doc, &functions),
+            [
+                ("aws_iam_role_policy.template_gizmo_indexer".to_owned(), "undeclared-queue"),
+                ("aws_iam_role_policy.template_gizmos".to_owned(), "undeclared-queue"),
+            ]
+        );
+
+        // Signing with another module's key.
+        let mut doc = clean.clone();
+        add_statement(
+            &mut doc,
+            "template_gizmo_indexer",
+            json!({"Effect": "Allow", "Action": ["kms:Sign"], "Resource": "${aws_kms_key.org_module_service.arn}"}),
+        );
+        assert_eq!(
+            rules(&doc, &functions),
+            [("aws_iam_role_policy.template_gizmo_indexer".to_owned(), "undeclared-key")]
+        );
+
+        // A scheduler role that may invoke another function, or that any account's schedules may use.
+        let mut doc = clean.clone();
+        add_statement(
+            &mut doc,
+            "template_gizmo_sweep_scheduler",
+            json!({"Effect": "Allow", "Action": ["lambda:InvokeFunction"], "Resource": "${aws_lambda_function.org_members.arn}"}),
+        );
+        assert_eq!(
+            rules(&doc, &functions),
+            [("aws_iam_role_policy.template_gizmo_sweep_scheduler".to_owned(), "undeclared-invoke")]
+        );
+        let mut doc = clean.clone();
+        doc["resource"]["aws_iam_role"]["template_gizmo_sweep_scheduler"]["assume_role_policy"] = json!(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"scheduler.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#
+        );
+        assert_eq!(
+            rules(&doc, &functions),
+            [("aws_iam_role.template_gizmo_sweep_scheduler".to_owned(), "trust-policy")]
+        );
+
+        // The bucket's permission without the account; a queue-fed function invocable through the API.
+        let mut doc = clean.clone();
+        doc["resource"]["aws_lambda_permission"]["template_gizmo_uploads_s3"]
+            .as_object_mut()
+            .unwrap()
+            .remove("source_account");
+        let mut api = doc["resource"]["aws_lambda_permission"]["org_orgs_api"].clone();
+        api["function_name"] = json!("${aws_lambda_function.template_gizmo_indexer.function_name}");
+        doc["resource"]["aws_lambda_permission"]["rogue_api"] = api;
+        assert_eq!(
+            rules(&doc, &functions),
+            [
+                ("aws_lambda_permission.rogue_api".to_owned(), "permission-principal"),
+                ("aws_lambda_permission.template_gizmo_uploads_s3".to_owned(), "permission-source"),
+            ]
+        );
+
+        // A worker fed from another module's queue; a schedule that targets an HTTP function.
+        let mut doc = clean.clone();
+        doc["resource"]["aws_lambda_event_source_mapping"]["template_gizmo_indexer"]["event_source_arn"] =
+            json!("${aws_sqs_queue.org_invitation_import.arn}");
+        doc["resource"]["aws_scheduler_schedule"]["template_gizmo_sweep"]["target"]["arn"] =
+            json!("${aws_lambda_function.template_gizmos.arn}");
+        let found = rules(&doc, &functions);
+        assert!(
+            found.contains(&("aws_lambda_event_source_mapping.template_gizmo_indexer".to_owned(), "mapping-source")),
+            "{found:?}"
+        );
+        assert!(
+            found.contains(&("aws_scheduler_schedule.template_gizmo_sweep".to_owned(), "schedule-target")),
+            "{found:?}"
+        );
+    }
+}

@@ -301,19 +301,51 @@ fn the_dashboard_names_only_metrics_that_exist() {
 }
 
 /// A module added to the catalog gets its functions, routes, alarms, queries and dashboard widgets with no other
-/// edit: the template module stands in for a new one.
+/// edit, whatever starts its functions: the template module, which has one function of each kind, stands in for a
+/// new one.
 #[test]
 fn a_new_module_needs_no_stack_code() {
+    use route_registry::modules::template::{GIZMOS, GIZMO_INDEXER, GIZMO_SWEEP, GIZMO_UPLOADS};
     let modules = [route_registry::modules::org::MODULE, route_registry::modules::template::MODULE];
     let text = synth_catalog(Env::Dev.settings(), &Target::Aws, &Options::default(), &modules).unwrap().text;
     let d: Value = serde_json::from_str(&text).unwrap();
-    let t = route_registry::modules::template::GIZMOS;
-    let local = names::local(&t);
-    assert!(d["resource"]["aws_lambda_function"][&local].is_object());
-    assert!(d["resource"]["aws_cloudwatch_metric_alarm"][format!("{local}_5xx_rate")].is_object());
-    assert!(d["resource"]["aws_apigatewayv2_route"]["get_gizmos_id"].is_object());
-    assert!(text.contains(&format!("dev-{}-{}: requests and errors", t.module, t.name)));
+    let r = &d["resource"];
+    // HTTP.
+    let local = names::local(&GIZMOS);
+    assert!(r["aws_lambda_function"][&local].is_object());
+    assert!(r["aws_cloudwatch_metric_alarm"][format!("{local}_5xx_rate")].is_object());
+    assert!(r["aws_apigatewayv2_route"]["get_gizmos_id"].is_object());
+    assert!(text.contains(&format!("dev-{}-{}: requests and errors", GIZMOS.module, GIZMOS.name)));
+    // A queue: its queue and dead-letter queue, the mapping, the producer's variable, the alarms.
+    let worker = names::local(&GIZMO_INDEXER);
+    assert!(r["aws_sqs_queue"][&worker].is_object() && r["aws_sqs_queue"][format!("{worker}_dlq")].is_object());
+    assert_eq!(
+        r["aws_lambda_event_source_mapping"][&worker]["function_response_types"],
+        serde_json::json!(["ReportBatchItemFailures"])
+    );
+    assert_eq!(
+        r["aws_lambda_function"][&local]["environment"]["variables"][GIZMO_INDEXER.queue_url_variable()],
+        format!("${{aws_sqs_queue.{worker}.url}}")
+    );
+    assert!(r["aws_cloudwatch_metric_alarm"][format!("{worker}_queue_age")].is_object());
+    // A schedule, in its time zone, through its own role.
+    let sweep = names::local(&GIZMO_SWEEP);
+    assert_eq!(r["aws_scheduler_schedule"][&sweep]["schedule_expression_timezone"], "Europe/Berlin");
+    assert!(r["aws_iam_role"][names::scheduler_role_local(&GIZMO_SWEEP)].is_object());
+    // Objects created: one notification for the bucket, with the template's subscription beside any other.
+    let subscriptions = r["aws_s3_bucket_notification"]["documents"]["lambda_function"].as_array().unwrap();
+    assert!(subscriptions
+        .iter()
+        .any(|s| s["filter_prefix"] == "gizmos/" && s["events"] == serde_json::json!(["s3:ObjectCreated:*"])));
+    assert!(r["aws_lambda_permission"][format!("{}_s3", names::local(&GIZMO_UPLOADS))].is_object());
+    // The module's service identity.
+    assert_eq!(r["aws_kms_key"]["template_module_service"]["customer_master_key_spec"], "ECC_NIST_P256");
     assert_eq!(resources(&d, "aws_lambda_function").len(), module_functions(&modules) + 1);
+    // Least privilege holds for the new module too.
+    let functions: Vec<Function> =
+        modules.iter().flat_map(|m| m.functions.iter().copied()).chain([route_registry::AUTHORIZER]).collect();
+    let findings = crate::iam_check::check_against(Env::Dev, &d, &functions);
+    assert!(findings.is_empty(), "{findings:#?}");
 }
 
 #[test]

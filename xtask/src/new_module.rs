@@ -132,10 +132,15 @@ fn names(module: &str, entity: &str, singular_override: Option<&str>) -> Result<
 
 /// The template's names replaced by the new module's, most specific first.
 fn rename(text: &str, n: &Names) -> String {
-    let rules: [(&str, String); 12] = [
+    let short_kebab = n.module.strip_suffix("-module").unwrap_or(&n.module);
+    let singular_kebab = n.singular_snake.replace('_', "-");
+    let rules: [(&str, String); 14] = [
         ("template-module", n.module.clone()),
         ("template_module", n.module_snake.clone()),
         ("template-gizmos", n.binary.clone()),
+        // The functions without a caller: `template-gizmo-indexer` and its name `gizmo-indexer`.
+        ("template-gizmo-", format!("{short_kebab}-{singular_kebab}-")),
+        ("\"gizmo-", format!("\"{singular_kebab}-")),
         ("\"/gizmos", format!("\"/{}", n.entity)),
         ("name: \"gizmos\"", format!("name: \"{}\"", n.entity)),
         ("GIZMOS", n.entity_const.clone()),
@@ -358,10 +363,10 @@ mod tests {
     #[test]
     fn renaming_reaches_every_template_name() {
         let n = names("resume-module", "work-items", None).unwrap();
-        let text = "template-module template_module template-gizmos \"/gizmos/{id}\" name: \"gizmos\" GIZMOS GIZMO Gizmo gizmos gizmo modules::template";
+        let text = "template-module template_module template-gizmos \"/gizmos/{id}\" name: \"gizmos\" GIZMOS GIZMO Gizmo gizmos gizmo modules::template template-gizmo-indexer name: \"gizmo-sweep\" GIZMO_UPLOADS";
         assert_eq!(
             rename(text, &n),
-            "resume-module resume_module resume-work-items \"/work-items/{id}\" name: \"work-items\" WORK_ITEMS WORK_ITEM WorkItem work_items work_item modules::resume"
+            "resume-module resume_module resume-work-items \"/work-items/{id}\" name: \"work-items\" WORK_ITEMS WORK_ITEM WorkItem work_items work_item modules::resume resume-work-item-indexer name: \"work-item-sweep\" WORK_ITEM_UPLOADS"
         );
         // Every template file renamed holds no template name.
         let root = workspace_root();

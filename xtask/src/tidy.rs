@@ -279,4 +279,46 @@ mod tests {
             }
         }
     }
+
+    /// The variants of `pub enum <name>` in a source text.
+    fn variants(text: &str, name: &str) -> Vec<String> {
+        let start = text.find(&format!("pub enum {name} {{")).unwrap_or_else(|| panic!("no enum {name}"));
+        let body = &text[start..];
+        let body = &body[body.find('{').unwrap() + 1..body.find("\n}").unwrap()];
+        body.lines()
+            .map(str::trim)
+            .filter(|l| !l.starts_with("//") && !l.starts_with('#') && !l.is_empty())
+            .filter_map(|l| l.split(['(', ' ', ',', '{']).next())
+            .filter(|v| v.chars().next().is_some_and(|c| c.is_ascii_uppercase()))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Architecture invariant (ARCHITECTURE.md, "Triggers"): each trigger kind is one variant of the catalog's
+    /// `Trigger`, one wiring in the stacks (`module::add`'s match), one handler kind and one `serve` arm in the runtime,
+    /// and one way the local API starts it. The platform's authorizer is the one kind no module has.
+    #[test]
+    fn each_trigger_kind_is_one_variant_one_wiring_one_serve() {
+        let root = workspace_root();
+        let read = |p: &str| code(&root.join(p));
+        let kinds = variants(&read("lambdas/route-registry/src/lib.rs"), "Trigger");
+        assert_eq!(kinds, ["Http", "Queue", "Schedule", "ObjectsCreated", "Authorizer"], "the catalog's trigger kinds");
+        let module_kinds: Vec<&String> = kinds.iter().filter(|k| *k != "Authorizer").collect();
+        let wiring = read("stacks/src/module.rs");
+        let add = &wiring[wiring.find("pub fn add(").unwrap()..];
+        let handlers = variants(&read("lambdas/module-runtime/src/function.rs"), "Handler");
+        assert_eq!(handlers.iter().collect::<Vec<_>>(), module_kinds, "one handler kind per module trigger kind");
+        let runtime = read("lambdas/module-runtime/src/lib.rs");
+        let serve = &runtime[runtime.find("pub async fn serve(").unwrap()..];
+        let local = read("lambdas/local-api/src/triggers.rs");
+        for kind in module_kinds {
+            let wired = add.matches(&format!("(Trigger::{kind}")).count();
+            assert_eq!(wired, 1, "stacks/src/module.rs wires Trigger::{kind} {wired} times (one arm expected)");
+            let served = serve.matches(&format!("Handler::{kind}(")).count();
+            assert_eq!(served, 1, "module-runtime's serve has {served} arms for Handler::{kind} (one expected)");
+            if kind != "Http" {
+                assert!(local.contains(&format!("Handler::{kind}(")), "the local API does not start {kind} functions");
+            }
+        }
+    }
 }
