@@ -4,13 +4,17 @@
 //!
 //! Every billed thing the stacks create is priced: Lambda requests and GB-seconds at each function's memory and
 //! architecture (warm and cold durations from the benchmarks), authorizer invocations given the cache TTL, HTTP API
-//! requests, log ingestion and storage under each retention, alarms, custom metrics (the request lines' EMF), the
-//! dashboard, secrets, the KMS key, traces, the documents bucket, and the Supabase plan. Free tiers are left out
+//! requests, the events of functions without a caller (queue messages with the pollers' long polls, scheduled runs
+//! from their expressions, documents created) with their service tokens' signatures, log ingestion and storage under
+//! each retention, alarms, custom metrics (the request and event lines' EMF), the dashboard, secrets, the KMS keys,
+//! traces, the documents bucket, and the Supabase plan. Free tiers are left out
 //! (they are per account, not per environment), so the figures are an upper bound. Pure: no IO.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+
+use route_registry::Trigger;
 
 use crate::Env;
 
@@ -34,6 +38,10 @@ pub struct Prices {
     pub secret_api_call: f64,
     pub kms_key_month: f64,
     pub kms_request: f64,
+    /// Requests with an asymmetric key (`Sign` with a service key).
+    pub kms_asymmetric_request: f64,
+    pub sqs_request: f64,
+    pub scheduler_invocation: f64,
     pub xray_trace: f64,
     pub s3_gb_month: f64,
     pub s3_put: f64,
@@ -58,6 +66,9 @@ pub const PRICES: Prices = Prices {
     secret_api_call: 0.05 / 10_000.0,
     kms_key_month: 1.00,
     kms_request: 0.03 / 10_000.0,
+    kms_asymmetric_request: 0.15 / 10_000.0,
+    sqs_request: 0.40 / 1e6,
+    scheduler_invocation: 1.00 / 1e6,
     xray_trace: 5.00 / 1e6,
     s3_gb_month: 0.023,
     s3_put: 0.005 / 1000.0,
@@ -81,12 +92,46 @@ pub mod measured {
     pub const FUNCTION_LOG_BYTES: f64 = 1000.0;
     /// Bytes of the API's access-log line per request.
     pub const ACCESS_LOG_BYTES: f64 = 550.0;
+    /// An event's billed duration at 256 MB for a function without a caller: one or two database calls of a few
+    /// milliseconds each plus the work (200 import lines in one database function: BENCHMARKS.md, "Queues", rounded
+    /// up).
+    pub const EVENT_MS: f64 = 250.0;
+    /// Service tokens a worker's execution environment requests an hour (a token lives an hour and is renewed a
+    /// minute early; one per cold start besides): one `Sign` each.
+    pub const TOKENS_PER_HOUR: f64 = 1.0;
+    /// SQS requests Lambda's pollers make for one queue a month while it is empty: five pollers long-polling 20 s.
+    pub const IDLE_POLLS_PER_QUEUE: f64 = 5.0 * 3.0 * 60.0 * 24.0 * 30.0;
+}
+
+/// Runs a month of a schedule expression: `rate(N unit)` exactly, a `cron(…)` as once a day (its usual form here),
+/// `at(…)` once.
+pub fn runs_per_month(expression: &str) -> f64 {
+    let month_minutes = 30.0 * 24.0 * 60.0;
+    if let Some(inner) = expression.strip_prefix("rate(").and_then(|e| e.strip_suffix(')')) {
+        let mut parts = inner.split_whitespace();
+        let n: f64 = parts.next().and_then(|n| n.parse().ok()).unwrap_or(1.0);
+        let minutes = match parts.next().unwrap_or("").trim_end_matches('s') {
+            "minute" => 1.0,
+            "hour" => 60.0,
+            "day" => 1440.0,
+            _ => 1440.0,
+        };
+        return month_minutes / (n * minutes).max(1.0);
+    }
+    if expression.starts_with("at(") {
+        return 1.0;
+    }
+    30.0
 }
 
 /// The traffic an environment is priced for.
 #[derive(Debug, Clone, Serialize)]
 pub struct Profile {
+    /// API requests a month per module (spread over its HTTP functions).
     pub requests_per_module: BTreeMap<String, f64>,
+    /// Queue messages a month per queue-fed function, and documents a month per objects-created function (by
+    /// binary); scheduled runs follow from the schedule.
+    pub events_per_function: BTreeMap<String, f64>,
     pub cold_share: f64,
     pub warm_ms: f64,
     pub users: f64,
@@ -107,6 +152,13 @@ impl Profile {
         };
         Profile {
             requests_per_module: route_registry::MODULES.iter().map(|m| (m.name.to_owned(), requests)).collect(),
+            // A message or a document per 100 requests (an import is rare; a document upload is per user action).
+            events_per_function: route_registry::MODULES
+                .iter()
+                .flat_map(|m| m.functions.iter())
+                .filter(|f| matches!(f.trigger, Trigger::Queue(_) | Trigger::ObjectsCreated { .. }))
+                .map(|f| (f.binary.to_owned(), requests / 100.0))
+                .collect(),
             cold_share: 0.01,
             warm_ms: measured::WARM_MS,
             users,
@@ -114,6 +166,45 @@ impl Profile {
             documents_gb,
             supabase_pro: true,
         }
+    }
+}
+
+/// What a function without a caller adds besides its Lambda time: its trigger's requests and its service token's
+/// signatures.
+fn worker_lines(lines: &mut Vec<Line>, owner: &str, f: &route_registry::Function, events: f64, p: &Prices) {
+    match f.trigger {
+        Trigger::Queue(_) => {
+            // A message is sent, received and deleted; the pollers long-poll all month besides.
+            let requests = events * 3.0 + measured::IDLE_POLLS_PER_QUEUE;
+            lines.push(line(
+                owner,
+                &format!("{}: SQS requests", f.name),
+                requests,
+                "requests",
+                requests * p.sqs_request,
+            ));
+        }
+        Trigger::Schedule(_) => {
+            lines.push(line(
+                owner,
+                &format!("{}: scheduler invocations", f.name),
+                events,
+                "invocations",
+                events * p.scheduler_invocation,
+            ));
+        }
+        Trigger::ObjectsCreated { .. } | Trigger::Http | Trigger::Authorizer => {}
+    }
+    if f.acts_as_service() {
+        let hours = if events > 0.0 { 30.0 * 24.0 } else { 0.0 };
+        let signs = (hours * measured::TOKENS_PER_HOUR).min(events.max(1.0));
+        lines.push(line(
+            owner,
+            &format!("{}: service token signatures (KMS)", f.name),
+            signs,
+            "requests",
+            signs * p.kms_asymmetric_request,
+        ));
     }
 }
 
@@ -152,13 +243,27 @@ pub fn estimate(env: Env, profile: &Profile, doc: &serde_json::Value, p: &Prices
     let retention_months = f64::from(s.log_retention_days) / 30.0;
     let gb = |bytes: f64| bytes / 1e9;
     let mut total_requests = 0.0;
+    let mut total_events = 0.0;
     for module in route_registry::MODULES {
         let requests = profile.requests_per_module.get(module.name).copied().unwrap_or(0.0);
         total_requests += requests;
-        let per_function = requests / module.functions.len() as f64;
+        let http = module.functions.iter().filter(|f| f.trigger == Trigger::Http).count().max(1);
+        let per_http_function = requests / http as f64;
+        let mut module_events = 0.0;
         for f in module.functions {
             let memory_gb = f64::from(s.lambda_memory_mb.unwrap_or(f.memory_mb)) / 1024.0;
-            let billed_s = (profile.warm_ms + profile.cold_share * measured::COLD_EXTRA_MS) / 1000.0;
+            let (per_function, event_ms) = match f.trigger {
+                Trigger::Http | Trigger::Authorizer => (per_http_function, profile.warm_ms),
+                Trigger::Schedule(sch) => (runs_per_month(sch.expression), measured::EVENT_MS),
+                Trigger::Queue(_) | Trigger::ObjectsCreated { .. } => {
+                    (profile.events_per_function.get(f.binary).copied().unwrap_or(0.0), measured::EVENT_MS)
+                }
+            };
+            if !f.trigger.is_synchronous() {
+                module_events += per_function;
+                worker_lines(&mut lines, module.name, f, per_function, p);
+            }
+            let billed_s = (event_ms + profile.cold_share * measured::COLD_EXTRA_MS) / 1000.0;
             let gb_s = per_function * memory_gb * billed_s;
             lines.push(line(
                 module.name,
@@ -175,7 +280,8 @@ pub fn estimate(env: Env, profile: &Profile, doc: &serde_json::Value, p: &Prices
                 gb_s * p.lambda_gb_second_arm64,
             ));
         }
-        let log_bytes = requests * measured::FUNCTION_LOG_BYTES;
+        total_events += module_events;
+        let log_bytes = (requests + module_events) * measured::FUNCTION_LOG_BYTES;
         lines.push(line(module.name, "log ingestion", gb(log_bytes), "GB", gb(log_bytes) * p.logs_ingest_gb));
         let stored = gb(log_bytes) * retention_months;
         lines.push(line(
@@ -185,13 +291,22 @@ pub fn estimate(env: Env, profile: &Profile, doc: &serde_json::Value, p: &Prices
             "GB-month",
             stored * p.logs_store_gb_month,
         ));
-        // EMF: every metric once per dimension set and function (the sets name no route).
-        let metrics = (module.functions.len()
-            * route_registry::telemetry::DIMENSION_SETS.len()
-            * route_registry::telemetry::METRICS.len()) as f64;
+        // EMF: every metric once per dimension set and function (the sets name no route); request lines for
+        // functions that answer requests, event lines for the others.
+        let metrics: f64 = module
+            .functions
+            .iter()
+            .map(|f| {
+                let per_line = match f.trigger.is_synchronous() {
+                    true => route_registry::telemetry::METRICS.len(),
+                    false => route_registry::telemetry::EVENT_METRICS.len(),
+                };
+                (per_line * route_registry::telemetry::DIMENSION_SETS.len()) as f64
+            })
+            .sum();
         lines.push(line(
             module.name,
-            "custom metrics (request lines)",
+            "custom metrics (request and event lines)",
             metrics,
             "metrics",
             metrics * p.custom_metric_month,
@@ -256,13 +371,21 @@ pub fn estimate(env: Env, profile: &Profile, doc: &serde_json::Value, p: &Prices
         cold_starts * 1.2 * p.secret_api_call,
     ));
     let keys = count("aws_kms_key");
-    lines.push(line("platform", "KMS keys", keys, "keys", keys * p.kms_key_month));
     lines.push(line(
         "platform",
-        "KMS requests (secret reads, log encryption)",
-        cold_starts * 1.2 + total_requests * 0.01,
+        "KMS keys (the platform's and each service identity's)",
+        keys,
+        "keys",
+        keys * p.kms_key_month,
+    ));
+    // Symmetric requests: secret reads, log encryption, and the queues' data keys (reused 5 minutes).
+    let symmetric = cold_starts * 1.2 + total_requests * 0.01 + total_events * 0.01;
+    lines.push(line(
+        "platform",
+        "KMS requests (secret reads, log and queue encryption)",
+        symmetric,
         "requests",
-        (cold_starts * 1.2 + total_requests * 0.01) * p.kms_request,
+        symmetric * p.kms_request,
     ));
     lines.push(line(
         "platform",
@@ -309,25 +432,42 @@ mod tests {
         profile.users = 0.0;
         profile.documents_gb = 0.0;
         profile.supabase_pro = false;
+        for v in profile.events_per_function.values_mut() {
+            *v = 0.0;
+        }
         let e = estimate(Env::Dev, &profile, &doc, &PRICES);
         let usd = |item: &str| e.lines.iter().filter(|l| l.item.contains(item)).map(|l| l.usd).sum::<f64>();
+        let http: Vec<&str> = module.functions.iter().filter(|f| f.trigger == Trigger::Http).map(|f| f.name).collect();
+        let http_usd = |item: &str| {
+            e.lines
+                .iter()
+                .filter(|l| l.item.contains(item) && http.iter().any(|f| l.item.starts_with(&format!("{f}:"))))
+                .map(|l| l.usd)
+                .sum::<f64>()
+        };
 
-        let functions = module.functions.len() as f64;
-        // Requests: $0.20 per million, split over the functions, total $0.20.
-        assert!((usd("Lambda requests") - 0.20).abs() < 1e-9);
+        let functions = http.len() as f64;
+        // Requests: $0.20 per million, split over the HTTP functions, total $0.20.
+        assert!((http_usd("Lambda requests") - 0.20).abs() < 1e-9);
         // Duration: 1e6 × 0.25 GB × 0.010 s = 2,500 GB-s × $0.0000133334 = $0.0333335.
         assert!(module.functions.iter().all(|f| f.memory_mb == 256), "the hand computation assumes 256 MB");
         let expected = 1_000_000.0 / functions * functions * 0.25 * 0.010 * 0.000_013_333_4;
-        assert!((usd("Lambda duration") - expected).abs() < 1e-9, "{} vs {expected}", usd("Lambda duration"));
+        assert!((http_usd("Lambda duration") - expected).abs() < 1e-9, "{} vs {expected}", http_usd("Lambda duration"));
         assert!((expected - 0.033_333_5).abs() < 1e-9);
+        // The reconciliation every 15 minutes: 2,880 runs a month, each a Lambda request and a scheduler invocation.
+        assert_eq!(runs_per_month("rate(15 minutes)"), 2880.0);
+        assert!((usd("okta-reconcile: Lambda requests") - 2880.0 * 0.20 / 1e6).abs() < 1e-12);
+        assert!((usd("okta-reconcile: scheduler invocations") - 2880.0 / 1e6).abs() < 1e-12);
+        // An idle queue still costs its pollers' long polls: 648,000 requests, $0.26.
+        assert!((usd("invitation-import: SQS requests") - 648_000.0 * 0.40 / 1e6).abs() < 1e-9);
         // HTTP API: $1.00 per million.
         assert!((usd("HTTP API requests") - 1.0).abs() < 1e-9);
         // Alarms: one single-metric alarm and one reading two metrics: 3 × $0.10.
         assert!((usd("alarms") - 0.30).abs() < 1e-9);
         assert!((usd("secrets") - 0.40).abs() < 1e-9 && (usd("KMS keys") - 1.0).abs() < 1e-9);
         assert!((usd("dashboards") - 3.0).abs() < 1e-9);
-        // Logs: 1e6 × 1,000 B = 1 GB ingested at $0.50.
-        assert!((usd("log ingestion") - 0.50 - 0.55 * 0.5).abs() < 1e-9, "function and access logs");
+        // Logs: 1e6 requests and 2,880 scheduled runs × 1,000 B = 1.00288 GB ingested at $0.50, and the access log.
+        assert!((usd("log ingestion") - 1.002_88 * 0.50 - 0.55 * 0.5).abs() < 1e-9, "function and access logs");
         // No users, no authorizer invocations.
         assert_eq!(usd("authorizer"), 0.0);
         assert!((e.total - e.per_owner.values().sum::<f64>()).abs() < 1e-9);
