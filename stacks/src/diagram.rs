@@ -1,6 +1,8 @@
 //! A Mermaid picture of an environment (the seed document's own diagram language), drawn from the synthesized
-//! `*.tf.json` itself: the API and its authorizer, every module with its functions and the routes each serves,
-//! what each function reads (secrets, the database, Okta, documents), the key, the alarms and who they reach.
+//! `*.tf.json` itself: the API and its authorizer, every module with its functions and what starts each (the routes
+//! it serves, its queue and who sends to it, its schedule, the documents that start it), what each function reads
+//! (secrets, the database as the caller or as the module's service principal, Okta, documents), the keys, the alarms
+//! and who they reach.
 //! Because it reads what synth emitted, it cannot show something the stack does not deploy; a golden test keeps the
 //! committed copy (`build/<env>/diagram.md`) true.
 
@@ -77,7 +79,9 @@ pub fn markdown(env: &str, doc: &Value) -> String {
         for (name, f) in functions {
             let mut keys = routes.get(*name).cloned().unwrap_or_default();
             keys.sort();
-            let _ = writeln!(m, "  api -->|\"{}\"| {name}", keys.join("<br/>"));
+            if !keys.is_empty() {
+                let _ = writeln!(m, "  api -->|\"{}\"| {name}", keys.join("<br/>"));
+            }
             let vars = &f["environment"]["variables"];
             if vars.get("SUPABASE_URL").is_some() {
                 uses_db.push(*name);
@@ -90,9 +94,71 @@ pub fn markdown(env: &str, doc: &Value) -> String {
             }
         }
     }
+    // Queues: who sends to each, and the function it feeds in batches.
+    for (name, queue) in resources(doc, "aws_sqs_queue").into_iter().filter(|(n, _)| !n.ends_with("_dlq")) {
+        let _ = writeln!(
+            m,
+            "  q_{name}[[\"SQS {}<br/>dead letters after {}\"]]",
+            queue["name"].as_str().unwrap_or(name),
+            queue["redrive_policy"]
+                .as_str()
+                .and_then(|r| serde_json::from_str::<Value>(r).ok())
+                .map(|r| r["maxReceiveCount"].to_string())
+                .unwrap_or_default()
+        );
+        for (producer, f) in resources(doc, "aws_lambda_function") {
+            let sends = f["environment"]["variables"]
+                .as_object()
+                .is_some_and(|v| v.values().any(|x| x.as_str() == Some(&format!("${{aws_sqs_queue.{name}.url}}"))));
+            if sends {
+                let _ = writeln!(m, "  {producer} -->|SendMessage| q_{name}");
+            }
+        }
+    }
+    for (_, mapping) in resources(doc, "aws_lambda_event_source_mapping") {
+        if let (Some(queue), Some(function)) =
+            (referenced(&mapping["event_source_arn"]), referenced(&mapping["function_name"]))
+        {
+            let _ = writeln!(m, "  q_{queue} -->|batches of {}| {function}", mapping["batch_size"]);
+        }
+    }
+    // Schedules.
+    for (name, schedule) in resources(doc, "aws_scheduler_schedule") {
+        let target = if schedule["target"].is_array() { &schedule["target"][0] } else { &schedule["target"] };
+        if let Some(function) = referenced(&target["arn"]) {
+            let _ = writeln!(
+                m,
+                "  s_{name}([\"⏰ {} {}\"]) -->|its own role| {function}",
+                schedule["schedule_expression"].as_str().unwrap_or_default(),
+                schedule["schedule_expression_timezone"].as_str().unwrap_or_default()
+            );
+        }
+    }
+    // Documents created.
+    for (_, notification) in resources(doc, "aws_s3_bucket_notification") {
+        for subscription in notification["lambda_function"].as_array().into_iter().flatten() {
+            if let Some(function) = referenced(&subscription["lambda_function_arn"]) {
+                let _ = writeln!(
+                    m,
+                    "  documents -->|\"created under {}\"| {function}",
+                    subscription["filter_prefix"].as_str().unwrap_or_default()
+                );
+            }
+        }
+    }
     let _ = writeln!(m, "  db[(\"Supabase Postgres<br/>PostgREST, Row-Level Security\")]");
+    let functions = resources(doc, "aws_lambda_function");
     for f in &uses_db {
-        let _ = writeln!(m, "  {f} -->|as the caller| db");
+        let service = functions
+            .iter()
+            .find(|(n, _)| n == f)
+            .is_some_and(|(_, v)| v["environment"]["variables"].get("SERVICE_KEY_ID").is_some());
+        if service {
+            let _ = writeln!(m, "  {f} -->|as its module's service principal| db");
+            let _ = writeln!(m, "  {f} -.->|client credentials, assertion signed by its module's key| idp");
+        } else {
+            let _ = writeln!(m, "  {f} -->|as the caller| db");
+        }
     }
     for f in &uses_okta {
         let _ = writeln!(m, "  {f} -->|Users API| idp");
@@ -105,7 +171,7 @@ pub fn markdown(env: &str, doc: &Value) -> String {
         let _ = writeln!(m, "  secret_{name}[/\"secret {}\"/]", s["name"].as_str().unwrap_or(name));
         let _ = writeln!(m, "  secret_{name} -.- key");
     }
-    if let Some((_, key)) = resources(doc, "aws_kms_key").first() {
+    if let Some((_, key)) = resources(doc, "aws_kms_key").into_iter().find(|(n, _)| *n == "platform") {
         let _ = writeln!(
             m,
             "  key{{{{\"KMS key<br/>rotation {}\"}}}}",
@@ -135,9 +201,11 @@ pub fn markdown(env: &str, doc: &Value) -> String {
     let routes_total: usize = routes.values().map(Vec::len).sum();
     let _ = writeln!(
         m,
-        "\n{} modules, {} functions and the authorizer, {routes_total} routes, {alarms} alarms.",
+        "\n{} modules, {} functions and the authorizer, {routes_total} routes, {} queues, {} schedules, {alarms} alarms.",
         modules.len(),
-        modules.values().map(Vec::len).sum::<usize>()
+        modules.values().map(Vec::len).sum::<usize>(),
+        resources(doc, "aws_lambda_event_source_mapping").len(),
+        resources(doc, "aws_scheduler_schedule").len()
     );
     m
 }

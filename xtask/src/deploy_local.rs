@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use route_registry::Function;
+use route_registry::{Function, Trigger};
 use serde_json::Value;
 use stacks::{names, Env, Target};
 
@@ -362,17 +362,63 @@ fn verify(dir: &Path) -> Result<()> {
             .into_iter()
             .filter(|a| a["name"].as_str().is_some_and(|n| n.starts_with(&format!("{local}_"))))
             .count();
-        // The 5xx-rate alarm reads request lines, which the authorizer does not write.
-        let expected = if function == route_registry::AUTHORIZER { 3 } else { 4 };
+        // Crashes, duration and throttles for all; the 5xx rate of request lines for HTTP functions (the authorizer
+        // writes none); dead letters and the oldest message's age for queue-fed ones; dead letters for the
+        // asynchronous ones.
+        let expected = 3 + match function.trigger {
+            Trigger::Http => 1,
+            Trigger::Authorizer => 0,
+            Trigger::Queue(_) => 2,
+            Trigger::Schedule(_) | Trigger::ObjectsCreated { .. } => 1,
+        };
         if alarms != expected {
             problems.push(format!("{address}: {alarms} alarms instead of {expected}"));
         }
+        // Its trigger's wiring.
+        match function.trigger {
+            Trigger::Queue(q) => {
+                let queue = by_name("aws_sqs_queue", &names::queue_local(&function))?;
+                let dlq = by_name("aws_sqs_queue", &names::dlq_local(&function))?;
+                let mapping = by_name("aws_lambda_event_source_mapping", &local)?;
+                if mapping["event_source_arn"] != queue["arn"] || mapping["function_name"] != f["arn"] {
+                    problems.push(format!("{address}: not fed from its own queue"));
+                }
+                if queue["visibility_timeout_seconds"] != q.visibility_timeout_s || queue["kms_master_key_id"].is_null()
+                {
+                    problems.push(format!("{address}: its queue is not as the catalog says, or not encrypted"));
+                }
+                let redrive: Value =
+                    queue["redrive_policy"].as_str().and_then(|r| serde_json::from_str(r).ok()).unwrap_or_default();
+                if redrive["deadLetterTargetArn"] != dlq["arn"] || redrive["maxReceiveCount"] != q.max_receives {
+                    problems.push(format!(
+                        "{address}: its queue does not redrive to its dead-letter queue after {}",
+                        q.max_receives
+                    ));
+                }
+            }
+            Trigger::Schedule(s) => {
+                let schedule = by_name("aws_scheduler_schedule", &local)?;
+                let role = by_name("aws_iam_role", &names::scheduler_role_local(&function))?;
+                let target = &schedule["target"][0];
+                if target["arn"] != f["arn"] || target["role_arn"] != role["arn"] {
+                    problems.push(format!("{address}: its schedule does not invoke it through its own role"));
+                }
+                if schedule["schedule_expression_timezone"] != s.time_zone {
+                    problems.push(format!("{address}: its schedule is not in {}", s.time_zone));
+                }
+            }
+            _ => {}
+        }
     }
     let execution_arn = api["execution_arn"].as_str().unwrap_or_default();
+    let bucket = by_name("aws_s3_bucket", names::DOCUMENTS)?;
     for p in of("aws_lambda_permission") {
-        if !p["values"]["source_arn"].as_str().is_some_and(|s| s.starts_with(&format!("{execution_arn}/"))) {
+        let v = &p["values"];
+        let under_api = v["source_arn"].as_str().is_some_and(|s| s.starts_with(&format!("{execution_arn}/")));
+        let from_bucket = v["principal"] == "s3.amazonaws.com" && v["source_arn"] == bucket["arn"];
+        if !under_api && !from_bucket {
             problems.push(format!(
-                "aws_lambda_permission.{}: source_arn not under this API",
+                "aws_lambda_permission.{}: source_arn neither under this API nor the documents bucket",
                 p["name"].as_str().unwrap_or_default()
             ));
         }
@@ -381,10 +427,12 @@ fn verify(dir: &Path) -> Result<()> {
         bail!("the emulator's resources differ from what the stacks promise:\n{}", problems.join("\n"));
     }
     println!(
-        "    {} resources: {} routes (CUSTOM, right integrations), {} functions with their roles, log groups and alarms, {} permissions under the API",
+        "    {} resources: {} routes (CUSTOM, right integrations), {} functions with their roles, log groups and alarms, {} queues with their mappings, {} schedules through their own roles, {} permissions under the API or the bucket",
         resources.iter().filter(|r| r["mode"] == "managed").count(),
         routes.len(),
         route_registry::all_functions().count(),
+        of("aws_lambda_event_source_mapping").len(),
+        of("aws_scheduler_schedule").len(),
         of("aws_lambda_permission").len()
     );
     Ok(())
