@@ -92,10 +92,10 @@ pub mod measured {
     pub const FUNCTION_LOG_BYTES: f64 = 1000.0;
     /// Bytes of the API's access-log line per request.
     pub const ACCESS_LOG_BYTES: f64 = 550.0;
-    /// An event's billed duration at 256 MB for a function without a caller: one or two database calls of a few
-    /// milliseconds each plus the work (200 import lines in one database function: BENCHMARKS.md, "Queues", rounded
-    /// up).
-    pub const EVENT_MS: f64 = 250.0;
+    /// An event's billed duration at 256 MB for a function without a caller: its database work (200 import lines
+    /// took 34 ms a message through the local worker, BENCHMARKS.md, "Queues"), rounded up for an in-region round
+    /// trip.
+    pub const EVENT_MS: f64 = 50.0;
     /// Service tokens a worker's execution environment requests an hour (a token lives an hour and is renewed a
     /// minute early; one per cold start besides): one `Sign` each.
     pub const TOKENS_PER_HOUR: f64 = 1.0;

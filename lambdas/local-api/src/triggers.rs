@@ -172,93 +172,111 @@ pub fn rate(expression: &str) -> Option<Duration> {
     Some(Duration::from_secs(n * seconds))
 }
 
-/// What Lambda's event source mapping does for one queue: receive a batch, hand it over, delete what succeeded.
+/// What Lambda's event source mapping does for one queue, round after round.
 async fn poll(app: &App, f: &'static Function) {
-    let (Some(triggers), Trigger::Queue(q)) = (app.triggers.as_ref(), f.trigger) else { return };
-    let Some(url) = triggers.queue_url(f).map(str::to_owned) else { return };
-    let Some(Handler::Queue(on)) = all_modules::registration(*f).map(|r| r.handler) else { return };
-    let Some(container) = app.container(*f) else { return };
-    let aws = Aws::new(app.http.clone(), triggers.aws.clone());
-    let far = || Instant::now() + Duration::from_secs(30);
+    let Trigger::Queue(q) = f.trigger else { return };
     loop {
-        let received = aws
-            .call(
-                Service::Sqs,
-                "ReceiveMessage",
-                &json!({
-                    "QueueUrl": url,
-                    "MaxNumberOfMessages": q.batch_size,
-                    "WaitTimeSeconds": 1,
-                    "MessageSystemAttributeNames": ["All"],
-                }),
-                Duration::from_secs(5),
-                far(),
-            )
-            .await;
-        let messages = match received {
-            Ok(answer) => answer["Messages"].as_array().cloned().unwrap_or_default(),
-            Err(e) => {
-                tracing::warn!(queue = url, error = e.log_detail(), "cannot receive; retrying in a second");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        if messages.is_empty() {
-            continue;
-        }
-        let records: Vec<Value> = messages
-            .iter()
-            .map(|m| {
-                json!({
-                    "messageId": m["MessageId"],
-                    "receiptHandle": m["ReceiptHandle"],
-                    "body": m["Body"],
-                    "attributes": m["Attributes"],
-                    "messageAttributes": {},
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": format!("arn:aws:sqs:{}:000000000000:{}", triggers.aws.region, queue_name(f)),
-                    "awsRegion": triggers.aws.region,
-                })
-            })
-            .collect();
-        let event: SqsEvent = match serde_json::from_value(json!({"Records": records})) {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::error!(error = %e, "an SQS batch the event type does not read");
-                continue;
-            }
-        };
-        let deadline = timeouts::deadline(Instant::now(), f.timeout_s);
-        let answer = work::queue_batch(on, container, event, deadline).await;
-        let failed: Vec<String> = answer.batch_item_failures.iter().map(|b| b.item_identifier.clone()).collect();
-        let done: Vec<Value> = messages
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| !failed.iter().any(|id| Some(id.as_str()) == m["MessageId"].as_str()))
-            .map(|(i, m)| json!({"Id": i.to_string(), "ReceiptHandle": m["ReceiptHandle"]}))
-            .collect();
-        if !done.is_empty() {
-            let deleted = aws
-                .call(
-                    Service::Sqs,
-                    "DeleteMessageBatch",
-                    &json!({"QueueUrl": url, "Entries": done}),
-                    timeouts::QUEUE_REQUEST,
-                    far(),
-                )
-                .await;
-            if let Err(e) = deleted {
-                tracing::warn!(
-                    queue = url,
-                    error = e.log_detail(),
-                    "handled messages could not be deleted (they come back)"
-                );
-            }
+        if let Err(e) = app.poll_once(f, q.batch_size, 1).await {
+            tracing::warn!(function = f.binary, error = e, "cannot receive; retrying in a second");
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
 }
 
+/// One round: receive up to `batch_size` messages (waiting up to `wait_s` for one), hand them to the function as one
+/// `SqsEvent`, delete the ones it handled; the messages received and the ones that failed.
+#[allow(clippy::too_many_arguments, reason = "one round's inputs, each named at its one call")]
+async fn poll_round(
+    aws: &Aws,
+    region: &str,
+    url: &str,
+    f: &Function,
+    on: &module_runtime::OnMessage,
+    container: &module_runtime::Container,
+    batch_size: u32,
+    wait_s: u32,
+) -> Result<(usize, usize), String> {
+    let far = || Instant::now() + Duration::from_secs(30);
+    let received = aws
+        .call(
+            Service::Sqs,
+            "ReceiveMessage",
+            &json!({
+                "QueueUrl": url,
+                "MaxNumberOfMessages": batch_size,
+                "WaitTimeSeconds": wait_s,
+                "MessageSystemAttributeNames": ["All"],
+            }),
+            Duration::from_secs(u64::from(wait_s) + 4),
+            far(),
+        )
+        .await
+        .map_err(|e| e.log_detail())?;
+    let messages = received["Messages"].as_array().cloned().unwrap_or_default();
+    if messages.is_empty() {
+        return Ok((0, 0));
+    }
+    let records: Vec<Value> = messages
+        .iter()
+        .map(|m| {
+            json!({
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m["Attributes"],
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": format!("arn:aws:sqs:{region}:000000000000:{}", queue_name(f)),
+                "awsRegion": region,
+            })
+        })
+        .collect();
+    let event: SqsEvent = serde_json::from_value(json!({"Records": records}))
+        .map_err(|e| format!("an SQS batch the event type does not read: {e}"))?;
+    let deadline = timeouts::deadline(Instant::now(), f.timeout_s);
+    let answer = work::queue_batch(on, container, event, deadline).await;
+    let failed: Vec<String> = answer.batch_item_failures.iter().map(|b| b.item_identifier.clone()).collect();
+    let done: Vec<Value> = messages
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| !failed.iter().any(|id| Some(id.as_str()) == m["MessageId"].as_str()))
+        .map(|(i, m)| json!({"Id": i.to_string(), "ReceiptHandle": m["ReceiptHandle"]}))
+        .collect();
+    if !done.is_empty() {
+        let deleted = aws
+            .call(
+                Service::Sqs,
+                "DeleteMessageBatch",
+                &json!({"QueueUrl": url, "Entries": done}),
+                timeouts::QUEUE_REQUEST,
+                far(),
+            )
+            .await;
+        if let Err(e) = deleted {
+            tracing::warn!(
+                queue = url,
+                error = e.log_detail(),
+                "handled messages could not be deleted (they come back)"
+            );
+        }
+    }
+    Ok((messages.len(), failed.len()))
+}
+
 impl App {
+    /// One round of a queue's event source mapping (see [`poll_round`]), with this batch size (the benchmark varies
+    /// it; the pollers use the catalog's).
+    pub async fn poll_once(&self, f: &Function, batch_size: u32, wait_s: u32) -> Result<(usize, usize), String> {
+        let Some(triggers) = self.triggers.as_ref() else { return Err("no local triggers".into()) };
+        let url = triggers.queue_url(f).ok_or_else(|| format!("{} has no queue", f.binary))?.to_owned();
+        let Some(Handler::Queue(on)) = all_modules::registration(*f).map(|r| r.handler) else {
+            return Err(format!("{} has no queue handler registered", f.binary));
+        };
+        let container = self.container(*f).ok_or_else(|| format!("{} has no container", f.binary))?;
+        let aws = Aws::new(self.http.clone(), triggers.aws.clone());
+        poll_round(&aws, &triggers.aws.region, &url, f, on, container, batch_size, wait_s).await
+    }
+
     /// Runs a scheduled function now, as EventBridge Scheduler would (its event, the catalog's retries, then its
     /// dead-letter queue).
     pub async fn run_schedule(&self, binary: &str) -> Result<(), String> {

@@ -100,6 +100,12 @@ struct State {
     /// Lifetime of the access tokens it issues.
     token_ttl_s: Option<i64>,
     tokens_issued: usize,
+    /// The base URL clients reach it by, when not its own (behind a TLS proxy): assertions name this audience.
+    public_base: Option<String>,
+    /// Answer a client with the token it got before while that is valid (the cold-start benchmark replays the
+    /// database's answers, which are keyed by the token); Okta issues a new one per request.
+    reuse_tokens: bool,
+    issued: Vec<(String, String, i64)>,
     /// The offset of the next page of the search just answered (for its `Link` header).
     next_link: Option<usize>,
 }
@@ -225,6 +231,20 @@ impl OktaStandin {
     /// The token endpoint of the local authorization server (`default`).
     pub fn token_url(&self) -> String {
         format!("{}/oauth2/default/v1/token", self.base_url)
+    }
+
+    /// The base URL clients reach it by (a TLS proxy in front of it): client assertions must name this audience.
+    pub fn set_public_url(&self, base: &str) {
+        if let Ok(mut s) = self.state.lock() {
+            s.public_base = Some(base.trim_end_matches('/').to_owned());
+        }
+    }
+
+    /// Give a client the token it got before, while valid (for the cold-start benchmark; Okta issues a new one).
+    pub fn reuse_tokens(&self, reuse: bool) {
+        if let Ok(mut s) = self.state.lock() {
+            s.reuse_tokens = reuse;
+        }
     }
 
     /// From now on, issue access tokens valid this long.
@@ -375,7 +395,8 @@ async fn serve(state: &Mutex<State>, token: &str, base: &str, req: Request<Incom
                 tokio::time::sleep(delay).await;
             }
             if token_endpoint {
-                let (status, answer) = oauth::token(state, &format!("{base}{path}"), form, body.as_ref());
+                let public = state.lock().ok().and_then(|s| s.public_base.clone()).unwrap_or_else(|| base.to_owned());
+                let (status, answer) = oauth::token(state, &format!("{public}{path}"), form, body.as_ref());
                 (status, Some(answer), None, false)
             } else {
                 let (status, answer) = match authorization.as_deref().and_then(|a| a.strip_prefix("SSWS ")) {
@@ -865,7 +886,19 @@ mod oauth {
             );
         }
         let ttl = s.token_ttl_s.unwrap_or(3600);
+        if s.reuse_tokens {
+            let kept = s.issued.iter().find(|(c, _, until)| *c == client_id && *until > now + 60).cloned();
+            if let Some((_, token, until)) = kept {
+                return (
+                    200,
+                    json!({"token_type": "Bearer", "expires_in": until - now, "access_token": token, "scope": requested.join(" ")}),
+                );
+            }
+        }
         let token = dev_issuer::service_token(&client_id, &requested, ttl);
+        if let Ok(t) = &token {
+            s.issued.push((client_id.clone(), t.clone(), now + ttl));
+        }
         let Ok(token) = token else { return refuse(500, "server_error", "the development issuer could not sign") };
         s.tokens_issued += 1;
         (200, json!({"token_type": "Bearer", "expires_in": ttl, "access_token": token, "scope": requested.join(" ")}))

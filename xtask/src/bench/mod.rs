@@ -15,7 +15,10 @@
 //! - `rls`: `GET /organizations` for a user in one organization with 100, then 100,000 organizations of others;
 //! - `faults`: a bounded load through the local API while PostgREST is paused and resumed;
 //! - `dsl`: the generated provider types against the hand-written DSL before them, side by side in one run (clean
-//!   build, edit→synth, synth), and what generating every type costs.
+//!   build, edit→synth, synth), and what generating every type costs;
+//! - `queue`: a queue-fed function's per-message overhead, one worker's messages per second at batch sizes 1 and 10,
+//!   and the service token cold against cached (`lambdas/local-api/benches/queue.rs`, with PostgreSQL and PostgREST
+//!   started here).
 
 mod cold_start;
 mod dsl;
@@ -77,6 +80,8 @@ enum What {
     Faults,
     /// The typed provider against the hand-written DSL: clean build, edit→synth, synth, generation (--runs rounds).
     Dsl,
+    /// Queues: per-message overhead, one worker's messages per second at batch sizes 1 and 10, the service token.
+    Queue,
 }
 
 pub fn run(args: &Args) -> Result<()> {
@@ -93,5 +98,19 @@ pub fn run(args: &Args) -> Result<()> {
         What::Rls => rls::run(),
         What::Dsl => dsl::run(&args.before, args.runs, args.all_types),
         What::Faults => crate::faults::run_matrix().and_then(|()| crate::faults::run_load()),
+        What::Queue => queue(),
     }
+}
+
+/// `cargo bench -p local-api --bench queue` with the services it needs.
+fn queue() -> Result<()> {
+    let services = crate::services::Stack::start()?;
+    crate::util::step("cargo bench -p local-api --bench queue (release build, then the figures)", || {
+        let mut cmd = crate::util::cargo();
+        cmd.current_dir(crate::workspace_root()).args(["bench", "--quiet", "-p", "local-api", "--bench", "queue"]);
+        for (k, v) in services.test_env() {
+            cmd.env(k, v);
+        }
+        crate::util::exec(&mut cmd)
+    })
 }

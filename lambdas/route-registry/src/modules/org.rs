@@ -81,9 +81,9 @@ pub const MEMBERS: Function = Function {
     trigger: Trigger::Http,
 };
 
-/// Lines of an import per queue message: a message is one call of the database function that handles them (about
-/// 0.1–0.3 s for 200 lines, BENCHMARKS.md, "Queues"), well inside [`WORKER_TIMEOUT_S`], and a 10,000-address import
-/// is 50 messages.
+/// Lines of an import per queue message: a message is one call of the database function that handles them (34 ms
+/// for 200 lines through the local worker and PostgREST, BENCHMARKS.md, "Queues"), far inside [`WORKER_TIMEOUT_S`],
+/// and a 10,000-address import is 50 messages.
 pub const IMPORT_LINES_PER_MESSAGE: usize = 200;
 
 /// The workers' timeout: a message's work takes well under a second, and what is left covers a database that is
