@@ -46,9 +46,11 @@ pub fn emulated_services(endpoint: &str) -> Endpoints {
         .lambda(endpoint)
         .logs(endpoint)
         .s3(endpoint)
+        .scheduler(endpoint)
         .secretsmanager(endpoint)
         .signer(endpoint)
         .sns(endpoint)
+        .sqs(endpoint)
         .sts(endpoint)
 }
 

@@ -470,6 +470,18 @@ fn emulator_targets_have_endpoints_and_their_state() {
         );
     }
     assert!(d["resource"]["aws_lambda_function"]["org_orgs"].get("code_signing_config_arn").is_none());
+    // Every service the emulator stack calls has its endpoint (a missing one reaches for AWS itself).
+    let endpoints = d["provider"]["aws"]["endpoints"][0].as_object().unwrap();
+    for ty in d["resource"].as_object().unwrap().keys() {
+        let service = match ty.trim_start_matches("aws_") {
+            t if t.starts_with("cloudwatch_log") => "logs",
+            t if t.starts_with("cloudwatch") => "cloudwatch",
+            t if t.starts_with("lambda") => "lambda",
+            t if t.starts_with("s3") => "s3",
+            t => t.split('_').next().unwrap(),
+        };
+        assert!(endpoints.contains_key(service), "{ty}: no emulator endpoint for {service}");
+    }
     let s3 = synth(Env::Dev, &Target::Emulator { endpoint: endpoint.clone(), state: EmulatorState::S3 }).unwrap();
     let d: Value = serde_json::from_str(&s3.text).unwrap();
     assert_eq!(d["terraform"]["backend"]["s3"]["endpoints"]["s3"], endpoint);
