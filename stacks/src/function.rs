@@ -133,7 +133,8 @@ pub fn add(
     if let Some(config) = &platform.code_signing {
         lambda = lambda.code_signing_config_arn(config.clone());
     }
-    if let Some(dlq) = wiring.dlq {
+    // The emulator does not keep a function's dead-letter config, so the plan after apply would always add it.
+    if let Some(dlq) = wiring.dlq.filter(|_| !platform.emulator) {
         lambda = lambda.dead_letter_config(DeadLetterConfig::new(dlq.arn()));
     }
     let lambda = stack.add(lambda)?;

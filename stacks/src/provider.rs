@@ -56,6 +56,14 @@ pub fn emulated_services(endpoint: &str) -> Endpoints {
 
 /// Resource types left out of emulator stacks, with the reason; the deploy rehearsal reports them as not rehearsed.
 pub const EMULATOR_OMITS: &[(&str, &str)] = &[
+    (
+        "the dead-letter queues' redrive_allow_policy (only their own queue may redrive into them)",
+        "moto 5.2.1 does not keep RedriveAllowPolicy, so the provider waits for it until it times out",
+    ),
+    (
+        "the functions' dead_letter_config (asynchronous invocations that fail go to the function's dead-letter queue)",
+        "moto 5.2.1 does not keep a function's DeadLetterConfig, so every plan after apply would add it again",
+    ),
     ("aws_cloudwatch_query_definition", "moto 5.2.1 does not implement logs:PutQueryDefinition"),
     (
         "aws_lambda_code_signing_config and aws_signer_signing_profile (and the functions' code_signing_config_arn)",
