@@ -24,6 +24,10 @@ pub struct Lifecycle {
     /// Refuse any plan that would destroy the resource (data that must outlive a mistaken `destroy`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub prevent_destroy: bool,
+    /// Arguments whose drift the plan ignores (names of the resource's own arguments; `terraform validate` refuses
+    /// another). For what a remote system rewrites and nothing here controls.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ignore_changes: Vec<&'static str>,
 }
 
 /// A custom condition: plan fails with `error_message` when `condition` is false.
