@@ -1,7 +1,8 @@
 //! The documents bucket (private, versioned, encrypted with the environment's key, TLS only, owner-enforced, old
-//! versions and broken uploads expire, access-logged) and the bucket its server access logs go to; and the
+//! versions and broken uploads expire, access-logged, pre-signed form uploads from the API's origins) and the bucket its server access logs go to; and the
 //! hardening every bucket of the platform gets ([`harden`], which the bootstrap's state bucket uses too).
 
+use infra_dsl::aws::s3_bucket_cors_configuration::CorsRule;
 use infra_dsl::aws::s3_bucket_lifecycle_configuration::{
     AbortIncompleteMultipartUpload, Expiration, Filter, NoncurrentVersionExpiration, Rule as LifecycleRule,
 };
@@ -11,8 +12,9 @@ use infra_dsl::aws::s3_bucket_server_side_encryption_configuration::{
 };
 use infra_dsl::aws::s3_bucket_versioning::VersioningConfiguration;
 use infra_dsl::aws::{
-    KmsKey, S3Bucket, S3BucketLifecycleConfiguration, S3BucketLogging, S3BucketOwnershipControls, S3BucketPolicy,
-    S3BucketPublicAccessBlock, S3BucketServerSideEncryptionConfiguration, S3BucketVersioning,
+    KmsKey, S3Bucket, S3BucketCorsConfiguration, S3BucketLifecycleConfiguration, S3BucketLogging,
+    S3BucketOwnershipControls, S3BucketPolicy, S3BucketPublicAccessBlock, S3BucketServerSideEncryptionConfiguration,
+    S3BucketVersioning,
 };
 use infra_dsl::policy::{PolicyDocument, Principal, Statement};
 use infra_dsl::{Block, DslError, Expr, Ref, Stack};
@@ -126,5 +128,15 @@ pub fn add(stack: &mut Stack, account: &Account, key: &Ref<KmsKey>, emulator: bo
         }
         stack.add(logging)?;
     }
+    // Browsers upload straight to the bucket with a pre-signed form (POST), from the API's own origins only; reads
+    // and deletes go through the API.
+    stack.add(S3BucketCorsConfiguration::new(
+        names::DOCUMENTS,
+        documents.id(),
+        CorsRule::new(vec![Expr::lit("POST")], settings.cors_origins.iter().map(|o| Expr::lit(*o)).collect::<Vec<_>>())
+            .allowed_headers(vec![Expr::lit("*")])
+            .expose_headers(vec![Expr::lit("ETag"), Expr::lit("x-amz-version-id")])
+            .max_age_seconds(3600),
+    ))?;
     Ok(documents)
 }

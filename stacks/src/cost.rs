@@ -193,7 +193,17 @@ fn worker_lines(lines: &mut Vec<Line>, owner: &str, f: &route_registry::Function
                 events * p.scheduler_invocation,
             ));
         }
-        Trigger::ObjectsCreated { .. } | Trigger::Http | Trigger::Authorizer => {}
+        Trigger::ObjectsCreated { .. } => {
+            // Each document is uploaded once (a POST is a PUT's price) and read once by the function.
+            lines.push(line(
+                owner,
+                &format!("{}: S3 requests (upload, read)", f.name),
+                events * 2.0,
+                "requests",
+                events * (p.s3_put + p.s3_get),
+            ));
+        }
+        Trigger::Http | Trigger::Authorizer => {}
     }
     if f.acts_as_service() {
         let hours = if events > 0.0 { 30.0 * 24.0 } else { 0.0 };
@@ -255,9 +265,15 @@ pub fn estimate(env: Env, profile: &Profile, doc: &serde_json::Value, p: &Prices
             let (per_function, event_ms) = match f.trigger {
                 Trigger::Http | Trigger::Authorizer => (per_http_function, profile.warm_ms),
                 Trigger::Schedule(sch) => (runs_per_month(sch.expression), measured::EVENT_MS),
-                Trigger::Queue(_) | Trigger::ObjectsCreated { .. } => {
+                Trigger::Queue(_) => {
                     (profile.events_per_function.get(f.binary).copied().unwrap_or(0.0), measured::EVENT_MS)
                 }
+                // A document may take up to the function's whole timeout (reading hostile input is bounded by it,
+                // not by its size), so documents are priced at that ceiling: an upper bound, stated as such.
+                Trigger::ObjectsCreated { .. } => (
+                    profile.events_per_function.get(f.binary).copied().unwrap_or(0.0),
+                    f64::from(s.lambda_timeout_s.unwrap_or(f.timeout_s)) * 1000.0,
+                ),
             };
             if !f.trigger.is_synchronous() {
                 module_events += per_function;
@@ -274,7 +290,16 @@ pub fn estimate(env: Env, profile: &Profile, doc: &serde_json::Value, p: &Prices
             ));
             lines.push(line(
                 module.name,
-                &format!("{}: Lambda duration (arm64)", f.name),
+                &match f.trigger {
+                    Trigger::ObjectsCreated { .. } => {
+                        format!(
+                            "{}: Lambda duration (arm64, each document at the {} s ceiling)",
+                            f.name,
+                            event_ms / 1000.0
+                        )
+                    }
+                    _ => format!("{}: Lambda duration (arm64)", f.name),
+                },
                 gb_s,
                 "GB-s",
                 gb_s * p.lambda_gb_second_arm64,

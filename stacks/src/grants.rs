@@ -16,8 +16,10 @@ use crate::names;
 pub enum Grant {
     /// Write to its own log group (`logs:CreateLogStream`, `logs:PutLogEvents`).
     OwnLogs,
-    /// Read objects of a bucket under a prefix (`s3:GetObject`) and/or write them (`s3:PutObject`).
-    Objects { bucket: &'static str, prefix: String, read: bool, write: bool },
+    /// Read objects of a bucket under a prefix (`s3:GetObject`) and/or write them (`s3:PutObject`), and/or erase
+    /// them: list the versions under the prefix (`s3:ListBucketVersions` with an `s3:prefix` condition) and delete any
+    /// (`s3:DeleteObject`, `s3:DeleteObjectVersion`).
+    Objects { bucket: &'static str, prefix: String, read: bool, write: bool, erase: bool },
     /// Read a secret of the platform (`secretsmanager:GetSecretValue`).
     ReadSecret { secret: &'static str },
     /// Use a key of the platform only through the named service (`kms:ViaService`): decrypt, and with `encrypt`
@@ -46,6 +48,7 @@ fn sqs_service(settings: &Settings) -> String {
 /// A function's grants, in the order its policy lists them.
 pub fn of(f: &Function, settings: &Settings) -> Vec<Grant> {
     let mut out = vec![Grant::OwnLogs];
+    let mut documents = (false, false);
     for u in f.uses {
         if let Use::Documents { prefix, access } = u {
             out.push(Grant::Objects {
@@ -53,8 +56,18 @@ pub fn of(f: &Function, settings: &Settings) -> Vec<Grant> {
                 prefix: documents_prefix(prefix),
                 read: access.reads(),
                 write: access.writes(),
+                erase: access.erases(),
             });
+            documents = (true, documents.1 || access.writes());
         }
+    }
+    if documents.0 {
+        // The documents bucket is encrypted with the platform's key; S3 uses it on the reader's and writer's behalf.
+        out.push(Grant::KeyThrough {
+            key: names::KEY,
+            service: format!("s3.{}.amazonaws.com", settings.region),
+            encrypt: documents.1,
+        });
     }
     if f.uses.contains(&Use::Okta) {
         out.push(Grant::ReadSecret { secret: names::OKTA_SECRET });
@@ -98,7 +111,7 @@ pub fn of_scheduler(f: &Function, settings: &Settings) -> Vec<Grant> {
 
 /// `resumes` or `resumes/` → `resumes/`: the documents prefix as granted and passed to the function.
 pub fn documents_prefix(prefix: &str) -> String {
-    format!("{}/", prefix.trim_end_matches('/'))
+    route_registry::documents_prefix(prefix)
 }
 
 fn arn(ty: &str, name: &str) -> Expr {
@@ -140,7 +153,7 @@ pub fn statements(grants: &[Grant], local: &str) -> Vec<Statement> {
                         .resources([arn("aws_cloudwatch_log_group", local) + ":*"]),
                 )
             }
-            Grant::Objects { bucket, prefix, read, write } => {
+            Grant::Objects { bucket, prefix, read, write, erase } => {
                 let mut actions = Vec::new();
                 if *read {
                     actions.push("s3:GetObject");
@@ -148,11 +161,22 @@ pub fn statements(grants: &[Grant], local: &str) -> Vec<Statement> {
                 if *write {
                     actions.push("s3:PutObject");
                 }
+                if *erase {
+                    actions.extend(["s3:DeleteObject", "s3:DeleteObjectVersion"]);
+                }
                 out.push(
                     Statement::allow(&actions)
                         .sid("DeclaredDocuments")
                         .resources([arn("aws_s3_bucket", bucket) + format!("/{prefix}*")]),
                 );
+                if *erase {
+                    out.push(
+                        Statement::allow(&["s3:ListBucketVersions"])
+                            .sid("DeclaredDocumentVersions")
+                            .resources([arn("aws_s3_bucket", bucket)])
+                            .condition("StringLike", "s3:prefix", [format!("{prefix}*")]),
+                    );
+                }
             }
             // All secrets in one statement, where the first one is; likewise the queues it sends to.
             Grant::ReadSecret { .. } if !secrets_listed => {
@@ -170,7 +194,11 @@ pub fn statements(grants: &[Grant], local: &str) -> Vec<Statement> {
             }
             Grant::SendToQueue { .. } => {}
             Grant::KeyThrough { key, service, encrypt } => {
-                let sid = if service.starts_with("sqs.") { "QueuesKey" } else { "SecretsKey" };
+                let sid = match service.split('.').next() {
+                    Some("sqs") => "QueuesKey",
+                    Some("s3") => "DocumentsKey",
+                    _ => "SecretsKey",
+                };
                 out.push(
                     Statement::allow(key_actions(*encrypt)).sid(sid).resources([arn("aws_kms_key", key)]).condition(
                         "StringEquals",
@@ -209,9 +237,21 @@ pub fn allows(grants: &[Grant], local: &str, action: &str, resource: &str, condi
             matches!(action, "logs:CreateLogStream" | "logs:PutLogEvents")
                 && resource.strip_suffix(":*").unwrap_or(resource) == reference("aws_cloudwatch_log_group", local)
         }
-        Grant::Objects { bucket, prefix, read, write } => {
-            ((action == "s3:GetObject" && *read) || (action == "s3:PutObject" && *write))
-                && resource == format!("{}/{prefix}*", reference("aws_s3_bucket", bucket))
+        Grant::Objects { bucket, prefix, read, write, erase } => {
+            let on_objects = ((action == "s3:GetObject" && *read)
+                || (action == "s3:PutObject" && *write)
+                || (matches!(action, "s3:DeleteObject" | "s3:DeleteObjectVersion") && *erase))
+                && resource == format!("{}/{prefix}*", reference("aws_s3_bucket", bucket));
+            let prefix_condition = &condition["StringLike"]["s3:prefix"];
+            let only_the_prefix = prefix_condition.as_str() == Some(&format!("{prefix}*"))
+                || prefix_condition
+                    .as_array()
+                    .is_some_and(|v| v.len() == 1 && v[0].as_str() == Some(&format!("{prefix}*")));
+            let versions = action == "s3:ListBucketVersions"
+                && *erase
+                && resource == reference("aws_s3_bucket", bucket)
+                && only_the_prefix;
+            on_objects || versions
         }
         Grant::ReadSecret { secret } => {
             action == "secretsmanager:GetSecretValue" && resource == reference("aws_secretsmanager_secret", secret)
@@ -298,7 +338,13 @@ mod tests {
 
     #[test]
     fn a_grant_allows_exactly_its_action_and_resource() {
-        let grants = [Grant::Objects { bucket: names::DOCUMENTS, prefix: "resumes/".into(), read: true, write: false }];
+        let grants = [Grant::Objects {
+            bucket: names::DOCUMENTS,
+            prefix: "resumes/".into(),
+            read: true,
+            write: false,
+            erase: false,
+        }];
         let none = serde_json::Value::Null;
         let objects = "${aws_s3_bucket.documents.arn}/resumes/*";
         assert!(allows(&grants, "x", "s3:GetObject", objects, &none));

@@ -122,7 +122,7 @@ fn undeclared_rule(action: &str) -> (&'static str, &'static str) {
             ("foreign-log-group", "only the function's own log group is allowed")
         }
         "secretsmanager:GetSecretValue" => ("undeclared-secret", "a secret the function does not declare"),
-        "s3:GetObject" | "s3:PutObject" => {
+        "s3:GetObject" | "s3:PutObject" | "s3:DeleteObject" | "s3:DeleteObjectVersion" | "s3:ListBucketVersions" => {
             ("undeclared-object-access", "not a prefix the function declares for that access")
         }
         "kms:Decrypt" | "kms:GenerateDataKey" => {

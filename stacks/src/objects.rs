@@ -27,8 +27,21 @@ fn overlaps(a: &str, b: &str) -> bool {
     a.starts_with(b) || b.starts_with(a)
 }
 
-/// Why the subscriptions of `modules` cannot work: a function writing where it is started, or overlapping prefixes.
+/// Why the documents uses of `modules` cannot work: more than one prefix for a function, a function writing where it
+/// is started, or overlapping subscriptions.
 pub fn check(modules: &[Module]) -> Result<(), StackError> {
+    for m in modules {
+        for f in m.functions {
+            if f.uses.iter().filter(|u| matches!(u, Use::Documents { .. })).count() > 1 {
+                return Err(StackError::catalog(
+                    m,
+                    f,
+                    "it declares more than one documents prefix, and a function gets one (`DOCUMENTS_PREFIX`). Declare the common parent prefix, or split the function".to_owned(),
+                ));
+            }
+        }
+    }
+
     let subscribed: Vec<(&Module, &Function, String)> = modules
         .iter()
         .flat_map(|m| m.functions.iter().map(move |f| (m, f)))

@@ -98,7 +98,12 @@ pub struct Local {
     pub sqs: standins::sqs::SqsStandin,
     #[allow(dead_code, reason = "held for its lifetime; read by some callers only")]
     pub kms: standins::kms::KmsStandin,
+    /// The documents store, with its bucket [`DOCUMENTS_BUCKET`]; it reports created objects to the local API.
+    pub s3: standins::s3::S3Standin,
 }
+
+/// The documents bucket locally (in AWS, the stacks name it per environment).
+pub const DOCUMENTS_BUCKET: &str = "career-dev-documents-local";
 
 /// How to start the local backend.
 #[derive(Debug, Default)]
@@ -168,6 +173,14 @@ impl Local {
                 }
                 Ok((sqs, kms, keys.join(",")))
             })?;
+        let s3 =
+            step("start the documents store (S3 stand-in: pre-signed upload policies checked, 127.0.0.1)", || {
+                let s3 =
+                    standins::s3::S3Standin::start(&[("local", "local")]).context("cannot start the S3 stand-in")?;
+                s3.create_bucket(DOCUMENTS_BUCKET);
+                s3.notify_to(&format!("http://127.0.0.1:{port}/_local/events/s3"));
+                Ok(s3)
+            })?;
         step(
             "seed demo data (Acme: alice owner, bob member; Globex: carol owner, dave admin; admin@example.com)",
             || {
@@ -227,6 +240,8 @@ impl Local {
             .env("LOG_LEVEL", "INFO")
             .env("AWS_ENDPOINT_URL_SQS", &sqs.url)
             .env("AWS_ENDPOINT_URL_KMS", &kms.url)
+            .env("AWS_ENDPOINT_URL_S3", &s3.url)
+            .env("DOCUMENTS_BUCKET", DOCUMENTS_BUCKET)
             .env("AWS_ACCESS_KEY_ID", "local")
             .env("AWS_SECRET_ACCESS_KEY", "local")
             .env("AWS_REGION", Env::Dev.settings().region)
@@ -241,7 +256,7 @@ impl Local {
             .spawn()
             .context("cannot start local-api")?;
         let url = format!("http://127.0.0.1:{port}");
-        let local = Local { api, rest, pg, okta, url, database_url: superuser, proxy, sqs, kms };
+        let local = Local { api, rest, pg, okta, url, database_url: superuser, proxy, sqs, kms, s3 };
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             if std::time::Instant::now() > deadline {
@@ -325,9 +340,10 @@ pub fn run(args: &Args) -> Result<()> {
                 "  {} runs {} ({}) — now: cargo xtask dev-run {}",
                 f.binary, s.expression, s.time_zone, f.binary
             ),
-            route_registry::Trigger::ObjectsCreated { prefix } => {
-                println!("  {} runs for each document created under {prefix}/", f.binary)
-            }
+            route_registry::Trigger::ObjectsCreated { prefix } => println!(
+                "  {} runs for each document created under {prefix}/ in the documents store ({}/{DOCUMENTS_BUCKET})",
+                f.binary, local.s3.url
+            ),
             _ => {}
         }
     }

@@ -5,7 +5,7 @@ use module_runtime::Registration;
 use route_registry::Function;
 
 /// The registrations of every deployed module, in the catalog's order.
-pub const MODULES: &[&[Registration]] = &[org_module::FUNCTIONS];
+pub const MODULES: &[&[Registration]] = &[org_module::FUNCTIONS, resume_module::FUNCTIONS];
 
 /// The registration serving `function`, if a deployed module has it.
 pub fn registration(function: Function) -> Option<&'static Registration> {
@@ -20,6 +20,7 @@ mod tests {
     fn every_catalog_function_is_registered_once_with_exactly_its_routes() {
         for (module, registrations) in [
             (route_registry::modules::org::MODULE, org_module::FUNCTIONS),
+            (route_registry::modules::resume::MODULE, resume_module::FUNCTIONS),
             (route_registry::modules::template::MODULE, template_module::FUNCTIONS),
         ] {
             if let Err(problems) = module_runtime::function::verify(&module, registrations) {

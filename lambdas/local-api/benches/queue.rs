@@ -173,6 +173,7 @@ async fn run() {
         fire_schedules: false,
         queues: Vec::new(),
         dlqs: Vec::new(),
+        documents: None,
     };
     triggers.create_queues(&reqwest::Client::new()).await.unwrap();
     let url = triggers.queue_url(&INVITATION_IMPORT).unwrap().to_owned();

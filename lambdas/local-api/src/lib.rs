@@ -20,6 +20,7 @@ use base64::Engine as _;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
+use module_runtime::documents::DocumentsConfig;
 use module_runtime::service::ServiceConfig;
 use module_runtime::{events, Config, Container, Handler};
 use platform_authorizer::{Authorizer, Config as AuthConfig};
@@ -85,7 +86,14 @@ impl App {
                         .queues()
                         .filter_map(|c| t.queue_url(c).map(|u| (c.binary.to_owned(), u.to_owned())))
                         .collect();
-                    if own.service.is_some() || !own.queues.is_empty() {
+                    if let (Some(prefix), Some(d)) = (f.documents_prefix(), &t.documents) {
+                        own.documents = Some(DocumentsConfig {
+                            bucket: d.bucket.clone(),
+                            prefix,
+                            endpoint: Some(d.endpoint.clone()),
+                        });
+                    }
+                    if own.service.is_some() || !own.queues.is_empty() || own.documents.is_some() {
                         own.aws = Some(t.aws.clone());
                     }
                 }

@@ -5,14 +5,23 @@
 //! locally), `OKTA_BASE_URL` and `OKTA_API_TOKEN` (the Okta stand-in), and `LOCAL_API_PORT` (default 8787). For
 //! functions without a caller: `AWS_ENDPOINT_URL_SQS` and `AWS_ENDPOINT_URL_KMS` (the local SQS and KMS),
 //! `OKTA_TOKEN_URL` (the local authorization server), `SERVICE_KEY_IDS` (`<module>=<key id>,…`),
-//! `LOCAL_VISIBILITY_TIMEOUT_S` (default 5) and `LOCAL_FIRE_SCHEDULES` (`true` to fire `rate(…)` schedules).
+//! `LOCAL_VISIBILITY_TIMEOUT_S` (default 5) and `LOCAL_FIRE_SCHEDULES` (`true` to fire `rate(…)` schedules). For
+//! functions with a documents prefix: `AWS_ENDPOINT_URL_S3` (the local documents store) and `DOCUMENTS_BUCKET`.
 
 #![allow(clippy::print_stdout, reason = "a command-line program")]
 
 use std::sync::Arc;
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // A child started to run a function's isolated work (reading an uploaded document) does only that.
+    let registrations: Vec<_> = all_modules::MODULES.iter().flat_map(|m| m.iter().copied()).collect();
+    if let Some(code) = module_runtime::isolate::child(&registrations) {
+        std::process::exit(code.into());
+    }
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve())
+}
+
+async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let port: u16 = std::env::var("LOCAL_API_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(8787);
     if std::env::args().any(|a| a == "--openapi") {
         println!("{:#}", route_registry::openapi::document(&format!("http://127.0.0.1:{port}")));
@@ -47,6 +56,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 fire_schedules: env("LOCAL_FIRE_SCHEDULES").is_some_and(|v| v == "true"),
                 queues: Vec::new(),
                 dlqs: Vec::new(),
+                documents: env("AWS_ENDPOINT_URL_S3")
+                    .zip(env("DOCUMENTS_BUCKET"))
+                    .map(|(endpoint, bucket)| local_api::triggers::LocalDocuments { endpoint, bucket }),
             };
             triggers.create_queues(&module_runtime::http::client()?).await?;
             Some(triggers)

@@ -46,6 +46,16 @@ pub struct Triggers {
     pub queues: Vec<(String, String)>,
     /// Dead-letter queue URLs by function binary.
     pub dlqs: Vec<(String, String)>,
+    /// The documents store (an S3-compatible server, path-style) and its bucket, for the functions that declare a
+    /// documents prefix.
+    pub documents: Option<LocalDocuments>,
+}
+
+/// Where the documents are locally.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalDocuments {
+    pub endpoint: String,
+    pub bucket: String,
 }
 
 /// The name of a function's queue (its deployed name in dev, as in AWS) and of its dead-letter queue.
@@ -322,7 +332,7 @@ impl App {
         let mut out = Vec::new();
         for f in functions() {
             let Trigger::ObjectsCreated { prefix } = f.trigger else { continue };
-            let prefix = format!("{}/", prefix.trim_end_matches('/'));
+            let prefix = route_registry::documents_prefix(prefix);
             let mine: Vec<_> = event
                 .records
                 .iter()
@@ -402,33 +412,12 @@ impl App {
 /// Now as RFC 3339 in UTC with milliseconds (what EventBridge puts in `time`).
 fn chrono_now() -> String {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    rfc3339(now.as_secs(), now.subsec_millis())
-}
-
-/// `secs` since the epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ` (the civil date by Howard Hinnant's algorithm).
-fn rfc3339(secs: u64, millis: u32) -> String {
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    route_registry::time::rfc3339_ms(now.as_millis() as u64)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn times_are_rfc3339() {
-        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(rfc3339(1_765_000_000, 42), "2025-12-06T05:46:40.042Z");
-    }
 
     #[test]
     fn rates_read_as_eventbridge_writes_them() {

@@ -4,7 +4,7 @@
 //! caller: every catalog route once with success, the provisioning flow from Okta to a refused deactivated caller,
 //! 401 without a token and 403 with a forged one on every route; an import of 1,000 addresses to the end and again;
 //! a message that always fails reaching the dead-letter queue; a user deactivated in Okta refused after one
-//! reconciliation.
+//! reconciliation; résumés uploaded to the documents store (the S3 stand-in) and read, shared, refused and erased.
 //!
 //! Needs the services of `cargo xtask ci` / `cargo xtask test` (`CAREER_TEST_*` variables); never skipped.
 
@@ -17,6 +17,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use standins::kms::KmsStandin;
 use standins::okta::OktaStandin;
+use standins::s3::S3Standin;
 use standins::sqs::SqsStandin;
 
 fn var(k: &str) -> String {
@@ -41,7 +42,11 @@ struct Api {
     okta: OktaStandin,
     sqs: SqsStandin,
     kms: KmsStandin,
+    s3: S3Standin,
 }
+
+/// The documents bucket of these tests.
+const BUCKET: &str = "career-e2e-documents";
 
 impl Api {
     async fn call(&self, token: Option<&str>, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
@@ -114,6 +119,12 @@ async fn start() -> Api {
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    // The documents store reports created objects to this API, as the bucket notification does in AWS; the reader's
+    // child is the local API's own binary (this test binary's `main` is the test harness).
+    let s3 = S3Standin::start(&[("local", "local")]).unwrap();
+    s3.create_bucket(BUCKET);
+    s3.notify_to(&format!("http://{addr}/_local/events/s3"));
+    std::env::set_var(module_runtime::isolate::EXE_VARIABLE, env!("CARGO_BIN_EXE_local-api"));
     let config = module_runtime::Config {
         db: Some(module_runtime::DbConfig { rest_url: var("CAREER_TEST_POSTGREST_URL"), anon_key: String::new() }),
         okta: Some(module_runtime::OktaConfig {
@@ -138,12 +149,13 @@ async fn start() -> Api {
         fire_schedules: false,
         queues: Vec::new(),
         dlqs: Vec::new(),
+        documents: Some(local_api::triggers::LocalDocuments { endpoint: s3.url.clone(), bucket: BUCKET.into() }),
     };
     triggers.create_queues(&reqwest::Client::new()).await.unwrap();
     let app = Arc::new(local_api::App::new(addr, &config, Some(triggers)).unwrap());
     local_api::triggers::start(&app);
     tokio::spawn(local_api::serve(listener, app));
-    Api { base: format!("http://{addr}"), http: reqwest::Client::new(), seen: Default::default(), okta, sqs, kms }
+    Api { base: format!("http://{addr}"), http: reqwest::Client::new(), seen: Default::default(), okta, sqs, kms, s3 }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -504,4 +516,166 @@ async fn a_user_deactivated_in_okta_is_refused_after_one_reconciliation() {
     let (status, missing) = api.local("POST", "/_local/schedules/no-such-function").await;
     assert_eq!(status, 500);
     assert!(missing["error"].as_str().unwrap().contains("not a scheduled function"), "{missing}");
+}
+
+/// Posts an upload form (`upload` as `POST /resumes` answered it) to the documents store with `file`: the store's
+/// status and answer.
+async fn upload(upload: &Value, file: &[u8], change: Option<(&str, &str)>) -> (u16, String) {
+    let boundary = "----career-e2e";
+    let mut body = Vec::new();
+    for (name, value) in upload["fields"].as_object().unwrap() {
+        let value = match change {
+            Some((n, v)) if n == name => v.to_owned(),
+            _ => value.as_str().unwrap().to_owned(),
+        };
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").bytes(),
+        );
+    }
+    body.extend(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"cv\"\r\n\r\n").bytes(),
+    );
+    body.extend(file);
+    body.extend(format!("\r\n--{boundary}--\r\n").bytes());
+    let response = reqwest::Client::new()
+        .post(upload["url"].as_str().unwrap())
+        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+impl Api {
+    /// Polls a résumé until it is parsed or failed: within the processor's 60 s, or the test fails.
+    async fn processed(&self, token: &str, id: &str) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let resume = self.ok(token, "GET", &format!("/resumes/{id}"), None, 200).await;
+            if resume["state"] == "parsed" || resume["state"] == "failed" {
+                return resume;
+            }
+            assert!(std::time::Instant::now() < deadline, "résumé {id} still {} after 60 s", resume["state"]);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Every stored version (and delete marker) of `key`.
+    fn versions(&self, key: &str) -> Vec<(String, String, bool)> {
+        self.s3.versions(BUCKET, key).into_iter().filter(|(k, _, _)| k == key).collect()
+    }
+}
+
+/// Done when (résumés): a real PDF and a real DOCX uploaded straight to the store reach `parsed` with sections; the
+/// owner shares one with the organization's members and takes it back; another organization's member gets 404 for
+/// both; the store refuses an upload over the size limit or of another type; every file of the adversarial corpus
+/// ends `failed` with its reason, read once; a delete leaves no version of the document, and a late upload with the
+/// old form is erased on arrival.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resumes_are_uploaded_read_shared_and_erased() {
+    use resume_module::samples;
+    let api = start().await;
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    let (owner, org) = owner_with_org(&api, &format!("cv-{tag}")).await;
+    let (outsider, _) = owner_with_org(&api, &format!("cv-out-{tag}")).await;
+    let member_login = format!("member-cv-{tag}@example.com");
+    sql("INSERT INTO identities (idp_subject, email) VALUES ($1, $1)", &[&member_login]);
+    let member = token(&member_login, &[]);
+    api.ok(&owner, "POST", &format!("/organizations/{org}/members"), Some(json!({"email": member_login})), 201).await;
+    let invitation = api.ok(&member, "GET", "/invitations", None, 200).await[0]["id"].as_str().unwrap().to_owned();
+    api.ok(&member, "POST", &format!("/invitations/{invitation}/accept"), None, 200).await;
+
+    let create = |content_type: &str| json!({"org_id": org, "content_type": content_type});
+    let text = samples::resume_text("Grace Hopper", 3);
+    let mut read = Vec::new();
+    for (content_type, file) in [
+        ("application/pdf", samples::pdf(&text)),
+        (route_registry::modules::resume::types::ResumeType::Docx.media_type(), samples::docx(&text)),
+    ] {
+        let created = api.ok(&owner, "POST", "/resumes", Some(create(content_type)), 201).await;
+        assert_eq!(created["resume"]["state"], "uploaded", "{created}");
+        let id = created["resume"]["id"].as_str().unwrap().to_owned();
+        let (status, answer) = upload(&created["upload"], &file, None).await;
+        assert!((200..300).contains(&status), "{content_type}: {status} {answer}");
+        let resume = api.processed(&owner, &id).await;
+        assert_eq!(resume["state"], "parsed", "{content_type}: {resume}");
+        assert_eq!(resume["sections"]["skills"], "Rust, Postgres, AWS", "{resume}");
+        assert!(resume["sections"]["experience"].as_str().unwrap().contains("Acme Corp 2"), "{resume}");
+        assert!(resume["sections"]["contact"].as_str().unwrap().contains("Grace Hopper"), "{resume}");
+        read.push((id, created["upload"]["fields"]["key"].as_str().unwrap().to_owned(), created["upload"].clone()));
+    }
+    assert_eq!(api.ok(&owner, "GET", "/resumes", None, 200).await.as_array().unwrap().len(), 2);
+
+    // Nobody else sees them; the members see what the owner shares, until it is unshared.
+    let (pdf, _, _) = &read[0];
+    for (id, _, _) in &read {
+        for who in [&outsider, &member] {
+            let (status, body) = api.call(Some(who), "GET", &format!("/resumes/{id}"), None).await;
+            assert_eq!(status, 404, "{body}");
+        }
+    }
+    assert_eq!(api.ok(&owner, "POST", &format!("/resumes/{pdf}/share"), None, 200).await["shared"], true);
+    assert_eq!(api.ok(&member, "GET", &format!("/resumes/{pdf}"), None, 200).await["state"], "parsed");
+    assert_eq!(api.call(Some(&outsider), "GET", &format!("/resumes/{pdf}"), None).await.0, 404);
+    let (status, _) = api.call(Some(&member), "DELETE", &format!("/resumes/{pdf}"), None).await;
+    assert_eq!(status, 404, "a member may read a shared résumé, never delete it");
+    api.ok(&owner, "DELETE", &format!("/resumes/{pdf}/share"), None, 200).await;
+    assert_eq!(api.call(Some(&member), "GET", &format!("/resumes/{pdf}"), None).await.0, 404);
+
+    // The store refuses a file over the limit and another type, by itself.
+    let spare = api.ok(&owner, "POST", "/resumes", Some(create("application/pdf")), 201).await;
+    let max = route_registry::modules::resume::types::MAX_RESUME_BYTES as usize;
+    let (status, answer) = upload(&spare["upload"], &vec![b'x'; max + 1], None).await;
+    assert_eq!((status, answer.contains("EntityTooLarge")), (400, true), "{answer}");
+    let (status, answer) = upload(&spare["upload"], b"<html>", Some(("Content-Type", "text/html"))).await;
+    assert_eq!(status, 403, "{answer}");
+    let spare_key = spare["upload"]["fields"]["key"].as_str().unwrap();
+    assert!(api.versions(spare_key).is_empty(), "nothing refused was stored");
+    api.ok(&owner, "DELETE", &format!("/resumes/{}", spare["resume"]["id"].as_str().unwrap()), None, 200).await;
+
+    // The adversarial corpus: each failed with its reason, read once (no retries), then erased.
+    for h in samples::hostile() {
+        let created = api.ok(&owner, "POST", "/resumes", Some(create(h.declared.media_type())), 201).await;
+        let id = created["resume"]["id"].as_str().unwrap().to_owned();
+        let key = created["upload"]["fields"]["key"].as_str().unwrap().to_owned();
+        if h.bytes.is_empty() {
+            // The form refuses an empty file; a holder of the bucket's credentials can still put one.
+            let (status, _) = upload(&created["upload"], &h.bytes, None).await;
+            assert_eq!(status, 400, "the store refuses an empty upload");
+            api.s3.put_object(BUCKET, &key, h.bytes.clone(), h.declared.media_type());
+        } else {
+            let (status, answer) = upload(&created["upload"], &h.bytes, None).await;
+            assert!((200..300).contains(&status), "{}: {status} {answer}", h.name);
+        }
+        let resume = api.processed(&owner, &id).await;
+        assert_eq!(resume["state"], "failed", "{}: {resume}", h.name);
+        let reason = resume["failure_reason"].as_str().unwrap();
+        assert!(reason.contains(h.reason), "{}: `{reason}` does not say `{}`", h.name, h.reason);
+        let attempts = tokio::task::block_in_place(|| {
+            let mut c = postgres::Client::connect(&var("CAREER_TEST_DATABASE_URL"), postgres::NoTls).unwrap();
+            c.query_one("SELECT attempts FROM resume WHERE id = $1::text::uuid", &[&id]).unwrap().get::<_, i32>(0)
+        });
+        assert_eq!(attempts, 1, "{}: read once", h.name);
+        api.ok(&owner, "DELETE", &format!("/resumes/{id}"), None, 200).await;
+        assert!(api.versions(&key).is_empty(), "{}: versions left after delete: {:?}", h.name, api.versions(&key));
+    }
+
+    // Delete: the record and every version of the document; a late upload with the old form is erased on arrival.
+    let (docx, docx_key, docx_form) = &read[1];
+    upload(docx_form, &samples::docx(&text), None).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let deleted = api.ok(&owner, "DELETE", &format!("/resumes/{docx}"), None, 200).await;
+    assert!(deleted["message"].as_str().unwrap().contains("deleted"), "{deleted}");
+    assert!(api.versions(docx_key).is_empty(), "{:?}", api.versions(docx_key));
+    assert_eq!(api.call(Some(&owner), "GET", &format!("/resumes/{docx}"), None).await.0, 404);
+    let (status, _) = upload(docx_form, &samples::docx(&text), None).await;
+    assert!((200..300).contains(&status), "the old form is still valid for its minutes");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !api.versions(docx_key).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the late upload was not erased: {:?}", api.versions(docx_key));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    api.ok(&owner, "DELETE", &format!("/resumes/{pdf}"), None, 200).await;
+    assert_eq!(api.ok(&owner, "GET", "/resumes", None, 200).await, json!([]));
 }

@@ -12,7 +12,8 @@
 //!
 //! A function that acts as its module's service principal (no caller) gets `SERVICE_KEY_ID` (its module's KMS key),
 //! `OKTA_TOKEN_URL`, `OKTA_CLIENT_ID` and `SERVICE_SCOPE`; one that sends to queues gets each queue's URL in the
-//! variable the catalog names (`QUEUE_URL_<BINARY>`). AWS calls use the credentials Lambda sets.
+//! variable the catalog names (`QUEUE_URL_<BINARY>`); one with a documents prefix gets `DOCUMENTS_BUCKET` and
+//! `DOCUMENTS_PREFIX` (`AWS_ENDPOINT_URL_S3` points at another S3). AWS calls use the credentials Lambda sets.
 //!
 //! No database token and no signing key is ever part of it: handlers forward the caller's own token, and a service
 //! principal asks the identity provider for its own, signing with a key that never leaves KMS.
@@ -26,6 +27,8 @@ use route_registry::Function;
 use serde::Deserialize;
 
 use crate::aws::AwsConfig;
+use crate::documents::DocumentsConfig;
+
 use crate::error::{error_chain, Dependency};
 use crate::http::SdkHttpClient;
 use crate::service::ServiceConfig;
@@ -107,7 +110,9 @@ pub struct Config {
     pub service: Option<ServiceConfig>,
     /// The queues it sends to: `(consumer binary, queue URL)`.
     pub queues: Vec<(String, String)>,
-    /// AWS, for the service key and the queues.
+    /// The documents bucket and the function's prefix in it.
+    pub documents: Option<DocumentsConfig>,
+    /// AWS, for the service key, the queues and the documents.
     pub aws: Option<AwsConfig>,
 }
 
@@ -176,7 +181,14 @@ pub async fn load(function: Function, http: &reqwest::Client) -> Result<Config, 
         let url = env(&variable).ok_or_else(|| ConfigError::MissingQueue(variable.clone()))?;
         config.queues.push((consumer.binary.to_owned(), url));
     }
-    if config.service.is_some() || !config.queues.is_empty() {
+    if let Some(prefix) = function.documents_prefix() {
+        config.documents = Some(DocumentsConfig {
+            bucket: env("DOCUMENTS_BUCKET").ok_or(ConfigError::Missing("DOCUMENTS_BUCKET", "the documents bucket"))?,
+            prefix: env("DOCUMENTS_PREFIX").unwrap_or(prefix),
+            endpoint: env("AWS_ENDPOINT_URL_S3").or_else(|| env("AWS_ENDPOINT_URL")),
+        });
+    }
+    if config.service.is_some() || !config.queues.is_empty() || config.documents.is_some() {
         config.aws = Some(AwsConfig::from_environment());
     }
     Ok(config)

@@ -76,6 +76,11 @@ impl Call {
         Ok((&self.body, media))
     }
 
+    /// The documents bucket, under the prefix this function declares.
+    pub fn documents(&self) -> Result<&crate::documents::Documents, ApiError> {
+        self.clients.documents.as_ref().ok_or_else(|| ApiError::internal("this function declares no documents prefix"))
+    }
+
     /// The queues this function declares sending to.
     pub fn queues(&self) -> Result<&crate::queue::Queues, ApiError> {
         self.clients.queues.as_ref().ok_or_else(|| ApiError::internal("this function declares no queue"))

@@ -21,6 +21,8 @@ pub enum Dependency {
     Queue,
     /// KMS, which signs the module's service identity's assertions.
     Keys,
+    /// S3, where the documents are.
+    Documents,
 }
 
 impl fmt::Display for Dependency {
@@ -31,6 +33,7 @@ impl fmt::Display for Dependency {
             Dependency::Configuration => "the configuration store",
             Dependency::Queue => "the queue service",
             Dependency::Keys => "the key service",
+            Dependency::Documents => "the document store",
         })
     }
 }

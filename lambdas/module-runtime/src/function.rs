@@ -11,6 +11,7 @@ use std::pin::Pin;
 use lambda_http::{Body, Request, Response};
 use route_registry::{Function, Module, Route, Trigger};
 
+use crate::isolate::Isolated;
 use crate::work::{OnMessage, OnObject, OnSchedule};
 use crate::{dispatch, ApiError, Call, Container, Reply};
 
@@ -22,6 +23,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub struct Registration {
     pub function: Function,
     pub handler: Handler,
+    /// Work it runs in a child process with hard limits (hostile input), if any.
+    pub isolated: Option<&'static Isolated>,
 }
 
 impl std::fmt::Debug for Registration {
@@ -104,23 +107,29 @@ impl Registration {
     /// An HTTP function: `Registration::http(CATALOG_FUNCTION, &Http { routes: ROUTES, run: |op, call|
     /// Box::pin(run(op, call)) })`.
     pub const fn http<Op: Copy + Send + Sync + 'static>(function: Function, handler: &'static Http<Op>) -> Self {
-        Registration { function, handler: Handler::Http(handler) }
+        Registration { function, handler: Handler::Http(handler), isolated: None }
     }
 
     /// A queue-fed function: `Registration::queue(CATALOG_FUNCTION, &OnMessage { run: |work, message|
     /// Box::pin(handle(work, message)) })`.
     pub const fn queue(function: Function, handler: &'static OnMessage) -> Self {
-        Registration { function, handler: Handler::Queue(handler) }
+        Registration { function, handler: Handler::Queue(handler), isolated: None }
     }
 
     /// A scheduled function.
     pub const fn schedule(function: Function, handler: &'static OnSchedule) -> Self {
-        Registration { function, handler: Handler::Schedule(handler) }
+        Registration { function, handler: Handler::Schedule(handler), isolated: None }
     }
 
     /// A function started by created objects.
     pub const fn objects(function: Function, handler: &'static OnObject) -> Self {
-        Registration { function, handler: Handler::ObjectsCreated(handler) }
+        Registration { function, handler: Handler::ObjectsCreated(handler), isolated: None }
+    }
+
+    /// With work it runs in a child process ([`crate::isolate`]): its binary hosts the child, so the generated
+    /// `main` (and the local API's) start it when asked.
+    pub const fn isolating(self, isolated: &'static Isolated) -> Self {
+        Registration { isolated: Some(isolated), ..self }
     }
 
     /// The routes it serves (none for a function started otherwise).

@@ -12,10 +12,14 @@ pub mod caller;
 pub mod config;
 pub mod db;
 pub mod dispatch;
+pub mod documents;
+
 pub mod error;
 pub mod events;
 pub mod function;
 pub mod http;
+pub mod isolate;
+
 pub mod logging;
 pub mod metrics;
 pub mod okta;
@@ -50,6 +54,7 @@ pub struct Clients {
     pub okta: Option<okta::Okta>,
     pub service: Option<service::ServiceIdentity>,
     pub queues: Option<queue::Queues>,
+    pub documents: Option<documents::Documents>,
 }
 
 /// Where a container's configuration comes from.
@@ -159,7 +164,12 @@ impl Container {
             (false, Some(aws)) => Some(queue::Queues::new(aws.clone(), config.queues.clone())),
             (false, None) => return Err(ApiError::internal("queues without AWS settings")),
         };
-        Ok(Clients { db, okta, service, queues })
+        let documents = match (&config.documents, &config.aws) {
+            (Some(c), Some(aws)) => Some(documents::Documents::new(self.http.clone(), aws.clone(), c.clone())),
+            (Some(_), None) => return Err(ApiError::internal("documents without AWS settings")),
+            (None, _) => None,
+        };
+        Ok(Clients { db, okta, service, queues, documents })
     }
 }
 
@@ -167,6 +177,10 @@ impl Container {
 /// function's binary is `binary` (the binary's own name) among its module's `registrations`, and serves it on a
 /// current-thread runtime, as Lambda gives a function one vCPU at most at these sizes.
 pub fn main(registrations: &'static [Registration], binary: &str) -> std::process::ExitCode {
+    if let Some(code) = isolate::child(registrations) {
+        return std::process::ExitCode::from(code);
+    }
+
     let Some(registration) = registrations.iter().find(|r| r.function.binary == binary) else {
         logging::init();
         tracing::error!(binary, "no registration for this binary in its module's FUNCTIONS; run cargo xtask codegen");

@@ -34,6 +34,10 @@ pub const KMS_REQUEST: Duration = Duration::from_secs(2);
 /// One SQS `SendMessageBatch`: tens of milliseconds in-region, as KMS.
 pub const QUEUE_REQUEST: Duration = Duration::from_secs(2);
 
+/// One S3 request for a document: a listing, a delete, or reading one object of at most a few MiB (5 MiB for a
+/// résumé at tens of MB/s in-region is well under a second); 5 s covers a slow first handshake and a large read.
+pub const DOCUMENTS_REQUEST: Duration = Duration::from_secs(5);
+
 /// What a 503 tells the client to wait before retrying, when the dependency did not say.
 pub const RETRY_AFTER_S: u64 = 5;
 

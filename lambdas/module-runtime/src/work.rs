@@ -64,6 +64,11 @@ impl Work {
         Ok(okta.session(self.deadline))
     }
 
+    /// The documents bucket, under the prefix it declares.
+    pub fn documents(&self) -> Result<&crate::documents::Documents, ApiError> {
+        self.clients.documents.as_ref().ok_or_else(|| ApiError::internal("this function declares no documents prefix"))
+    }
+
     /// The queues it declares sending to.
     pub fn queues(&self) -> Result<&Queues, ApiError> {
         self.clients.queues.as_ref().ok_or_else(|| ApiError::internal("this function declares no queue"))

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 pub mod modules;
 pub mod openapi;
 pub mod telemetry;
+pub mod time;
 pub mod validate;
 
 /// The HTTP methods the platform's API uses.
@@ -68,22 +69,32 @@ pub enum Auth {
     Admin,
 }
 
-/// Read, write or both, on a resource a function declares.
+/// Read, write or both, on a resource a function declares; or write and erase, for a function that lets clients
+/// upload (a pre-signed upload is the signer's write) and removes every version of what it no longer keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Access {
     Read,
     Write,
     ReadWrite,
+    /// Write, list the versions under the prefix and delete any of them (an erasure leaves nothing behind).
+    WriteErase,
+    /// Read, list the versions under the prefix and delete any of them: for a reader that erases what arrives for
+    /// nobody (a late upload for a record already erased). Deleting starts no objects-created event.
+    ReadErase,
 }
 
 impl Access {
     pub const fn reads(self) -> bool {
-        matches!(self, Access::Read | Access::ReadWrite)
+        matches!(self, Access::Read | Access::ReadWrite | Access::ReadErase)
     }
 
     pub const fn writes(self) -> bool {
-        matches!(self, Access::Write | Access::ReadWrite)
+        matches!(self, Access::Write | Access::ReadWrite | Access::WriteErase)
+    }
+
+    pub const fn erases(self) -> bool {
+        matches!(self, Access::WriteErase | Access::ReadErase)
     }
 }
 
@@ -231,6 +242,19 @@ impl Function {
     /// `QUEUE_URL_ORG_INVITATION_IMPORT`.
     pub fn queue_url_variable(&self) -> String {
         format!("QUEUE_URL_{}", self.binary.replace('-', "_").to_ascii_uppercase())
+    }
+
+    /// The documents prefix it declares, with its access (a function declares at most one; the stacks refuse more).
+    pub fn documents(&self) -> Option<(&'static str, Access)> {
+        self.uses.iter().find_map(|u| match u {
+            Use::Documents { prefix, access } => Some((*prefix, *access)),
+            _ => None,
+        })
+    }
+
+    /// The documents prefix it declares, as granted and passed to it: `resumes/`.
+    pub fn documents_prefix(&self) -> Option<String> {
+        self.documents().map(|(prefix, _)| documents_prefix(prefix))
     }
 
     pub fn uses_okta(&self) -> bool {
@@ -424,6 +448,11 @@ pub const AUTHORIZER: Function = Function {
 
 /// Every deployed module, in name order.
 pub const MODULES: &[Module] = modules::ALL;
+
+/// `resumes` or `resumes/` → `resumes/`: a documents prefix as granted, subscribed and passed to a function.
+pub fn documents_prefix(prefix: &str) -> String {
+    format!("{}/", prefix.trim_end_matches('/'))
+}
 
 /// Every route of every deployed module.
 pub fn all_routes() -> impl Iterator<Item = &'static Route> {

@@ -6,6 +6,8 @@
 //!   hold it and the clients to those documents;
 //! - [`sqs::SqsStandin`] speaks SQS's JSON API (queues with redrive, long polling, visibility);
 //! - [`kms::KmsStandin`] signs with P-256 keys as KMS's `Sign` does;
+//! - [`s3::S3Standin`] is a versioned S3 bucket store that checks pre-signed upload policies and signatures, and
+//!   tells a URL about each object created;
 //! - [`secrets::SecretsStandin`] answers Secrets Manager's `GetSecretValue`;
 //! - [`proxy::FaultProxy`] sits between a client and any TCP dependency to add latency, blackhole, reset
 //!   connections or answer 5xx;
@@ -26,6 +28,8 @@ pub mod okta;
 pub mod proxy;
 pub mod replay;
 pub mod runtime_api;
+pub mod s3;
 pub mod secrets;
 pub mod sqs;
+pub mod time;
 pub mod tls;

@@ -1,0 +1,136 @@
+//! resume-module: résumés uploaded, processed and parsed. The caller creates a résumé in one of their organizations
+//! and gets a pre-signed upload for one new object under a key the platform chooses
+//! (`resumes/<organization>/<user>/<résumé>`): the bytes go straight to S3, never through Lambda or API Gateway, and
+//! S3 itself refuses a larger file, another type, another key or a late upload. The document's arrival starts
+//! `process-resume-doc`, which reads it (PDF, DOCX or plain text, by content), splits the text into sections and
+//! records the outcome; the owner reads it, shares it with the organization, unshares it, or deletes it (the row
+//! and every version of the object).
+//!
+//! No AI service is reachable from here: the sections come from deterministic rules, behind one function (text in,
+//! sections out) where a model call can go later.
+
+pub mod types;
+
+use self::types::{CreateResume, NewResume, Resume, ResumeMessage};
+use crate::{Access, Auth, Body, Doc, Function, Method, Module, Route, Trigger, Use};
+
+pub const MODULE_NAME: &str = "resume-module";
+
+/// The documents prefix of the module: uploads land under it, and objects created there start the processor.
+pub const PREFIX: &str = "resumes";
+
+/// The API's function: create (with the upload form), read, list, share, unshare, delete. 256 MB and 15 s as the
+/// other API functions (BENCHMARKS.md, "Memory size"); signing an upload form is local work (a few HMACs).
+pub const RESUMES: Function = Function {
+    module: MODULE_NAME,
+    name: "resumes",
+    binary: "resume-resumes",
+    memory_mb: 256,
+    timeout_s: 15,
+    // Pre-signing an upload is the signer's write; deleting a résumé erases every version of its object.
+    uses: &[Use::Database, Use::Documents { prefix: PREFIX, access: Access::WriteErase }],
+    trigger: Trigger::Http,
+};
+
+/// Reads each uploaded document (the seed sized it 512 MB and 60 s; BENCHMARKS.md, "Résumé processing", has what a
+/// document of each type and size costs and why the size stays where it is set).
+pub const PROCESS_RESUME_DOC: Function = Function {
+    module: MODULE_NAME,
+    name: "process-resume-doc",
+    binary: "resume-process-resume-doc",
+    memory_mb: 512,
+    timeout_s: 60,
+    // It reads the prefix that starts it and writes nowhere in the bucket (the stacks refuse it otherwise); it erases
+    // an object that arrived for a résumé erased meanwhile (a late upload), so an erasure leaves nothing behind.
+    uses: &[Use::Database, Use::Documents { prefix: PREFIX, access: Access::ReadErase }],
+    trigger: Trigger::ObjectsCreated { prefix: PREFIX },
+};
+
+const fn one<T: schemars::JsonSchema>() -> Body {
+    Body::One(Doc::of::<T>())
+}
+
+#[allow(clippy::too_many_arguments, reason = "one argument per catalog field, named at every call by position")]
+const fn route(
+    method: Method,
+    path: &'static str,
+    summary: &'static str,
+    success: u16,
+    errors: &'static [u16],
+    request: Option<Doc>,
+    response: Body,
+) -> Route {
+    Route {
+        method,
+        path,
+        function: RESUMES,
+        auth: Auth::User,
+        summary,
+        success,
+        errors,
+        request,
+        response,
+        upload: None,
+    }
+}
+
+pub const CREATE_RESUME: Route = route(
+    Method::Post,
+    "/resumes",
+    "Create a résumé in one of your organizations: its id, and a pre-signed upload for its document (PDF, DOCX or plain text, 5 MiB at most, within 10 minutes)",
+    201,
+    &[400, 404, 409],
+    Some(Doc::of::<CreateResume>()),
+    one::<NewResume>(),
+);
+pub const LIST_RESUMES: Route =
+    route(Method::Get, "/resumes", "List your résumés", 200, &[], None, Body::List(Doc::of::<Resume>()));
+pub const GET_RESUME: Route = route(
+    Method::Get,
+    "/resumes/{id}",
+    "Get a résumé: yours, or one shared with an organization you belong to; its state and, once parsed, its sections",
+    200,
+    &[400, 404],
+    None,
+    one::<Resume>(),
+);
+pub const SHARE_RESUME: Route = route(
+    Method::Post,
+    "/resumes/{id}/share",
+    "Share your résumé with its organization's members",
+    200,
+    &[400, 404],
+    None,
+    one::<Resume>(),
+);
+pub const UNSHARE_RESUME: Route = route(
+    Method::Delete,
+    "/resumes/{id}/share",
+    "Stop sharing your résumé with its organization",
+    200,
+    &[400, 404],
+    None,
+    one::<Resume>(),
+);
+pub const DELETE_RESUME: Route = route(
+    Method::Delete,
+    "/resumes/{id}",
+    "Delete your résumé: the record and every version of its document",
+    200,
+    &[400, 404],
+    None,
+    one::<ResumeMessage>(),
+);
+
+pub const FUNCTIONS: &[Function] = &[RESUMES, PROCESS_RESUME_DOC];
+
+pub const ROUTES: &[Route] = &[CREATE_RESUME, LIST_RESUMES, GET_RESUME, SHARE_RESUME, UNSHARE_RESUME, DELETE_RESUME];
+
+pub const MODULE: Module = Module {
+    name: MODULE_NAME,
+    summary: "résumés uploaded, processed and parsed",
+    functions: FUNCTIONS,
+    routes: ROUTES,
+    service_functions: &["begin_resume_processing", "finish_resume_processing"],
+    renamed: &[],
+};
