@@ -7,8 +7,8 @@
 //!
 //! Whatever happens in the child, the parent gets an [`Isolation`]: the output, the work's own refusal, or why the
 //! child stopped (killed at the deadline, out of memory, out of CPU, a crash), so the caller can record an outcome
-//! within the function's time. A Lambda allows child processes; starting one costs about a millisecond
-//! (BENCHMARKS.md, "Résumé processing").
+//! within the function's time. A Lambda allows child processes; one reading a page of text costs 2.3 ms from spawn
+//! to answer (BENCHMARKS.md, "Résumé processing").
 //!
 //! The child's protocol: stdin is the input; stdout is the child's peak resident memory in KiB and its CPU time in
 //! microseconds (8 little-endian bytes each), then `O` and the output, or `R` and the refusal's reason (UTF-8).
@@ -117,13 +117,27 @@ fn lower_limits(limits: &Limits) -> nix::Result<()> {
     Ok(())
 }
 
-/// This process's peak resident memory (Linux reports `ru_maxrss` in KiB) and CPU time so far.
+/// This process's peak resident memory in KiB and its CPU time so far.
+///
+/// The peak is the high-water mark of this process's own address space (`VmHWM`), not `ru_maxrss`: Linux carries
+/// `ru_maxrss` across `execve`, and a child spawned with `vfork` semantics inherits its parent's peak through it,
+/// so every child would report at least the parent's largest moment.
 pub fn own_usage() -> Usage {
     let Ok(u) = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF) else {
         return Usage::default();
     };
     let us = |t: nix::sys::time::TimeVal| (t.tv_sec().max(0) as u64) * 1_000_000 + t.tv_usec().max(0) as u64;
-    Usage { peak_kib: u.max_rss().max(0) as u64, cpu_us: us(u.user_time()) + us(u.system_time()) }
+    let peak_kib = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| high_water_kib(&status))
+        .unwrap_or(u.max_rss().max(0) as u64);
+    Usage { peak_kib, cpu_us: us(u.user_time()) + us(u.system_time()) }
+}
+
+/// `VmHWM` of a `/proc/<pid>/status`, in KiB.
+fn high_water_kib(status: &str) -> Option<u64> {
+    let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
+    line.trim().strip_suffix("kB")?.trim().parse().ok()
 }
 
 /// Why a child stopped, from how it ended.

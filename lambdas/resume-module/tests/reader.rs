@@ -91,6 +91,22 @@ async fn a_child_past_its_deadline_is_killed_with_the_reason() {
     }
 }
 
+/// A child reports its own peak memory, not its parent's: the processor's figures (and the benchmark's) are per
+/// document, whatever the process that spawned the child held before.
+#[tokio::test]
+async fn a_childs_peak_memory_is_its_own() {
+    let held = vec![1u8; 300 * 1024 * 1024];
+    let outcome = isolated(ResumeType::Text, b"Ada Lovelace\nSkills\nRust", Duration::from_secs(20)).await;
+    std::hint::black_box(&held);
+    match outcome {
+        Isolation::Done { usage, .. } => {
+            assert!(usage.peak_kib > 0, "{usage:?}");
+            assert!(usage.peak_kib < 150 * 1024, "the child reports its parent's 300 MiB: {usage:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 /// xorshift64*: a fixed seed, so a failing input can be found again by its iteration.
 struct Rng(u64);
 
