@@ -223,6 +223,10 @@ pub fn parse_import(body: &[u8], media: &str) -> Result<(Vec<String>, InviteRole
     if let Some((n, _)) = addresses.iter().enumerate().find(|(_, a)| a.len() > 1000) {
         return Err(ApiError::BadRequest(format!("line {}: longer than 1,000 characters", n + 1)));
     }
+    // The one character the task's report could not even quote back: no text in PostgreSQL holds U+0000.
+    if let Some((n, _)) = addresses.iter().enumerate().find(|(_, a)| a.contains('\0')) {
+        return Err(ApiError::BadRequest(format!("line {}: holds the character U+0000 (NUL); remove it", n + 1)));
+    }
     Ok((addresses, role))
 }
 
@@ -254,6 +258,8 @@ mod tests {
         assert!(refused(b"a@example.com,admin\nb@example.com,member\n", "text/csv").contains("one role"));
         assert!(refused(b"a@example.com,admin,x\n", "text/csv").contains("optionally followed by a role"));
         assert!(refused(&[0xff, 0xfe], "text/csv").contains("UTF-8"));
+        assert!(refused(b"a@example.com\nb\0@example.com\n", "text/csv").contains("line 2: holds the character U+0000"));
+        assert!(refused(br#"{"addresses": ["a@example.com", "\u0000"]}"#, "application/json").contains("line 2"));
         assert!(refused(br#"{"addresses": []}"#, "application/json").contains("no address"));
         let many = "x@example.com\n".repeat(MAX_IMPORT_ADDRESSES + 1);
         assert!(refused(many.as_bytes(), "text/csv").contains("at most 10000"));

@@ -181,6 +181,7 @@ fn operation(module: &Module, route: &Route, g: &mut SchemaGenerator) -> Value {
                         "text/csv" => json!({
                             "type": "string",
                             "description": "One item per line; an optional header line",
+                            "minLength": 1,
                             "maxLength": upload.max_bytes,
                         }),
                         _ => json!({"type": "string", "format": "binary"}),

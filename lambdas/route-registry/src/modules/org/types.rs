@@ -223,7 +223,8 @@ pub const MAX_IMPORT_ADDRESSES: usize = 10_000;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImportInvitations {
-    #[schemars(length(min = 1, max = 10000))]
+    /// Each address is checked on its own, but none may hold U+0000, which no text in the database can (400).
+    #[schemars(length(min = 1, max = 10000), inner(regex(pattern = r"^[^\u0000]*$")))]
     pub addresses: Vec<String>,
     #[serde(default)]
     pub role: InviteRole,
