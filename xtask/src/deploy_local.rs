@@ -147,7 +147,9 @@ pub fn run(args: &Args) -> Result<()> {
     rehearsal?;
     destroyed?;
     for (ty, why) in stacks::provider::EMULATOR_OMITS {
-        println!("    not rehearsed: every {ty} ({why})");
+        // A resource type is left out everywhere; an attribute or a check is named with its owner.
+        let every = if ty.starts_with("aws_") { "every " } else { "" };
+        println!("    not rehearsed: {every}{ty} ({why})");
     }
     for (what, why) in stacks::bootstrap::EMULATOR_OMITS {
         println!("    not rehearsed: {what} ({why})");
@@ -427,7 +429,7 @@ fn verify(dir: &Path) -> Result<()> {
         bail!("the emulator's resources differ from what the stacks promise:\n{}", problems.join("\n"));
     }
     println!(
-        "    {} resources: {} routes (CUSTOM, right integrations), {} functions with their roles, log groups and alarms, {} queues with their mappings, {} schedules through their own roles, {} permissions under the API or the bucket",
+        "    {} resources: {} routes (CUSTOM, right integrations), {} functions with their roles, log groups and alarms, {} queue(s) with their mappings, {} schedule(s) through their own roles, {} permissions under the API or the bucket",
         resources.iter().filter(|r| r["mode"] == "managed").count(),
         routes.len(),
         route_registry::all_functions().count(),
