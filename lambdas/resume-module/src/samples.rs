@@ -72,7 +72,12 @@ fn save(doc: &mut Document) -> Vec<u8> {
 
 /// A real PDF with `lines` as its text.
 pub fn pdf(lines: &[String]) -> Vec<u8> {
-    save(&mut pdf_document(lines, 1))
+    pdf_pages(lines, 1)
+}
+
+/// A real PDF of `pages` pages, each with `lines` as its text.
+pub fn pdf_pages(lines: &[String], pages: usize) -> Vec<u8> {
+    save(&mut pdf_document(lines, pages))
 }
 
 /// A real DOCX (the parts Word needs to open it) with one paragraph per line.

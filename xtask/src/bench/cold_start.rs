@@ -2,7 +2,8 @@
 //! API, with the Secrets Manager, PostgREST and JWKS stand-ins behind TLS, the floor of a function that does nothing
 //! first, and the same-run variants the flags ask for (module documentation of `bench`). Queue-fed workers are
 //! measured with one message, their service token included (the KMS and token-endpoint stand-ins behind the same
-//! TLS); scheduled and objects-created functions are not (their runs need Okta's Users API or a document).
+//! TLS); objects-created functions with one typical document in the S3 stand-in behind the same TLS (its read, the
+//! isolated reader's child and the outcome recorded included); scheduled ones are not (a run needs Okta's Users API).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -102,14 +103,36 @@ struct ColdStarts {
 /// A task nobody has: a worker's message names it, so its cold start includes the database call, which refuses it.
 const NO_TASK: &str = "6f1c2f7e-3c55-4a53-9d39-5d2b7c1d2e11";
 
-/// Whether a function's cold start is measured: the HTTP functions, the authorizer and queue-fed workers.
+/// Whether a function's cold start is measured: the HTTP functions, the authorizer, queue-fed workers and the
+/// functions started by documents.
 fn measured(function: &route_registry::Function) -> bool {
-    matches!(function.trigger, Trigger::Http | Trigger::Authorizer | Trigger::Queue(_))
+    matches!(function.trigger, Trigger::Http | Trigger::Authorizer | Trigger::Queue(_) | Trigger::ObjectsCreated { .. })
 }
+
+fn documents_function(binary: &str) -> bool {
+    route_registry::all_functions().any(|f| f.binary == binary && matches!(f.trigger, Trigger::ObjectsCreated { .. }))
+}
+
+/// The bucket of the benchmark's documents, and the document every objects-created function reads: its key under the
+/// function's prefix, and its version.
+const BUCKET: &str = "career-bench-documents";
+static DOCUMENT: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
 
 /// The first GET route of a function (path parameters filled with an id nobody has), the authorizer's event, or a
 /// worker's one-message batch.
 fn event_for(function: route_registry::Function, token: &str) -> Result<String> {
+    if let Trigger::ObjectsCreated { .. } = function.trigger {
+        let (key, version) = DOCUMENT.get().context("the benchmark's document is not stored")?;
+        return Ok(serde_json::json!({"Records": [{
+            "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+            "eventTime": "2026-12-06T00:00:00.000Z", "eventName": "ObjectCreated:Post",
+            "userIdentity": {"principalId": "AWS:bench"}, "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+            "responseElements": {}, "s3": {"s3SchemaVersion": "1.0", "configurationId": "documents",
+                "bucket": {"name": BUCKET, "ownerIdentity": {"principalId": "bench"}, "arn": format!("arn:aws:s3:::{BUCKET}")},
+                "object": {"key": key, "size": 0, "eTag": "e", "versionId": version, "sequencer": "01"}},
+        }]})
+        .to_string());
+    }
     if let Trigger::Queue(_) = function.trigger {
         let body = serde_json::json!({"task_id": NO_TASK, "first": 1, "last": 1}).to_string();
         return Ok(serde_json::json!({"Records": [{
@@ -197,15 +220,61 @@ pub fn run(
     okta.set_public_url(&okta_tls.url());
     okta.reuse_tokens(true);
     let service_key = kms.create_key()?;
-    let client_id = Env::Dev.settings().service_client_id("org-module");
-    okta.register_client(&client_id, service_key.jwk.clone(), &[Env::Dev.settings().service_scope]);
-    {
+    let client_id = |module: &str| Env::Dev.settings().service_client_id(module);
+    for module in route_registry::MODULES.iter().filter(|m| m.has_service_identity()) {
+        okta.register_client(&client_id(module.name), service_key.jwk.clone(), &[Env::Dev.settings().service_scope]);
         let mut client = postgres::Client::connect(&services.pg.url("postgres"), postgres::NoTls)?;
         client.execute(
-            "INSERT INTO app.service_principal (client_id, module) VALUES ($1, 'org-module')",
-            &[&client_id],
+            "INSERT INTO app.service_principal (client_id, module) VALUES ($1, $2)",
+            &[&client_id(module.name), &module.name],
         )?;
     }
+    // The document the objects-created functions read: a typical résumé (a three-page PDF), stored under each
+    // function's prefix with a record that expects it (the benchmark's caller owns it, in an organization of theirs).
+    let s3 = standins::s3::S3Standin::start(&[("ASIABENCHMARKONLY", "benchmark-only")])?;
+    s3.create_bucket(BUCKET);
+    let s3_tls = TlsProxy::start(s3.url.trim_start_matches("http://").parse()?, &certs.cert, &certs.key)?;
+    let mut resets: Option<(postgres::Client, String)> = None;
+    if let Some(prefix) = route_registry::all_functions()
+        .find(|f| matches!(f.trigger, Trigger::ObjectsCreated { .. }))
+        .and_then(|f| f.documents_prefix())
+    {
+        let mut client = postgres::Client::connect(&services.pg.url("postgres"), postgres::NoTls)?;
+        let row = client.query_one(
+            "WITH me AS (SELECT id FROM identities WHERE idp_subject = 'bench@example.com'),
+                  o AS (INSERT INTO org (name, created_by) SELECT 'Bench', id FROM me RETURNING id)
+             SELECT o.id::text, me.id::text, gen_random_uuid()::text FROM o, me",
+            &[],
+        )?;
+        let (org, user, id): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+        let key = format!("{prefix}{org}/{user}/{id}");
+        if prefix == "resumes/" {
+            client.execute(
+                "INSERT INTO resume (id, org_id, owner_id, object_key, content_type)
+                 VALUES ($1::text::uuid, $2::text::uuid, $3::text::uuid, $4, 'application/pdf')",
+                &[&id, &org, &user, &key],
+            )?;
+        }
+        let text = resume_module::samples::resume_text("Bench Mark", 8);
+        let document = resume_module::samples::pdf_pages(&text, 3);
+        let version = s3.put_object(BUCKET, &key, document, "application/pdf");
+        let _ = DOCUMENT.set((key, version));
+        resets = Some((client, id));
+    }
+    // Every start of an objects-created function reads the document: its record goes back to `uploaded` before each
+    // start (a start that found it parsed would skip the work, and measure less than a real upload costs).
+    let resets = std::cell::RefCell::new(resets);
+    let reset_document = || -> Result<()> {
+        if let Some((client, id)) = resets.borrow_mut().as_mut() {
+            client.execute(
+                "UPDATE resume SET state = 'uploaded', attempts = 0, version_id = NULL, size = NULL, text = NULL,
+                        sections = NULL, failure_reason = NULL, parsed_at = NULL
+                 WHERE id = $1::text::uuid",
+                &[id],
+            )?;
+        }
+        Ok(())
+    };
 
     // Where a function finds its dependencies: behind TLS (the figure), or directly over plain HTTP (the split).
     struct Endpoints {
@@ -280,7 +349,14 @@ pub fn run(
                 .env("OKTA_JWKS_URL", &at.jwks)
                 .env("SERVICE_KEY_ID", &service_key.arn)
                 .env("OKTA_TOKEN_URL", format!("{}/oauth2/default/v1/token", okta_tls.url()))
-                .env("OKTA_CLIENT_ID", &client_id)
+                .env(
+                    "OKTA_CLIENT_ID",
+                    client_id(
+                        route_registry::all_functions().find(|f| f.binary == binary).map_or("org-module", |f| f.module),
+                    ),
+                )
+                .env("DOCUMENTS_BUCKET", BUCKET)
+                .env("AWS_ENDPOINT_URL_S3", s3_tls.url())
                 .env("SERVICE_SCOPE", Env::Dev.settings().service_scope)
                 .env("AWS_ENDPOINT_URL_KMS", kms_tls.url())
                 .env("LOG_LEVEL", "ERROR")
@@ -294,6 +370,9 @@ pub fn run(
                 Some(url) => cmd.env("POSTGREST_URL", url).env("SUPABASE_ANON_KEY", ""),
                 None => cmd.env("SUPABASE_SECRET_ARN", SUPABASE_SECRET_ARN),
             };
+            if documents_function(binary) {
+                reset_document()?;
+            }
             let start = Instant::now();
             let mut child = cmd.spawn().with_context(|| format!("cannot start {}", exe.display()))?;
             let cold = api.wait(0, Duration::from_secs(30));
@@ -410,7 +489,10 @@ pub fn run(
     }
     println!("targets: org functions ≤ 3 ms CPU and ≤ 5 ms wall; the authorizer ≤ 1.5 ms CPU; peak RSS < 15 MiB; zip ≤ 4 MiB");
     println!(
-        "(workers: one SQS message, their cold start including the service token: a KMS Sign and a token request, both over TLS)"
+        "(workers: one SQS message, their cold start including the service token: a KMS Sign and a token request, both over TLS;"
+    );
+    println!(
+        " documents: one typical résumé read from S3 over TLS and parsed in the isolated child; CPU and peak RSS are the parent's)"
     );
     if !not_measured.is_empty() {
         println!("not measured here: {} (a run needs Okta's Users API or a document)", not_measured.join(", "));
@@ -562,6 +644,11 @@ fn check_answer(binary: &str, body: &str) -> Result<()> {
         v["floor"] == true
     } else if binary == route_registry::AUTHORIZER.binary {
         v["isAuthorized"] == true
+    } else if route_registry::all_functions()
+        .any(|f| f.binary == binary && matches!(f.trigger, Trigger::ObjectsCreated { .. }))
+    {
+        // An objects-created handler answers nothing; a failure would be an invocation error.
+        v.is_null()
     } else if route_registry::all_functions().any(|f| f.binary == binary && matches!(f.trigger, Trigger::Queue(_))) {
         // The message names no task: the database refused it, so the batch reports it failed, as it must.
         v["batchItemFailures"][0]["itemIdentifier"] == "m1"

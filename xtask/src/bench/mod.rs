@@ -18,7 +18,9 @@
 //!   build, edit→synth, synth), and what generating every type costs;
 //! - `queue`: a queue-fed function's per-message overhead, one worker's messages per second at batch sizes 1 and 10,
 //!   and the service token cold against cached (`lambdas/local-api/benches/queue.rs`, with PostgreSQL and PostgREST
-//!   started here).
+//!   started here);
+//! - `resume`: reading a résumé of each type and size (and the costliest hostile files) in the isolated child, as the
+//!   processor does: wall, the child's CPU, its peak memory (`lambdas/resume-module/benches/reader.rs`).
 
 mod cold_start;
 mod dsl;
@@ -82,6 +84,9 @@ enum What {
     Dsl,
     /// Queues: per-message overhead, one worker's messages per second at batch sizes 1 and 10, the service token.
     Queue,
+    /// Résumé processing: reading PDF, DOCX and text of each size (and the costliest hostile files) in the
+    /// isolated child: wall, CPU, peak memory.
+    Resume,
 }
 
 pub fn run(args: &Args) -> Result<()> {
@@ -99,6 +104,20 @@ pub fn run(args: &Args) -> Result<()> {
         What::Dsl => dsl::run(&args.before, args.runs, args.all_types),
         What::Faults => crate::faults::run_matrix().and_then(|()| crate::faults::run_load()),
         What::Queue => queue(),
+        What::Resume => {
+            crate::util::step("cargo bench -p resume-module --bench reader (release build, then the figures)", || {
+                let mut cmd = crate::util::cargo();
+                cmd.current_dir(crate::workspace_root()).args([
+                    "bench",
+                    "--quiet",
+                    "-p",
+                    "resume-module",
+                    "--bench",
+                    "reader",
+                ]);
+                crate::util::exec(&mut cmd)
+            })
+        }
     }
 }
 

@@ -32,8 +32,10 @@ pub const RESUMES: Function = Function {
     trigger: Trigger::Http,
 };
 
-/// Reads each uploaded document (the seed sized it 512 MB and 60 s; BENCHMARKS.md, "Résumé processing", has what a
-/// document of each type and size costs and why the size stays where it is set).
+/// Reads each uploaded document. 512 MB and 60 s, the seed's sizing, kept for reasons BENCHMARKS.md ("Résumé
+/// processing") measures: the reader's child may hold up to 384 MiB and the function must survive it (a typical
+/// document takes 3 ms of CPU and 6 MiB in the child, the worst hostile one 22 ms and 37 MiB; 256 MB would save
+/// $0.05 per million documents); 60 s is the ceiling on what a document built to take forever can cost.
 pub const PROCESS_RESUME_DOC: Function = Function {
     module: MODULE_NAME,
     name: "process-resume-doc",
