@@ -37,9 +37,55 @@ pub fn test(args: &TestArgs) -> Result<()> {
     Ok(())
 }
 
+/// What one run of this command writes under a fresh target directory (BENCHMARKS.md, "CI": host debug builds of the
+/// checkout and the scaffold copy, two arm64 release builds, the tools' virtualenvs). A run starts with a warning
+/// when less is free, because a full disk fails it late, in a linker, with a message that does not say so.
+const DISK_NEEDED: u64 = 12 << 30;
+
+/// Below this, a failed build is most likely the disk's doing, and the error says so.
+const DISK_NEARLY_FULL: u64 = 1 << 30;
+
+fn gib(bytes: u64) -> String {
+    format!("{:.1} GiB", bytes as f64 / f64::from(1u32 << 30))
+}
+
+/// Warns before the run when the target directory's disk has less free than a run needs.
+fn check_disk() {
+    let target = crate::target_dir();
+    let _ = std::fs::create_dir_all(&target);
+    if let Some(free) = crate::util::free_bytes(&target) {
+        if free < DISK_NEEDED {
+            println!(
+                "warning: {} free on the disk of {}; a run from a fresh clone writes about {} there. If it fails with \
+                 \"No space left on device\", free space (`cargo clean` here, or other checkouts' target directories) and \
+                 run again",
+                gib(free),
+                target.display(),
+                gib(DISK_NEEDED)
+            );
+        }
+    }
+}
+
+/// The failure of a build step, with the disk named when it is nearly full.
+fn failed_build(what: String) -> anyhow::Error {
+    let target = crate::target_dir();
+    match crate::util::free_bytes(&target) {
+        Some(free) if free < DISK_NEARLY_FULL => anyhow::anyhow!(
+            "{what}; the disk of {} has only {} free, so the build most likely ran out of space: free some \
+             (`cargo clean`, or other checkouts' target directories; a run needs about {}) and run again",
+            target.display(),
+            gib(free),
+            gib(DISK_NEEDED)
+        ),
+        _ => anyhow::anyhow!(what),
+    }
+}
+
 pub fn run(args: &Args) -> Result<()> {
     let start = Instant::now();
     let root = workspace_root();
+    check_disk();
     step("cargo fmt --check", || exec(cargo().current_dir(&root).args(["fmt", "--all", "--", "--check"])))?;
     step("generated files are fresh (cargo xtask codegen --check)", || {
         crate::codegen::run(&crate::codegen::Args::default().checking())
@@ -109,7 +155,10 @@ fn cargo_test(root: &Path, args: &[String], env: &[(&'static str, String)]) -> R
     }
     let status = child.wait()?;
     if !status.success() {
-        bail!("cargo test failed ({status}): {} passed, {} failed", counts.passed, counts.failed);
+        return Err(failed_build(format!(
+            "cargo test failed ({status}): {} passed, {} failed",
+            counts.passed, counts.failed
+        )));
     }
     if counts.passed == 0 {
         bail!("cargo test ran no test");

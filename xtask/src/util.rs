@@ -172,3 +172,24 @@ mod tests {
         assert_eq!(with_tagged_version("[workspace]\n", "x"), None);
     }
 }
+
+/// Free space on the filesystem that holds `path`, in bytes, as `df -Pk` reports it (`None` if df cannot tell).
+pub fn free_bytes(path: &std::path::Path) -> Option<u64> {
+    let out = Command::new("df").arg("-Pk").arg(path).output().ok()?;
+    available_kib(&String::from_utf8_lossy(&out.stdout)).map(|kib| kib * 1024)
+}
+
+/// The `Available` column of `df -P`'s one filesystem line.
+fn available_kib(df: &str) -> Option<u64> {
+    df.lines().nth(1)?.split_whitespace().nth(3)?.parse().ok()
+}
+
+#[cfg(test)]
+mod disk_tests {
+    #[test]
+    fn the_available_column_is_read_from_df() {
+        let df = "Filesystem     1024-blocks     Used Available Capacity Mounted on\n/dev/vda         263174212 85985516   9926664      90% /\n";
+        assert_eq!(super::available_kib(df), Some(9_926_664));
+        assert_eq!(super::available_kib("Filesystem\n"), None);
+    }
+}

@@ -223,9 +223,16 @@ pub fn parse_import(body: &[u8], media: &str) -> Result<(Vec<String>, InviteRole
     if let Some((n, _)) = addresses.iter().enumerate().find(|(_, a)| a.len() > 1000) {
         return Err(ApiError::BadRequest(format!("line {}: longer than 1,000 characters", n + 1)));
     }
-    // The one character the task's report could not even quote back: no text in PostgreSQL holds U+0000.
-    if let Some((n, _)) = addresses.iter().enumerate().find(|(_, a)| a.contains('\0')) {
-        return Err(ApiError::BadRequest(format!("line {}: holds the character U+0000 (NUL); remove it", n + 1)));
+    // The shared `Text` rule, as the document states it for each address (`ImportLine`): a control character (U+0000
+    // cannot even be stored to report the line), a bidirectional control or a zero-width character refuses the import.
+    for (n, address) in addresses.iter().enumerate() {
+        if let Some(c) = address.chars().find(|c| route_registry::validate::is_forbidden(*c)) {
+            return Err(ApiError::BadRequest(format!(
+                "line {}: holds U+{:04X}, a control, bidirectional-control or zero-width character; remove it",
+                n + 1,
+                c as u32
+            )));
+        }
     }
     Ok((addresses, role))
 }
@@ -258,8 +265,9 @@ mod tests {
         assert!(refused(b"a@example.com,admin\nb@example.com,member\n", "text/csv").contains("one role"));
         assert!(refused(b"a@example.com,admin,x\n", "text/csv").contains("optionally followed by a role"));
         assert!(refused(&[0xff, 0xfe], "text/csv").contains("UTF-8"));
-        assert!(refused(b"a@example.com\nb\0@example.com\n", "text/csv").contains("line 2: holds the character U+0000"));
+        assert!(refused(b"a@example.com\nb\0@example.com\n", "text/csv").contains("line 2: holds U+0000"));
         assert!(refused(br#"{"addresses": ["a@example.com", "\u0000"]}"#, "application/json").contains("line 2"));
+        assert!(refused("x\u{200b}@example.com".as_bytes(), "text/csv").contains("line 1: holds U+200B"));
         assert!(refused(br#"{"addresses": []}"#, "application/json").contains("no address"));
         let many = "x@example.com\n".repeat(MAX_IMPORT_ADDRESSES + 1);
         assert!(refused(many.as_bytes(), "text/csv").contains("at most 10000"));

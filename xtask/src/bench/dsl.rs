@@ -1,8 +1,8 @@
 //! `cargo xtask bench dsl --before <rev>`: the typed provider's costs, this checkout against another revision (the
 //! hand-written DSL before it) side by side in one run, each in a worktree with a target directory of its own:
 //!
-//! - clean workspace build (`cargo build --workspace`, debug, from an empty target directory; dependencies
-//!   downloaded already), wall and CPU;
+//! - clean workspace build (`cargo build --workspace`, debug with this checkout's debug-info settings on both sides,
+//!   from an empty target directory; dependencies downloaded already), wall and CPU;
 //! - edit→synth: a catalog constant changed (a route's summary), then `cargo run -p xtask -- synth --all`, wall and
 //!   CPU, alternating the two checkouts;
 //! - synth of the four environments, whole process, into a fresh folder (the release xtask of each);
@@ -26,6 +26,20 @@ struct Side {
     label: &'static str,
     dir: PathBuf,
     target: PathBuf,
+}
+
+/// Both sides build with the same debug-info settings (this checkout's `[profile.dev]`), so that the comparison is
+/// of the code, not of a profile one side predates.
+const SAME_PROFILE: [&str; 4] =
+    ["--config", "profile.dev.debug=\"line-tables-only\"", "--config", "profile.dev.package.\"*\".debug=false"];
+
+impl Side {
+    /// cargo in this side's checkout, with its own target directory and [`SAME_PROFILE`].
+    fn cargo(&self) -> Command {
+        let mut cmd = cargo();
+        cmd.current_dir(&self.dir).env("CARGO_TARGET_DIR", &self.target).args(SAME_PROFILE);
+        cmd
+    }
 }
 
 /// Runs a command under `/usr/bin/time`, returning wall time and the CPU time (user + system) of it and its children.
@@ -77,11 +91,7 @@ fn edit_and_synth(side: &Side, out: &Path) -> Result<(Duration, Duration)> {
     }
     std::fs::write(&file, original.replace(FROM, TO))?;
     let result = timed(
-        cargo()
-            .current_dir(&side.dir)
-            .env("CARGO_TARGET_DIR", &side.target)
-            .args(["run", "--quiet", "-p", "xtask", "--", "synth", "--all", "--example", "--out"])
-            .arg(out),
+        side.cargo().args(["run", "--quiet", "-p", "xtask", "--", "synth", "--all", "--example", "--out"]).arg(out),
     );
     std::fs::write(&file, original)?;
     result
@@ -134,12 +144,7 @@ pub fn run(before: &str, runs: usize, all_types: bool) -> Result<()> {
         for (i, side) in sides.iter().enumerate() {
             let _ = std::fs::remove_dir_all(&side.target);
             let measured = step(&format!("clean build, {} (round {})", side.label, round + 1), || {
-                timed(cargo().current_dir(&side.dir).env("CARGO_TARGET_DIR", &side.target).args([
-                    "build",
-                    "--quiet",
-                    "--offline",
-                    "--workspace",
-                ]))
+                timed(side.cargo().args(["build", "--quiet", "--offline", "--workspace"]))
             })?;
             clean[i].push(measured);
         }
@@ -158,13 +163,7 @@ pub fn run(before: &str, runs: usize, all_types: bool) -> Result<()> {
     // Synth of four environments: each side's release xtask, whole process.
     let mut synths: Vec<Vec<(Duration, Duration)>> = vec![Vec::new(), Vec::new()];
     for side in &sides {
-        exec(cargo().current_dir(&side.dir).env("CARGO_TARGET_DIR", &side.target).args([
-            "build",
-            "--quiet",
-            "--release",
-            "-p",
-            "xtask",
-        ]))?;
+        exec(side.cargo().args(["build", "--quiet", "--release", "-p", "xtask"]))?;
     }
     for _ in 0..10 {
         for (i, side) in sides.iter().enumerate() {
