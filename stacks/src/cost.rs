@@ -491,8 +491,17 @@ mod tests {
         assert!((usd("alarms") - 0.30).abs() < 1e-9);
         assert!((usd("secrets") - 0.40).abs() < 1e-9 && (usd("KMS keys") - 1.0).abs() < 1e-9);
         assert!((usd("dashboards") - 3.0).abs() < 1e-9);
-        // Logs: 1e6 requests and 2,880 scheduled runs × 1,000 B = 1.00288 GB ingested at $0.50, and the access log.
-        assert!((usd("log ingestion") - 1.002_88 * 0.50 - 0.55 * 0.5).abs() < 1e-9, "function and access logs");
+        // Logs: 1e6 requests and the catalog's scheduled runs (org-module's 2,880, and any other module's) × 1,000 B
+        // at $0.50 a GB (1.00288 GB for org-module alone), and the access log.
+        let scheduled: f64 = route_registry::all_functions()
+            .filter_map(|f| match f.trigger {
+                Trigger::Schedule(s) => Some(runs_per_month(s.expression)),
+                _ => None,
+            })
+            .sum();
+        let logged_gb = (1e6 + scheduled) * 1000.0 / 1e9;
+        assert!(scheduled >= 2880.0, "org-module reconciles every 15 minutes");
+        assert!((usd("log ingestion") - logged_gb * 0.50 - 0.55 * 0.5).abs() < 1e-9, "function and access logs");
         // No users, no authorizer invocations.
         assert_eq!(usd("authorizer"), 0.0);
         assert!((e.total - e.per_owner.values().sum::<f64>()).abs() < 1e-9);

@@ -52,7 +52,7 @@ impl Env {
             // Reserved concurrency caps what one function (or one hung dependency holding its requests) can take
             // from the account's shared pool (1,000 by default, of which 100 must stay unreserved), so the other
             // modules keep serving. Reaching the cap shows as throttles, which alarm.
-            reserved_concurrency: Concurrency { module_function: 10, authorizer: 20 },
+            reserved_concurrency: Concurrency { module_function: 10, authorizer: 20, account: 1000 },
             // API Gateway caches an authorizer decision per Authorization header for this long: a token stays
             // usable that long past its expiry or revocation. Short outside prd to keep tests honest; prd must stay
             // at 60 s or less (a test checks).
@@ -98,7 +98,7 @@ impl Env {
                 log_level: "INFO",
                 throttling_burst_limit: 500,
                 throttling_rate_limit: 250.0,
-                reserved_concurrency: Concurrency { module_function: 25, authorizer: 50 },
+                reserved_concurrency: Concurrency { module_function: 25, authorizer: 50, account: 1000 },
                 authorizer_cache_ttl_s: 60,
                 alarm_emails: vec!["platform-oncall@example.com"],
                 ..base
@@ -109,10 +109,10 @@ impl Env {
                 cors_origins: vec!["https://career.example.com"],
                 throttling_burst_limit: 2000,
                 throttling_rate_limit: 1000.0,
-                // Eight module functions and the authorizer must leave the account's default 1,000 an unreserved
-                // hundred: 8 × 80 + 200 = 840. The next module needs a raised Lambda concurrency quota (Service
-                // Quotas) or a smaller share each; the test below says which.
-                reserved_concurrency: Concurrency { module_function: 80, authorizer: 200 },
+                // Up to 80 each: eight module functions and the authorizer take 8 × 80 + 200 = 840 of the account's
+                // default 1,000. A ninth function and more share the 700 left equally (twelve: 58 each); raise the
+                // quota and `account` when the share gets too small to serve a burst.
+                reserved_concurrency: Concurrency { module_function: 80, authorizer: 200, account: 1000 },
                 // 60 s: a revoked or expired token works at most a minute longer, against one authorizer
                 // invocation per token per minute (the cost table in README has the figure).
                 authorizer_cache_ttl_s: 60,
@@ -161,10 +161,39 @@ pub struct StateBackend {
 /// Reserved concurrency per function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Concurrency {
-    /// Each module function.
+    /// The most each module function reserves; fewer when the catalog's functions would not fit the account (see
+    /// [`Concurrency::module_function_share`]).
     pub module_function: u32,
     /// The authorizer (invoked on every cache miss of every route).
     pub authorizer: u32,
+    /// The account's Lambda concurrency quota in the region (AWS's default is 1,000; raised through Service Quotas).
+    pub account: u32,
+}
+
+/// What Lambda requires to stay unreserved in an account: reserved concurrency can never take the last hundred.
+pub const UNRESERVED: u32 = 100;
+
+/// The fewest concurrent executions a module function is given: below it, a function would throttle at its first
+/// burst, and a queue's event source mapping (at least 2) would not fit.
+pub const MIN_SHARE: u32 = 5;
+
+impl Concurrency {
+    /// What each of `functions` module functions reserves: `module_function`, or less when that many would take
+    /// more than the account leaves after the authorizer and the unreserved hundred (an equal share of what is left).
+    /// Refused when the share falls under [`MIN_SHARE`], with the fix.
+    pub fn module_function_share(&self, functions: u32) -> Result<u32, String> {
+        let pool = self.account.saturating_sub(UNRESERVED + self.authorizer);
+        let share = self.module_function.min(pool / functions.max(1));
+        if share < MIN_SHARE {
+            return Err(format!(
+                "{functions} module functions and the authorizer's {} cannot each reserve {MIN_SHARE} or more of the \
+                 account's {} (Lambda keeps {UNRESERVED} unreserved): raise the account's Lambda concurrency quota \
+                 (Service Quotas) and `account` in stacks/src/env.rs with it",
+                self.authorizer, self.account
+            ));
+        }
+        Ok(share)
+    }
 }
 
 /// One row of the settings table.
@@ -331,16 +360,24 @@ mod tests {
 
     #[test]
     fn reserved_concurrency_leaves_the_account_its_unreserved_hundred() {
-        let functions = route_registry::all_functions().count() as u32;
+        let functions = route_registry::all_functions().filter(|f| *f != route_registry::AUTHORIZER).count() as u32;
         for env in Env::ALL {
             let c = env.settings().reserved_concurrency;
-            let reserved = c.module_function * (functions - 1) + c.authorizer;
-            assert!(
-                reserved <= 900,
-                "{env}: {reserved} of the default 1,000 reserved for {functions} functions: lower the share of each \
-                 in stacks/src/env.rs, or raise the account's Lambda concurrency quota and this bound with it"
-            );
+            let share = c.module_function_share(functions).unwrap();
+            assert!(share * functions + c.authorizer <= c.account - UNRESERVED, "{env}: {share} × {functions}");
         }
+        // The share shrinks as modules arrive, never over the account, and is refused with the fix when too small.
+        let prd = Env::Prd.settings().reserved_concurrency;
+        assert_eq!(prd.module_function_share(8), Ok(80));
+        assert_eq!(prd.module_function_share(12), Ok(58));
+        for n in 1..=140 {
+            if let Ok(share) = prd.module_function_share(n) {
+                assert!(share * n + prd.authorizer <= prd.account - UNRESERVED, "{n} functions");
+                assert!(share >= MIN_SHARE);
+            }
+        }
+        let refused = prd.module_function_share(141).unwrap_err();
+        assert!(refused.contains("raise the account's Lambda concurrency quota"), "{refused}");
     }
 
     #[test]

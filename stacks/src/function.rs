@@ -57,11 +57,10 @@ pub fn tags(f: &Function) -> Tags {
 
 /// The reserved concurrency of a function in this environment.
 pub fn reserved_concurrency(platform: &Platform, f: &Function) -> u32 {
-    let c = platform.settings.reserved_concurrency;
     if *f == route_registry::AUTHORIZER {
-        c.authorizer
+        platform.settings.reserved_concurrency.authorizer
     } else {
-        c.module_function
+        platform.module_function_concurrency
     }
 }
 

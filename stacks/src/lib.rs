@@ -78,6 +78,9 @@ pub enum StackError {
     Placeholders { env: Env, names: Vec<&'static str> },
     #[error("{0} has no alarm recipients: an alarm that reaches nobody is not an alarm. Set alarm_emails for {0} in stacks/src/env.rs")]
     NoAlarmRecipients(Env),
+    /// The catalog's functions do not fit the account's Lambda concurrency.
+    #[error("{env}: {message}")]
+    Concurrency { env: Env, message: String },
     /// The catalog declares a function that cannot work as declared; `file` is where to fix it.
     #[error("{file}: {function}: {message}")]
     Catalog { file: String, function: &'static str, message: String },

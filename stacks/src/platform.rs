@@ -67,6 +67,8 @@ pub struct Platform {
     pub code_signing: Option<Expr>,
     /// Building for the local emulator, which lacks some APIs (see [`crate::provider::EMULATOR_OMITS`]).
     pub emulator: bool,
+    /// What each module function reserves: the environment's share for the catalog's number of functions.
+    pub module_function_concurrency: u32,
 }
 
 /// The API that HTTP functions are routed from, and its authorizer.
@@ -92,6 +94,11 @@ pub fn build(
     catalog: &[route_registry::Module],
 ) -> Result<Stack, StackError> {
     objects::check(catalog)?;
+    let module_functions = catalog.iter().map(|m| m.functions.len()).sum::<usize>() as u32;
+    let module_function_concurrency = settings
+        .reserved_concurrency
+        .module_function_share(module_functions)
+        .map_err(|message| StackError::Concurrency { env: settings.env, message })?;
     let mut stack = Stack::new(header, TERRAFORM_VERSION);
     stack.require_provider("aws", "hashicorp/aws", AWS_PROVIDER_VERSION);
     stack.backend(backend(settings, target, settings.backend.key));
@@ -128,6 +135,7 @@ pub fn build(
         documents: documents.clone(),
         code_signing,
         emulator,
+        module_function_concurrency,
     };
     let (authorizer_fn, authorizer) = authorizer::add(&mut stack, &platform, &api, issuer)?;
     let gateway = Gateway { api: api.clone(), authorizer };

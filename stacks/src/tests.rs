@@ -114,6 +114,8 @@ fn every_catalog_route_is_one_custom_authorized_route_to_its_function() {
 fn functions_follow_their_catalog_entries() {
     let d = doc(Env::Dev);
     let settings = Env::Dev.settings();
+    let module_functions = module_functions(route_registry::modules::ALL) as u32;
+    let share = settings.reserved_concurrency.module_function_share(module_functions).unwrap();
     for f in route_registry::all_functions() {
         let local = names::local(&f);
         let lambda = &d["resource"]["aws_lambda_function"][&local];
@@ -140,7 +142,7 @@ fn functions_follow_their_catalog_entries() {
         assert_eq!(has("OKTA_DOMAIN"), f.uses.contains(&Use::Okta), "{local}");
         if f != route_registry::AUTHORIZER {
             assert_eq!(vars["ADMIN_GROUP"], settings.admin_group);
-            assert_eq!(lambda["reserved_concurrent_executions"], settings.reserved_concurrency.module_function);
+            assert_eq!(lambda["reserved_concurrent_executions"], share);
         }
         // Secrets travel as ARNs (references), never as values.
         for (k, v) in vars {

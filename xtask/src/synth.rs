@@ -76,7 +76,14 @@ pub fn run(args: &Args) -> Result<()> {
         let issuer = if args.dev_issuer { crate::dev::issuer() } else { Issuer::Okta };
         let options = stacks::Options { issuer, example: args.example };
         let synthesized = match &synthetic {
-            Some(modules) => stacks::synth_catalog(env.settings(), &Target::Aws, &options, modules),
+            Some(modules) => {
+                // A synthetic catalog stands for an account whose Lambda quota was raised to fit it.
+                let mut settings = env.settings();
+                let c = &mut settings.reserved_concurrency;
+                let functions = modules.iter().map(|m| m.functions.len() as u32).sum::<u32>();
+                c.account = c.account.max(stacks::env::UNRESERVED + c.authorizer + c.module_function * functions);
+                stacks::synth_catalog(settings, &Target::Aws, &options, modules)
+            }
             None => stacks::synth_with(env, &Target::Aws, &options),
         }
         .with_context(|| format!("synth of {env} failed"))?;
