@@ -12,10 +12,10 @@ use std::process::Stdio;
 use anyhow::{bail, Context, Result};
 use stacks::{Env, Target};
 
-use crate::synth::{parse_env, write_if_changed};
 use crate::terraform::{init, terraform};
 use crate::util::{exec, step};
 use crate::{target_dir, workspace_root};
+use xtask_synth::{parse_env, write_if_changed};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -8,8 +8,8 @@ use serde_json::Value;
 use stacks::iam_check::check;
 use stacks::Env;
 
-use crate::synth::parse_env;
 use crate::workspace_root;
+use xtask_synth::parse_env;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 
 use crate::util::{cargo, exec, human, step};
-use crate::{services, synth, terraform, workspace_root};
+use crate::{services, terraform, workspace_root};
 
 #[derive(Debug, Default, clap::Args)]
 pub struct Args {
@@ -107,7 +107,7 @@ pub fn run(args: &Args) -> Result<()> {
     crate::contract::reset()?;
     let counts = step("cargo test --workspace", || cargo_test(&root, &["--workspace".into()], &services.test_env()))?;
     drop(services);
-    step("synth --all --check --example (goldens match)", synth::run_check_all)?;
+    step("synth --all --check --example (goldens match)", || xtask_synth::run(&xtask_synth::Args::check_all()))?;
     crate::check_iam::run(&crate::check_iam::Args::all_with_cross_check())?;
     crate::contract::run()?;
     crate::openapi::run()?;

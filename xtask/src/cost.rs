@@ -5,7 +5,7 @@ use anyhow::{bail, Result};
 use stacks::cost::{estimate, Profile, PRICES};
 use stacks::Env;
 
-use crate::synth::parse_env;
+use xtask_synth::parse_env;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -38,7 +38,7 @@ struct Target {
     dir: Option<PathBuf>,
     /// Also write this environment's database settings (admin group, organization limit) from the stacks'
     /// settings table, so the database and the Lambdas agree.
-    #[arg(long, value_parser = crate::synth::parse_env)]
+    #[arg(long, value_parser = xtask_synth::parse_env)]
     env: Option<stacks::Env>,
 }
 

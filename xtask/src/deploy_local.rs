@@ -15,10 +15,10 @@ use serde_json::Value;
 use stacks::{names, Env, Target};
 
 use crate::services::free_port;
-use crate::synth::write_if_changed;
 use crate::terraform::{init, terraform};
 use crate::util::{exec, human, step};
 use crate::workspace_root;
+use xtask_synth::write_if_changed;
 
 #[derive(Debug, Default, clap::Args)]
 pub struct Args {
@@ -97,7 +97,7 @@ fn moto_bin() -> Result<PathBuf> {
 fn synth_for_emulator(dir: &Path, endpoint: &str) -> Result<()> {
     let _ = std::fs::remove_dir_all(dir.join(".terraform"));
     let target = Target::Emulator { endpoint: endpoint.to_owned(), state: stacks::EmulatorState::S3 };
-    let options = stacks::Options { issuer: crate::dev::issuer(), example: false };
+    let options = stacks::Options { issuer: xtask_synth::dev_issuer(), example: false };
     let synthesized = stacks::synth_with(Env::Dev, &target, &options)?;
     write_if_changed(&dir.join("main.tf.json"), &synthesized.text)?;
     crate::terraform::use_lock(&workspace_root().join("build/dev"), dir)

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use stacks::{Env, Issuer};
+use stacks::Env;
 
 use crate::services::{PostgRest, Postgres};
 use crate::util::{cargo, exec, step};
@@ -43,12 +43,6 @@ pub struct RunArgs {
     /// The port of the local API.
     #[arg(long, default_value_t = 8787)]
     port: u16,
-}
-
-/// The development issuer as synth and the local tools know it. Its JWKS URL is under `.invalid`: a stack that
-/// trusted it by mistake could never fetch its keys (locally the API serves them itself).
-pub fn issuer() -> Issuer {
-    Issuer::Development { issuer: dev_issuer::ISSUER.to_owned(), jwks_url: format!("{}/v1/keys", dev_issuer::ISSUER) }
 }
 
 /// The Okta API token the local stand-in accepts (local only).

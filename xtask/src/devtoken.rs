@@ -8,7 +8,7 @@
 use anyhow::{bail, Result};
 use stacks::Env;
 
-use crate::synth::parse_env;
+use xtask_synth::parse_env;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

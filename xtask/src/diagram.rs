@@ -5,8 +5,8 @@
 use anyhow::Result;
 use stacks::Env;
 
-use crate::synth::{parse_env, write_if_changed};
 use crate::workspace_root;
+use xtask_synth::{parse_env, write_if_changed};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

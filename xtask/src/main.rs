@@ -46,12 +46,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Task {
-    /// Write build/<env>/main.tf.json for one environment or all four (stg and prd need --example while their
-    /// settings hold example values).
-    ///
-    /// Each folder is a complete Terraform root module: `terraform -chdir=build/dev init` then `plan`/`apply`.
-    /// Synth compares with the committed output and refuses likely renames (a resource type losing addresses while
-    /// gaining others) unless each is declared as a move or accepted with --accept-replacement.
+    #[command(about = xtask_synth::ABOUT, long_about = xtask_synth::LONG_ABOUT)]
     Synth(synth::Args),
     /// Create an environment's Terraform state bucket (versioned, encrypted, TLS-only) and move the bootstrap
     /// root's own state into it; running it again changes nothing.
@@ -146,40 +141,14 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// The workspace root: the nearest folder at or above the current directory whose `Cargo.toml` declares a
-/// `[workspace]` (what `cargo locate-project --workspace` finds). Found at run time, never compiled in, so a binary
-/// built in one checkout and run from another (a shared target directory, a git worktree, a scratch copy) acts on
-/// the checkout it is run in.
+/// The workspace root, found at run time from the current directory (`xtask_synth::workspace_root`).
 fn workspace_root() -> PathBuf {
-    let start = std::env::current_dir().unwrap_or_default();
-    start
-        .ancestors()
-        .find(|dir| {
-            std::fs::read_to_string(dir.join("Cargo.toml")).is_ok_and(|t| t.lines().any(|l| l.trim() == "[workspace]"))
-        })
-        .map(PathBuf::from)
-        .unwrap_or(start)
+    xtask_synth::workspace_root()
 }
 
-/// Refuses to run a binary compiled from another checkout of this workspace: with a shared target directory, cargo
-/// cannot tell two checkouts' builds of the same package version apart, so `cargo xtask` in one may run the other's
-/// binary, with the other's catalog compiled in.
+/// Refuses to run a binary compiled from another checkout of this workspace (`xtask_synth::built_here`).
 fn built_here() -> Result<()> {
-    let built = Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_default();
-    let here = workspace_root();
-    let canonical = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
-    // Outside a checkout (run from elsewhere) there is nothing to compare; a checkout that built this binary and is
-    // gone since (a scratch copy) is still another checkout.
-    if !here.join("xtask/Cargo.toml").is_file() || canonical(&built) == canonical(&here) {
-        return Ok(());
-    }
-    anyhow::bail!(
-        "this xtask was built from {} but runs in {}: the two checkouts share a target directory, so cargo cannot \
-         tell their builds apart and this binary carries the other checkout's code. Give this checkout a target \
-         directory of its own (unset CARGO_TARGET_DIR or point it elsewhere) and run the command again",
-        built.display(),
-        here.display()
-    )
+    xtask_synth::built_here(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new("..")))
 }
 
 /// Where cargo puts build output for this workspace: `CARGO_TARGET_DIR` when set, else `<root>/target`.

@@ -6,9 +6,9 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use stacks::Env;
 
-use crate::synth::{display_path, parse_env, write_if_changed};
 use crate::util::{exec, step};
 use crate::workspace_root;
+use xtask_synth::{display_path, parse_env, write_if_changed};
 
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {

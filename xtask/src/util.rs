@@ -14,14 +14,7 @@ pub fn step<T>(name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     Ok(out)
 }
 
-/// `1.2 s`, `35 ms`.
-pub fn human(d: std::time::Duration) -> String {
-    if d.as_secs_f64() >= 1.0 {
-        format!("{:.1} s", d.as_secs_f64())
-    } else {
-        format!("{} ms", d.as_millis())
-    }
-}
+pub use xtask_synth::human;
 
 /// Runs a command to completion with inherited output; an error names the command and its exit status.
 pub fn exec(cmd: &mut Command) -> Result<()> {

@@ -3,8 +3,9 @@
 //!
 //! - clean workspace build (`cargo build --workspace`, debug with this checkout's debug-info settings on both sides,
 //!   from an empty target directory; dependencies downloaded already), wall and CPU;
-//! - edit→synth: a catalog constant changed (a route's summary), then `cargo run -p xtask -- synth --all`, wall and
-//!   CPU, alternating the two checkouts;
+//! - edit→synth: a catalog constant changed (a route's summary), then `cargo xtask synth --all` as a user types it
+//!   (each side's own alias: the task runner before, the synth binary of `xtask/synth/` after), wall and CPU,
+//!   alternating the two checkouts;
 //! - synth of the four environments, whole process, into a fresh folder (the release xtask of each);
 //! - for this checkout alone: generating every type of the pinned provider (time and peak memory), the generated
 //!   size (all types, and the committed part).
@@ -69,7 +70,11 @@ fn timed(cmd: &mut Command) -> Result<(Duration, Duration)> {
 }
 
 fn secs(d: Duration) -> String {
-    format!("{:.1} s", d.as_secs_f64())
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
 }
 
 /// `median 4.1 s (min 3.9, max 4.6)` for the few samples a slow measurement allows.
@@ -91,9 +96,7 @@ fn edit_and_synth(side: &Side, out: &Path) -> Result<(Duration, Duration)> {
         bail!("{} has no {FROM} to edit", file.display());
     }
     std::fs::write(&file, original.replace(FROM, TO))?;
-    let result = timed(
-        side.cargo().args(["run", "--quiet", "-p", "xtask", "--", "synth", "--all", "--example", "--out"]).arg(out),
-    );
+    let result = timed(side.cargo().args(["xtask", "synth", "--all", "--example", "--out"]).arg(out));
     std::fs::write(&file, original)?;
     result
 }
@@ -153,7 +156,7 @@ pub fn run(before: &str, runs: usize, all_types: bool) -> Result<()> {
     // Edit → synth, alternating, on the warm target of each.
     let mut edits: Vec<Vec<(Duration, Duration)>> = vec![Vec::new(), Vec::new()];
     for (i, side) in sides.iter().enumerate() {
-        edit_and_synth(side, &base.join("out"))?; // warm-up: xtask itself built once
+        edit_and_synth(side, &base.join("out"))?; // warm-up: what synth runs, built once
         let _ = i;
     }
     for _ in 0..(runs.max(1) * 3) {
