@@ -3,6 +3,8 @@
 //!
 //! - clean workspace build (`cargo build --workspace`, debug with this checkout's debug-info settings on both sides,
 //!   from an empty target directory; dependencies downloaded already), wall and CPU;
+//! - clean build of the stacks alone (`cargo build -p stacks`: the DSL, the catalog, the stacks), the DSL's own cost
+//!   apart from the module crates the two revisions have;
 //! - edit→synth: a catalog constant changed (a route's summary), then `cargo xtask synth --all` as a user types it
 //!   (each side's own alias: the task runner before, the synth binary of `xtask/synth/` after), wall and CPU,
 //!   alternating the two checkouts;
@@ -153,6 +155,26 @@ pub fn run(before: &str, runs: usize, all_types: bool) -> Result<()> {
             clean[i].push(measured);
         }
     }
+    // The stacks alone (infra-dsl, the catalog, stacks and their dependencies), alternating: the DSL's own cost,
+    // apart from the module crates either side has.
+    let mut stacks: Vec<Vec<(Duration, Duration)>> = vec![Vec::new(), Vec::new()];
+    for round in 0..runs.max(1) {
+        for (i, side) in sides.iter().enumerate() {
+            let target = side.target.with_extension("stacks");
+            let _ = std::fs::remove_dir_all(&target);
+            let measured = step(&format!("clean build of stacks, {} (round {})", side.label, round + 1), || {
+                timed(side.cargo().env("CARGO_TARGET_DIR", &target).args([
+                    "build",
+                    "--quiet",
+                    "--offline",
+                    "-p",
+                    "stacks",
+                ]))
+            })?;
+            let _ = std::fs::remove_dir_all(&target);
+            stacks[i].push(measured);
+        }
+    }
     // Edit → synth, alternating, on the warm target of each.
     let mut edits: Vec<Vec<(Duration, Duration)>> = vec![Vec::new(), Vec::new()];
     for (i, side) in sides.iter().enumerate() {
@@ -184,14 +206,18 @@ pub fn run(before: &str, runs: usize, all_types: bool) -> Result<()> {
     let wall = |v: &[(Duration, Duration)]| v.iter().map(|x| x.0).collect::<Vec<_>>();
     let cpu = |v: &[(Duration, Duration)]| v.iter().map(|x| x.1).collect::<Vec<_>>();
     println!("\n| figure | before ({before}) | after (HEAD) |\n|---|---|---|");
-    for (name, v) in
-        [("clean workspace build", &clean), ("edit → synth", &edits), ("synth, four environments", &synths)]
-    {
+    for (name, v) in [
+        ("clean workspace build", &clean),
+        ("clean build of stacks", &stacks),
+        ("edit → synth", &edits),
+        ("synth, four environments", &synths),
+    ] {
         println!("| {name}, wall | {} | {} |", show(&wall(&v[0])), show(&wall(&v[1])));
         println!("| {name}, CPU | {} | {} |", show(&cpu(&v[0])), show(&cpu(&v[1])));
     }
     let median = |v: &[(Duration, Duration)]| Spread::new(wall(v)).pct(0.5).as_secs_f64();
-    for (name, v) in [("clean workspace build", &clean), ("edit → synth", &edits)] {
+    for (name, v) in [("clean workspace build", &clean), ("clean build of stacks", &stacks), ("edit → synth", &edits)]
+    {
         let change = median(&v[1]) / median(&v[0]) - 1.0;
         println!("{name}: {:+.1} % (the target: not slower by more than 10 %)", change * 100.0);
     }
