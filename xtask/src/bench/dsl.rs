@@ -1,13 +1,14 @@
-//! `cargo xtask bench dsl --before <rev>`: the typed provider's costs, this checkout against another revision (the
-//! hand-written DSL before it) side by side in one run, each in a worktree with a target directory of its own:
+//! `cargo xtask bench dsl [--before <rev>] [--after <rev>]`: the typed provider's costs, one revision (HEAD by
+//! default) against another (the hand-written DSL before it, 4eba261) side by side in one run, each in a worktree
+//! with a target directory of its own:
 //!
 //! - clean workspace build (`cargo build --workspace`, debug with this checkout's debug-info settings on both sides,
 //!   from an empty target directory; dependencies downloaded already), wall and CPU;
 //! - clean build of the stacks alone (`cargo build -p stacks`: the DSL, the catalog, the stacks), the DSL's own cost
 //!   apart from the module crates the two revisions have;
 //! - edit→synth: a catalog constant changed (a route's summary), then `cargo xtask synth --all` as a user types it
-//!   (each side's own alias: the task runner before, the synth binary of `xtask/synth/` after), wall and CPU,
-//!   alternating the two checkouts;
+//!   (each side's own alias: the task runner up to ff156d5, the synth binary of `xtask/synth/` since), wall and
+//!   CPU, alternating the two checkouts;
 //! - synth of the four environments, whole process, into a fresh folder (the release xtask of each);
 //! - for this checkout alone: generating every type of the pinned provider (time and peak memory), the generated
 //!   size (all types, and the committed part).
@@ -45,7 +46,8 @@ impl Side {
     }
 }
 
-/// Runs a command under `/usr/bin/time`, returning wall time and the CPU time (user + system) of it and its children.
+/// Runs a command under `/usr/bin/time` (its output discarded), returning wall time and the CPU time (user + system,
+/// 10 ms ticks) of it and its children.
 fn timed(cmd: &mut Command) -> Result<(Duration, Duration)> {
     let report = target_dir().join("bench-dsl/time.txt");
     let mut timed = Command::new("/usr/bin/time");
@@ -59,7 +61,11 @@ fn timed(cmd: &mut Command) -> Result<(Duration, Duration)> {
             None => timed.env_remove(k),
         };
     }
+    // The command's output is not the measurement's: synth's lines would bury the figures.
+    timed.stdout(std::process::Stdio::null());
+    let started = Instant::now();
     let status = timed.status().context("cannot run /usr/bin/time (Debian package `time`)")?;
+    let wall = started.elapsed();
     if !status.success() {
         bail!("{cmd:?} failed ({status})");
     }
@@ -68,7 +74,8 @@ fn timed(cmd: &mut Command) -> Result<(Duration, Duration)> {
     if v.len() < 3 {
         bail!("/usr/bin/time wrote `{text}`");
     }
-    Ok((Duration::from_secs_f64(v[0]), Duration::from_secs_f64(v[1] + v[2])))
+    // Wall time from here (exact); CPU time from /usr/bin/time, in its 10 ms ticks.
+    Ok((wall, Duration::from_secs_f64(v[1] + v[2])))
 }
 
 fn secs(d: Duration) -> String {
@@ -103,7 +110,7 @@ fn edit_and_synth(side: &Side, out: &Path) -> Result<(Duration, Duration)> {
     result
 }
 
-pub fn run(before: &str, runs: usize, all_types: bool) -> Result<()> {
+pub fn run(before: &str, after: &str, runs: usize, all_types: bool) -> Result<()> {
     let root = workspace_root();
     let base = target_dir().join("bench-dsl");
     std::fs::create_dir_all(&base)?;
@@ -118,7 +125,7 @@ pub fn run(before: &str, runs: usize, all_types: bool) -> Result<()> {
     };
     let sides = [
         step(&format!("worktree of {before} (before)"), || worktree("before", before))?,
-        step("worktree of HEAD (after)", || worktree("after", "HEAD"))?,
+        step(&format!("worktree of {after} (after)"), || worktree("after", after))?,
     ];
 
     // Generation, this checkout only.
@@ -205,7 +212,7 @@ pub fn run(before: &str, runs: usize, all_types: bool) -> Result<()> {
     }
     let wall = |v: &[(Duration, Duration)]| v.iter().map(|x| x.0).collect::<Vec<_>>();
     let cpu = |v: &[(Duration, Duration)]| v.iter().map(|x| x.1).collect::<Vec<_>>();
-    println!("\n| figure | before ({before}) | after (HEAD) |\n|---|---|---|");
+    println!("\n| figure | before ({before}) | after ({after}) |\n|---|---|---|");
     for (name, v) in [
         ("clean workspace build", &clean),
         ("clean build of stacks", &stacks),

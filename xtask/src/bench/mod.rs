@@ -63,6 +63,10 @@ pub struct Args {
     /// dsl: the revision to compare with (the hand-written DSL before the generated one).
     #[arg(long, value_name = "REV", default_value = "4eba261")]
     before: String,
+    /// dsl: the revision measured against it (this checkout's HEAD by default; the commit that completed the generated
+    /// provider, ff156d5, isolates its cost from what came later).
+    #[arg(long, value_name = "REV", default_value = "HEAD")]
+    after: String,
     /// dsl: also compile all 2,134 generated provider types once (minutes).
     #[arg(long)]
     all_types: bool,
@@ -101,7 +105,7 @@ pub fn run(args: &Args) -> Result<()> {
         ),
         What::Load => load::run(),
         What::Rls => rls::run(),
-        What::Dsl => dsl::run(&args.before, args.runs, args.all_types),
+        What::Dsl => dsl::run(&args.before, &args.after, args.runs, args.all_types),
         What::Faults => crate::faults::run_matrix().and_then(|()| crate::faults::run_load()),
         What::Queue => queue(),
         What::Resume => {
