@@ -47,7 +47,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Task {
     #[command(about = xtask_synth::ABOUT, long_about = xtask_synth::LONG_ABOUT)]
-    Synth(synth::Args),
+    Synth(synth::SynthTask),
     /// Create an environment's Terraform state bucket (versioned, encrypted, TLS-only) and move the bootstrap
     /// root's own state into it; running it again changes nothing.
     Bootstrap(bootstrap::Args),
@@ -156,5 +156,17 @@ fn target_dir() -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty()) {
         Some(dir) => workspace_root().join(dir),
         None => workspace_root().join("target"),
+    }
+}
+
+#[cfg(test)]
+mod cli_tests {
+    use clap::CommandFactory;
+
+    /// clap's own consistency checks over every task's options (duplicate names or groups, conflicts with unknown
+    /// arguments), which otherwise run only when a debug build parses that task's command line.
+    #[test]
+    fn every_tasks_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
     }
 }

@@ -4,8 +4,10 @@
 
 use anyhow::Result;
 
+/// Named apart from `xtask_synth::Args`, which it flattens: clap names each argument group after its struct, and two
+/// groups of one name are refused when the command is built.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub struct SynthTask {
     #[command(flatten)]
     synth: xtask_synth::Args,
     /// Print this process's CPU time and peak resident memory at the end (for benchmarks).
@@ -16,7 +18,7 @@ pub struct Args {
     synthetic_modules: Option<usize>,
 }
 
-pub fn run(args: &Args) -> Result<()> {
+pub fn run(args: &SynthTask) -> Result<()> {
     let synthetic = args.synthetic_modules.map(synthetic_catalog);
     xtask_synth::run_with(&args.synth, synthetic.as_deref())?;
     if args.report_usage {

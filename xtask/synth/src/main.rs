@@ -68,6 +68,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Synth::command().debug_assert();
+    }
+
+    #[test]
     fn every_task_but_synth_goes_to_the_task_runner_with_its_arguments_unchanged() {
         let args: Vec<OsString> = ["check-iam", "--cross-check"].map(OsString::from).to_vec();
         let cmd = task_runner(&args);
