@@ -177,22 +177,48 @@ pub const UNRESERVED: u32 = 100;
 /// burst, and a queue's event source mapping (at least 2) would not fit.
 pub const MIN_SHARE: u32 = 5;
 
+/// What a scheduled function reserves: one run at a time. A run never overlaps the next (a late start waits as a
+/// retried asynchronous invocation), and an hourly sweep does not take from what the functions serving requests and
+/// queues share.
+pub const SCHEDULED: u32 = 1;
+
+/// A catalog's module functions as reserved concurrency counts them: those that serve requests, queues and uploads
+/// (each a share) and the scheduled ones ([`SCHEDULED`] each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModuleFunctions {
+    pub serving: u32,
+    pub scheduled: u32,
+}
+
+impl ModuleFunctions {
+    pub fn of(catalog: &[route_registry::Module]) -> ModuleFunctions {
+        let all = || catalog.iter().flat_map(|m| m.functions.iter());
+        let scheduled = all().filter(|f| matches!(f.trigger, route_registry::Trigger::Schedule(_))).count() as u32;
+        ModuleFunctions { serving: all().count() as u32 - scheduled, scheduled }
+    }
+}
+
 impl Concurrency {
-    /// What each of `functions` module functions reserves: `module_function`, or less when that many would take
-    /// more than the account leaves after the authorizer and the unreserved hundred (an equal share of what is left).
-    /// Refused when the share falls under [`MIN_SHARE`], with the fix.
-    pub fn module_function_share(&self, functions: u32) -> Result<u32, String> {
-        let pool = self.account.saturating_sub(UNRESERVED + self.authorizer);
-        let share = self.module_function.min(pool / functions.max(1));
+    /// What each serving module function reserves: `module_function`, or less when that many would take more than
+    /// the account leaves after the authorizer, the scheduled functions and the unreserved hundred (an equal share
+    /// of what is left). Refused when the share falls under [`MIN_SHARE`], with the fix.
+    pub fn module_function_share(&self, functions: ModuleFunctions) -> Result<u32, String> {
+        let pool = self.account.saturating_sub(UNRESERVED + self.authorizer + functions.scheduled * SCHEDULED);
+        let share = self.module_function.min(pool / functions.serving.max(1));
         if share < MIN_SHARE {
             return Err(format!(
-                "{functions} module functions and the authorizer's {} cannot each reserve {MIN_SHARE} or more of the \
-                 account's {} (Lambda keeps {UNRESERVED} unreserved): raise the account's Lambda concurrency quota \
-                 (Service Quotas) and `account` in stacks/src/env.rs with it",
-                self.authorizer, self.account
+                "{} module functions, the authorizer's {} and {} scheduled functions' {SCHEDULED} each cannot each \
+                 reserve {MIN_SHARE} or more of the account's {} (Lambda keeps {UNRESERVED} unreserved): raise the \
+                 account's Lambda concurrency quota (Service Quotas) and `account` in stacks/src/env.rs with it",
+                functions.serving, self.authorizer, functions.scheduled, self.account
             ));
         }
         Ok(share)
+    }
+
+    /// The account quota at which every serving module function reserves all of `module_function`.
+    pub fn account_for(&self, functions: ModuleFunctions) -> u32 {
+        UNRESERVED + self.authorizer + functions.scheduled * SCHEDULED + self.module_function * functions.serving
     }
 }
 
@@ -360,23 +386,34 @@ mod tests {
 
     #[test]
     fn reserved_concurrency_leaves_the_account_its_unreserved_hundred() {
-        let functions = route_registry::all_functions().filter(|f| *f != route_registry::AUTHORIZER).count() as u32;
+        let functions = ModuleFunctions::of(route_registry::modules::ALL);
+        assert!(functions.scheduled >= 2, "the catalog has scheduled functions: {functions:?}");
+        let reserved = |c: &Concurrency, f: ModuleFunctions, share: u32| {
+            share * f.serving + f.scheduled * SCHEDULED + c.authorizer
+        };
         for env in Env::ALL {
             let c = env.settings().reserved_concurrency;
             let share = c.module_function_share(functions).unwrap();
-            assert!(share * functions + c.authorizer <= c.account - UNRESERVED, "{env}: {share} × {functions}");
+            assert!(reserved(&c, functions, share) <= c.account - UNRESERVED, "{env}: {share} × {functions:?}");
         }
-        // The share shrinks as modules arrive, never over the account, and is refused with the fix when too small.
+        // The share shrinks as modules arrive, never over the account, and is refused with the fix when too small;
+        // a scheduled function takes one, not a share.
         let prd = Env::Prd.settings().reserved_concurrency;
-        assert_eq!(prd.module_function_share(8), Ok(80));
-        assert_eq!(prd.module_function_share(12), Ok(58));
+        let serving = |n| ModuleFunctions { serving: n, scheduled: 0 };
+        assert_eq!(prd.module_function_share(serving(8)), Ok(80));
+        assert_eq!(prd.module_function_share(serving(12)), Ok(58));
+        assert_eq!(prd.module_function_share(ModuleFunctions { serving: 8, scheduled: 3 }), Ok(80));
+        assert_eq!(prd.account_for(ModuleFunctions { serving: 8, scheduled: 3 }), 943);
         for n in 1..=140 {
-            if let Ok(share) = prd.module_function_share(n) {
-                assert!(share * n + prd.authorizer <= prd.account - UNRESERVED, "{n} functions");
-                assert!(share >= MIN_SHARE);
+            for scheduled in [0, 5] {
+                let f = ModuleFunctions { serving: n, scheduled };
+                if let Ok(share) = prd.module_function_share(f) {
+                    assert!(reserved(&prd, f, share) <= prd.account - UNRESERVED, "{f:?}");
+                    assert!(share >= MIN_SHARE);
+                }
             }
         }
-        let refused = prd.module_function_share(141).unwrap_err();
+        let refused = prd.module_function_share(serving(141)).unwrap_err();
         assert!(refused.contains("raise the account's Lambda concurrency quota"), "{refused}");
     }
 

@@ -59,6 +59,8 @@ pub fn tags(f: &Function) -> Tags {
 pub fn reserved_concurrency(platform: &Platform, f: &Function) -> u32 {
     if *f == route_registry::AUTHORIZER {
         platform.settings.reserved_concurrency.authorizer
+    } else if matches!(f.trigger, route_registry::Trigger::Schedule(_)) {
+        crate::env::SCHEDULED
     } else {
         platform.module_function_concurrency
     }

@@ -58,7 +58,8 @@ pub fn of(f: &Function, settings: &Settings) -> Vec<Grant> {
                 write: access.writes(),
                 erase: access.erases(),
             });
-            documents = (true, documents.1 || access.writes());
+            // Listing and deleting versions needs no key: an erase-only function gets none.
+            documents = (documents.0 || access.reads() || access.writes(), documents.1 || access.writes());
         }
     }
     if documents.0 {

@@ -94,10 +94,9 @@ pub fn build(
     catalog: &[route_registry::Module],
 ) -> Result<Stack, StackError> {
     objects::check(catalog)?;
-    let module_functions = catalog.iter().map(|m| m.functions.len()).sum::<usize>() as u32;
     let module_function_concurrency = settings
         .reserved_concurrency
-        .module_function_share(module_functions)
+        .module_function_share(crate::env::ModuleFunctions::of(catalog))
         .map_err(|message| StackError::Concurrency { env: settings.env, message })?;
     let mut stack = Stack::new(header, TERRAFORM_VERSION);
     stack.require_provider("aws", "hashicorp/aws", AWS_PROVIDER_VERSION);

@@ -114,8 +114,10 @@ fn every_catalog_route_is_one_custom_authorized_route_to_its_function() {
 fn functions_follow_their_catalog_entries() {
     let d = doc(Env::Dev);
     let settings = Env::Dev.settings();
-    let module_functions = module_functions(route_registry::modules::ALL) as u32;
-    let share = settings.reserved_concurrency.module_function_share(module_functions).unwrap();
+    let share = settings
+        .reserved_concurrency
+        .module_function_share(crate::env::ModuleFunctions::of(route_registry::modules::ALL))
+        .unwrap();
     for f in route_registry::all_functions() {
         let local = names::local(&f);
         let lambda = &d["resource"]["aws_lambda_function"][&local];
@@ -142,7 +144,9 @@ fn functions_follow_their_catalog_entries() {
         assert_eq!(has("OKTA_DOMAIN"), f.uses.contains(&Use::Okta), "{local}");
         if f != route_registry::AUTHORIZER {
             assert_eq!(vars["ADMIN_GROUP"], settings.admin_group);
-            assert_eq!(lambda["reserved_concurrent_executions"], share);
+            let scheduled = matches!(f.trigger, route_registry::Trigger::Schedule(_));
+            let reserved = if scheduled { crate::env::SCHEDULED } else { share };
+            assert_eq!(lambda["reserved_concurrent_executions"], reserved, "{local}");
         }
         // Secrets travel as ARNs (references), never as values.
         for (k, v) in vars {

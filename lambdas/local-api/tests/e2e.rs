@@ -679,3 +679,72 @@ async fn resumes_are_uploaded_read_shared_and_erased() {
     api.ok(&owner, "DELETE", &format!("/resumes/{pdf}"), None, 200).await;
     assert_eq!(api.ok(&owner, "GET", "/resumes", None, 200).await, json!([]));
 }
+
+/// Marks a résumé `erasing` as the first step of a DELETE does, `minutes_ago` (the row's `updated_at`, which the
+/// update trigger would otherwise set to now): a client that gave up after it never erased the document.
+fn abandon_erasure(id: &str, minutes_ago: u32) {
+    tokio::task::block_in_place(|| {
+        let mut c = postgres::Client::connect(&var("CAREER_TEST_DATABASE_URL"), postgres::NoTls).unwrap();
+        c.batch_execute("SET session_replication_role = replica").unwrap();
+        let marked = c
+            .execute(
+                "UPDATE resume SET erasing = true, shared_at = NULL, text = NULL, sections = NULL, \
+                 updated_at = now() - make_interval(mins => $2) WHERE id = $1::text::uuid",
+                &[&id, &(minutes_ago as i32)],
+            )
+            .unwrap();
+        assert_eq!(marked, 1, "résumé {id}");
+    })
+}
+
+fn resume_rows(id: &str) -> i64 {
+    tokio::task::block_in_place(|| {
+        let mut c = postgres::Client::connect(&var("CAREER_TEST_DATABASE_URL"), postgres::NoTls).unwrap();
+        c.query_one("SELECT count(*) FROM resume WHERE id = $1::text::uuid", &[&id]).unwrap().get(0)
+    })
+}
+
+/// Done when (abandoned erasures): a DELETE abandoned after its first step (the record marked and invisible, the
+/// document's versions still stored) is finished by the sweep once its grace has passed: every version erased, the
+/// row removed. A newer mark (a DELETE that may still be at work) is left to its DELETE, which still finishes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_erasure_is_finished_by_the_sweep() {
+    use route_registry::modules::resume::ERASURE_GRACE_MIN;
+    let api = start().await;
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    let (owner, org) = owner_with_org(&api, &format!("sweep-{tag}")).await;
+    let text = resume_module::samples::resume_text("Ada Lovelace", 1).join("\n");
+    let mut resumes = Vec::new();
+    for _ in 0..2 {
+        let created =
+            api.ok(&owner, "POST", "/resumes", Some(json!({"org_id": org, "content_type": "text/plain"})), 201).await;
+        let id = created["resume"]["id"].as_str().unwrap().to_owned();
+        let key = created["upload"]["fields"]["key"].as_str().unwrap().to_owned();
+        let (status, answer) = upload(&created["upload"], text.as_bytes(), None).await;
+        assert!((200..300).contains(&status), "{status} {answer}");
+        assert_eq!(api.processed(&owner, &id).await["state"], "parsed");
+        resumes.push((id, key));
+    }
+    let [(old, old_key), (new, new_key)] = &resumes[..] else { unreachable!() };
+    abandon_erasure(old, ERASURE_GRACE_MIN + 1);
+    abandon_erasure(new, 1);
+    for (id, key) in &resumes {
+        assert_eq!(api.call(Some(&owner), "GET", &format!("/resumes/{id}"), None).await.0, 404, "marked: invisible");
+        assert!(!api.versions(key).is_empty(), "the abandoned DELETE left the document");
+    }
+
+    let (status, run) = api.local("POST", "/_local/schedules/resume-erasure-sweep").await;
+    assert_eq!((status, &run["ok"]), (200, &json!(true)), "{run}");
+    assert!(api.versions(old_key).is_empty(), "versions left after the sweep: {:?}", api.versions(old_key));
+    assert_eq!(resume_rows(old), 0, "the sweep removes the row");
+    assert!(!api.versions(new_key).is_empty(), "a mark within the grace is its DELETE's");
+    assert_eq!(resume_rows(new), 1);
+
+    // The owner repeats the newer DELETE (as a client retrying does): it finishes as before; a second sweep finds
+    // nothing of these.
+    api.ok(&owner, "DELETE", &format!("/resumes/{new}"), None, 200).await;
+    assert!(api.versions(new_key).is_empty(), "{:?}", api.versions(new_key));
+    assert_eq!(resume_rows(new), 0);
+    let (status, run) = api.local("POST", "/_local/schedules/resume-erasure-sweep").await;
+    assert_eq!((status, &run["ok"]), (200, &json!(true)), "{run}");
+}

@@ -1,6 +1,7 @@
 //! resume-module: the `resume-resumes` function (the API: create with an upload form, list, get, share, unshare,
-//! delete) and `resume-process-resume-doc` (started by each uploaded document: reads it in an isolated child
-//! process, splits its text into sections, records the outcome), each registered once in [`FUNCTIONS`]. Who sees
+//! delete), `resume-process-resume-doc` (started by each uploaded document: reads it in an isolated child
+//! process, splits its text into sections, records the outcome) and `resume-erasure-sweep` (hourly: finishes the
+//! erasures a client abandoned halfway), each registered once in [`FUNCTIONS`]. Who sees
 //! what is Row-Level Security's and the database functions' (`migrations/0010_resumes.sql`); the wire types are the
 //! catalog's (`route_registry::modules::resume`).
 //!
@@ -16,12 +17,15 @@ pub mod sections;
 use std::time::Duration;
 
 use module_runtime::isolate::{self, Isolated, Isolation, Limits};
-use module_runtime::{ApiError, Call, CreatedObject, Http, OnObject, Registration, Reply, Work};
+use module_runtime::{
+    ApiError, Call, CreatedObject, Http, OnObject, OnSchedule, Registration, Reply, ScheduledRun, Work,
+};
 use route_registry::modules::resume::types::{
     CreateResume, NewResume, Resume, ResumeMessage, ResumeType, Sections, UploadForm, MAX_RESUME_BYTES,
 };
 use route_registry::modules::resume::{
-    CREATE_RESUME, DELETE_RESUME, GET_RESUME, LIST_RESUMES, PROCESS_RESUME_DOC, RESUMES, SHARE_RESUME, UNSHARE_RESUME,
+    CREATE_RESUME, DELETE_RESUME, ERASURES_PER_RUN, ERASURE_GRACE_MIN, ERASURE_SWEEP, GET_RESUME, LIST_RESUMES,
+    PROCESS_RESUME_DOC, RESUMES, SHARE_RESUME, UNSHARE_RESUME,
 };
 use route_registry::Route;
 use serde::{Deserialize, Serialize};
@@ -74,8 +78,12 @@ pub const PROCESS_RESUME_DOC_FUNCTION: Registration =
     Registration::objects(PROCESS_RESUME_DOC, &OnObject { run: |work, object| Box::pin(process(work, object)) })
         .isolating(&READER);
 
+/// The erasure sweep, registered once.
+pub const ERASURE_SWEEP_FUNCTION: Registration =
+    Registration::schedule(ERASURE_SWEEP, &OnSchedule { run: |work, run| Box::pin(sweep(work, run)) });
+
 /// Every function of this module, once.
-pub const FUNCTIONS: &[Registration] = &[RESUMES_FUNCTION, PROCESS_RESUME_DOC_FUNCTION];
+pub const FUNCTIONS: &[Registration] = &[RESUMES_FUNCTION, PROCESS_RESUME_DOC_FUNCTION, ERASURE_SWEEP_FUNCTION];
 
 /// What the reader answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,6 +201,40 @@ async fn read_object(
             .map_err(|e| format!("the reader answered something unreadable ({e})")),
         Isolation::Refused { reason, .. } | Isolation::Stopped { reason } => Err(reason),
     })
+}
+
+/// An erasure the sweep finishes (`abandoned_resume_erasures`).
+#[derive(Debug, Deserialize)]
+struct Abandoned {
+    id: Uuid,
+    object_key: String,
+}
+
+/// Kept free at the end of a sweep run: an erasure is not started with less left (one takes a few round trips).
+pub const SWEEP_MARGIN: Duration = Duration::from_secs(5);
+
+/// One sweep run: every version of each abandoned erasure's document erased, then its row removed, oldest first,
+/// until the run's time is nearly out (the rest wait for the next run). The number of erasures finished.
+pub async fn sweep(work: Work, run: ScheduledRun) -> Result<u64, ApiError> {
+    let db = work.db()?;
+    let params = [("p_grace_min", ERASURE_GRACE_MIN.to_string()), ("p_limit", ERASURES_PER_RUN.to_string())];
+    let due: Vec<Abandoned> = serde_json::from_value(db.call_read("abandoned_resume_erasures", &params).await?)
+        .map_err(|e| ApiError::internal(format!("unexpected answer from abandoned_resume_erasures: {e}")))?;
+    // Configured or not, it shows at the first run, not at the first abandoned erasure.
+    let documents = work.documents()?;
+    let (mut finished, mut versions, mut left) = (0u64, 0usize, 0usize);
+    for (i, abandoned) in due.iter().enumerate() {
+        if std::time::Instant::now() + SWEEP_MARGIN >= work.deadline {
+            left = due.len() - i;
+            break;
+        }
+        versions += documents.erase(&abandoned.object_key, work.deadline).await?;
+        if db.call("finish_resume_erasure", &json!({"p_id": abandoned.id})).await? == Value::Bool(true) {
+            finished += 1;
+        }
+    }
+    tracing::info!(run = run.id, due = due.len(), finished, versions, left, "finished abandoned erasures");
+    Ok(finished)
 }
 
 fn too_large(size: u64) -> String {

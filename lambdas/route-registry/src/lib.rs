@@ -82,6 +82,9 @@ pub enum Access {
     /// Read, list the versions under the prefix and delete any of them: for a reader that erases what arrives for
     /// nobody (a late upload for a record already erased). Deleting starts no objects-created event.
     ReadErase,
+    /// List the versions under the prefix and delete any of them, without reading or writing: for a sweeper that
+    /// finishes erasures.
+    Erase,
 }
 
 impl Access {
@@ -94,7 +97,7 @@ impl Access {
     }
 
     pub const fn erases(self) -> bool {
-        matches!(self, Access::WriteErase | Access::ReadErase)
+        matches!(self, Access::WriteErase | Access::ReadErase | Access::Erase)
     }
 }
 

@@ -105,8 +105,7 @@ pub fn run_with(args: &Args, modules: Option<&[route_registry::Module]>) -> Resu
             Some(modules) => {
                 let mut settings = env.settings();
                 let c = &mut settings.reserved_concurrency;
-                let functions = modules.iter().map(|m| m.functions.len() as u32).sum::<u32>();
-                c.account = c.account.max(stacks::env::UNRESERVED + c.authorizer + c.module_function * functions);
+                c.account = c.account.max(c.account_for(stacks::env::ModuleFunctions::of(modules)));
                 stacks::synth_catalog(settings, &Target::Aws, &options, modules)
             }
             None => stacks::synth_with(env, &Target::Aws, &options),

@@ -12,7 +12,7 @@
 pub mod types;
 
 use self::types::{CreateResume, NewResume, Resume, ResumeMessage};
-use crate::{Access, Auth, Body, Doc, Function, Method, Module, Route, Trigger, Use};
+use crate::{Access, Auth, Body, Doc, Function, Method, Module, Route, ScheduleTrigger, Trigger, Use};
 
 pub const MODULE_NAME: &str = "resume-module";
 
@@ -47,6 +47,35 @@ pub const PROCESS_RESUME_DOC: Function = Function {
     uses: &[Use::Database, Use::Documents { prefix: PREFIX, access: Access::ReadErase }],
     trigger: Trigger::ObjectsCreated { prefix: PREFIX },
 };
+
+/// Finishes erasures a client abandoned: a DELETE marks the résumé `erasing` before it erases the document's
+/// versions, and a client that gave up after a failure (the store unreachable, say) and never repeated it would leave
+/// the versions stored and an invisible row. Each run erases every version of the documents of résumés marked at
+/// least [`ERASURE_GRACE_MIN`] minutes ago (a DELETE in progress takes seconds), then removes their rows. Hourly, so an
+/// abandoned erasure completes within 75 minutes; 128 MB like the other small workers (the work is a few S3 and
+/// PostgREST round trips per résumé).
+pub const ERASURE_SWEEP: Function = Function {
+    module: MODULE_NAME,
+    name: "erasure-sweep",
+    binary: "resume-erasure-sweep",
+    memory_mb: 128,
+    timeout_s: 60,
+    // It lists and deletes versions under the prefix, and reads nothing.
+    uses: &[Use::Database, Use::Documents { prefix: PREFIX, access: Access::Erase }],
+    trigger: Trigger::Schedule(ScheduleTrigger {
+        expression: "rate(1 hour)",
+        time_zone: "UTC",
+        flexible_window_min: 0,
+        retries: 2,
+        max_event_age_s: 3600,
+    }),
+};
+
+/// How long a résumé stays marked `erasing` before the sweep takes over its erasure.
+pub const ERASURE_GRACE_MIN: u32 = 15;
+
+/// The most erasures one sweep run finishes; the rest wait for the next run.
+pub const ERASURES_PER_RUN: u32 = 200;
 
 const fn one<T: schemars::JsonSchema>() -> Body {
     Body::One(Doc::of::<T>())
@@ -124,7 +153,7 @@ pub const DELETE_RESUME: Route = route(
     one::<ResumeMessage>(),
 );
 
-pub const FUNCTIONS: &[Function] = &[RESUMES, PROCESS_RESUME_DOC];
+pub const FUNCTIONS: &[Function] = &[RESUMES, PROCESS_RESUME_DOC, ERASURE_SWEEP];
 
 pub const ROUTES: &[Route] = &[CREATE_RESUME, LIST_RESUMES, GET_RESUME, SHARE_RESUME, UNSHARE_RESUME, DELETE_RESUME];
 
@@ -133,6 +162,11 @@ pub const MODULE: Module = Module {
     summary: "résumés uploaded, processed and parsed",
     functions: FUNCTIONS,
     routes: ROUTES,
-    service_functions: &["begin_resume_processing", "finish_resume_processing"],
+    service_functions: &[
+        "begin_resume_processing",
+        "finish_resume_processing",
+        "abandoned_resume_erasures",
+        "finish_resume_erasure",
+    ],
     renamed: &[],
 };
