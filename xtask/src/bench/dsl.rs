@@ -78,18 +78,10 @@ fn timed(cmd: &mut Command) -> Result<(Duration, Duration)> {
     Ok((wall, Duration::from_secs_f64(v[1] + v[2])))
 }
 
-fn secs(d: Duration) -> String {
-    if d < Duration::from_secs(1) {
-        format!("{} ms", d.as_millis())
-    } else {
-        format!("{:.1} s", d.as_secs_f64())
-    }
-}
-
 /// `median 4.1 s (min 3.9, max 4.6)` for the few samples a slow measurement allows.
 fn show(samples: &[Duration]) -> String {
     let s = Spread::new(samples.to_vec());
-    format!("median {} (min {}, max {}, n={})", secs(s.pct(0.5)), secs(s.pct(0.0)), secs(s.pct(1.0)), samples.len())
+    format!("median {} (min {}, max {}, n={})", human(s.pct(0.5)), human(s.pct(0.0)), human(s.pct(1.0)), samples.len())
 }
 
 /// The catalog constant an edit changes, and the edit: the start of a route's summary, which both sides have (the
@@ -184,9 +176,8 @@ pub fn run(before: &str, after: &str, runs: usize, all_types: bool) -> Result<()
     }
     // Edit → synth, alternating, on the warm target of each.
     let mut edits: Vec<Vec<(Duration, Duration)>> = vec![Vec::new(), Vec::new()];
-    for (i, side) in sides.iter().enumerate() {
+    for side in &sides {
         edit_and_synth(side, &base.join("out"))?; // warm-up: what synth runs, built once
-        let _ = i;
     }
     for _ in 0..(runs.max(1) * 3) {
         for (i, side) in sides.iter().enumerate() {
@@ -244,8 +235,8 @@ pub fn run(before: &str, after: &str, runs: usize, all_types: bool) -> Result<()
             println!(
                 "    all {} types: wall {}, CPU {} ({} with writing)",
                 everything.resources + everything.data_sources,
-                secs(measured.0),
-                secs(measured.1),
+                human(measured.0),
+                human(measured.1),
                 human(started.elapsed())
             );
             Ok(())
