@@ -229,7 +229,7 @@ impl Stack {
         self.backend = Some(backend);
     }
 
-    /// Configures a provider; `config` is any serializable provider block (see [`crate::aws::AwsProvider`]).
+    /// Configures a provider; `config` is any serializable provider block (see [`crate::aws::provider::Provider`]).
     pub fn provider(&mut self, name: &str, config: &impl Serialize) -> Result<(), DslError> {
         let value = to_value(&format!("provider.{name}"), config)?;
         if self.providers.insert(name.to_owned(), value).is_some() {
@@ -253,6 +253,11 @@ impl Stack {
             return Err(DslError::Duplicate { address: format!("local.{name}") });
         }
         Ok(Expr::raw(format!("local.{name}")))
+    }
+
+    /// Whether the stack has a local of this name (a value several blocks share is added once).
+    pub fn has_local(&self, name: &str) -> bool {
+        self.locals.contains_key(name)
     }
 
     pub fn output(&mut self, name: &str, description: &str, value: impl Into<Value>) -> Result<(), DslError> {

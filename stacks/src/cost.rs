@@ -18,7 +18,7 @@ use route_registry::Trigger;
 
 use crate::Env;
 
-/// List prices, us-east-1, as AWS publishes them on each service's pricing page (aws.amazon.com/<service>/pricing),
+/// List prices, us-east-1, as AWS publishes them on each service's pricing page (`aws.amazon.com/<service>/pricing`),
 /// on-demand, first tier; checked 2026-11-30 (Lambda against the stored pricing page; the others as published in
 /// 2025 and unchanged since, to our knowledge). The pricing API is not reachable offline: update this table, and
 /// its date, when AWS changes a price.

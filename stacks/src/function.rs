@@ -102,14 +102,19 @@ pub fn add(
         .name(format!("{name}-policy")),
     )?;
 
+    // One package per module, shared by its functions: the first of them adds the local that names it.
     let zip_local = names::zip_local(&f);
-    let zip = stack.local(&zip_local, Expr::raw("path.module") + format!("/../../{}", names::zip_path(&f)))?;
+    if !stack.has_local(&zip_local) {
+        stack.local(&zip_local, Expr::raw("path.module") + format!("/../../{}", names::zip_path(&f)))?;
+    }
     let zip_hcl = format!("local.{zip_local}");
+    let zip = Expr::raw(&zip_hcl);
     let timeout = settings.lambda_timeout_s.unwrap_or(f.timeout_s);
     let mut lambda = LambdaFunction::new(&local, name.as_str(), role.arn())
         .description(format!("{} / {}", f.module, f.name))
         .runtime("provided.al2023")
-        .handler("bootstrap")
+        // The package's binary serves the function its handler names (`module_runtime::main` reads `_HANDLER`).
+        .handler(f.binary)
         .architectures(["arm64"])
         .memory_size(settings.lambda_memory_mb.unwrap_or(f.memory_mb))
         .timeout(timeout)

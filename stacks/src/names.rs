@@ -57,21 +57,22 @@ pub fn function_name(settings: &Settings, f: &Function) -> String {
 /// Where the packages are built, relative to the workspace root.
 pub const PACKAGES_DIR: &str = "target/lambda";
 
-/// `target/lambda/<binary>/bootstrap.zip`: the function's package, relative to the workspace root (`cargo xtask
-/// build` writes it; the stacks refer to it from `build/<env>/`).
+/// `target/lambda/<package>/bootstrap.zip`: the package of a function's module, relative to the workspace root
+/// (`cargo xtask build` writes it; the stacks refer to it from `build/<env>/`). A module has one binary, deployed to
+/// each of its functions; the function's handler (its catalog `binary`) picks what it serves.
 pub fn zip_path(f: &Function) -> String {
-    format!("{PACKAGES_DIR}/{}/bootstrap.zip", f.binary)
+    format!("{PACKAGES_DIR}/{}/bootstrap.zip", f.package())
 }
 
-/// The binary whose package a path names: the inverse of [`zip_path`], for reading a committed stack.
-pub fn binary_of_zip_path(path: &str) -> Option<&str> {
+/// The package a path names: the inverse of [`zip_path`], for reading a committed stack.
+pub fn package_of_zip_path(path: &str) -> Option<&str> {
     let rest = &path[path.find(PACKAGES_DIR)? + PACKAGES_DIR.len()..];
     rest.strip_prefix('/')?.strip_suffix("/bootstrap.zip").filter(|b| !b.is_empty() && !b.contains('/'))
 }
 
-/// The name of the local that holds a function's package path (`zip_org_profiles`).
+/// The name of the local that holds a package's path (`zip_org_module`), shared by the package's functions.
 pub fn zip_local(f: &Function) -> String {
-    format!("zip_{}", local(f))
+    format!("zip_{}", snake(f.package()))
 }
 
 /// `GET /organizations/{id}/members/{userId}` → `get_organizations_id_members_user_id`.
@@ -111,12 +112,12 @@ mod tests {
     }
 
     #[test]
-    fn a_zip_path_names_its_binary_and_back() {
+    fn a_zip_path_names_its_package_and_back() {
         for f in route_registry::all_functions() {
             let path = format!("${{path.module}}/../../{}", zip_path(&f));
-            assert_eq!(binary_of_zip_path(&path), Some(f.binary), "{path}");
+            assert_eq!(package_of_zip_path(&path), Some(f.package()), "{path}");
         }
-        assert_eq!(binary_of_zip_path("target/lambda/bootstrap.zip"), None);
-        assert_eq!(binary_of_zip_path("elsewhere/org-orgs/bootstrap.zip"), None);
+        assert_eq!(package_of_zip_path("target/lambda/bootstrap.zip"), None);
+        assert_eq!(package_of_zip_path("elsewhere/org-module/bootstrap.zip"), None);
     }
 }

@@ -8,8 +8,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::names;
-
 /// Likely renames, each with what to declare or accept.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("likely renames, which Terraform would destroy and recreate (nothing was written):\n  {}", problems.join("\n  "))]
@@ -26,16 +24,14 @@ fn addresses(doc: &Value) -> BTreeMap<String, BTreeSet<String>> {
     out
 }
 
-/// The binary of the function a resource name belongs to, read from the package path its Lambda function refers to
-/// in that rendering (the function whose local name is the longest prefix of `name`).
+/// The binary of the function a resource name belongs to, read from the handler of its Lambda function in that
+/// rendering (the function whose local name is the longest prefix of `name`; its module's binary serves the function
+/// its handler names).
 fn binary_of(doc: &Value, name: &str) -> Option<String> {
     let functions = doc["resource"]["aws_lambda_function"].as_object()?;
     let (_, lambda) =
         functions.iter().filter(|(local, _)| name.starts_with(local.as_str())).max_by_key(|(l, _)| l.len())?;
-    let filename = lambda["filename"].as_str()?;
-    let local = filename.strip_prefix("${local.")?.strip_suffix('}')?;
-    let path = doc["locals"][local].as_str()?;
-    names::binary_of_zip_path(path).map(str::to_owned)
+    lambda["handler"].as_str().map(str::to_owned)
 }
 
 /// Checks the new rendering against the committed one; `accepted` lists addresses that may be replaced.

@@ -1,5 +1,6 @@
-//! `cargo xtask build`: every Lambda of the workspace, release, `provided.al2023` on arm64, through cargo-lambda,
-//! packed as reproducible `target/lambda/<binary>/bootstrap.zip` (the path synth references).
+//! `cargo xtask build`: every Lambda package of the workspace (one binary per module, deployed to each of its
+//! functions, and the authorizer's), release, `provided.al2023` on arm64, through cargo-lambda, packed as
+//! reproducible `target/lambda/<package>/bootstrap.zip` (the path synth references).
 //!
 //! Reproducible: one entry `bootstrap`, mode 0755, timestamp 1980-01-01, fixed compression level, so the zip (and
 //! Terraform's `source_code_hash`) changes only when the binary does. cargo-lambda, its zig and the arm64 Rust
@@ -31,7 +32,7 @@ pub fn packages() -> Vec<&'static str> {
 #[derive(Debug, Default, clap::Args)]
 pub struct Args {}
 
-/// Where synth expects a function's package (`stacks::names::zip_path`, under the checkout, whatever
+/// Where synth expects a function's package, its module's (`stacks::names::zip_path`, under the checkout, whatever
 /// `CARGO_TARGET_DIR` says).
 pub fn zip_path(f: &route_registry::Function) -> PathBuf {
     workspace_root().join(stacks::names::zip_path(f))
@@ -49,21 +50,24 @@ pub fn run(_args: &Args) -> Result<()> {
         exec(&mut cmd)
     })?;
     let mut over = Vec::new();
-    println!("{:<28} {:>10}", "function", "zip");
-    for f in route_registry::all_functions() {
-        let binary = f.binary;
-        let bin = crate::target_dir().join("lambda").join(binary).join("bootstrap");
+    println!("{:<28} {:>10}  functions", "package", "zip");
+    for package in packages() {
+        let bin = crate::target_dir().join("lambda").join(package).join("bootstrap");
         let bytes = std::fs::read(&bin).with_context(|| format!("cargo lambda did not produce {}", bin.display()))?;
-        let zip = zip_path(&f);
+        let functions: Vec<route_registry::Function> =
+            route_registry::all_functions().filter(|f| f.package() == package).collect();
+        let Some(first) = functions.first() else { continue };
+        let zip = zip_path(first);
         let packed = reproducible_zip(&bytes)?;
         if let Some(dir) = zip.parent() {
             std::fs::create_dir_all(dir)?;
         }
         std::fs::write(&zip, &packed).with_context(|| format!("cannot write {}", zip.display()))?;
         let size = packed.len() as u64;
-        println!("{binary:<28} {:>7.2} MiB", size as f64 / (1024.0 * 1024.0));
+        let names: Vec<&str> = functions.iter().map(|f| f.name).collect();
+        println!("{package:<28} {:>7.2} MiB  {}", size as f64 / (1024.0 * 1024.0), names.join(", "));
         if size > ZIP_BUDGET_BYTES {
-            over.push(format!("{binary} ({size} bytes)"));
+            over.push(format!("{package} ({size} bytes)"));
         }
     }
     if !over.is_empty() {
@@ -73,7 +77,7 @@ pub fn run(_args: &Args) -> Result<()> {
             over.join(", ")
         );
     }
-    println!("packages are in target/lambda/<function>/bootstrap.zip; next: cargo xtask synth dev, then terraform");
+    println!("packages are in target/lambda/<package>/bootstrap.zip; next: cargo xtask synth dev, then terraform");
     Ok(())
 }
 
@@ -91,7 +95,7 @@ pub fn reproducible_zip(binary: &[u8]) -> Result<Vec<u8>> {
 }
 
 /// Makes sure cargo-lambda, zig and the arm64 target are there; returns the PATH to build with.
-fn toolchain() -> Result<std::ffi::OsString> {
+pub fn toolchain() -> Result<std::ffi::OsString> {
     let mut paths: Vec<PathBuf> =
         std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
     let has = |paths: &[PathBuf], exe: &str| paths.iter().any(|d| d.join(exe).is_file());
@@ -142,19 +146,15 @@ mod tests {
         assert_eq!(entry.unix_mode().map(|m| m & 0o777), Some(0o755));
     }
 
-    /// Every catalog function's package is on the build list, and the package has the function's binary (a module's
-    /// generated `src/bin/<binary>.rs`).
+    /// Every catalog function's package is on the build list, and the package has its one binary, `src/main.rs` (a
+    /// module's is generated), and no other.
     #[test]
     fn every_function_has_its_package_and_binary() {
         for f in route_registry::all_functions() {
             assert!(packages().contains(&f.package()), "{} is not built", f.package());
             let krate = workspace_root().join("lambdas").join(f.package());
-            // A package named like its binary (the authorizer) has it as `src/main.rs`.
-            let bin = match f.package() == f.binary {
-                true => krate.join("src/main.rs"),
-                false => krate.join("src/bin").join(format!("{}.rs", f.binary)),
-            };
-            assert!(bin.is_file(), "{} has no binary {} (run cargo xtask codegen)", f.package(), f.binary);
+            assert!(krate.join("src/main.rs").is_file(), "{} has no binary (run cargo xtask codegen)", f.package());
+            assert!(!krate.join("src/bin").is_dir(), "{} has binaries besides its one", f.package());
         }
     }
 }

@@ -9,6 +9,11 @@ use stacks::iam_check::check;
 use stacks::Env;
 
 use crate::workspace_root;
+
+/// checkov, in its own virtualenv (installed on first use).
+pub fn checkov() -> Result<std::path::PathBuf> {
+    checkov::ensure()
+}
 use xtask_synth::parse_env;
 
 #[derive(Debug, clap::Args)]
@@ -78,7 +83,7 @@ mod checkov {
     const CHECKOV: &str = "checkov==3.3.30";
 
     /// checkov in its own virtualenv, installed on first use.
-    fn ensure() -> Result<std::path::PathBuf> {
+    pub(crate) fn ensure() -> Result<std::path::PathBuf> {
         crate::util::python_tool("checkov", CHECKOV, "checkov")
     }
 

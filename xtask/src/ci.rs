@@ -1,44 +1,56 @@
-//! `cargo xtask ci`: the one test command (README, `.ci/run`). Every step must pass; none is skipped silently.
+//! `cargo xtask ci`: the one test command (README, `.ci/run`), and `cargo xtask ci --quick`, its fast tier. Every
+//! step must pass; none is skipped silently.
+//!
+//! The quick tier needs nothing started: fmt, the generated files, clippy (the service tier's targets too), the
+//! hermetic tests (a bare `cargo test --workspace`) and `cargo doc` without warnings. The full command is the quick
+//! tier and then everything else: the service tier against PostgreSQL and PostgREST, the migrations on a database
+//! prepared as Supabase prepares one, the goldens, check-iam with checkov, the Okta contract, the OpenAPI document,
+//! fuzzing, `terraform validate`, the provider coverage, the fault run, the scaffold check, the Lambda packages and
+//! the deploy rehearsal. The CPU-bound work that nothing waits on runs beside the steps that mostly wait: the tool
+//! installs beside the quick tier, the arm64 release build beside the checks. The run ends with every step's time.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::Stdio;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 
+use crate::beside::{self, Beside};
+use crate::tiers::{self, Counts};
 use crate::util::{cargo, exec, human, step};
 use crate::{services, terraform, workspace_root};
 
 #[derive(Debug, Default, clap::Args)]
 pub struct Args {
-    /// Leave out the scaffold check (which runs this command in a scratch copy; it passes this flag there).
+    /// The fast tier only: fmt, generated files, clippy, the hermetic tests and `cargo doc`; nothing is started.
     #[arg(long)]
-    no_scaffold_check: bool,
+    quick: bool,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct TestArgs {
-    /// Arguments for `cargo test` (e.g. `-p org-module --test database`); default `--workspace`.
+    /// Arguments for `cargo test` (e.g. `-p org-module --test database`); default: both tiers, the whole workspace.
     #[arg(last = true)]
     cargo_args: Vec<String>,
 }
 
-/// `cargo xtask test`: the services, then `cargo test` with their addresses.
+/// `cargo xtask test`: the services, then both tiers (or `cargo test ARGS`) with their addresses.
 pub fn test(args: &TestArgs) -> Result<()> {
     let root = workspace_root();
     let services = services::Stack::start()?;
     crate::contract::reset()?;
-    let cargo_args: Vec<String> =
-        if args.cargo_args.is_empty() { vec!["--workspace".into()] } else { args.cargo_args.clone() };
-    let counts = step("cargo test", || cargo_test(&root, &cargo_args, &services.test_env()))?;
+    let counts = if args.cargo_args.is_empty() {
+        let mut counts = step("the hermetic tier (cargo test --workspace)", || tiers::hermetic(&root))?;
+        counts += step("the service tier", || tiers::services(&root, &services.test_env()))?;
+        counts
+    } else {
+        step("cargo test", || tiers::cargo_test(&root, &args.cargo_args, &services.test_env()))?
+    };
     drop(services);
     println!("test: {} passed, {} failed", counts.passed, counts.failed);
     Ok(())
 }
 
 /// What one run of this command writes under a fresh target directory, with room to spare: 5.9 GB measured
-/// (BENCHMARKS.md, "CI": host debug builds of the checkout and the scaffold copy, two arm64 release builds, the tools'
+/// (BENCHMARKS.md, "CI": host debug builds of the checkout and the scaffold copy, the arm64 release build, the tools'
 /// virtualenvs). A run starts with a warning when less is free, because a full disk fails it late, in a linker, with
 /// a message that does not say so.
 const DISK_NEEDED: u64 = 8 << 30;
@@ -69,7 +81,7 @@ fn check_disk() {
 }
 
 /// The failure of a build step, with the disk named when it is nearly full.
-fn failed_build(what: String) -> anyhow::Error {
+pub fn failed_build(what: String) -> anyhow::Error {
     let target = crate::target_dir();
     match crate::util::free_bytes(&target) {
         Some(free) if free < DISK_NEARLY_FULL => anyhow::anyhow!(
@@ -87,26 +99,36 @@ pub fn run(args: &Args) -> Result<()> {
     let start = Instant::now();
     let root = workspace_root();
     check_disk();
-    step("cargo fmt --check", || exec(cargo().current_dir(&root).args(["fmt", "--all", "--", "--check"])))?;
-    step("generated files are fresh (cargo xtask codegen --check)", || {
-        crate::codegen::run(&crate::codegen::Args::default().checking())
-    })?;
-    step("cargo clippy --all-targets -D warnings", || {
-        exec(cargo().current_dir(&root).args([
-            "clippy",
-            "--quiet",
-            "--workspace",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ]))
-    })?;
-    // Real services for the integration tests; dropped (stopped, removed) when this function returns, also on error.
-    let services = services::Stack::start()?;
-    crate::contract::reset()?;
-    let counts = step("cargo test --workspace", || cargo_test(&root, &["--workspace".into()], &services.test_env()))?;
-    drop(services);
+    // The tools the later steps use (a fresh machine compiles postrust: minutes), installed beside the quick tier.
+    let tools = match args.quick {
+        true => None,
+        false => Some(Beside::start(
+            "install the tools the later steps use (cargo xtask tools)",
+            "tools",
+            beside::task(&["tools"])?,
+        )?),
+    };
+    let mut counts = quick(&root)?;
+    if args.quick {
+        return finish("ci --quick", start, counts);
+    }
+    if let Some(tools) = tools {
+        tools.wait()?;
+    }
+    {
+        // Real services for the service tier; dropped (stopped, removed) at the end of this block, also on error.
+        let services = services::Stack::start()?;
+        crate::contract::reset()?;
+        counts += step("the service tier (tests against PostgreSQL and PostgREST)", || {
+            tiers::services(&root, &services.test_env())
+        })?;
+        step("migrations: once each, a changed file refused, a failed one undone, anon holding nothing", || {
+            crate::db::rehearse(&services.pg.url("postgres"))
+        })?;
+    }
+    // The arm64 release build is the longest CPU-bound step; the checks below mostly wait on a tool or a service.
+    let packages =
+        Beside::start("cargo xtask build (the Lambda packages, arm64 release)", "build", beside::task(&["build"])?)?;
     step("synth --all --check --example (goldens match)", || xtask_synth::run(&xtask_synth::Args::check_all()))?;
     crate::check_iam::run(&crate::check_iam::Args::all_with_cross_check())?;
     crate::contract::run()?;
@@ -115,73 +137,47 @@ pub fn run(args: &Args) -> Result<()> {
     terraform::validate(&terraform::ValidateArgs::all())?;
     crate::codegen::run(&crate::codegen::Args::coverage())?;
     step("fault run: load through the local API while PostgREST is paused and resumed", crate::faults::run_load)?;
-    if !args.no_scaffold_check {
-        crate::new_module::check()?;
-    }
-    // Builds the Lambda packages first when they are missing (cargo-lambda, arm64), so the size budget is checked too.
-    crate::deploy_local::run(&crate::deploy_local::Args::default())?;
-    println!("ci: all steps passed in {}", human(start.elapsed()));
-    // The closing line: the workspace's test totals.
-    println!("ci: {} passed, {} failed", counts.passed, counts.failed);
-    Ok(())
+    let scaffold = crate::new_module::check()?;
+    packages.wait()?;
+    crate::deploy_local::run(&crate::deploy_local::Args::with_scaffold(&scaffold))?;
+    drop(scaffold);
+    finish("ci", start, counts)
 }
 
-/// Test totals summed over every test binary.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Counts {
-    pub passed: u64,
-    pub failed: u64,
-}
-
-/// Runs `cargo test ARGS`, echoing its output, and sums the `test result:` lines.
-fn cargo_test(root: &Path, args: &[String], env: &[(&'static str, String)]) -> Result<Counts> {
-    let mut child = cargo()
-        .current_dir(root)
-        .arg("test")
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("cannot start cargo test")?;
-    let mut counts = Counts::default();
-    if let Some(out) = child.stdout.take() {
-        for line in BufReader::new(out).lines() {
-            let line = line?;
-            println!("{line}");
-            if let Some(rest) = line.strip_prefix("test result: ") {
-                counts.passed += number_before(rest, " passed");
-                counts.failed += number_before(rest, " failed");
-            }
-        }
-    }
-    let status = child.wait()?;
-    if !status.success() {
-        return Err(failed_build(format!(
-            "cargo test failed ({status}): {} passed, {} failed",
-            counts.passed, counts.failed
-        )));
-    }
-    if counts.passed == 0 {
-        bail!("cargo test ran no test");
-    }
+/// The quick tier: what answers in minutes with nothing started.
+fn quick(root: &std::path::Path) -> Result<Counts> {
+    step("cargo fmt --check", || exec(cargo().current_dir(root).args(["fmt", "--all", "--", "--check"])))?;
+    step("generated files are fresh (cargo xtask codegen --check)", || {
+        crate::codegen::run(&crate::codegen::Args::default().checking())
+    })?;
+    step("cargo clippy --all-targets -D warnings (both tiers' targets)", || {
+        let service_targets = tiers::service_target_args(root)?;
+        exec(
+            cargo()
+                .current_dir(root)
+                .args(["clippy", "--quiet", "--workspace", "--all-targets"])
+                .args(&service_targets)
+                .args(["--", "-D", "warnings"]),
+        )
+    })?;
+    let counts = step("the hermetic tier (cargo test --workspace, nothing started)", || tiers::hermetic(root))?;
+    step("cargo doc --workspace --no-deps (warnings are errors)", || {
+        exec(cargo().current_dir(root).env("RUSTDOCFLAGS", "-D warnings").args([
+            "doc",
+            "--quiet",
+            "--workspace",
+            "--no-deps",
+        ]))
+    })?;
     Ok(counts)
 }
 
-/// `number_before("ok. 17 passed; 0 failed", " passed")` → 17.
-fn number_before(text: &str, label: &str) -> u64 {
-    text.split(';')
-        .find_map(|part| part.trim().trim_start_matches("ok. ").trim_start_matches("FAILED. ").strip_suffix(label))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn test_totals_are_read_from_cargo_lines() {
-        assert_eq!(number_before("ok. 17 passed; 0 failed; 0 ignored", " passed"), 17);
-        assert_eq!(number_before("FAILED. 3 passed; 2 failed; 0 ignored", " failed"), 2);
-    }
+/// The closing lines: every step's time, the total, and the test totals.
+fn finish(what: &str, start: Instant, counts: Counts) -> Result<()> {
+    println!("\n{what}: every step, in order (beside: ran while the steps after it ran)");
+    println!("{}", crate::util::summary());
+    println!("{what}: all steps passed in {}", human(start.elapsed()));
+    // The closing line: the workspace's test totals.
+    println!("{what}: {} passed, {} failed", counts.passed, counts.failed);
+    Ok(())
 }

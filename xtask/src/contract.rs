@@ -126,6 +126,11 @@ if seen["oauth"] == 0:
 sys.exit(1 if failures or requests == 0 or seen["oauth"] == 0 else 0)
 "#;
 
+/// openapi-core, in its own virtualenv (installed on first use).
+pub fn openapi_core() -> Result<PathBuf> {
+    python_tool("openapi-core", OPENAPI_CORE, "python")
+}
+
 pub fn run() -> Result<()> {
     let log = log_path();
     let text = std::fs::read_to_string(&log).unwrap_or_default();
@@ -136,7 +141,7 @@ pub fn run() -> Result<()> {
             log.display()
         );
     }
-    let python = python_tool("openapi-core", OPENAPI_CORE, "python")?;
+    let python = openapi_core()?;
     let spec = workspace_root().join("xtask/contracts/okta-users-api.yaml");
     let oauth = workspace_root().join("xtask/contracts/okta-oauth-api.yaml");
     step(

@@ -254,6 +254,78 @@ pub fn status(url: &str, dir: &Path) -> Result<Vec<(String, &'static str)>> {
     Ok(files.iter().map(|m| (m.name.clone(), if todo.contains(&m.name) { "pending" } else { "applied" })).collect())
 }
 
+/// A throwaway database next to `admin_url`'s, dropped when this goes away.
+struct Scratch {
+    admin_url: String,
+    name: String,
+}
+
+impl Scratch {
+    fn create(admin_url: &str, name: &str) -> Result<Scratch> {
+        let mut admin = connect(admin_url)?;
+        // Separate statements: a multi-statement batch runs as one transaction, which DROP DATABASE refuses.
+        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))?;
+        admin.batch_execute(&format!("CREATE DATABASE {name}"))?;
+        Ok(Scratch { admin_url: admin_url.to_owned(), name: name.to_owned() })
+    }
+
+    fn url(&self) -> String {
+        let base = self.admin_url.rsplit_once('/').map_or(self.admin_url.as_str(), |(b, _)| b);
+        format!("{base}/{}", self.name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = connect(&self.admin_url) {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        }
+    }
+}
+
+/// What the test command holds migrating to, against a real server (`admin_url`, a superuser): a fresh database
+/// takes every file once and a second run takes none; a changed applied file is refused; a failing new file leaves
+/// nothing of itself behind.
+pub fn rehearse(admin_url: &str) -> Result<()> {
+    let scratch = Scratch::create(admin_url, &format!("migrate_rehearsal_{}", std::process::id()))?;
+    let url = scratch.url();
+    let dir = crate::target_dir().join(format!("migrations-rehearsal-{}", std::process::id()));
+    let _cleanup = crate::util::RemoveOnDrop(dir.clone());
+    std::fs::create_dir_all(&dir)?;
+    for m in load(&default_dir())? {
+        std::fs::write(dir.join(&m.name), &m.sql)?;
+    }
+    let all = migrate(&url, &dir)?;
+    if all.len() != load(&dir)?.len() {
+        bail!("a fresh database took {} of {} migrations", all.len(), load(&dir)?.len());
+    }
+    if !migrate(&url, &dir)?.is_empty() {
+        bail!("migrating again applied something: a second run must be a no-op");
+    }
+    if !status(&url, &dir)?.iter().all(|(_, s)| *s == "applied") {
+        bail!("status lists a pending migration after migrate");
+    }
+    let first = all.first().context("no migration was applied")?;
+    let original = std::fs::read_to_string(dir.join(first))?;
+    std::fs::write(dir.join(first), format!("{original}\n-- edited\n"))?;
+    match migrate(&url, &dir) {
+        Err(e) if e.to_string().contains("changed after it was applied") => {}
+        other => bail!("a changed applied file was not refused: {other:?}"),
+    }
+    std::fs::write(dir.join(first), original)?;
+    std::fs::write(dir.join("9999_broken.sql"), "CREATE TABLE half_done (x int); SELECT 1/0;")?;
+    if migrate(&url, &dir).is_ok() {
+        bail!("a failing migration was reported applied");
+    }
+    let mut c = connect(&url)?;
+    let exists: bool = c.query_one("SELECT to_regclass('public.half_done') IS NOT NULL", &[])?.get(0);
+    if exists {
+        bail!("a failed migration left its table behind: each file must run in one transaction");
+    }
+    println!("    {} migrations applied once; a second run, a changed file and a failing file behaved", all.len());
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,47 +341,5 @@ mod tests {
         let files = load(&default_dir()).unwrap();
         assert!(files.len() >= 4);
         assert!(files.windows(2).all(|w| w[0].name < w[1].name));
-    }
-
-    /// Against a real server (the test command provides one): fresh apply, no-op re-apply, changed file refused.
-    #[test]
-    fn migrate_applies_once_and_refuses_changed_files() {
-        let admin_url = std::env::var("CAREER_TEST_DATABASE_URL").expect(
-            "CAREER_TEST_DATABASE_URL is not set: run the tests through `cargo xtask ci`, which starts PostgreSQL",
-        );
-        let db = format!("migrate_test_{}", std::process::id());
-        let mut admin = connect(&admin_url).unwrap();
-        // Separate statements: a multi-statement batch runs as one transaction, which DROP DATABASE refuses.
-        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {db}")).unwrap();
-        admin.batch_execute(&format!("CREATE DATABASE {db}")).unwrap();
-        let url = format!("{}/{db}", admin_url.rsplit_once('/').unwrap().0);
-
-        let dir = std::env::temp_dir().join(format!("career-migrations-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        for m in load(&default_dir()).unwrap() {
-            std::fs::write(dir.join(&m.name), &m.sql).unwrap();
-        }
-        let all = migrate(&url, &dir).unwrap();
-        assert_eq!(all.len(), load(&dir).unwrap().len());
-        assert!(migrate(&url, &dir).unwrap().is_empty(), "re-apply must be a no-op");
-        assert!(status(&url, &dir).unwrap().iter().all(|(_, s)| *s == "applied"));
-
-        let first = &all[0];
-        let original = std::fs::read_to_string(dir.join(first)).unwrap();
-        std::fs::write(dir.join(first), format!("{original}\n-- edited\n")).unwrap();
-        let err = migrate(&url, &dir).unwrap_err().to_string();
-        assert!(err.contains("changed after it was applied"), "{err}");
-
-        // A failing new migration leaves nothing behind.
-        std::fs::write(dir.join(first), original).unwrap();
-        std::fs::write(dir.join("9999_broken.sql"), "CREATE TABLE half_done (x int); SELECT 1/0;").unwrap();
-        assert!(migrate(&url, &dir).is_err());
-        let mut c = connect(&url).unwrap();
-        let exists: bool = c.query_one("SELECT to_regclass('public.half_done') IS NOT NULL", &[]).unwrap().get(0);
-        assert!(!exists, "a failed migration must roll back");
-
-        drop(c);
-        admin.batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)")).unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use route_registry::{Function, Trigger};
+use route_registry::Trigger;
 use serde_json::Value;
 use stacks::{names, Env, Target};
 
@@ -26,9 +26,20 @@ pub struct Args {
     #[arg(long)]
     no_destroy: bool,
     /// Only plan dev for the emulator at this URL against its state, and print what the plan does (the rename
-    /// rehearsal runs this in a scratch copy).
+    /// rehearsal and the scaffold check run this in a scratch copy).
     #[arg(long, hide = true, value_name = "URL")]
     plan_against: Option<String>,
+    /// A scratch copy with a scaffolded module (the scaffold check's): its stack is planned against this rehearsal's
+    /// state, which must add the module's resources and destroy nothing.
+    #[arg(skip)]
+    scaffold: Option<PathBuf>,
+}
+
+impl Args {
+    /// The rehearsal, with the scaffold check's copy planned against its state.
+    pub fn with_scaffold(scaffold: &crate::new_module::Scaffold) -> Args {
+        Args { scaffold: Some(scaffold.copy.clone()), ..Args::default() }
+    }
 }
 
 /// A moto server on 127.0.0.1; killed on drop.
@@ -72,7 +83,7 @@ impl Drop for Moto {
 }
 
 /// `moto_server`: from target/tools/moto, else PATH, else installed into target/tools/moto.
-fn moto_bin() -> Result<PathBuf> {
+pub fn moto_bin() -> Result<PathBuf> {
     let in_venv = workspace_root().join("target/tools/moto/bin/moto_server");
     if in_venv.is_file() {
         return Ok(in_venv);
@@ -134,14 +145,22 @@ pub fn run(args: &Args) -> Result<()> {
         step("5. check what was created", || verify(&dir))?;
         step("6. rename a function and three routes in a scratch copy: plan moves, never destroys", || {
             rename_rehearsal(&moto.endpoint)
-        })
+        })?;
+        match &args.scaffold {
+            Some(copy) => {
+                step("7. the scaffolded module's stack, planned against this state: it adds, destroys nothing", || {
+                    scaffold_plan(copy, &moto.endpoint)
+                })
+            }
+            None => Ok(()),
+        }
     })();
 
     let destroyed = if args.no_destroy {
         println!("    --no-destroy: leaving the resources in the emulator (which stops now)");
         Ok(())
     } else {
-        step("7. terraform destroy", || tf(&dir, &["destroy", "-auto-approve", "-input=false", "-no-color"]))
+        step("8. terraform destroy", || tf(&dir, &["destroy", "-auto-approve", "-input=false", "-no-color"]))
     };
     drop(moto);
     rehearsal?;
@@ -178,7 +197,9 @@ fn plan_only(endpoint: &str) -> Result<()> {
     let summary = text.lines().find(|l| l.starts_with("Plan:")).unwrap_or("Plan: nothing").to_owned();
     println!("plan-verdict moved={moved} {summary}");
     for line in text.lines().filter(|l| {
-        ["has moved to", "(moved from", "must be replaced", "will be destroyed"].iter().any(|m| l.contains(m))
+        ["has moved to", "(moved from", "must be replaced", "will be destroyed", "will be created", "updated in-place"]
+            .iter()
+            .any(|m| l.contains(m))
     }) {
         println!("plan-detail {}", line.trim());
     }
@@ -200,14 +221,9 @@ fn rename_rehearsal(endpoint: &str) -> Result<()> {
     }
     let renamed = text.replace(binary, "binary: \"org-organizations\"").replace(path, "\"/profiles/self\"");
     std::fs::write(&catalog, &renamed)?;
-    // The copy's stack refers to packages next to it (`<copy>/target/lambda`): the same zips, org-orgs' renamed.
-    for f in route_registry::all_functions() {
-        let zip = crate::build::zip_path(&f);
-        let renamed = Function { binary: if f.binary == "org-orgs" { "org-organizations" } else { f.binary }, ..f };
-        let to = copy.join(stacks::names::zip_path(&renamed));
-        std::fs::create_dir_all(to.parent().unwrap_or(&copy))?;
-        std::fs::copy(&zip, &to).with_context(|| format!("cannot copy {}", zip.display()))?;
-    }
+    // The copy's stack refers to packages next to it (`<copy>/target/lambda`): the same zips (one per module, so the
+    // renamed function's package keeps its path).
+    copy_packages(&copy)?;
     let xtask = |args: &[&str]| {
         crate::util::cargo()
             .current_dir(&copy)
@@ -247,6 +263,80 @@ fn rename_rehearsal(endpoint: &str) -> Result<()> {
     // The function's role, policy, log group, Lambda, integration, permission and four alarms, and three routes.
     if moved < 13 {
         bail!("the plan moved {moved} resources, expected 13:\n{out}");
+    }
+    Ok(())
+}
+
+/// Plans the scaffold check's copy (this checkout plus a new module) against the emulator's state: every resource the
+/// copy's stack has and this one lacks is created, nothing is destroyed or replaced, and what is updated in place is
+/// named. The plan reads a package's hash only; the new module's package is a stand-in (this checkout's org-module
+/// package under the new module's path), since its arm64 build would be a second release build of the workspace.
+fn scaffold_plan(copy: &Path, endpoint: &str) -> Result<()> {
+    copy_packages(copy)?;
+    let stand_in = route_registry::all_functions()
+        .find(|f| f.module == "org-module")
+        .context("the catalog has no org-module function to lend its package")?;
+    let to = copy.join(stacks::names::PACKAGES_DIR).join(crate::new_module::SCAFFOLDED).join("bootstrap.zip");
+    std::fs::create_dir_all(to.parent().unwrap_or(copy))?;
+    std::fs::copy(crate::build::zip_path(&stand_in), &to)?;
+    let planned = crate::util::cargo()
+        .current_dir(copy)
+        .env("CARGO_TARGET_DIR", crate::target_dir())
+        .args(["run", "--quiet", "-p", "xtask", "--", "deploy-local", "--plan-against", endpoint])
+        .output()
+        .context("cannot run xtask in the scratch copy")?;
+    let out = String::from_utf8_lossy(&planned.stdout);
+    if !planned.status.success() {
+        bail!("plan in the scaffold copy failed:\n{out}{}", String::from_utf8_lossy(&planned.stderr));
+    }
+    let addresses = |dir: &Path| -> Result<std::collections::BTreeSet<String>> {
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("build/local/main.tf.json"))?)?;
+        Ok(doc["resource"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .flat_map(|(ty, blocks)| blocks.as_object().into_iter().flatten().map(move |(n, _)| format!("{ty}.{n}")))
+            .collect())
+    };
+    let ours = addresses(&workspace_root())?;
+    let new: Vec<String> = addresses(copy)?.difference(&ours).cloned().collect();
+    let details: Vec<&str> = out.lines().filter_map(|l| l.strip_prefix("plan-detail ")).collect();
+    let created: Vec<&str> = details.iter().filter(|l| l.contains("will be created")).copied().collect();
+    let problems: Vec<&str> = details
+        .iter()
+        .filter(|l| ["must be replaced", "will be destroyed", "has moved to"].iter().any(|m| l.contains(m)))
+        .copied()
+        .collect();
+    if !problems.is_empty() {
+        bail!("adding a module would replace, destroy or move what exists:\n{}", problems.join("\n"));
+    }
+    let missing: Vec<&String> =
+        new.iter().filter(|a| !created.iter().any(|c| c.contains(&format!("# {a} ")))).collect();
+    if created.len() != new.len() || !missing.is_empty() {
+        bail!(
+            "the plan creates {} resources, the new module has {} ({} not planned: {:?}):\n{out}",
+            created.len(),
+            new.len(),
+            missing.len(),
+            missing
+        );
+    }
+    let updated: Vec<&str> = details.iter().filter(|l| l.contains("updated in-place")).copied().collect();
+    println!("    {} resources of {} created, nothing destroyed or replaced", new.len(), crate::new_module::SCAFFOLDED);
+    for line in updated {
+        println!("    shared, updated in place: {}", line.trim_start_matches("# ").split(' ').next().unwrap_or(line));
+    }
+    Ok(())
+}
+
+/// Copies every package this checkout built into a scratch copy's `target/lambda`, where its stacks refer to them.
+fn copy_packages(copy: &Path) -> Result<()> {
+    for package in crate::build::packages() {
+        let Some(f) = route_registry::all_functions().find(|f| f.package() == package) else { continue };
+        let zip = crate::build::zip_path(&f);
+        let to = copy.join(stacks::names::zip_path(&f));
+        std::fs::create_dir_all(to.parent().unwrap_or(copy))?;
+        std::fs::copy(&zip, &to).with_context(|| format!("cannot copy {}", zip.display()))?;
     }
     Ok(())
 }

@@ -19,10 +19,13 @@ use crate::services::{PostgRest, Postgres};
 use crate::util::{cargo, exec, step};
 use crate::{target_dir, workspace_root};
 
+/// The local API's port unless told otherwise (the OpenAPI document's server too).
+pub const DEFAULT_PORT: u16 = 8787;
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The port of the local API.
-    #[arg(long, default_value_t = 8787)]
+    #[arg(long, default_value_t = DEFAULT_PORT)]
     port: u16,
     /// Keep the temporary database (running, with its folder) when stopping.
     #[arg(long)]
@@ -41,7 +44,7 @@ pub struct RunArgs {
     /// The function's binary (`org-okta-reconcile`); see the catalog.
     binary: String,
     /// The port of the local API.
-    #[arg(long, default_value_t = 8787)]
+    #[arg(long, default_value_t = DEFAULT_PORT)]
     port: u16,
 }
 

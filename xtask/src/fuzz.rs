@@ -70,8 +70,13 @@ impl Default for Args {
     }
 }
 
+/// schemathesis, in its own virtualenv (installed on first use).
+pub fn schemathesis() -> Result<std::path::PathBuf> {
+    python_tool("schemathesis", SCHEMATHESIS, "st")
+}
+
 pub fn run(args: &Args) -> Result<()> {
-    let st = python_tool("schemathesis", SCHEMATHESIS, "st")?;
+    let st = schemathesis()?;
     let local =
         crate::dev::Local::start(crate::dev::Options { port: free_port()?, quiet: true, ..Default::default() })?;
     // The seeded platform admin: an active identity in the admin group (the group alone grants nothing).

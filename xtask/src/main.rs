@@ -5,8 +5,13 @@
 //! start them here, and only here. `cargo xtask --help` lists the tasks; `ci` is the test command.
 
 #![allow(clippy::print_stdout, reason = "a command-line tool: its output is the product")]
+#![allow(
+    rustdoc::invalid_html_tags,
+    reason = "the tasks' doc comments are their --help text, where <env> and <binary> are placeholders, not HTML"
+)]
 
 mod bench;
+mod beside;
 mod bootstrap;
 mod build;
 mod check_iam;
@@ -29,6 +34,8 @@ mod synth;
 mod terraform;
 #[cfg(test)]
 mod tidy;
+mod tiers;
+mod tools;
 mod util;
 
 use std::path::{Path, PathBuf};
@@ -78,7 +85,8 @@ enum Task {
     Db(db::Args),
     /// Scaffold a CORA module from the module template: catalog entry, Lambda crate with tests, RLS migration.
     NewModule(new_module::Args),
-    /// Prove the scaffold: new-module into a scratch copy, then the whole test command there.
+    /// Prove the scaffold: new-module into a scratch copy, then every check the module can change, there (the test
+    /// command also plans its resources in the deploy rehearsal).
     ScaffoldCheck,
     /// Run the whole backend locally: PostgreSQL, migrations, demo data, PostgREST, the Okta, SQS and KMS stand-ins,
     /// and the API with every trigger (queues, schedules) on 127.0.0.1.
@@ -93,13 +101,19 @@ enum Task {
     OktaContract,
     /// Print a JWT from the local development issuer (for `curl` against the local API; never trusted by stg/prd).
     DevToken(devtoken::Args),
-    /// `cargo test` with PostgreSQL and PostgREST running (as in CI); arguments after `--` go to cargo test.
+    /// Both test tiers with PostgreSQL and PostgREST running (as in CI): the hermetic one (what a bare `cargo test
+    /// --workspace` runs) and the service one (the targets declared `test = false`). Arguments after `--` run
+    /// `cargo test` with them instead, e.g. `-- -p org-module --test database`.
     Test(ci::TestArgs),
+    /// Install every tool the test command uses that is missing (postrust, the Python tools, cargo-lambda and zig,
+    /// the arm64 target); the test command runs this beside its first steps.
+    Tools,
     /// Benchmarks; prints figures to put in BENCHMARKS.md.
     Bench(bench::Args),
-    /// The full test command CI runs (README): fmt, clippy, generated files, tests against real services, goldens,
-    /// check-iam with checkov, the Okta contract, OpenAPI, fuzzing, terraform validate, the fault run, the scaffold
-    /// check, the Lambda packages and the deploy rehearsal. Installs what is missing and stops what it started.
+    /// The full test command CI runs (README): fmt, generated files, clippy, the hermetic tests, cargo doc (those
+    /// five are `--quick`), then the service tests, migrations, goldens, check-iam with checkov, the Okta contract,
+    /// OpenAPI, fuzzing, terraform validate, the fault run, the scaffold check, the Lambda packages and the deploy
+    /// rehearsal, with every step's time at the end. Installs what is missing and stops what it started.
     Ci(ci::Args),
 }
 
@@ -124,7 +138,8 @@ fn main() -> std::process::ExitCode {
         Task::Dev(args) => dev::run(&args),
         Task::DevRun(args) => dev::run_now(&args),
         Task::NewModule(args) => new_module::run(&args),
-        Task::ScaffoldCheck => new_module::check(),
+        Task::ScaffoldCheck => new_module::check().map(drop),
+        Task::Tools => tools::run(),
         Task::Openapi => openapi::run(),
         Task::Fuzz(args) => fuzz::run(&args),
         Task::DevToken(args) => devtoken::run(&args),

@@ -9,9 +9,45 @@ use anyhow::{bail, Context, Result};
 pub fn step<T>(name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     println!("==> {name}");
     let start = Instant::now();
-    let out = f().with_context(|| format!("step failed: {name}"))?;
-    println!("    {name}: done in {}", human(start.elapsed()));
+    DEPTH.with(|d| d.set(d.get() + 1));
+    let out = f();
+    DEPTH.with(|d| d.set(d.get() - 1));
+    let out = out.with_context(|| format!("step failed: {name}"))?;
+    let took = start.elapsed();
+    println!("    {name}: done in {}", human(took));
+    if DEPTH.with(|d| d.get()) == 0 {
+        record(name, took, false);
+    }
     Ok(out)
+}
+
+thread_local! {
+    /// How many steps the current one is inside: only the outermost are recorded for the summary.
+    static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The outermost steps this process ran, with their durations and whether each ran beside others.
+static RECORDED: std::sync::Mutex<Vec<(String, std::time::Duration, bool)>> = std::sync::Mutex::new(Vec::new());
+
+/// Records a finished step for [`summary`].
+pub fn record(name: &str, took: std::time::Duration, beside: bool) {
+    if let Ok(mut steps) = RECORDED.lock() {
+        steps.push((name.to_owned(), took, beside));
+    }
+}
+
+/// Every recorded step and its time, as a table: what the run's summary prints (and BENCHMARKS.md quotes).
+pub fn summary() -> String {
+    let steps = RECORDED.lock().map(|s| s.clone()).unwrap_or_default();
+    let width = steps.iter().map(|(n, _, _)| n.chars().count()).max().unwrap_or(0).min(100);
+    steps
+        .iter()
+        .map(|(name, took, beside)| {
+            let name: String = name.chars().take(100).collect();
+            format!("  {name:<width$}  {:>9}{}", human(*took), if *beside { "  (beside)" } else { "" })
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 pub use xtask_synth::human;
@@ -90,6 +126,7 @@ pub fn rustfmt(root: &std::path::Path, source: &str) -> Result<String> {
 }
 
 /// Removes a folder when dropped (scratch copies).
+#[derive(Debug)]
 pub struct RemoveOnDrop(pub std::path::PathBuf);
 
 impl Drop for RemoveOnDrop {

@@ -3880,9 +3880,9 @@ impl Provider {
     /// `s3_use_path_style`: bool, optional.
     ///
     /// Set this to true to enable the request to use path-style addressing,
-    /// i.e., https://s3.amazonaws.com/BUCKET/KEY. By default, the S3 client will
+    /// i.e., <https://s3.amazonaws.com/BUCKET/KEY>. By default, the S3 client will
     /// use virtual hosted bucket addressing when possible
-    /// (https://BUCKET.s3.amazonaws.com/KEY). Specific to the Amazon S3 service.
+    /// (<https://BUCKET.s3.amazonaws.com/KEY>). Specific to the Amazon S3 service.
     pub fn s3_use_path_style(mut self, value: impl Into<Bool>) -> Self {
         self.s3_use_path_style = Some(value.into());
         self

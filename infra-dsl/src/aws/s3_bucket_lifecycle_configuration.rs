@@ -731,7 +731,7 @@ impl Timeouts {
 
     /// `create`: string, optional.
     ///
-    /// A string that can be [parsed as a duration](https://pkg.go.dev/time#ParseDuration) consisting of numbers and unit suffixes, such as "30s" or "2h45m". Valid time units are "s" (seconds), "m" (minutes), "h" (hours).
+    /// A string that can be [parsed as a duration](<https://pkg.go.dev/time#ParseDuration>) consisting of numbers and unit suffixes, such as "30s" or "2h45m". Valid time units are "s" (seconds), "m" (minutes), "h" (hours).
     pub fn create(mut self, value: impl Into<Expr>) -> Self {
         self.create = Some(value.into());
         self
@@ -739,7 +739,7 @@ impl Timeouts {
 
     /// `update`: string, optional.
     ///
-    /// A string that can be [parsed as a duration](https://pkg.go.dev/time#ParseDuration) consisting of numbers and unit suffixes, such as "30s" or "2h45m". Valid time units are "s" (seconds), "m" (minutes), "h" (hours).
+    /// A string that can be [parsed as a duration](<https://pkg.go.dev/time#ParseDuration>) consisting of numbers and unit suffixes, such as "30s" or "2h45m". Valid time units are "s" (seconds), "m" (minutes), "h" (hours).
     pub fn update(mut self, value: impl Into<Expr>) -> Self {
         self.update = Some(value.into());
         self

@@ -274,7 +274,7 @@ async fn poll_round(
 }
 
 impl App {
-    /// One round of a queue's event source mapping (see [`poll_round`]), with this batch size (the benchmark varies
+    /// One round of a queue's event source mapping (see `poll_round`), with this batch size (the benchmark varies
     /// it; the pollers use the catalog's).
     pub async fn poll_once(&self, f: &Function, batch_size: u32, wait_s: u32) -> Result<(usize, usize), String> {
         let Some(triggers) = self.triggers.as_ref() else { return Err("no local triggers".into()) };

@@ -1,6 +1,7 @@
 //! One registration per function: a module crate lists its functions once (`FUNCTIONS`), each a catalog
-//! [`Function`] paired with what serves it, and everything else follows from that list: the binaries (generated,
-//! each a call to [`main`] with its own name), the local API's dispatch (through the generated `all-modules`),
+//! [`Function`] paired with what serves it, and everything else follows from that list: the module's binary
+//! (generated, a call to [`crate::main`], which serves the function its handler names), the local API's dispatch
+//! (through the generated `all-modules`),
 //! and the check that every catalog route is served exactly once.
 //!
 //! This file knows how a function is started; what it does is its handler's.

@@ -95,7 +95,7 @@ pub fn take_captured() -> Vec<String> {
     CAPTURED.lock().map(|mut c| c.as_mut().map(std::mem::take).unwrap_or_default()).unwrap_or_default()
 }
 
-/// The line of one request as text: what [`line`] describes, serialized straight from borrowed fields (half the cost
+/// The line of one request as text: what [`line()`] describes, serialized straight from borrowed fields (half the cost
 /// of building the JSON tree first; BENCHMARKS.md, "Handler overhead"). A test holds the two to the same document.
 pub fn render(record: &Record<'_>, namespace: &str, timestamp_ms: u64) -> String {
     use serde::Serialize;

@@ -110,7 +110,7 @@ fn case(runtime: &tokio::runtime::Runtime, name: &str, declared: ResumeType, byt
 }
 
 fn main() {
-    std::env::set_var(isolate::EXE_VARIABLE, env!("CARGO_BIN_EXE_resume-process-resume-doc"));
+    std::env::set_var(isolate::EXE_VARIABLE, env!("CARGO_BIN_EXE_resume-module"));
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let max = MAX_RESUME_BYTES as usize;
     println!("reading a résumé in the isolated child (release, {RUNS} runs each; medians, min–max)");

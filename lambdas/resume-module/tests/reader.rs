@@ -15,7 +15,7 @@ const BINARY: &str = "resume-process-resume-doc";
 
 fn host() {
     // The child is the processor's own binary (this test binary's `main` is the test harness).
-    std::env::set_var(isolate::EXE_VARIABLE, env!("CARGO_BIN_EXE_resume-process-resume-doc"));
+    std::env::set_var(isolate::EXE_VARIABLE, env!("CARGO_BIN_EXE_resume-module"));
 }
 
 async fn isolated(declared: ResumeType, bytes: &[u8], within: Duration) -> Isolation {

@@ -309,7 +309,9 @@ pub fn run(
     // One unmeasured start first (it records what the replaying PostgREST answers, and warms the page cache for
     // every variant alike), then `runs` measured ones.
     let measure_binary = |binary: &'static str, memory_mb: u32, event: &str, at: &Endpoints, dir: &Path| {
-        let exe = dir.join(binary);
+        // A module's one binary serves the function its handler names, as in a Lambda container.
+        let package = route_registry::all_functions().find(|f| f.binary == binary).map_or(binary, |f| f.package());
+        let exe = dir.join(package);
         let mut r = ColdStarts {
             binary,
             memory_mb,
@@ -330,6 +332,7 @@ pub fn run(
             cmd.env_clear()
                 .env("PATH", "/usr/bin:/bin")
                 .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{}", api.port))
+                .env(module_runtime::HANDLER_VARIABLE, binary)
                 .env("AWS_LAMBDA_FUNCTION_NAME", format!("dev-{binary}"))
                 .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory_mb.to_string())
                 .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")

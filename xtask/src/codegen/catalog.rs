@@ -5,7 +5,8 @@
 //!   folder's files (the one step that reads names from the folder: a new catalog file is not compiled in yet);
 //! - `lambdas/all-modules/Cargo.toml` and `src/lib.rs`: every module's registrations behind one call, for the local
 //!   API and tools, from the catalog's data;
-//! - `lambdas/<module>/src/bin/<binary>.rs`: one `main` per catalog function, from the catalog's data.
+//! - `lambdas/<module>/src/main.rs`: the module's one binary, deployed to each of its functions (Lambda names the
+//!   function to serve in its handler), from the catalog's data; stale per-function `src/bin/*.rs` are removed.
 //!
 //! The data comes from the catalog compiled into this binary. After a new catalog file appears, `mod.rs` is written
 //! first and codegen runs again in a fresh process (`cargo xtask codegen`, which recompiles the catalog), so the
@@ -14,7 +15,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use route_registry::{Function, Module};
+use route_registry::Module;
 
 /// The catalog entry that is compiled but never deployed.
 pub const TEMPLATE: &str = "template";
@@ -139,20 +140,45 @@ mod tests {{
     (manifest, lib)
 }
 
-/// The `main` of one function's binary.
-fn binary(module: &Module, f: &Function) -> String {
+/// The `main` of a module's one binary: every function of the module runs it, and the function's handler picks
+/// the registration.
+fn binary(module: &Module) -> String {
+    let names: Vec<&str> = module.functions.iter().map(|f| f.name).collect();
+    let doc = format!(
+        "{}'s binary, deployed to each of its functions ({}): the function's handler, which Lambda passes in \
+         `_HANDLER`, picks what it serves.",
+        module.name,
+        names.join(", ")
+    );
     format!(
-        r#"//! The `{name}` function of {module}.
+        r#"{doc}
 //! {HEADER}
 
 fn main() -> std::process::ExitCode {{
-    module_runtime::main({krate}::FUNCTIONS, env!("CARGO_BIN_NAME"))
+    module_runtime::main({krate}::FUNCTIONS)
 }}
 "#,
-        name = f.name,
-        module = module.name,
+        doc = doc_comment(&doc),
         krate = crate_ident(module.name)
     )
+}
+
+/// `text` as `//!` lines of at most 116 characters, broken between words.
+fn doc_comment(text: &str) -> String {
+    let mut lines: Vec<String> = vec![String::new()];
+    for word in text.split(' ') {
+        let line = lines.last_mut().map(|l| l.len()).unwrap_or(0);
+        if line > 0 && line + 1 + word.len() > 112 {
+            lines.push(String::new());
+        }
+        if let Some(last) = lines.last_mut() {
+            if !last.is_empty() {
+                last.push(' ');
+            }
+            last.push_str(word);
+        }
+    }
+    lines.iter().map(|l| format!("//! {l}")).collect::<Vec<_>>().join("\n")
 }
 
 /// A generated file: where, and what it must hold.
@@ -190,17 +216,10 @@ pub fn generate(root: &Path) -> Result<(Vec<Generated>, Vec<PathBuf>)> {
                 m.name
             );
         }
-        let bins = krate.join("src/bin");
-        for f in m.functions {
-            out.push(Generated { path: bins.join(format!("{}.rs", f.binary)), text: binary(m, f) });
-        }
-        for entry in std::fs::read_dir(&bins).into_iter().flatten().flatten() {
-            let path = entry.path();
-            let known =
-                m.functions.iter().any(|f| path.file_name() == Some(std::ffi::OsStr::new(&format!("{}.rs", f.binary))));
-            if !known {
-                stale.push(path);
-            }
+        out.push(Generated { path: krate.join("src/main.rs"), text: binary(m) });
+        // One binary per function was the earlier layout: those files are stale now.
+        for entry in std::fs::read_dir(krate.join("src/bin")).into_iter().flatten().flatten() {
+            stale.push(entry.path());
         }
     }
     for g in &mut out {

@@ -1,6 +1,6 @@
 //! `cargo xtask codegen`: the files Rust cannot derive at compile time, generated whole, formatted, each with a
 //! "generated, do not edit" header, in the way of rust-analyzer's codegen. `catalog` writes what follows from the
-//! module catalog (its module list, the `all-modules` crate, one binary per function); `aws` and `provider` write the
+//! module catalog (its module list, the `all-modules` crate, one binary per module); `aws` and `provider` write the
 //! typed `hashicorp/aws` resources the stacks list (`infra-dsl/src/aws/`), from the provider's schema.
 //!
 //! `--check` (and a test) fails when a file is stale, naming it and the command that regenerates it. When the catalog
@@ -92,6 +92,10 @@ pub fn write(root: &Path) -> Result<Vec<PathBuf>> {
     }
     for path in extra {
         std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+        // A folder of generated files that is left empty goes too (`src/bin/` of the one-binary-per-function layout).
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::remove_dir(dir);
+        }
         changed.push(path);
     }
     Ok(changed)
@@ -134,7 +138,7 @@ pub fn run(args: &Args) -> Result<()> {
         println!("codegen: generated files are up to date");
     }
     for p in written {
-        println!("wrote {}", shown(&p));
+        println!("{} {}", if p.exists() { "wrote" } else { "removed" }, shown(&p));
     }
     Ok(())
 }
@@ -188,15 +192,15 @@ mod tests {
     }
 
     #[test]
-    fn the_template_is_declared_but_not_deployed_and_every_function_has_a_binary() {
+    fn the_template_is_declared_but_not_deployed_and_every_module_has_its_binary() {
         let (files, _) = catalog::generate(&workspace_root()).unwrap();
         let text = |suffix: &str| files.iter().find(|g| g.path.ends_with(suffix)).map(|g| g.text.clone()).unwrap();
         let list = text("route-registry/src/modules/mod.rs");
         assert!(list.contains("pub mod template;") && !list.contains("template::MODULE"), "{list}");
         assert!(!text("all-modules/src/lib.rs").contains("template_module::FUNCTIONS]"));
         for f in route_registry::all_functions().filter(|f| *f != route_registry::AUTHORIZER) {
-            let bin = text(&format!("{}/src/bin/{}.rs", f.package(), f.binary));
-            assert!(bin.starts_with("//! ") && bin.contains("do not edit"), "{bin}");
+            let bin = text(&format!("{}/src/main.rs", f.package()));
+            assert!(bin.starts_with("//! ") && bin.contains("do not edit") && bin.contains(f.name), "{bin}");
         }
     }
 }

@@ -4,7 +4,7 @@
 //! For each type, one module file: the block as a struct (required arguments and required nested blocks in `new`,
 //! optional ones as setters; strings, numbers, bools, lists, sets and maps typed, each accepting a literal or an
 //! expression of its type), one struct per nested block type with its nesting mode (a block that occurs at most
-//! once is a struct, a repeated one [`Blocks`]), typed references for every attribute on `Ref<T>`, `#[deprecated]`
+//! once is a struct, a repeated one `Blocks`), typed references for every attribute on `Ref<T>`, `#[deprecated]`
 //! where the schema says so, the schema's descriptions as doc comments, and the schema itself as static data for
 //! the synth-time check. This file turns a schema into text; choosing which types to write and where is
 //! `codegen`'s.
@@ -207,9 +207,35 @@ fn doc(out: &mut String, indent: &str, text: &str) {
         if line.is_empty() {
             let _ = writeln!(out, "{indent}///");
         } else {
-            let _ = writeln!(out, "{indent}/// {line}");
+            let _ = writeln!(out, "{indent}/// {}", linked_urls(line));
         }
     }
+}
+
+/// A description line with each bare URL in angle brackets, so rustdoc renders it as the link it is.
+fn linked_urls(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(at) = ["https://", "http://"].iter().filter_map(|p| rest.find(p)).min() {
+        let before = &rest[..at];
+        let tail = &rest[at..];
+        let len = tail.find(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '`' | '"')).unwrap_or(tail.len());
+        // Punctuation that ends the sentence or closes a parenthesis belongs to the text, not the URL.
+        let url = tail[..len].trim_end_matches(['.', ',', ')', ';', ':']);
+        let quoted = before.ends_with('<') || before.ends_with('`');
+        out.push_str(before);
+        if quoted || url.is_empty() {
+            out.push_str(&tail[..len]);
+        } else {
+            out.push('<');
+            out.push_str(url);
+            out.push('>');
+            out.push_str(&tail[url.len()..len]);
+        }
+        rest = &tail[len..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn deprecated(out: &mut String, indent: &str, what: &str, description: Option<&str>, version: &str) {
@@ -800,4 +826,25 @@ pub fn constructs(kind: Kind, schema: &TypeSchema) -> BTreeSet<String> {
     out.insert(format!("kind {}", kind.word()));
     walk(&schema.block, 0, &mut out);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::linked_urls;
+
+    /// The schema's descriptions hold bare URLs, which rustdoc refuses under `-D warnings`: each becomes a link, with
+    /// the sentence's punctuation left outside and URLs already quoted left alone.
+    #[test]
+    fn bare_urls_in_descriptions_become_links() {
+        assert_eq!(
+            linked_urls("i.e., https://s3.amazonaws.com/BUCKET/KEY. By default"),
+            "i.e., <https://s3.amazonaws.com/BUCKET/KEY>. By default"
+        );
+        assert_eq!(
+            linked_urls("addressing (https://BUCKET.s3.amazonaws.com/KEY). Specific"),
+            "addressing (<https://BUCKET.s3.amazonaws.com/KEY>). Specific"
+        );
+        assert_eq!(linked_urls("see <https://x.example/a> and `http://y`"), "see <https://x.example/a> and `http://y`");
+        assert_eq!(linked_urls("no link here"), "no link here");
+    }
 }
