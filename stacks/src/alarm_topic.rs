@@ -5,7 +5,7 @@ use infra_dsl::aws::{KmsKey, SnsTopic, SnsTopicPolicy, SnsTopicSubscription};
 use infra_dsl::policy::{PolicyDocument, Principal, Statement};
 use infra_dsl::{DslError, Expr, Ref, Stack};
 
-use crate::platform::Account;
+use crate::model::Account;
 
 pub fn add(stack: &mut Stack, account: &Account, key: &Ref<KmsKey>) -> Result<Ref<SnsTopic>, DslError> {
     let settings = &account.settings;

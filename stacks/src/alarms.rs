@@ -1,18 +1,16 @@
 //! Alarms that reach someone: every alarm notifies the environment's alarm topic on alarm and on recovery, and its
-//! description says what happened and where to look. A function's alarms follow from what it is: the 5xx rate of
-//! what users saw for functions that answer requests; messages waiting too long and messages given up on for
-//! queue-fed functions; failed runs given up on for scheduled and objects-created functions; crashes, duration near
-//! the timeout and throttles for all.
+//! description says what happened and where to look. Every function has crashes (what a crash means is its trigger
+//! kind's to say), duration near the timeout and throttles; the kinds add theirs with the helpers here (the 5xx rate
+//! of what callers saw, dead letters, a queue's oldest message); the API has its 5xx rate and p99 latency.
 
 use indexmap::IndexMap;
 use infra_dsl::aws::cloudwatch_metric_alarm::{Metric, MetricQuery};
-use infra_dsl::aws::{Apigatewayv2Api, CloudwatchMetricAlarm, SchedulerScheduleGroup, SqsQueue};
+use infra_dsl::aws::{Apigatewayv2Api, CloudwatchMetricAlarm, SqsQueue};
 use infra_dsl::{DslError, Expr, Ref, Stack};
-use route_registry::{telemetry, Trigger};
+use route_registry::telemetry;
 
-use crate::function::{self, DeployedFunction};
-use crate::platform::Platform;
-use crate::{names, Tags};
+use crate::model::{function_tags, DeployedFunction, Platform, Tags};
+use crate::names;
 
 /// A metric alarm with the platform's actions: the topic on alarm and on recovery.
 pub fn alarm(platform: &Platform, local: String, name: String, description: String) -> CloudwatchMetricAlarm {
@@ -24,7 +22,7 @@ pub fn alarm(platform: &Platform, local: String, name: String, description: Stri
 }
 
 /// A metric input of metric math (not returned).
-fn input(id: &str, metric: Metric) -> MetricQuery {
+pub fn input(id: &str, metric: Metric) -> MetricQuery {
     MetricQuery::new(id).metric(metric).return_data(false)
 }
 
@@ -71,21 +69,26 @@ pub fn add_request_rate(stack: &mut Stack, platform: &Platform, d: &mut Deployed
             input("requests", metric(telemetry::REQUESTS)),
             rate_of_errors(min),
         ])
-        .tags(function::tags(&f)),
+        .tags(function_tags(&f)),
     )?;
-    d.owns(&rate);
-    d.alarms.push(rate);
+    d.alarmed(rate);
     Ok(())
 }
 
-/// Crashes (`AWS/Lambda` Errors: handlers answer every failure, so an error here is a crash or a timeout), duration
-/// at five sixths of the timeout, and throttles.
-pub fn add_lambda(stack: &mut Stack, platform: &Platform, d: &mut DeployedFunction) -> Result<(), DslError> {
+/// Crashes (`AWS/Lambda` Errors: what one is, `failed`, is the function's trigger kind's to say), duration at five
+/// sixths of the timeout, and throttles (at `reserved`, the function's reserved concurrency).
+pub fn add_lambda(
+    stack: &mut Stack,
+    platform: &Platform,
+    d: &mut DeployedFunction,
+    failed: &str,
+    reserved: u32,
+) -> Result<(), DslError> {
     let settings = &platform.settings;
     let f = d.function;
     let local = names::local(&f);
     let name = d.name.clone();
-    let tags: Tags = function::tags(&f);
+    let tags: Tags = function_tags(&f);
     let timeout_s = settings.lambda_timeout_s.unwrap_or(f.timeout_s);
     let dims: IndexMap<String, Expr> = [("FunctionName".to_owned(), d.lambda.function_name())].into_iter().collect();
     let query_errors = format!("{}/errors", f.module);
@@ -97,14 +100,6 @@ pub fn add_lambda(stack: &mut Stack, platform: &Platform, d: &mut DeployedFuncti
             .period(300u32)
             .dimensions(dims.clone())
             .tags(tags.clone())
-    };
-    let failed = match f.trigger {
-        Trigger::Http => "a crash or a timeout: handlers answer every error as HTTP",
-        Trigger::Authorizer => "a crash or a timeout: the authorizer answers every token, good or bad",
-        Trigger::Queue(_) => "a crash or a timeout: the whole batch returns to the queue",
-        Trigger::Schedule(_) | Trigger::ObjectsCreated { .. } => {
-            "a crash, a timeout or a run that failed: Lambda retries it, then puts it in the dead-letter queue"
-        }
     };
     let crashes = stack.add(lambda_metric(
         alarm(
@@ -142,8 +137,7 @@ pub fn add_lambda(stack: &mut Stack, platform: &Platform, d: &mut DeployedFuncti
             format!("{local}_throttles"),
             format!("{name}-throttles"),
             format!(
-                "{name} was throttled: it reached its reserved concurrency ({}), or the account's. Check the dashboard's concurrency and latency: a hung dependency holds requests.",
-                function::reserved_concurrency(platform, &f)
+                "{name} was throttled: it reached its reserved concurrency ({reserved}), or the account's. Check the dashboard's concurrency and latency: a hung dependency holds requests."
             ),
         )
         .threshold(0.0),
@@ -151,14 +145,13 @@ pub fn add_lambda(stack: &mut Stack, platform: &Platform, d: &mut DeployedFuncti
         "Sum",
     ))?;
     for a in [crashes, duration, throttles] {
-        d.owns(&a);
-        d.alarms.push(a);
+        d.alarmed(a);
     }
     Ok(())
 }
 
 /// An alarm on an SQS metric of one queue.
-fn queue_alarm(
+pub fn queue_alarm(
     platform: &Platform,
     d: &DeployedFunction,
     queue: &Ref<SqsQueue>,
@@ -180,21 +173,19 @@ fn queue_alarm(
     .period(300u32)
     .dimensions(dims)
     .threshold(threshold)
-    .tags(function::tags(&d.function))
+    .tags(function_tags(&d.function))
 }
 
-/// Messages in a function's dead-letter queue: work that was given up on. Someone must look, fix and redrive.
+/// Messages in a function's dead-letter queue (`what` they are, in its kind's words): work that was given up on.
+/// Someone must look, fix and redrive.
 pub fn add_dead_letters(
     stack: &mut Stack,
     platform: &Platform,
     d: &mut DeployedFunction,
     dlq: &Ref<SqsQueue>,
+    what: &str,
 ) -> Result<(), DslError> {
     let name = &d.name;
-    let what = match d.function.trigger {
-        Trigger::Queue(q) => format!("messages failed {} times", q.max_receives),
-        _ => "runs failed after Lambda's retries (or could not be delivered)".to_owned(),
-    };
     let a = stack.add(queue_alarm(
         platform,
         d,
@@ -207,65 +198,8 @@ pub fn add_dead_letters(
             d.function.module
         ),
     ))?;
-    d.owns(&a);
-    d.alarms.push(a);
+    d.alarmed(a);
     Ok(())
-}
-
-/// A queue-fed function: its dead letters, and a message waiting longer than a quarter hour (the worker is failing,
-/// throttled or too slow for what arrives).
-pub fn add_queue(
-    stack: &mut Stack,
-    platform: &Platform,
-    d: &mut DeployedFunction,
-    queues: &crate::queue::Queues,
-) -> Result<(), DslError> {
-    add_dead_letters(stack, platform, d, &queues.dlq)?;
-    let name = d.name.clone();
-    let age = stack.add(queue_alarm(
-        platform,
-        d,
-        &queues.queue,
-        "queue-age",
-        "ApproximateAgeOfOldestMessage",
-        f64::from(QUEUE_AGE_S),
-        format!(
-            "The oldest message in {name}'s queue has waited over {} minutes: the worker fails, is throttled, or is too slow for what arrives. The dashboard's row for {name} shows which.",
-            QUEUE_AGE_S / 60
-        ),
-    ))?;
-    d.owns(&age);
-    d.alarms.push(age);
-    Ok(())
-}
-
-/// How long a message may wait before the queue-age alarm fires.
-pub const QUEUE_AGE_S: u32 = 900;
-
-/// Runs of the environment's schedules that failed to reach their function, or were dropped.
-pub fn add_schedules(
-    stack: &mut Stack,
-    platform: &Platform,
-    group: &Ref<SchedulerScheduleGroup>,
-) -> Result<Ref<CloudwatchMetricAlarm>, DslError> {
-    let prefix = &platform.settings.name_prefix;
-    let dims: IndexMap<String, Expr> = [("ScheduleGroup".to_owned(), group.name())].into_iter().collect();
-    let metric = |name: &str| Metric::new(name, 300, "Sum").namespace("AWS/Scheduler").dimensions(dims.clone());
-    stack.add(
-        alarm(
-            platform,
-            "schedule_failures".into(),
-            format!("{prefix}-schedule-failures"),
-            "A schedule of the platform could not invoke its function, or dropped a run: the function is missing, its scheduler role lacks the permission, or Lambda throttled it past the retries. The run's event is in the function's dead-letter queue; the dashboard's schedules row shows which group metric moved, and /aws/lambda/<function> why.".into(),
-        )
-        .threshold(0.0)
-        .metric_query(vec![
-            input("errors", metric("TargetErrorCount")),
-            input("dropped", metric("InvocationDroppedCount")),
-            MetricQuery::new("failures").expression("errors + dropped").label("failed or dropped runs").return_data(true),
-        ])
-        .tags(platform.account.tags()),
-    )
 }
 
 /// API Gateway's 5xx rate and p99 latency alarms.

@@ -7,7 +7,7 @@ use infra_dsl::aws::{Apigatewayv2Api, Apigatewayv2Stage, CloudwatchLogGroup, Kms
 use infra_dsl::{Block, Condition, DslError, Lifecycle, Ref, Stack};
 use route_registry::Method;
 
-use crate::platform::Account;
+use crate::model::Account;
 
 /// The access-log line API Gateway writes per request: one JSON object, with the caller (`sub`) so a request can be
 /// traced to a user, and what failed (authorizer or integration) with how long each part took.

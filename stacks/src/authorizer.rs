@@ -5,9 +5,8 @@
 use infra_dsl::aws::{Apigatewayv2Api, Apigatewayv2Authorizer, LambdaPermission};
 use infra_dsl::{DslError, Ref, Stack};
 
-use crate::function::{self, DeployedFunction};
-use crate::platform::Platform;
-use crate::{alarms, Issuer};
+use crate::model::{DeployedFunction, Issuer, Platform, Wiring};
+use crate::{alarms, lambda, triggers};
 
 /// Adds the authorizer function and the API's authorizer; returns both.
 pub fn add(
@@ -21,14 +20,15 @@ pub fn add(
         Issuer::Okta => (settings.okta_issuer.clone(), format!("{}/v1/keys", settings.okta_issuer)),
         Issuer::Development { issuer, jwks_url } => (issuer.clone(), jwks_url.clone()),
     };
-    let mut d = function::add(
+    let mut d = lambda::add(
         stack,
         platform,
         route_registry::AUTHORIZER,
-        function::Wiring::default(),
+        Wiring::default(),
         &[("OKTA_ISSUER", issuer_url), ("OKTA_AUDIENCE", settings.okta_audience.clone()), ("OKTA_JWKS_URL", jwks_url)],
     )?;
-    alarms::add_lambda(stack, platform, &mut d)?;
+    let kind = triggers::of(&route_registry::AUTHORIZER.trigger);
+    alarms::add_lambda(stack, platform, &mut d, kind.crash_meaning(), kind.reserved_concurrency(platform))?;
     let authorizer = stack.add(
         Apigatewayv2Authorizer::new("okta", api.id(), "REQUEST", format!("{}-okta", settings.name_prefix))
             .authorizer_uri(d.lambda.invoke_arn())

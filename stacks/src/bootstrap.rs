@@ -41,7 +41,7 @@ pub fn synth(env: Env, target: &Target, local_state: bool) -> Result<String, Sta
     let bucket = stack.add(
         S3Bucket::new("state")
             .bucket(s.backend.bucket.as_str())
-            .tags(crate::tags(&[("Module", "bootstrap")]))
+            .tags(crate::model::tags(&[("Module", "bootstrap")]))
             .lifecycle(Lifecycle { prevent_destroy: env == Env::Prd, ..Default::default() }),
     )?;
     // Encrypted with the account's AWS-managed key: the state bucket comes before any key of the platform.

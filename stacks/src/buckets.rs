@@ -19,8 +19,8 @@ use infra_dsl::aws::{
 use infra_dsl::policy::{PolicyDocument, Principal, Statement};
 use infra_dsl::{Block, DslError, Expr, Ref, Stack};
 
+use crate::model::{keep, Account};
 use crate::names;
-use crate::platform::{keep, Account};
 
 /// How a bucket is encrypted at rest.
 #[derive(Debug, Clone)]

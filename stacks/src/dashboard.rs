@@ -10,13 +10,14 @@
 
 use infra_dsl::aws::{Apigatewayv2Api, CloudwatchDashboard, CloudwatchMetricAlarm, SchedulerScheduleGroup};
 use infra_dsl::{DslError, Expr, Ref, Stack};
-use route_registry::{telemetry, Trigger};
+use route_registry::telemetry;
 use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::env::Settings;
-use crate::function::DeployedFunction;
-use crate::module::{DeployedModule, QUERIES};
+use crate::model::{DeployedFunction, DeployedModule};
+use crate::module::QUERIES;
+use crate::triggers;
 
 /// One widget of the grid (24 columns wide).
 #[derive(Debug, Serialize)]
@@ -50,6 +51,28 @@ fn graph(title: String, region: &str, metrics: Vec<Value>) -> Value {
     json!({"title": title, "region": region, "view": "timeSeries", "stacked": false, "period": 300, "metrics": metrics})
 }
 
+/// The grid being laid out: rows of equal-width widgets, top to bottom.
+struct Grid {
+    widgets: Vec<Widget>,
+    y: u32,
+}
+
+impl Grid {
+    fn row(&mut self, kind: &'static str, parts: Vec<Value>, height: u32) {
+        let width = 24 / parts.len().max(1) as u32;
+        for (i, properties) in parts.into_iter().enumerate() {
+            self.widgets.push(Widget { kind, x: i as u32 * width, y: self.y, width, height, properties });
+        }
+        self.y += height;
+    }
+}
+
+/// What every row reads: the region and the application metrics' namespace.
+struct Rows<'a> {
+    region: &'a str,
+    namespace: String,
+}
+
 /// Adds `aws_cloudwatch_dashboard.main`.
 pub fn add(
     stack: &mut Stack,
@@ -60,185 +83,174 @@ pub fn add(
     schedules: Option<&Ref<SchedulerScheduleGroup>>,
     alarms: &[Ref<CloudwatchMetricAlarm>],
 ) -> Result<(), DslError> {
-    let region = s.region;
-    let namespace = telemetry::namespace(s.env.as_str());
-    let mut widgets = Vec::new();
-    let mut y = 0;
-    let mut row = |widgets: &mut Vec<Widget>, kind: &'static str, parts: Vec<Value>, height: u32| {
-        let width = 24 / parts.len() as u32;
-        for (i, properties) in parts.into_iter().enumerate() {
-            widgets.push(Widget { kind, x: i as u32 * width, y, width, height, properties });
-        }
-        y += height;
-    };
-
-    row(
-        &mut widgets,
+    let rows = Rows { region: s.region, namespace: telemetry::namespace(s.env.as_str()) };
+    let mut grid = Grid { widgets: Vec::new(), y: 0 };
+    grid.row(
         "alarm",
         vec![json!({"title": "Alarms", "alarms": alarms.iter().map(|a| json!(a.arn())).collect::<Vec<_>>()})],
         4,
     );
+    grid.row("metric", rows.api(api), 6);
+    grid.row("metric", rows.function(authorizer, false), 6);
+    if let Some(group) = schedules {
+        grid.row("metric", rows.schedules(group), 6);
+    }
+    for m in modules {
+        for d in &m.functions {
+            grid.row("metric", rows.function(d, true), 6);
+        }
+        grid.row("log", vec![rows.cold_starts(m)], 6);
+    }
+    stack.add(CloudwatchDashboard::new(
+        "main",
+        Expr::json_document(&Dashboard { widgets: grid.widgets })?,
+        format!("{}-platform", s.name_prefix),
+    ))?;
+    Ok(())
+}
 
-    let api_dims = [("ApiId", json!(api.id())), ("Stage", json!("$default"))];
-    row(
-        &mut widgets,
-        "metric",
+impl Rows<'_> {
+    /// The API's requests, errors and latency.
+    fn api(&self, api: &Ref<Apigatewayv2Api>) -> Vec<Value> {
+        let dims = [("ApiId", json!(api.id())), ("Stage", json!("$default"))];
         vec![
             graph(
                 "API: requests and errors".into(),
-                region,
+                self.region,
                 vec![
-                    metric("AWS/ApiGateway", "Count", &api_dims, json!({"stat": "Sum", "label": "requests"})),
-                    metric("AWS/ApiGateway", "4xx", &api_dims, json!({"stat": "Sum", "label": "4xx"})),
-                    metric("AWS/ApiGateway", "5xx", &api_dims, json!({"stat": "Sum", "label": "5xx"})),
+                    metric("AWS/ApiGateway", "Count", &dims, json!({"stat": "Sum", "label": "requests"})),
+                    metric("AWS/ApiGateway", "4xx", &dims, json!({"stat": "Sum", "label": "4xx"})),
+                    metric("AWS/ApiGateway", "5xx", &dims, json!({"stat": "Sum", "label": "5xx"})),
                 ],
             ),
-            graph(
-                "API: latency".into(),
-                region,
-                ["p50", "p99", "Maximum"]
-                    .iter()
-                    .map(|stat| metric("AWS/ApiGateway", "Latency", &api_dims, json!({"stat": stat, "label": stat})))
-                    .collect(),
-            ),
-        ],
-        6,
-    );
+            self.percentiles("API: latency".into(), "AWS/ApiGateway", "Latency", &dims),
+        ]
+    }
 
-    // One row per function: the application metrics its request or event lines emit (module functions) or
-    // Lambda's own (the authorizer), its queues for queue-fed and asynchronous functions, then throttles and
-    // concurrency.
-    let lambda_parts = |d: &DeployedFunction, app: bool| -> Vec<Value> {
+    /// p50, p99 and the maximum of a metric.
+    fn percentiles(&self, title: String, namespace: &str, name: &str, dims: &[(&str, Value)]) -> Value {
+        graph(
+            title,
+            self.region,
+            ["p50", "p99", "Maximum"]
+                .iter()
+                .map(|stat| metric(namespace, name, dims, json!({"stat": stat, "label": stat})))
+                .collect(),
+        )
+    }
+
+    /// Sums of application metrics, one line each.
+    fn sums(&self, title: String, names: &[&str], dims: &[(&str, Value)]) -> Value {
+        graph(
+            title,
+            self.region,
+            names.iter().map(|m| metric(&self.namespace, m, dims, json!({"stat": "Sum", "label": m}))).collect(),
+        )
+    }
+
+    /// One function's row: the application metrics its request or event lines emit (module functions, `app`) or
+    /// Lambda's own (the authorizer), its queues for those without a caller, then throttles and concurrency.
+    fn function(&self, d: &DeployedFunction, app: bool) -> Vec<Value> {
         let fn_dims = [("FunctionName", json!(d.name))];
-        let mut parts = Vec::new();
         let dims = [
             (telemetry::MODULE, json!(d.function.module)),
             (telemetry::FUNCTION, json!(telemetry::function_dimension(&d.function))),
         ];
-        let queue = |name: String| [("QueueName", json!(name))];
-        let dlq = format!("{}-dlq", d.name);
-        if app && !d.function.trigger.is_synchronous() {
-            parts.push(graph(
-                format!("{}: events", d.name),
-                region,
-                [telemetry::EVENTS, telemetry::EVENT_FAILURES, telemetry::REDELIVERIES]
-                    .iter()
-                    .map(|m| metric(&namespace, m, &dims, json!({"stat": "Sum", "label": m})))
-                    .collect(),
-            ));
-            parts.push(graph(
-                format!("{}: handling time and age (ms)", d.name),
-                region,
-                vec![
-                    metric(&namespace, telemetry::LATENCY, &dims, json!({"stat": "p99", "label": "handling p99"})),
-                    metric(&namespace, telemetry::EVENT_AGE, &dims, json!({"stat": "Maximum", "label": "age max"})),
-                ],
-            ));
-            let mut depth = vec![metric(
-                "AWS/SQS",
-                "ApproximateNumberOfMessagesVisible",
-                &queue(dlq),
-                json!({"stat": "Maximum", "label": "dead letters"}),
-            )];
-            if let Trigger::Queue(_) = d.function.trigger {
-                depth.insert(
-                    0,
-                    metric(
-                        "AWS/SQS",
-                        "ApproximateNumberOfMessagesVisible",
-                        &queue(d.name.clone()),
-                        json!({"stat": "Maximum", "label": "waiting"}),
-                    ),
-                );
-            }
-            parts.push(graph(format!("{}: queues", d.name), region, depth));
-        } else if app {
-            parts.push(graph(
-                format!("{}: requests and errors", d.name),
-                region,
-                [telemetry::REQUESTS, telemetry::CLIENT_ERRORS, telemetry::SERVER_ERRORS, telemetry::DEPENDENCY_ERRORS]
-                    .iter()
-                    .map(|m| metric(&namespace, m, &dims, json!({"stat": "Sum", "label": m})))
-                    .collect(),
-            ));
-            parts.push(graph(
-                format!("{}: latency (ms)", d.name),
-                region,
-                ["p50", "p99", "Maximum"]
-                    .iter()
-                    .map(|stat| metric(&namespace, telemetry::LATENCY, &dims, json!({"stat": stat, "label": stat})))
-                    .collect(),
-            ));
-        } else {
-            parts.push(graph(
-                format!("{}: invocations and errors", d.name),
-                region,
-                vec![
-                    metric("AWS/Lambda", "Invocations", &fn_dims, json!({"stat": "Sum"})),
-                    metric("AWS/Lambda", "Errors", &fn_dims, json!({"stat": "Sum"})),
-                ],
-            ));
-            parts.push(graph(
-                format!("{}: duration (ms)", d.name),
-                region,
-                ["p50", "p99", "Maximum"]
-                    .iter()
-                    .map(|stat| metric("AWS/Lambda", "Duration", &fn_dims, json!({"stat": stat, "label": stat})))
-                    .collect(),
-            ));
-        }
+        let mut parts = match (app, d.function.trigger.is_synchronous()) {
+            (true, false) => self.events(d, &dims),
+            (true, true) => vec![
+                self.sums(
+                    format!("{}: requests and errors", d.name),
+                    &[
+                        telemetry::REQUESTS,
+                        telemetry::CLIENT_ERRORS,
+                        telemetry::SERVER_ERRORS,
+                        telemetry::DEPENDENCY_ERRORS,
+                    ],
+                    &dims,
+                ),
+                self.percentiles(format!("{}: latency (ms)", d.name), &self.namespace, telemetry::LATENCY, &dims),
+            ],
+            (false, _) => vec![
+                graph(
+                    format!("{}: invocations and errors", d.name),
+                    self.region,
+                    vec![
+                        metric("AWS/Lambda", "Invocations", &fn_dims, json!({"stat": "Sum"})),
+                        metric("AWS/Lambda", "Errors", &fn_dims, json!({"stat": "Sum"})),
+                    ],
+                ),
+                self.percentiles(format!("{}: duration (ms)", d.name), "AWS/Lambda", "Duration", &fn_dims),
+            ],
+        };
         parts.push(graph(
             format!("{}: throttles and concurrency", d.name),
-            region,
+            self.region,
             vec![
                 metric("AWS/Lambda", "Throttles", &fn_dims, json!({"stat": "Sum"})),
                 metric("AWS/Lambda", "ConcurrentExecutions", &fn_dims, json!({"stat": "Maximum"})),
             ],
         ));
         parts
-    };
-    row(&mut widgets, "metric", lambda_parts(authorizer, false), 6);
-    if let Some(group) = schedules {
-        let dims = [("ScheduleGroup", json!(group.name()))];
-        row(
-            &mut widgets,
-            "metric",
-            vec![graph(
-                "Schedules: runs, failed and dropped".into(),
-                region,
-                ["InvocationAttemptCount", "TargetErrorCount", "InvocationDroppedCount"]
-                    .iter()
-                    .map(|m| metric("AWS/Scheduler", m, &dims, json!({"stat": "Sum", "label": m})))
-                    .collect(),
-            )],
-            6,
-        );
-    }
-    for m in modules {
-        for d in &m.functions {
-            row(&mut widgets, "metric", lambda_parts(d, true), 6);
-        }
-        let (_, _, cold_starts) = QUERIES[3];
-        let sources: Vec<String> = m.functions.iter().map(|d| format!("SOURCE '/aws/lambda/{}'", d.name)).collect();
-        row(
-            &mut widgets,
-            "log",
-            vec![json!({
-                "title": format!("{}: cold starts", m.module.name),
-                "region": region,
-                "view": "timeSeries",
-                "query": format!("{} | {}", sources.join(" | "), cold_starts.replace('\n', " ")),
-            })],
-            6,
-        );
     }
 
-    stack.add(CloudwatchDashboard::new(
-        "main",
-        Expr::json_document(&Dashboard { widgets })?,
-        format!("{}-platform", s.name_prefix),
-    ))?;
-    Ok(())
+    /// A function without a caller: its events, their handling time and age, and its queues as its trigger kind has
+    /// them (the queue it takes from, its dead-letter queue).
+    fn events(&self, d: &DeployedFunction, dims: &[(&str, Value)]) -> Vec<Value> {
+        let depth = triggers::of(&d.function.trigger)
+            .queue_depths(d)
+            .into_iter()
+            .map(|(name, label)| {
+                metric(
+                    "AWS/SQS",
+                    "ApproximateNumberOfMessagesVisible",
+                    &[("QueueName", json!(name))],
+                    json!({"stat": "Maximum", "label": label}),
+                )
+            })
+            .collect();
+        vec![
+            self.sums(
+                format!("{}: events", d.name),
+                &[telemetry::EVENTS, telemetry::EVENT_FAILURES, telemetry::REDELIVERIES],
+                dims,
+            ),
+            graph(
+                format!("{}: handling time and age (ms)", d.name),
+                self.region,
+                vec![
+                    metric(&self.namespace, telemetry::LATENCY, dims, json!({"stat": "p99", "label": "handling p99"})),
+                    metric(&self.namespace, telemetry::EVENT_AGE, dims, json!({"stat": "Maximum", "label": "age max"})),
+                ],
+            ),
+            graph(format!("{}: queues", d.name), self.region, depth),
+        ]
+    }
+
+    /// The schedules' runs, failed and dropped.
+    fn schedules(&self, group: &Ref<SchedulerScheduleGroup>) -> Vec<Value> {
+        let dims = [("ScheduleGroup", json!(group.name()))];
+        vec![graph(
+            "Schedules: runs, failed and dropped".into(),
+            self.region,
+            ["InvocationAttemptCount", "TargetErrorCount", "InvocationDroppedCount"]
+                .iter()
+                .map(|m| metric("AWS/Scheduler", m, &dims, json!({"stat": "Sum", "label": m})))
+                .collect(),
+        )]
+    }
+
+    /// A module's cold starts, from Lambda's `REPORT` lines.
+    fn cold_starts(&self, m: &DeployedModule) -> Value {
+        let (_, _, cold_starts) = QUERIES[3];
+        let sources: Vec<String> = m.functions.iter().map(|d| format!("SOURCE '/aws/lambda/{}'", d.name)).collect();
+        json!({
+            "title": format!("{}: cold starts", m.module.name),
+            "region": self.region,
+            "view": "timeSeries",
+            "query": format!("{} | {}", sources.join(" | "), cold_starts.replace('\n', " ")),
+        })
+    }
 }
 
 /// A metric a widget names: namespace, name and dimension names (for the test that checks them).

@@ -6,7 +6,7 @@
 
 use infra_dsl::policy::Statement;
 use infra_dsl::Expr;
-use route_registry::{Function, Trigger, Use};
+use route_registry::{Function, Use};
 
 use crate::env::Settings;
 use crate::names;
@@ -37,6 +37,15 @@ pub enum Grant {
     Tracing,
 }
 
+/// Queues a function's role reaches because of what starts it (its trigger kind says which).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TriggerQueues {
+    /// Its own queue, which it takes messages from.
+    pub consumes: Option<String>,
+    /// Its own dead-letter queue, where Lambda puts its failed asynchronous runs with its role.
+    pub dead_letters: Option<String>,
+}
+
 /// The actions a consumer needs on its queue (the event source mapping polls with the function's role).
 pub const CONSUME_ACTIONS: [&str; 4] =
     ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"];
@@ -45,8 +54,9 @@ fn sqs_service(settings: &Settings) -> String {
     format!("sqs.{}.amazonaws.com", settings.region)
 }
 
-/// A function's grants, in the order its policy lists them.
-pub fn of(f: &Function, settings: &Settings) -> Vec<Grant> {
+/// A function's grants, in the order its policy lists them: from its declared uses and, `trigger`, the queues what
+/// starts it reaches.
+pub fn of(f: &Function, settings: &Settings, trigger: &TriggerQueues) -> Vec<Grant> {
     let mut out = vec![Grant::OwnLogs];
     let mut documents = (false, false);
     for u in f.uses {
@@ -80,13 +90,11 @@ pub fn of(f: &Function, settings: &Settings) -> Vec<Grant> {
         });
     }
     let mut sends: Vec<String> = f.queues().map(names::queue_local).collect();
-    if matches!(f.trigger, Trigger::Schedule(_) | Trigger::ObjectsCreated { .. }) {
-        // Runs that fail after Lambda's retries land in the function's dead-letter queue.
-        sends.push(names::dlq_local(f));
-    }
-    let consumes = matches!(f.trigger, Trigger::Queue(_));
-    if consumes {
-        out.push(Grant::ConsumeQueue { queue: names::queue_local(f) });
+    // Runs that fail after Lambda's retries land in the function's dead-letter queue.
+    sends.extend(trigger.dead_letters.clone());
+    let consumes = trigger.consumes.is_some();
+    if let Some(queue) = &trigger.consumes {
+        out.push(Grant::ConsumeQueue { queue: queue.clone() });
     }
     out.extend(sends.iter().map(|q| Grant::SendToQueue { queue: q.clone() }));
     if consumes || !sends.is_empty() {
@@ -279,6 +287,11 @@ pub fn allows(grants: &[Grant], local: &str, action: &str, resource: &str, condi
 mod tests {
     use super::*;
     use route_registry::modules::org;
+
+    /// A function's grants with its trigger kind's queues, as the stacks derive them.
+    fn of(f: &Function, settings: &Settings) -> Vec<Grant> {
+        super::of(f, settings, &crate::triggers::of(&f.trigger).queues(f))
+    }
 
     fn secrets_key() -> Grant {
         Grant::KeyThrough { key: names::KEY, service: "secretsmanager.us-east-1.amazonaws.com".into(), encrypt: false }

@@ -5,8 +5,8 @@ use infra_dsl::aws::{KmsAlias, KmsKey};
 use infra_dsl::policy::{PolicyDocument, Principal, Statement};
 use infra_dsl::{Block, DslError, Ref, Stack};
 
+use crate::model::{keep, Account};
 use crate::names;
-use crate::platform::{keep, Account};
 
 /// Adds the key and its alias. The account's IAM decides who uses the key (the first statement delegates to IAM, as
 /// AWS's default policy does); the services that use it on the platform's behalf are named, each limited to this

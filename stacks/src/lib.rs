@@ -10,47 +10,29 @@ pub mod api;
 pub mod authorizer;
 pub mod bootstrap;
 pub mod buckets;
-pub mod cost;
 pub mod dashboard;
-pub mod diagram;
-pub mod env;
-pub mod function;
+pub mod error;
+pub mod findings;
 pub mod grants;
-pub mod http;
-pub mod iam_check;
 pub mod keys;
+pub mod lambda;
+pub mod model;
 pub mod module;
-pub mod names;
-pub mod objects;
 pub mod platform;
+pub mod pricing;
 pub mod provider;
-pub mod queue;
-pub mod renames;
-pub mod schedule;
+pub mod review;
 pub mod secrets;
-pub mod service;
+pub mod service_key;
 pub mod signing;
+pub mod triggers;
 
-pub use env::{Env, Settings, UnknownEnv};
+pub use error::StackError;
 pub use infra_dsl::DslError;
+pub use model::{tags, Issuer, Tags};
 pub use provider::{EmulatorState, Target};
-
-/// Resource tags: sorted by key, so the output is stable.
-pub type Tags = std::collections::BTreeMap<String, String>;
-
-/// Tags from pairs.
-pub fn tags(pairs: &[(&str, &str)]) -> Tags {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
-}
-
-/// Which identity provider the authorizer trusts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Issuer {
-    /// The environment's Okta authorization server (the settings table).
-    Okta,
-    /// A local development issuer (its URL and where its keys are); refused for stg and prd.
-    Development { issuer: String, jwks_url: String },
-}
+pub use review::{cost, diagram, iam_check, renames};
+pub use settings::{env, names, Env, Settings, UnknownEnv};
 
 /// How to render an environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,32 +46,6 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options { issuer: Issuer::Okta, example: false }
-    }
-}
-
-/// Why synth failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StackError {
-    #[error(transparent)]
-    Dsl(#[from] DslError),
-    #[error("the development issuer cannot be used for {0}: it is for dev and tst only, so stg and prd trust Okta alone. Synthesize {0} without --dev-issuer")]
-    DevIssuerRefused(Env),
-    #[error("{env} still has example values in {}: set them in stacks/src/env.rs (Env::settings) before deploying {env}, or pass --example to render an example that terraform plan refuses", names.join(", "))]
-    Placeholders { env: Env, names: Vec<&'static str> },
-    #[error("{0} has no alarm recipients: an alarm that reaches nobody is not an alarm. Set alarm_emails for {0} in stacks/src/env.rs")]
-    NoAlarmRecipients(Env),
-    /// The catalog's functions do not fit the account's Lambda concurrency.
-    #[error("{env}: {message}")]
-    Concurrency { env: Env, message: String },
-    /// The catalog declares a function that cannot work as declared; `file` is where to fix it.
-    #[error("{file}: {function}: {message}")]
-    Catalog { file: String, function: &'static str, message: String },
-}
-
-impl StackError {
-    /// A refusal of `function`'s declaration in `module`'s catalog file.
-    pub fn catalog(module: &route_registry::Module, function: &route_registry::Function, message: String) -> Self {
-        StackError::Catalog { file: module.catalog_file(), function: function.binary, message }
     }
 }
 

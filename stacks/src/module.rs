@@ -3,66 +3,37 @@
 //! wiring of each function's trigger, saved log queries, `moved` blocks for renames, and outputs. A module writes no
 //! Terraform of its own.
 
-use infra_dsl::aws::{CloudwatchQueryDefinition, LambdaPermission, SchedulerScheduleGroup};
-use infra_dsl::{DslError, Expr, Ref, Stack};
-use route_registry::{Function, Module, Rename, Trigger};
+use infra_dsl::aws::CloudwatchQueryDefinition;
+use infra_dsl::{DslError, Expr, Stack};
+use route_registry::{Function, Module, Rename};
 use serde_json::Value;
 
-use crate::function::{self, DeployedFunction, Wiring};
-use crate::platform::{Gateway, Platform};
-use crate::queue::{self, Queues};
-use crate::{alarms, http, names, schedule, service, StackError};
+use crate::model::{DeployedFunction, DeployedModule, Platform, Queues, Sources, Wiring};
+use crate::triggers::{self, WireAt};
+use crate::{alarms, lambda, names, service_key, StackError};
 
-/// What adding a module produced.
-#[derive(Debug, Clone)]
-pub struct DeployedModule {
-    pub module: Module,
-    pub functions: Vec<DeployedFunction>,
-    /// Its objects-created functions with their invoke permissions: the documents bucket's one notification
-    /// configuration subscribes them (the platform adds it once every module is in).
-    pub subscribers: Vec<(DeployedFunction, Ref<LambdaPermission>)>,
-}
-
-/// What the module's functions are wired to from outside the module.
-#[derive(Debug, Clone, Copy)]
-pub struct Sources<'a> {
-    pub gateway: &'a Gateway,
-    /// The environment's schedule group (present when some module has a schedule).
-    pub schedules: Option<&'a Ref<SchedulerScheduleGroup>>,
-}
-
-/// Refuses, naming the catalog file, what the module declares that cannot work in this environment.
-pub fn check(platform: &Platform, module: &Module) -> Result<(), StackError> {
-    for f in module.functions {
-        match &f.trigger {
-            Trigger::Queue(q) => queue::check(platform, module, f, q)?,
-            Trigger::Schedule(s) => schedule::check(module, f, s)?,
-            Trigger::Http | Trigger::ObjectsCreated { .. } | Trigger::Authorizer => {}
-        }
-    }
-    Ok(())
-}
-
-/// Adds a whole module: its service key when it has a service principal, the queues its functions are fed from,
-/// each function with its alarms and its trigger's wiring, the saved log queries, the moves of renamed functions
-/// and routes, and the `<module>_api_routes` / `<module>_lambda_arns` outputs.
+/// Adds a whole module: its service key when it has a service principal, what each function's trigger kind adds
+/// before the functions (the queues producers name), each function with its alarms and its kind's wiring, the saved
+/// log queries, the moves of renamed functions and routes, and the `<module>_api_routes` / `<module>_lambda_arns`
+/// outputs.
 pub fn add(
     stack: &mut Stack,
     platform: &Platform,
     sources: Sources<'_>,
     module: &Module,
 ) -> Result<DeployedModule, StackError> {
-    check(platform, module)?;
+    for f in module.functions {
+        triggers::of(&f.trigger).check(platform, module, f)?;
+    }
     let module_local = names::snake(module.name);
     let service_key = match module.has_service_identity() {
-        true => Some(service::add(stack, platform, module)?),
+        true => Some(service_key::add(stack, platform, module)?),
         false => None,
     };
-    // Queues first: producers name them in their environment.
     let mut queues: Vec<(Function, Queues)> = Vec::new();
     for f in module.functions {
-        if let Trigger::Queue(q) = &f.trigger {
-            queues.push((*f, queue::add_queues(stack, platform, f, q)?));
+        if let Some(q) = triggers::of(&f.trigger).add_before(stack, platform, f)? {
+            queues.push((*f, q));
         }
     }
     let mut routes_out = Vec::new();
@@ -70,44 +41,26 @@ pub fn add(
     let mut deployed = Vec::new();
     let mut subscribers = Vec::new();
     for f in module.functions {
-        let dlq = match f.trigger {
-            Trigger::Schedule(_) | Trigger::ObjectsCreated { .. } => Some(queue::add_dlq(stack, platform, f, None)?),
-            _ => None,
+        let kind = triggers::of(&f.trigger);
+        let dlq = match kind.dead_letter_queue() {
+            true => Some(triggers::add_dlq(stack, platform, f, None)?),
+            false => None,
         };
         let wiring = Wiring { queues: &queues, dlq: dlq.as_ref(), service_key: service_key.as_ref() };
-        let mut d = function::add(stack, platform, *f, wiring, &[])?;
-        alarms::add_lambda(stack, platform, &mut d)?;
-        match (&f.trigger, &dlq) {
-            (Trigger::Http, _) => {
-                alarms::add_request_rate(stack, platform, &mut d)?;
-                routes_out.extend(http::add(stack, sources.gateway, module, &mut d)?);
-            }
-            (Trigger::Queue(q), _) => {
-                let Some((_, own)) = queues.iter().find(|(c, _)| c == f) else {
-                    return Err(DslError::Dangling { from: f.binary.into(), to: "its queue".into() }.into());
-                };
-                queue::add_mapping(stack, &mut d, q, own)?;
-                alarms::add_queue(stack, platform, &mut d, own)?;
-            }
-            (Trigger::Schedule(s), Some(dlq)) => {
-                let Some(group) = sources.schedules else {
-                    return Err(DslError::Dangling { from: f.binary.into(), to: "the schedule group".into() }.into());
-                };
-                schedule::add(stack, platform, group, &mut d, s, dlq)?;
-                alarms::add_dead_letters(stack, platform, &mut d, dlq)?;
-            }
-            (Trigger::ObjectsCreated { .. }, Some(dlq)) => {
-                let permission = crate::objects::add_permission(stack, platform, &mut d, dlq)?;
-                alarms::add_dead_letters(stack, platform, &mut d, dlq)?;
-                subscribers.push((d.clone(), permission));
-            }
-            (trigger, _) => {
-                return Err(DslError::Dangling {
-                    from: f.binary.into(),
-                    to: format!("a wiring for the {} trigger", trigger.kind()),
-                }
-                .into())
-            }
+        let mut d = lambda::add(stack, platform, *f, wiring, &[])?;
+        alarms::add_lambda(stack, platform, &mut d, kind.crash_meaning(), kind.reserved_concurrency(platform))?;
+        let at = WireAt {
+            platform,
+            module,
+            gateway: sources.gateway,
+            schedules: sources.schedules,
+            queues: &queues,
+            dlq: dlq.as_ref(),
+        };
+        let wired = kind.wire(stack, &at, &mut d)?;
+        routes_out.extend(wired.routes);
+        if let Some(permission) = wired.subscription {
+            subscribers.push((d.clone(), permission));
         }
         arns_out.insert(names::snake(f.name), d.lambda.arn().into());
         deployed.push(d);

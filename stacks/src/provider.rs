@@ -81,7 +81,7 @@ pub const EMULATOR_OMITS: &[(&str, &str)] = &[
 
 /// The provider block, for AWS or an emulator, with the environment's tags and allowed account.
 pub fn provider(settings: &Settings, target: &Target) -> Provider {
-    let default_tags = crate::tags(&[
+    let default_tags = crate::model::tags(&[
         ("Environment", settings.env.as_str()),
         ("Project", settings.project),
         ("ManagedBy", "terraform"),

@@ -7,9 +7,9 @@ use infra_dsl::policy::{PolicyDocument, Principal, Statement};
 use infra_dsl::{Block, DslError, Expr, Ref, Stack};
 use route_registry::Use;
 
-use crate::function::DeployedFunction;
+use crate::model::DeployedFunction;
+use crate::model::{keep, Account};
 use crate::names;
-use crate::platform::{keep, Account};
 
 /// Adds the Okta API token secret (metadata).
 pub fn add(stack: &mut Stack, account: &Account, key: &Ref<KmsKey>) -> Result<Ref<SecretsmanagerSecret>, DslError> {

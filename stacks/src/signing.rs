@@ -5,7 +5,7 @@ use infra_dsl::aws::lambda_code_signing_config::{AllowedPublishers, Policies};
 use infra_dsl::aws::{LambdaCodeSigningConfig, SignerSigningProfile};
 use infra_dsl::{DslError, Expr, Stack};
 
-use crate::platform::Account;
+use crate::model::Account;
 
 /// The configuration's ARN (for the functions) and the profile's name (for an output).
 pub fn add(stack: &mut Stack, account: &Account) -> Result<(Expr, Expr), DslError> {

@@ -116,7 +116,7 @@ fn functions_follow_their_catalog_entries() {
     let settings = Env::Dev.settings();
     let share = settings
         .reserved_concurrency
-        .module_function_share(crate::env::ModuleFunctions::of(route_registry::modules::ALL))
+        .module_function_share(crate::triggers::module_functions(route_registry::modules::ALL))
         .unwrap();
     for f in route_registry::all_functions() {
         let local = names::local(&f);
@@ -157,7 +157,7 @@ fn functions_follow_their_catalog_entries() {
         // The role's policy is exactly the function's grants, derived from the catalog.
         let policy = d["resource"]["aws_iam_role_policy"][&local]["policy"].as_str().unwrap();
         let expected = infra_dsl::policy::PolicyDocument::new(crate::grants::statements(
-            &crate::grants::of(&f, &settings),
+            &crate::grants::of(&f, &settings, &crate::triggers::of(&f.trigger).queues(&f)),
             &local,
         ))
         .to_expr()
@@ -395,7 +395,9 @@ fn nothing_built_for_stg_or_prd_can_be_applied_with_example_values() {
         assert!(matches!(&err, StackError::Placeholders { env: e, .. } if *e == env), "{err}");
         let message = err.to_string();
         assert!(
-            message.contains("okta_issuer") && message.contains("stacks/src/env.rs") && message.contains("--example")
+            message.contains("okta_issuer")
+                && message.contains("stacks/settings/src/env.rs")
+                && message.contains("--example")
         );
         let d = doc(env);
         let guard = &d["resource"]["aws_apigatewayv2_api"]["main"]["lifecycle"]["precondition"][0];
@@ -654,4 +656,19 @@ fn synth_refuses_triggers_that_cannot_work_naming_the_catalog_file() {
         _ => f,
     };
     assert!(refusal(org_with(overlapping)).contains("overlaps"));
+}
+
+/// The catalog's functions, counted by their trigger kinds, fit every environment's account with its unreserved
+/// hundred left (the share's arithmetic is the settings crate's test).
+#[test]
+fn the_catalog_fits_every_environments_concurrency() {
+    use crate::env::{SCHEDULED, UNRESERVED};
+    let functions = crate::triggers::module_functions(route_registry::modules::ALL);
+    assert!(functions.scheduled >= 2, "the catalog has scheduled functions: {functions:?}");
+    for env in Env::ALL {
+        let c = env.settings().reserved_concurrency;
+        let share = c.module_function_share(functions).unwrap();
+        let reserved = share * functions.serving + functions.scheduled * SCHEDULED + c.authorizer;
+        assert!(reserved <= c.account - UNRESERVED, "{env}: {share} × {functions:?}");
+    }
 }

@@ -229,7 +229,7 @@ pub fn configure(url: &str, env: stacks::Env) -> Result<()> {
         let client_id = s.service_client_id(module.name);
         if env.is_production_like() && client_id.starts_with(stacks::env::EXAMPLE_SERVICE_CLIENT) {
             bail!(
-                "{env} has no service client id for {}: register its service application in Okta (README, \"Deploying\") and set it in stacks/src/env.rs (okta_service_clients)",
+                "{env} has no service client id for {}: register its service application in Okta (docs/deploying.md) and set it in stacks/settings/src/env.rs (okta_service_clients)",
                 module.name
             );
         }

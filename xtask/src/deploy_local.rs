@@ -10,9 +10,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use route_registry::Trigger;
 use serde_json::Value;
-use stacks::{names, Env, Target};
+use stacks::review::rehearsal;
+use stacks::{Env, Target};
 
 use crate::services::free_port;
 use crate::terraform::{init, terraform};
@@ -368,7 +368,7 @@ fn no_drift(dir: &Path) -> Result<()> {
     }
 }
 
-/// The applied state, checked against the registry and the stacks' promises.
+/// The applied state, checked against the registry and the stacks' promises (`stacks::review::rehearsal`).
 fn verify(dir: &Path) -> Result<()> {
     let mut cmd = terraform()?;
     let out = cmd.arg(format!("-chdir={}", dir.display())).args(["show", "-json"]).output()?;
@@ -376,156 +376,13 @@ fn verify(dir: &Path) -> Result<()> {
         bail!("terraform show failed: {}", String::from_utf8_lossy(&out.stderr));
     }
     let state: Value = serde_json::from_slice(&out.stdout).context("terraform show printed no JSON")?;
-    let resources = state["values"]["root_module"]["resources"].as_array().cloned().unwrap_or_default();
-    let of =
-        |ty: &str| -> Vec<&Value> { resources.iter().filter(|r| r["type"] == ty && r["mode"] == "managed").collect() };
-    let by_name = |ty: &str, name: &str| -> Result<&Value> {
-        resources
-            .iter()
-            .find(|r| r["type"] == ty && r["name"] == name)
-            .map(|r| &r["values"])
-            .with_context(|| format!("{ty}.{name} is not in the state"))
-    };
-    let mut problems = Vec::new();
-
-    let api = by_name("aws_apigatewayv2_api", "main")?;
-    let authorizer = by_name("aws_apigatewayv2_authorizer", "okta")?;
-    let routes = of("aws_apigatewayv2_route");
-    let registry: Vec<_> = route_registry::all_routes().collect();
-    if routes.len() != registry.len() {
-        problems.push(format!("{} routes in the emulator, {} in the registry", routes.len(), registry.len()));
-    }
-    for route in &registry {
-        let Some(r) = routes.iter().find(|r| r["values"]["route_key"] == route.key()) else {
-            problems.push(format!("route {} is missing", route.key()));
-            continue;
-        };
-        let v = &r["values"];
-        let address = format!("aws_apigatewayv2_route.{}", r["name"].as_str().unwrap_or_default());
-        if v["authorization_type"] != "CUSTOM" || v["authorizer_id"] != authorizer["id"] {
-            problems.push(format!("{address}: not CUSTOM with the okta authorizer"));
-        }
-        let integration = by_name("aws_apigatewayv2_integration", &names::local(&route.function))?;
-        let lambda = by_name("aws_lambda_function", &names::local(&route.function))?;
-        if v["target"].as_str() != Some(&format!("integrations/{}", integration["id"].as_str().unwrap_or_default())) {
-            problems.push(format!("{address}: does not target its function's integration"));
-        }
-        if integration["integration_uri"] != lambda["invoke_arn"] {
-            problems.push(format!("{address}: the integration does not invoke {}", route.function.binary));
-        }
-    }
-
-    let settings = Env::Dev.settings();
-    for function in route_registry::all_functions() {
-        let local = names::local(&function);
-        let f = by_name("aws_lambda_function", &local)?;
-        let role = by_name("aws_iam_role", &local)?;
-        let address = format!("aws_lambda_function.{local}");
-        if f["role"] != role["arn"] {
-            problems.push(format!("{address}: not using its own role"));
-        }
-        if f["architectures"] != serde_json::json!(["arm64"]) || f["runtime"] != "provided.al2023" {
-            problems.push(format!("{address}: not provided.al2023 on arm64"));
-        }
-        let vars = &f["environment"][0]["variables"];
-        for key in ["REGION", "ENVIRONMENT", "LOG_LEVEL"] {
-            if vars[key].is_null() {
-                problems.push(format!("{address}: environment variable {key} missing"));
-            }
-        }
-        let memory = settings.lambda_memory_mb.unwrap_or(function.memory_mb);
-        let timeout = settings.lambda_timeout_s.unwrap_or(function.timeout_s);
-        if f["memory_size"] != memory || f["timeout"] != timeout {
-            problems.push(format!(
-                "{address}: memory {} / timeout {}, expected {memory} / {timeout}",
-                f["memory_size"], f["timeout"]
-            ));
-        }
-        if function.uses_database() && (vars["SUPABASE_URL"].as_str().is_none() || vars["SUPABASE_ANON_KEY"].is_null())
-        {
-            problems.push(format!("{address}: SUPABASE_URL or SUPABASE_ANON_KEY missing"));
-        }
-        let name = f["function_name"].as_str().unwrap_or_default();
-        let group = by_name("aws_cloudwatch_log_group", &local)?;
-        if group["name"].as_str() != Some(&format!("/aws/lambda/{name}")) {
-            problems.push(format!("aws_cloudwatch_log_group.{local}: not /aws/lambda/{name}"));
-        }
-        let alarms = of("aws_cloudwatch_metric_alarm")
-            .into_iter()
-            .filter(|a| a["name"].as_str().is_some_and(|n| n.starts_with(&format!("{local}_"))))
-            .count();
-        // Crashes, duration and throttles for all; the 5xx rate of request lines for HTTP functions (the authorizer
-        // writes none); dead letters and the oldest message's age for queue-fed ones; dead letters for the
-        // asynchronous ones.
-        let expected = 3 + match function.trigger {
-            Trigger::Http => 1,
-            Trigger::Authorizer => 0,
-            Trigger::Queue(_) => 2,
-            Trigger::Schedule(_) | Trigger::ObjectsCreated { .. } => 1,
-        };
-        if alarms != expected {
-            problems.push(format!("{address}: {alarms} alarms instead of {expected}"));
-        }
-        // Its trigger's wiring.
-        match function.trigger {
-            Trigger::Queue(q) => {
-                let queue = by_name("aws_sqs_queue", &names::queue_local(&function))?;
-                let dlq = by_name("aws_sqs_queue", &names::dlq_local(&function))?;
-                let mapping = by_name("aws_lambda_event_source_mapping", &local)?;
-                if mapping["event_source_arn"] != queue["arn"] || mapping["function_name"] != f["arn"] {
-                    problems.push(format!("{address}: not fed from its own queue"));
-                }
-                if queue["visibility_timeout_seconds"] != q.visibility_timeout_s || queue["kms_master_key_id"].is_null()
-                {
-                    problems.push(format!("{address}: its queue is not as the catalog says, or not encrypted"));
-                }
-                let redrive: Value =
-                    queue["redrive_policy"].as_str().and_then(|r| serde_json::from_str(r).ok()).unwrap_or_default();
-                if redrive["deadLetterTargetArn"] != dlq["arn"] || redrive["maxReceiveCount"] != q.max_receives {
-                    problems.push(format!(
-                        "{address}: its queue does not redrive to its dead-letter queue after {}",
-                        q.max_receives
-                    ));
-                }
-            }
-            Trigger::Schedule(s) => {
-                let schedule = by_name("aws_scheduler_schedule", &local)?;
-                let role = by_name("aws_iam_role", &names::scheduler_role_local(&function))?;
-                let target = &schedule["target"][0];
-                if target["arn"] != f["arn"] || target["role_arn"] != role["arn"] {
-                    problems.push(format!("{address}: its schedule does not invoke it through its own role"));
-                }
-                if schedule["schedule_expression_timezone"] != s.time_zone {
-                    problems.push(format!("{address}: its schedule is not in {}", s.time_zone));
-                }
-            }
-            _ => {}
-        }
-    }
-    let execution_arn = api["execution_arn"].as_str().unwrap_or_default();
-    let bucket = by_name("aws_s3_bucket", names::DOCUMENTS)?;
-    for p in of("aws_lambda_permission") {
-        let v = &p["values"];
-        let under_api = v["source_arn"].as_str().is_some_and(|s| s.starts_with(&format!("{execution_arn}/")));
-        let from_bucket = v["principal"] == "s3.amazonaws.com" && v["source_arn"] == bucket["arn"];
-        if !under_api && !from_bucket {
-            problems.push(format!(
-                "aws_lambda_permission.{}: source_arn neither under this API nor the documents bucket",
-                p["name"].as_str().unwrap_or_default()
-            ));
-        }
-    }
+    let applied = rehearsal::Applied::new(&state);
+    let routes: Vec<&route_registry::Route> = route_registry::all_routes().collect();
+    let functions: Vec<route_registry::Function> = route_registry::all_functions().collect();
+    let problems = rehearsal::verify(&applied, &Env::Dev.settings(), &routes, &functions);
     if !problems.is_empty() {
         bail!("the emulator's resources differ from what the stacks promise:\n{}", problems.join("\n"));
     }
-    println!(
-        "    {} resources: {} routes (CUSTOM, right integrations), {} functions with their roles, log groups and alarms, {} queue(s) with their mappings, {} schedule(s) through their own roles, {} permissions under the API or the bucket",
-        resources.iter().filter(|r| r["mode"] == "managed").count(),
-        routes.len(),
-        route_registry::all_functions().count(),
-        of("aws_lambda_event_source_mapping").len(),
-        of("aws_scheduler_schedule").len(),
-        of("aws_lambda_permission").len()
-    );
+    println!("    {}", rehearsal::summary(&applied, &functions));
     Ok(())
 }

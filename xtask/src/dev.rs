@@ -328,22 +328,14 @@ pub fn run(args: &Args) -> Result<()> {
     );
     println!("\nFunctions without a caller run here too:");
     for f in route_registry::MODULES.iter().flat_map(|m| m.functions.iter()) {
-        match f.trigger {
-            route_registry::Trigger::Queue(q) => println!(
-                "  {} takes its queue in batches of {} (a failed message returns after {} s, and goes to the dead-letter queue after {} receives)",
-                f.binary, q.batch_size, args.visibility_timeout, q.max_receives
-            ),
-            route_registry::Trigger::Schedule(s) => println!(
-                "  {} runs {} ({}) — now: cargo xtask dev-run {}",
-                f.binary, s.expression, s.time_zone, f.binary
-            ),
-            route_registry::Trigger::ObjectsCreated { prefix } => println!(
-                "  {} runs for each document created under {prefix}/ in the documents store ({}/{DOCUMENTS_BUCKET})",
-                f.binary, local.s3.url
-            ),
-            _ => {}
+        if let Some(line) = stacks::triggers::of(&f.trigger).local_description(f) {
+            println!("  {line}");
         }
     }
+    println!(
+        "  Locally a failed message returns after {} s; documents go to the store at {}/{DOCUMENTS_BUCKET}",
+        args.visibility_timeout, local.s3.url
+    );
     println!("  Queues and dead-letter queues: curl {url}/_local/queues");
     println!("Ctrl-C stops everything{}.\n", if args.keep { " (the database is kept)" } else { "" });
 

@@ -50,7 +50,32 @@ pub fn missing_module_docs(root: &Path) -> Vec<String> {
 pub const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
     ("infra-dsl", &["indexmap", "serde", "serde_json", "thiserror"]),
     ("route-registry", &["schemars", "serde", "serde_json", "uuid"]),
-    ("stacks", &["infra-dsl", "route-registry", "indexmap", "serde", "serde_json", "thiserror"]),
+    ("stacks", &["infra-dsl", "route-registry", "settings", "indexmap", "serde", "serde_json", "thiserror"]),
+    // The settings table and naming rules, shared without the generated provider (the local API reads them).
+    ("settings", &["route-registry", "thiserror"]),
+    // The local API converts HTTP to events and back: it reads the settings and names, never the stacks and the
+    // generated provider they carry.
+    (
+        "local-api",
+        &[
+            "all-modules",
+            "base64",
+            "dev-issuer",
+            "module-runtime",
+            "platform-authorizer",
+            "route-registry",
+            "settings",
+            "lambda_http",
+            "tokio",
+            "hyper",
+            "hyper-util",
+            "http-body-util",
+            "serde_json",
+            "tracing",
+            "reqwest",
+            "uuid",
+        ],
+    ),
     // Not pure, but lean on purpose: what `cargo xtask synth` builds after an edit to the catalog is route-registry,
     // stacks and this crate, nothing of the task runner (BENCHMARKS.md, "Typed provider").
     ("xtask-synth", &["anyhow", "clap", "dev-issuer", "route-registry", "serde_json", "stacks"]),
@@ -61,7 +86,7 @@ pub const TEST_SUPPORT_IN_PRODUCT: &[(&str, &str, &str)] =
     &[("local-api", "dev-issuer", "the local API serves the development issuer's keys and trusts its tokens")];
 
 /// The folders of the crates that must do no IO (their `src/`, tests excluded).
-pub const PURE: &[&str] = &["infra-dsl/src", "lambdas/route-registry/src", "stacks/src"];
+pub const PURE: &[&str] = &["infra-dsl/src", "lambdas/route-registry/src", "stacks/src", "stacks/settings/src"];
 
 /// What IO looks like in source text.
 const IO: &[&str] =
@@ -69,6 +94,108 @@ const IO: &[&str] =
 
 /// What running a process looks like in source text.
 const PROCESS: &[&str] = &["process::Command", "Command::new("];
+
+/// The top-level modules of a crate (`src/<name>.rs` or `src/<name>/`) and the top-level modules each uses outside
+/// its tests: `crate::name` paths, grouped `use crate::{a, b::c}` imports, and items of the crate root that a
+/// `pub use name::…` there re-exports.
+pub fn module_graph(src: &Path) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap_or_default();
+    let mut modules: BTreeSet<String> = BTreeSet::new();
+    for entry in std::fs::read_dir(src).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let name = path.file_stem().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+        if (path.is_dir() || path.extension().is_some_and(|e| e == "rs")) && name != "lib" && name != "main" {
+            modules.insert(name);
+        }
+    }
+    // Items the root re-exports: `pub use env::{Env, Settings};` makes `crate::Env` env's.
+    let mut reexports: BTreeMap<String, String> = BTreeMap::new();
+    for line in lib.lines().filter_map(|l| l.trim().strip_prefix("pub use ")) {
+        let line = line.trim_end_matches(';');
+        let Some((module, items)) = line.split_once("::") else { continue };
+        if !modules.contains(module) {
+            continue;
+        }
+        let items = items.trim_start_matches('{').trim_end_matches('}');
+        for item in items.split(',').map(|i| i.trim().rsplit("::").next().unwrap_or("").trim()) {
+            reexports.insert(item.to_owned(), module.to_owned());
+        }
+    }
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for module in &modules {
+        let files: Vec<PathBuf> = match src.join(module).is_dir() {
+            true => rust_files(&src.join(module)),
+            false => vec![src.join(format!("{module}.rs"))],
+        };
+        let mut uses = BTreeSet::new();
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            let text = match text.find("#[cfg(test)]") {
+                Some(i) => &text[..i],
+                None => &text[..],
+            };
+            // Comments (docs' intra-doc links included) are not dependencies.
+            let text: String =
+                text.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
+            for name in crate_paths(&text) {
+                let target = match modules.contains(&name) {
+                    true => Some(name),
+                    false => reexports.get(&name).cloned(),
+                };
+                if let Some(target) = target.filter(|t| t != module) {
+                    uses.insert(target);
+                }
+            }
+        }
+        graph.insert(module.clone(), uses);
+    }
+    graph
+}
+
+/// The first segment of every `crate::` path in source text, grouped imports included.
+fn crate_paths(text: &str) -> Vec<String> {
+    let ident = |s: &str| -> String { s.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect() };
+    let mut out = Vec::new();
+    for (at, _) in text.match_indices("crate::") {
+        let rest = &text[at + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            let inner = &group[..group.find('}').unwrap_or(group.len())];
+            out.extend(inner.split(',').map(|i| ident(i.trim())).filter(|i| !i.is_empty() && i != "self"));
+        } else {
+            out.push(ident(rest));
+        }
+    }
+    out
+}
+
+/// The module cycles of a graph: each strongly connected component of more than one module, its names sorted.
+pub fn cycles(graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>) -> Vec<Vec<String>> {
+    use std::collections::BTreeSet;
+    let reaches = |from: &str| -> BTreeSet<String> {
+        let mut seen = BTreeSet::new();
+        let mut todo = vec![from.to_owned()];
+        while let Some(m) = todo.pop() {
+            for next in graph.get(&m).into_iter().flatten() {
+                if seen.insert(next.clone()) {
+                    todo.push(next.clone());
+                }
+            }
+        }
+        seen
+    };
+    let mut found: BTreeSet<Vec<String>> = BTreeSet::new();
+    for m in graph.keys() {
+        let from_m = reaches(m);
+        if !from_m.contains(m) {
+            continue;
+        }
+        let mut component: Vec<String> = from_m.into_iter().filter(|other| reaches(other).contains(m)).collect();
+        component.sort();
+        found.insert(component);
+    }
+    found.into_iter().collect()
+}
 
 #[cfg(test)]
 mod tests {
@@ -306,31 +433,183 @@ mod tests {
             .collect()
     }
 
-    /// Architecture invariant (ARCHITECTURE.md, "Triggers"): each trigger kind is one variant of the catalog's
-    /// `Trigger`, one wiring in the stacks (`module::add`'s match), one handler kind and one `serve` arm in the runtime,
-    /// and one way the local API starts it. The platform's authorizer is the one kind no module has.
+    /// Architecture invariant (ARCHITECTURE.md, "What starts a function"): each trigger kind is one variant of the
+    /// catalog's `Trigger` and is named, outside the catalog, in one place per layer: its own file in the stacks
+    /// (`stacks/src/triggers/<kind>.rs`, which the one dispatch there points to), the runtime's handler kinds
+    /// (`module-runtime/src/registration.rs`, with one `serve` arm each) and the local API's runner
+    /// (`local-api/src/triggers.rs`). Everything else asks the stacks' kind. The platform's authorizer is the one kind
+    /// no module has.
     #[test]
-    fn each_trigger_kind_is_one_variant_one_wiring_one_serve() {
+    fn each_trigger_kind_is_named_in_one_place_per_layer() {
         let root = workspace_root();
         let read = |p: &str| code(&root.join(p));
         let kinds = variants(&read("lambdas/route-registry/src/lib.rs"), "Trigger");
         assert_eq!(kinds, ["Http", "Queue", "Schedule", "ObjectsCreated", "Authorizer"], "the catalog's trigger kinds");
+        let dispatch = read("stacks/src/triggers/mod.rs");
+        let allowed_layers = ["lambdas/module-runtime/src/registration.rs", "lambdas/local-api/src/triggers.rs"];
+        for kind in &kinds {
+            // The dispatch names the kind's file: `Trigger::Queue(_) => &queue::Queue`.
+            let arm = dispatch
+                .lines()
+                .find(|l| l.trim_start().starts_with(&format!("Trigger::{kind}")) && l.contains("=> &"))
+                .unwrap_or_else(|| panic!("stacks/src/triggers/mod.rs does not dispatch Trigger::{kind}"));
+            let file = arm.split("=> &").nth(1).and_then(|t| t.split("::").next()).unwrap();
+            let own = format!("stacks/src/triggers/{file}.rs");
+            assert!(root.join(&own).is_file(), "Trigger::{kind} is dispatched to {own}, which does not exist");
+            let naming: Vec<String> = rust_files(&root)
+                .into_iter()
+                .filter(|f| !f.starts_with(root.join("lambdas/route-registry")))
+                // Tests may name any kind: they check the kinds' behaviour.
+                .filter(|f| !f.ends_with("tests.rs") && !f.components().any(|c| c.as_os_str() == "tests"))
+                .filter(|f| names_variant(&code(f), "Trigger", kind))
+                .map(|f| f.strip_prefix(&root).unwrap().display().to_string())
+                .collect();
+            for place in &naming {
+                let allowed =
+                    *place == own || place == "stacks/src/triggers/mod.rs" || allowed_layers.contains(&place.as_str());
+                assert!(
+                    allowed,
+                    "{place} names Trigger::{kind}: ask stacks::triggers::of(..) (the kind's {own}) instead"
+                );
+            }
+        }
         let module_kinds: Vec<&String> = kinds.iter().filter(|k| *k != "Authorizer").collect();
-        let wiring = read("stacks/src/module.rs");
-        let add = &wiring[wiring.find("pub fn add(").unwrap()..];
-        let handlers = variants(&read("lambdas/module-runtime/src/function.rs"), "Handler");
+        let handlers = variants(&read("lambdas/module-runtime/src/registration.rs"), "Handler");
         assert_eq!(handlers.iter().collect::<Vec<_>>(), module_kinds, "one handler kind per module trigger kind");
         let runtime = read("lambdas/module-runtime/src/lib.rs");
         let serve = &runtime[runtime.find("pub async fn serve(").unwrap()..];
         let local = read("lambdas/local-api/src/triggers.rs");
         for kind in module_kinds {
-            let wired = add.matches(&format!("(Trigger::{kind}")).count();
-            assert_eq!(wired, 1, "stacks/src/module.rs wires Trigger::{kind} {wired} times (one arm expected)");
             let served = serve.matches(&format!("Handler::{kind}(")).count();
             assert_eq!(served, 1, "module-runtime's serve has {served} arms for Handler::{kind} (one expected)");
             if kind != "Http" {
-                assert!(local.contains(&format!("Handler::{kind}(")), "the local API does not start {kind} functions");
+                assert!(local.contains(&format!("Trigger::{kind}")), "the local API does not start {kind} functions");
             }
         }
+    }
+
+    /// Functions at the product's extension points stay readable: no hand-written function of a product crate (the
+    /// DSL without its generated provider, the stacks, the settings, the Lambdas' crates) is over 100 lines, outside
+    /// tests and benchmarks. A longer one is split, or listed here with the reason.
+    #[test]
+    fn no_product_function_is_over_a_hundred_lines() {
+        const LONGER_ON_PURPOSE: &[(&str, &str)] = &[];
+        let root = workspace_root();
+        let mut dirs = vec![root.join("infra-dsl/src"), root.join("stacks/src"), root.join("stacks/settings/src")];
+        for entry in std::fs::read_dir(root.join("lambdas")).unwrap().flatten() {
+            dirs.push(entry.path().join("src"));
+        }
+        let generated = root.join("infra-dsl/src/aws");
+        let mut long = Vec::new();
+        for file in dirs.iter().flat_map(|d| rust_files(d)).filter(|f| !f.starts_with(&generated)) {
+            for (name, lines) in function_lengths(&code(&file)) {
+                let at = format!("{}::{name}", file.strip_prefix(&root).unwrap().display());
+                if lines > 100 && !LONGER_ON_PURPOSE.iter().any(|(f, _)| *f == at) {
+                    long.push(format!("{at} ({lines} lines)"));
+                }
+            }
+        }
+        assert!(long.is_empty(), "split these functions (or list one in LONGER_ON_PURPOSE with why): {long:#?}");
+    }
+
+    /// Each function of source text with its length in lines, from its `fn` line to its closing brace (at the `fn`
+    /// line's indentation).
+    fn function_lengths(text: &str) -> Vec<(String, usize)> {
+        let lines: Vec<&str> = text.lines().collect();
+        let mut out = Vec::new();
+        for (n, line) in lines.iter().enumerate() {
+            let trimmed = line.trim_start();
+            let rest = [
+                "pub fn ",
+                "pub(crate) fn ",
+                "fn ",
+                "pub async fn ",
+                "async fn ",
+                "pub(crate) async fn ",
+                "pub const fn ",
+                "const fn ",
+            ]
+            .iter()
+            .find_map(|p| trimmed.strip_prefix(p));
+            let Some(rest) = rest.filter(|_| !line.trim_end().ends_with(';')) else { continue };
+            let indent = &line[..line.len() - trimmed.len()];
+            let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+            let close = format!("{indent}}}");
+            if let Some(end) = lines[n + 1..].iter().position(|l| *l == close) {
+                out.push((name, end + 2));
+            }
+        }
+        out
+    }
+
+    /// The stand-ins keep their own copy of the civil-date arithmetic (test support depends on no product crate);
+    /// the copy reads and writes timestamps exactly as the product's does, out-of-range fields included.
+    #[test]
+    fn the_stand_ins_read_and_write_timestamps_as_the_product_does() {
+        for ms in [0, 1_765_000_000_123, 951_782_400_000, 4_102_444_799_999] {
+            assert_eq!(standins::time::rfc3339_ms(ms), route_registry::time::rfc3339_ms(ms));
+        }
+        for text in [
+            "2025-12-06T05:46:40Z",
+            "2025-12-06T05:46:40.123Z",
+            "2000-02-29T00:00:00Z",
+            "2025-13-01T00:00:00Z",
+            "2025-00-10T00:00:00Z",
+            "2025-01-32T00:00:00Z",
+            "2025-01-01T24:00:00Z",
+            "2025-01-01T00:60:00Z",
+            "2025-01-01T00:00:61Z",
+            "2025-01-01 00:00:00Z",
+            "2025-01-01T00:00:00",
+            "not a time",
+        ] {
+            assert_eq!(standins::time::parse_rfc3339(text), route_registry::time::parse_rfc3339(text), "{text}");
+        }
+    }
+
+    /// Whether source text names `Enum::Variant` (as a pattern or a value, not a longer name).
+    fn names_variant(text: &str, ty: &str, variant: &str) -> bool {
+        let needle = format!("{ty}::{variant}");
+        text.match_indices(&needle).any(|(at, _)| {
+            let after = text[at + needle.len()..].chars().next();
+            let before = text[..at].chars().next_back();
+            !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                && !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+        })
+    }
+
+    /// Architecture invariant: the modules of the crates with builders run one way; `stacks` and `module-runtime`
+    /// have no module cycle (a context model that builders import, never an assembler they import back).
+    #[test]
+    fn no_module_cycle_in_stacks_or_module_runtime() {
+        let root = workspace_root();
+        for krate in ["stacks/src", "lambdas/module-runtime/src"] {
+            let graph = module_graph(&root.join(krate));
+            let cycles = cycles(&graph);
+            assert!(cycles.is_empty(), "{krate} has module cycles: {cycles:?}");
+        }
+    }
+
+    /// The finder finds a cycle made on purpose (two files that import each other, and one through the crate root's
+    /// re-export), and none in a crate that runs one way.
+    #[test]
+    fn the_cycle_finder_finds_a_cycle_made_on_purpose() {
+        let dir = std::env::temp_dir().join(format!("tidy-cycles-{}", std::process::id()));
+        let src = dir.join("src");
+        std::fs::create_dir_all(src.join("kinds")).unwrap();
+        let write = |p: &str, t: &str| std::fs::write(src.join(p), t).unwrap();
+        write("lib.rs", "//! x\npub mod a;\npub mod b;\npub mod c;\npub mod kinds;\npub use c::Thing;\n");
+        write("a.rs", "//! x\nuse crate::b::B;\npub struct A;\n");
+        write("b.rs", "//! x\nuse crate::{a, kinds::queue};\npub struct B;\n");
+        write("c.rs", "//! x\npub struct Thing;\n#[cfg(test)]\nmod tests { use crate::a::A; }\n");
+        write("kinds/mod.rs", "//! x\nmod queue;\nuse crate::Thing;\n");
+        write("kinds/queue.rs", "//! x\nuse super::*;\n");
+        let graph = module_graph(&src);
+        assert_eq!(cycles(&graph), [vec!["a".to_owned(), "b".to_owned()]], "{graph:?}");
+        assert!(graph["kinds"].contains("c"), "`crate::Thing` is c's, through the root's re-export: {graph:?}");
+        assert!(!graph["c"].contains("a"), "test code is not a dependency: {graph:?}");
+        write("b.rs", "//! x\nuse crate::kinds;\n");
+        assert!(cycles(&module_graph(&src)).is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -23,7 +23,7 @@ mod tests {
             (route_registry::modules::resume::MODULE, resume_module::FUNCTIONS),
             (route_registry::modules::template::MODULE, template_module::FUNCTIONS),
         ] {
-            if let Err(problems) = module_runtime::function::verify(&module, registrations) {
+            if let Err(problems) = module_runtime::registration::verify(&module, registrations) {
                 panic!("{}: {problems}", module.name);
             }
         }

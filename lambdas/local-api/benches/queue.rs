@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use module_runtime::aws::{Aws, AwsConfig, Service};
-use module_runtime::service::{ServiceConfig, ServiceIdentity};
+use module_runtime::service_identity::{ServiceConfig, ServiceIdentity};
 use module_runtime::{work, Config, Container, DbConfig, OnMessage};
 use route_registry::modules::org::{IMPORT_LINES_PER_MESSAGE, INVITATION_IMPORT};
 use serde_json::{json, Value};
@@ -88,7 +88,8 @@ fn main() {
 async fn run() {
     // 1. The runtime's own cost per message.
     static NOTHING: OnMessage = OnMessage { run: |_, _| Box::pin(async { Ok(0) }) };
-    let idle = Container::with_config(INVITATION_IMPORT, module_runtime::http::client().unwrap(), Config::default());
+    let idle =
+        Container::with_config(INVITATION_IMPORT, module_runtime::http_client::client().unwrap(), Config::default());
     println!(
         "queue benchmark: medians of {ROUNDS} rounds (min–max), loopback, plain HTTP, CPU = the worker thread's\n"
     );
@@ -130,7 +131,7 @@ async fn run() {
     // 3. The service token.
     println!("\n3. the service token (KMS Sign and a token request against the stand-ins), 50 a round:");
     println!("{:<12} {:>22} {:>22}", "token", "wall ms", "CPU ms");
-    let http = module_runtime::http::client().unwrap();
+    let http = module_runtime::http_client::client().unwrap();
     for cold in [true, false] {
         let (mut walls, mut cpus) = (Vec::new(), Vec::new());
         let shared =
@@ -184,10 +185,10 @@ async fn run() {
     // The worker's container must act as dev's client id; the bench registers its own, so it replaces the id.
     sql(
         "INSERT INTO app.service_principal (client_id, module) VALUES ($1, 'org-module') ON CONFLICT (client_id) DO NOTHING",
-        &[&stacks::Env::Dev.settings().service_client_id("org-module")],
+        &[&settings::Env::Dev.settings().service_client_id("org-module")],
     );
     okta.register_client(
-        &stacks::Env::Dev.settings().service_client_id("org-module"),
+        &settings::Env::Dev.settings().service_client_id("org-module"),
         key.jwk.clone(),
         &["career.service"],
     );

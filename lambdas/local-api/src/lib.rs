@@ -21,7 +21,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 use module_runtime::documents::DocumentsConfig;
-use module_runtime::service::ServiceConfig;
+use module_runtime::service_identity::ServiceConfig;
 use module_runtime::{events, Config, Container, Handler};
 use platform_authorizer::{Authorizer, Config as AuthConfig};
 use route_registry::Function;
@@ -60,7 +60,7 @@ impl App {
             dev_issuer::audience("dev"),
             format!("{base}/.well-known/jwks.json"),
         );
-        let http = module_runtime::http::client().map_err(|e| e.to_string())?;
+        let http = module_runtime::http_client::client().map_err(|e| e.to_string())?;
         let containers = route_registry::MODULES
             .iter()
             .flat_map(|m| m.functions.iter())
@@ -77,9 +77,9 @@ impl App {
                         let key = t.service_keys.iter().find(|(m, _)| m == f.module).map(|(_, k)| k.clone());
                         own.service = key.map(|key_id| ServiceConfig {
                             token_url: t.token_url.clone(),
-                            client_id: stacks::Env::Dev.settings().service_client_id(f.module),
+                            client_id: settings::Env::Dev.settings().service_client_id(f.module),
                             key_id,
-                            scope: stacks::Env::Dev.settings().service_scope.to_owned(),
+                            scope: settings::Env::Dev.settings().service_scope.to_owned(),
                         });
                     }
                     own.queues = f
@@ -107,7 +107,7 @@ impl App {
             authorizer: Authorizer::new(auth)?,
             jwks: dev_issuer::JWKS.to_owned(),
             openapi: route_registry::openapi::document(&base).to_string(),
-            cors_origins: stacks::Env::Dev.settings().cors_origins.iter().map(|o| (*o).to_owned()).collect(),
+            cors_origins: settings::Env::Dev.settings().cors_origins.iter().map(|o| (*o).to_owned()).collect(),
         })
     }
 
@@ -164,34 +164,32 @@ async fn handle(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> {
 }
 
 async fn route(app: &App, req: Request<Incoming>, method: &str, path: &str) -> Response<Full<Bytes>> {
-    match (method, path) {
-        ("GET", "/openapi.json") => return respond(200, app.openapi.clone(), "application/json"),
-        ("GET", "/.well-known/jwks.json") => return respond(200, app.jwks.clone(), "application/json"),
-        ("GET", "/_local/queues") => {
-            return respond(200, app.queue_depths().await.to_string(), "application/json");
-        }
+    if let Some(answer) = local_endpoint(app, method, path).await {
+        return answer;
+    }
+    if (method, path) == ("POST", "/_local/events/s3") {
+        return s3_event(app, req).await;
+    }
+    let Some(route) = route_registry::find_route(method, path) else {
+        return gateway(404, "Not Found");
+    };
+    api_request(app, req, route, method, path).await
+}
+
+/// What the local API answers itself: its documents, the queues' depths, a schedule run now, CORS preflights.
+async fn local_endpoint(app: &App, method: &str, path: &str) -> Option<Response<Full<Bytes>>> {
+    Some(match (method, path) {
+        ("GET", "/openapi.json") => respond(200, app.openapi.clone(), "application/json"),
+        ("GET", "/.well-known/jwks.json") => respond(200, app.jwks.clone(), "application/json"),
+        ("GET", "/_local/queues") => respond(200, app.queue_depths().await.to_string(), "application/json"),
         ("POST", p) if p.starts_with("/_local/schedules/") => {
             let binary = p.trim_start_matches("/_local/schedules/");
-            return match app.run_schedule(binary).await {
+            match app.run_schedule(binary).await {
                 Ok(()) => respond(200, json!({"function": binary, "ok": true}).to_string(), "application/json"),
                 Err(e) => {
                     respond(500, json!({"function": binary, "ok": false, "error": e}).to_string(), "application/json")
                 }
-            };
-        }
-        ("POST", "/_local/events/s3") => {
-            let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
-                Ok(collected) => collected.to_bytes(),
-                Err(_) => return gateway(413, "Request Entity Too Large"),
-            };
-            let Ok(event) = serde_json::from_slice(&body) else { return gateway(400, "Not an S3 event") };
-            let results: serde_json::Map<String, serde_json::Value> = app
-                .objects_created(event)
-                .await
-                .into_iter()
-                .map(|(f, r)| (f, r.map_or_else(|e| json!({"ok": false, "error": e}), |()| json!({"ok": true}))))
-                .collect();
-            return respond(200, serde_json::Value::Object(results).to_string(), "application/json");
+            }
         }
         ("OPTIONS", _) => {
             let mut r = respond(204, String::new(), "text/plain");
@@ -205,13 +203,37 @@ async fn route(app: &App, req: Request<Incoming>, method: &str, path: &str) -> R
                 hyper::header::HeaderValue::from_static("authorization,content-type"),
             );
             h.insert("access-control-max-age", hyper::header::HeaderValue::from_static("3600"));
-            return r;
+            r
         }
-        _ => {}
-    }
-    let Some(route) = route_registry::find_route(method, path) else {
-        return gateway(404, "Not Found");
+        _ => return None,
+    })
+}
+
+/// `POST /_local/events/s3`: an `S3Event` delivered to the functions whose prefix it falls under.
+async fn s3_event(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return gateway(413, "Request Entity Too Large"),
     };
+    let Ok(event) = serde_json::from_slice(&body) else { return gateway(400, "Not an S3 event") };
+    let results: serde_json::Map<String, serde_json::Value> = app
+        .objects_created(event)
+        .await
+        .into_iter()
+        .map(|(f, r)| (f, r.map_or_else(|e| json!({"ok": false, "error": e}), |()| json!({"ok": true}))))
+        .collect();
+    respond(200, serde_json::Value::Object(results).to_string(), "application/json")
+}
+
+/// A catalog route, as API Gateway serves it: the authorizer first (401 without a token, 403 when it denies), then
+/// the route's function with the API Gateway v2 event it would receive.
+async fn api_request(
+    app: &App,
+    req: Request<Incoming>,
+    route: &route_registry::Route,
+    method: &str,
+    path: &str,
+) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -244,10 +266,14 @@ async fn route(app: &App, req: Request<Incoming>, method: &str, path: &str) -> R
     let Some(container) = app.container(route.function) else {
         return gateway(500, "Internal Server Error");
     };
-    let answer = match all_modules::registration(route.function).map(|r| r.handler) {
-        Some(Handler::Http(handler)) => handler.handle(container, events::into_request(event)).await,
-        _ => return gateway(500, "Internal Server Error"),
-    };
+    match all_modules::registration(route.function).map(|r| r.handler) {
+        Some(Handler::Http(handler)) => into_response(handler.handle(container, events::into_request(event)).await),
+        _ => gateway(500, "Internal Server Error"),
+    }
+}
+
+/// A handler's answer as the gateway returns it: status, body, type, and the `Retry-After` and `Location` headers.
+fn into_response(answer: lambda_http::Response<lambda_http::Body>) -> Response<Full<Bytes>> {
     let status = answer.status().as_u16();
     let retry_after = answer.headers().get("retry-after").cloned();
     let location = answer.headers().get("location").cloned();
@@ -259,14 +285,9 @@ async fn route(app: &App, req: Request<Incoming>, method: &str, path: &str) -> R
         _ => String::new(),
     };
     let mut response = respond(status, text, &content_type);
-    if let Some(v) = retry_after {
-        if let Ok(v) = hyper::header::HeaderValue::from_bytes(v.as_bytes()) {
-            response.headers_mut().insert(hyper::header::RETRY_AFTER, v);
-        }
-    }
-    if let Some(v) = location {
-        if let Ok(v) = hyper::header::HeaderValue::from_bytes(v.as_bytes()) {
-            response.headers_mut().insert(hyper::header::LOCATION, v);
+    for (name, value) in [(hyper::header::RETRY_AFTER, retry_after), (hyper::header::LOCATION, location)] {
+        if let Some(v) = value.and_then(|v| hyper::header::HeaderValue::from_bytes(v.as_bytes()).ok()) {
+            response.headers_mut().insert(name, v);
         }
     }
     response

@@ -15,7 +15,7 @@ use std::sync::Arc;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A child started to run a function's isolated work (reading an uploaded document) does only that.
     let registrations: Vec<_> = all_modules::MODULES.iter().flat_map(|m| m.iter().copied()).collect();
-    if let Some(code) = module_runtime::isolate::child(&registrations) {
+    if let Some(code) = module_runtime::isolate::child(|b| module_runtime::registration::isolated(&registrations, b)) {
         std::process::exit(code.into());
     }
     tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve())
@@ -60,7 +60,7 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
                     .zip(env("DOCUMENTS_BUCKET"))
                     .map(|(endpoint, bucket)| local_api::triggers::LocalDocuments { endpoint, bucket }),
             };
-            triggers.create_queues(&module_runtime::http::client()?).await?;
+            triggers.create_queues(&module_runtime::http_client::client()?).await?;
             Some(triggers)
         }
         _ => None,

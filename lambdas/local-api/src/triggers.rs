@@ -60,7 +60,7 @@ pub struct LocalDocuments {
 
 /// The name of a function's queue (its deployed name in dev, as in AWS) and of its dead-letter queue.
 pub fn queue_name(f: &Function) -> String {
-    stacks::names::function_name(&stacks::Env::Dev.settings(), f)
+    settings::names::function_name(&settings::Env::Dev.settings(), f)
 }
 
 fn dlq_name(f: &Function) -> String {

@@ -105,7 +105,7 @@ async fn start() -> Api {
     module_runtime::metrics::capture();
     let (okta, sqs, kms) =
         (OktaStandin::start("e2e-token").unwrap(), SqsStandin::start().unwrap(), KmsStandin::start().unwrap());
-    let dev = stacks::Env::Dev.settings();
+    let dev = settings::Env::Dev.settings();
     let mut service_keys = Vec::new();
     for module in route_registry::MODULES.iter().filter(|m| m.has_service_identity()) {
         let key = kms.create_key().unwrap();
@@ -165,7 +165,7 @@ async fn every_route_once_with_a_token_and_refused_without() {
     let login = |name: &str| format!("{name}-{tag}@example.com");
     let linked = login("linked");
     api.okta.add_user(&linked, &linked, "Lin", "Ked", "ACTIVE");
-    // The environment's first admin is recorded by hand (README, "Deploying"); everyone else is provisioned.
+    // The environment's first admin is recorded by hand (docs/deploying.md); everyone else is provisioned.
     let admin_login = login("admin");
     sql("INSERT INTO identities (idp_subject, email) VALUES ($1, $1)", &[&admin_login]);
     let admin = token(&admin_login, &[module_runtime::DEFAULT_ADMIN_GROUP]);

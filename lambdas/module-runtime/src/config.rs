@@ -30,8 +30,8 @@ use crate::aws::AwsConfig;
 use crate::documents::DocumentsConfig;
 
 use crate::error::{error_chain, Dependency};
-use crate::http::SdkHttpClient;
-use crate::service::ServiceConfig;
+use crate::http_client::SdkHttpClient;
+use crate::service_identity::ServiceConfig;
 use crate::{timeouts, ApiError};
 
 /// Why configuration could not be loaded; the message says which variable or secret to fix.

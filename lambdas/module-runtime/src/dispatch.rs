@@ -16,8 +16,8 @@ use uuid::Uuid;
 
 use crate::db::Session;
 use crate::okta::OktaSession;
+use crate::parse::{parse_body, uuid_param};
 use crate::response::into_response;
-use crate::validate::{parse_body, uuid_param};
 use crate::{metrics, ApiError, Caller, Clients, Container, Reply};
 
 /// One matched, authorized request, handed to an operation.
@@ -82,7 +82,7 @@ impl Call {
     }
 
     /// The queues this function declares sending to.
-    pub fn queues(&self) -> Result<&crate::queue::Queues, ApiError> {
+    pub fn queues(&self) -> Result<&crate::queue_client::Queues, ApiError> {
         self.clients.queues.as_ref().ok_or_else(|| ApiError::internal("this function declares no queue"))
     }
 
@@ -211,7 +211,7 @@ mod tests {
     fn unknown_paths_and_wrong_methods_answer_404_and_405_in_the_envelope() {
         crate::metrics::capture();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let http = crate::http::client().unwrap();
+        let http = crate::http_client::client().unwrap();
         let container = Container::with_config(org::MEMBERS, http, crate::Config::default());
         for (method, path, status, error) in [
             ("GET", "/no/such/path", 404, "Not found"),

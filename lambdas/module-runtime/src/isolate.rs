@@ -17,7 +17,6 @@ use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::function::Registration;
 use crate::ApiError;
 
 /// Set in a child's environment: the binary name of the function whose isolated work it runs.
@@ -65,11 +64,12 @@ pub struct Usage {
     pub cpu_us: u64,
 }
 
-/// In a child (its environment names a function): runs that function's isolated work and returns its exit code;
-/// `None` in any other process. Every binary that hosts such registrations calls it first thing in `main`.
-pub fn child(registrations: &[Registration]) -> Option<u8> {
+/// In a child (its environment names a function): runs that function's isolated work, which `isolated_work` finds
+/// by the function's binary name ([`crate::registration::isolated`] over a module's registrations), and returns its exit
+/// code; `None` in any other process. Every binary that hosts such registrations calls it first thing in `main`.
+pub fn child(isolated_work: impl Fn(&str) -> Option<&'static Isolated>) -> Option<u8> {
     let binary = std::env::var(CHILD_VARIABLE).ok()?;
-    let Some(isolated) = registrations.iter().find(|r| r.function.binary == binary).and_then(|r| r.isolated) else {
+    let Some(isolated) = isolated_work(&binary) else {
         eprintln!("{CHILD_VARIABLE}={binary}: no registration here isolates work for that function");
         return Some(2);
     };

@@ -16,18 +16,18 @@ pub mod documents;
 
 pub mod error;
 pub mod events;
-pub mod function;
-pub mod http;
+pub mod http_client;
 pub mod isolate;
+pub mod registration;
 
 pub mod logging;
 pub mod metrics;
 pub mod okta;
-pub mod queue;
+pub mod parse;
+pub mod queue_client;
 pub mod response;
-pub mod service;
+pub mod service_identity;
 pub mod timeouts;
-pub mod validate;
 pub mod work;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,9 +40,12 @@ pub use config::{Config, DbConfig, OktaConfig};
 pub use db::{Db, Session};
 pub use dispatch::{dispatch, Call};
 pub use error::{ApiError, Dependency};
-pub use function::{Handler, Http, Registration};
+pub use registration::{Handler, Http, Registration};
 pub use response::Reply;
 pub use work::{CreatedObject, Message, OnMessage, OnObject, OnSchedule, ScheduledRun, Work};
+
+/// A boxed future that may move between threads (what a handler returns behind a trait object).
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
 /// The platform admin group when `ADMIN_GROUP` is not set (never the bare word `admin`).
 pub const DEFAULT_ADMIN_GROUP: &str = "career-platform-admins";
@@ -52,8 +55,8 @@ pub const DEFAULT_ADMIN_GROUP: &str = "career-platform-admins";
 pub struct Clients {
     pub db: Option<Db>,
     pub okta: Option<okta::Okta>,
-    pub service: Option<service::ServiceIdentity>,
-    pub queues: Option<queue::Queues>,
+    pub service: Option<service_identity::ServiceIdentity>,
+    pub queues: Option<queue_client::Queues>,
     pub documents: Option<documents::Documents>,
 }
 
@@ -82,8 +85,8 @@ pub struct Container {
 
 impl Container {
     /// A container that loads its configuration from Secrets Manager or the environment (a Lambda).
-    pub fn from_environment(function: Function) -> Result<Container, http::HttpError> {
-        Ok(Container::new(function, http::client()?, Source::Environment))
+    pub fn from_environment(function: Function) -> Result<Container, http_client::HttpError> {
+        Ok(Container::new(function, http_client::client()?, Source::Environment))
     }
 
     /// A container with a given configuration (the local API, tests).
@@ -155,13 +158,15 @@ impl Container {
         };
         let aws = config.aws.clone().map(|c| aws::Aws::new(self.http.clone(), c));
         let service = match (&config.service, &aws) {
-            (Some(c), Some(aws)) => Some(service::ServiceIdentity::new(self.http.clone(), aws.clone(), c.clone())),
+            (Some(c), Some(aws)) => {
+                Some(service_identity::ServiceIdentity::new(self.http.clone(), aws.clone(), c.clone()))
+            }
             (Some(_), None) => return Err(ApiError::internal("a service identity without AWS settings")),
             (None, _) => None,
         };
         let queues = match (config.queues.is_empty(), &aws) {
             (true, _) => None,
-            (false, Some(aws)) => Some(queue::Queues::new(aws.clone(), config.queues.clone())),
+            (false, Some(aws)) => Some(queue_client::Queues::new(aws.clone(), config.queues.clone())),
             (false, None) => return Err(ApiError::internal("queues without AWS settings")),
         };
         let documents = match (&config.documents, &config.aws) {
@@ -186,7 +191,7 @@ pub const HANDLER_VARIABLE: &str = "_HANDLER";
 /// `FUNCTIONS` table links them all): the six org-module binaries were 6,248,536 bytes within 64, and each cost a
 /// link with LTO of its own (BENCHMARKS.md, "Lambda packages").
 pub fn main(registrations: &'static [Registration]) -> std::process::ExitCode {
-    if let Some(code) = isolate::child(registrations) {
+    if let Some(code) = isolate::child(|binary| registration::isolated(registrations, binary)) {
         return std::process::ExitCode::from(code);
     }
     let handler = std::env::var(HANDLER_VARIABLE).unwrap_or_default();

@@ -44,7 +44,7 @@ pub struct Profile {
 
 /// The subject of a user's access tokens. Okta's default authorization server puts the user's *login* in the
 /// access token's `sub` (not the `00u…` id, which goes to `uid`), so that is what identities record and what Row-
-/// Level Security compares with. A custom authorization server must keep that default (README, "Deploying").
+/// Level Security compares with. A custom authorization server must keep that default (docs/deploying.md).
 pub fn subject_of(user: &User) -> &str {
     &user.profile.login
 }

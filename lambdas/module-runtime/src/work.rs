@@ -27,9 +27,9 @@ use route_registry::Function;
 use serde_json::{json, Value};
 
 use crate::db::Session;
-use crate::function::BoxFuture;
 use crate::okta::OktaSession;
-use crate::queue::Queues;
+use crate::queue_client::Queues;
+use crate::BoxFuture;
 use crate::{timeouts, ApiError, Clients, Container};
 
 /// What a handler works with for one event: its function's clients, the database as the module's service principal,

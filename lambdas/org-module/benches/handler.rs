@@ -58,7 +58,7 @@ fn report(what: &str, f: &Figures) {
 fn main() {
     metrics::capture();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let http = module_runtime::http::client().unwrap();
+    let http = module_runtime::http_client::client().unwrap();
     let config = Config {
         db: Some(DbConfig { rest_url: "http://127.0.0.1:1".into(), anon_key: String::new() }),
         okta: None,

@@ -207,7 +207,7 @@ pub fn parse_import(body: &[u8], media: &str) -> Result<(Vec<String>, InviteRole
             (addresses, role.unwrap_or_default())
         }
         _ => {
-            let request: ImportInvitations = module_runtime::validate::parse_json(body, body.len())?;
+            let request: ImportInvitations = module_runtime::parse::parse_json(body, body.len())?;
             (request.addresses.into_iter().map(|a| a.trim().to_owned()).collect(), request.role)
         }
     };

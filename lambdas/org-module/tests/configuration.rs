@@ -26,7 +26,7 @@ async fn get_me(container: &Container, user: &User) -> (u16, Value, Duration) {
     let mut event = events::http_request("GET", "/profiles/me", &[("authorization", &auth)], None);
     events::authorize(&mut event, &json!({"sub": user.sub, "email": user.email, "groups": "[]"}));
     let start = std::time::Instant::now();
-    let response = module_runtime::function::handle_http(
+    let response = module_runtime::registration::handle_http(
         org_module::FUNCTIONS,
         route_registry::modules::org::PROFILES,
         container,

@@ -216,7 +216,7 @@ async fn a_range_handled_twice_has_one_effect() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_service_token_is_cached_renewed_and_refused_as_okta_refuses() {
     use module_runtime::aws::{Aws, AwsConfig};
-    use module_runtime::service::{ServiceConfig, ServiceIdentity};
+    use module_runtime::service_identity::{ServiceConfig, ServiceIdentity};
     use std::time::{Duration, Instant};
 
     let okta = standins::okta::OktaStandin::start("svc").unwrap();

@@ -13,7 +13,7 @@
 use std::time::{Duration, Instant};
 
 use module_runtime::aws::{Aws, AwsConfig, Service};
-use module_runtime::service::ServiceConfig;
+use module_runtime::service_identity::ServiceConfig;
 use module_runtime::{events, work, Config, Container, DbConfig};
 use route_registry::modules::template::{GIZMOS, GIZMO_INDEXER, GIZMO_SWEEP, GIZMO_UPLOADS, MODULE};
 use serde_json::{json, Value};
@@ -125,7 +125,7 @@ async fn send(container: &Container, who: &Person, method: &str, path: &str, bod
         body.map(|b| b.to_string()),
     );
     events::authorize(&mut event, &json!({"sub": who.login, "email": who.login, "groups": "[]"}));
-    let response = module_runtime::function::handle_http(
+    let response = module_runtime::registration::handle_http(
         template_module::FUNCTIONS,
         route_registry::modules::template::GIZMOS,
         container,
@@ -154,7 +154,7 @@ async fn members_work_with_their_organizations_gizmos_and_nobody_else_can() {
         aws: Some(aws(Some(&sqs.url), None)),
         ..Default::default()
     };
-    let container = Container::with_config(GIZMOS, module_runtime::http::client().unwrap(), config);
+    let container = Container::with_config(GIZMOS, module_runtime::http_client::client().unwrap(), config);
     let (member, org) = person("member", None);
     let (colleague, _) = person("colleague", Some(&org));
     let (outsider, other_org) = person("outsider", None);
@@ -223,7 +223,7 @@ fn worker(
         aws: Some(aws(None, Some(&kms.url))),
         ..Default::default()
     };
-    Container::with_config(function, module_runtime::http::client().unwrap(), config)
+    Container::with_config(function, module_runtime::http_client::client().unwrap(), config)
 }
 
 fn registered(function: route_registry::Function) -> module_runtime::Handler {

@@ -15,7 +15,11 @@ fn container() -> Container {
         okta: None,
         ..Default::default()
     };
-    Container::with_config(route_registry::modules::template::GIZMOS, module_runtime::http::client().unwrap(), config)
+    Container::with_config(
+        route_registry::modules::template::GIZMOS,
+        module_runtime::http_client::client().unwrap(),
+        config,
+    )
 }
 
 async fn send(method: &str, path: &str, caller: bool, body: Option<&str>) -> (u16, Value) {
@@ -27,7 +31,7 @@ async fn send(method: &str, path: &str, caller: bool, body: Option<&str>) -> (u1
     if caller {
         events::authorize(&mut event, &json!({"sub": "00u-test", "email": "t@example.com", "groups": "[]"}));
     }
-    let response = module_runtime::function::handle_http(
+    let response = module_runtime::registration::handle_http(
         template_module::FUNCTIONS,
         route_registry::modules::template::GIZMOS,
         &container(),

@@ -19,7 +19,7 @@ pub const KID: &str = "career-dev-1";
 pub const JWKS: &str = include_str!("../jwks.json");
 /// The private key (public by design; never trusted by anything deployed).
 const PRIVATE_PEM: &str = include_str!("../private.pem");
-/// The role claim Okta is configured to add (README, "Deploying"): PostgREST switches to this database role.
+/// The role claim Okta is configured to add (docs/deploying.md): PostgREST switches to this database role.
 pub const ROLE: &str = "authenticated";
 
 /// A token's claims before signing.

@@ -1,5 +1,6 @@
 //! UTC timestamps as AWS and Okta write them, for the stand-ins (test support depends on no product crate, so this
-//! is its own copy of the civil-date arithmetic the product keeps in `route_registry::time`).
+//! is its own copy of the civil-date arithmetic the product keeps in `route_registry::time`; a test in xtask, which
+//! has both, holds the two to the same answers over one corpus).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -38,6 +39,9 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     let mut t = time.split(':');
     let (h, mi) = (t.next()?.parse::<i64>().ok()?, t.next()?.parse::<i64>().ok()?);
     let sec = t.next()?.split('.').next()?.parse::<i64>().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&dd) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;

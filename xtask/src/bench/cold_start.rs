@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use route_registry::Trigger;
+use stacks::triggers::EventShape;
 use stacks::Env;
 
 use crate::util::{cargo, exec, step};
@@ -103,14 +103,24 @@ struct ColdStarts {
 /// A task nobody has: a worker's message names it, so its cold start includes the database call, which refuses it.
 const NO_TASK: &str = "6f1c2f7e-3c55-4a53-9d39-5d2b7c1d2e11";
 
+/// The event a function receives, as its trigger kind says.
+fn shape(function: &route_registry::Function) -> EventShape {
+    stacks::triggers::of(&function.trigger).event()
+}
+
 /// Whether a function's cold start is measured: the HTTP functions, the authorizer, queue-fed workers and the
-/// functions started by documents.
+/// functions started by documents (a scheduled run's cold start is a worker's).
 fn measured(function: &route_registry::Function) -> bool {
-    matches!(function.trigger, Trigger::Http | Trigger::Authorizer | Trigger::Queue(_) | Trigger::ObjectsCreated { .. })
+    shape(function) != EventShape::EventBridge
+}
+
+/// Whether the function with this binary receives `wanted`.
+fn shaped(binary: &str, wanted: EventShape) -> bool {
+    route_registry::all_functions().any(|f| f.binary == binary && shape(&f) == wanted)
 }
 
 fn documents_function(binary: &str) -> bool {
-    route_registry::all_functions().any(|f| f.binary == binary && matches!(f.trigger, Trigger::ObjectsCreated { .. }))
+    shaped(binary, EventShape::S3)
 }
 
 /// The bucket of the benchmark's documents, and the document every objects-created function reads: its key under the
@@ -121,7 +131,7 @@ static DOCUMENT: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::ne
 /// The first GET route of a function (path parameters filled with an id nobody has), the authorizer's event, or a
 /// worker's one-message batch.
 fn event_for(function: route_registry::Function, token: &str) -> Result<String> {
-    if let Trigger::ObjectsCreated { .. } = function.trigger {
+    if shape(&function) == EventShape::S3 {
         let (key, version) = DOCUMENT.get().context("the benchmark's document is not stored")?;
         return Ok(serde_json::json!({"Records": [{
             "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
@@ -133,7 +143,7 @@ fn event_for(function: route_registry::Function, token: &str) -> Result<String> 
         }]})
         .to_string());
     }
-    if let Trigger::Queue(_) = function.trigger {
+    if shape(&function) == EventShape::Sqs {
         let body = serde_json::json!({"task_id": NO_TASK, "first": 1, "last": 1}).to_string();
         return Ok(serde_json::json!({"Records": [{
             "messageId": "m1", "receiptHandle": "r1", "body": body,
@@ -235,9 +245,8 @@ pub fn run(
     s3.create_bucket(BUCKET);
     let s3_tls = TlsProxy::start(s3.url.trim_start_matches("http://").parse()?, &certs.cert, &certs.key)?;
     let mut resets: Option<(postgres::Client, String)> = None;
-    if let Some(prefix) = route_registry::all_functions()
-        .find(|f| matches!(f.trigger, Trigger::ObjectsCreated { .. }))
-        .and_then(|f| f.documents_prefix())
+    if let Some(prefix) =
+        route_registry::all_functions().find(|f| shape(f) == EventShape::S3).and_then(|f| f.documents_prefix())
     {
         let mut client = postgres::Client::connect(&services.pg.url("postgres"), postgres::NoTls)?;
         let row = client.query_one(
@@ -366,7 +375,7 @@ pub fn run(
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
             // Producers find the queues they send to (a GET sends nothing, so the URL is never called).
-            for consumer in route_registry::all_functions().filter(|f| matches!(f.trigger, Trigger::Queue(_))) {
+            for consumer in route_registry::all_functions().filter(|f| shape(f) == EventShape::Sqs) {
                 cmd.env(consumer.queue_url_variable(), "https://sqs.us-east-1.amazonaws.com/000000000000/unused");
             }
             match &at.rest_from_env {
@@ -647,12 +656,10 @@ fn check_answer(binary: &str, body: &str) -> Result<()> {
         v["floor"] == true
     } else if binary == route_registry::AUTHORIZER.binary {
         v["isAuthorized"] == true
-    } else if route_registry::all_functions()
-        .any(|f| f.binary == binary && matches!(f.trigger, Trigger::ObjectsCreated { .. }))
-    {
+    } else if shaped(binary, EventShape::S3) {
         // An objects-created handler answers nothing; a failure would be an invocation error.
         v.is_null()
-    } else if route_registry::all_functions().any(|f| f.binary == binary && matches!(f.trigger, Trigger::Queue(_))) {
+    } else if shaped(binary, EventShape::Sqs) {
         // The message names no task: the database refused it, so the batch reports it failed, as it must.
         v["batchItemFailures"][0]["itemIdentifier"] == "m1"
     } else {

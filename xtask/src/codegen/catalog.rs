@@ -127,7 +127,7 @@ mod tests {{
     #[test]
     fn every_catalog_function_is_registered_once_with_exactly_its_routes() {{
         for (module, registrations) in [{checked}] {{
-            if let Err(problems) = module_runtime::function::verify(&module, registrations) {{
+            if let Err(problems) = module_runtime::registration::verify(&module, registrations) {{
                 panic!("{{}}: {{problems}}", module.name);
             }}
         }}

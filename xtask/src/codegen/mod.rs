@@ -61,7 +61,20 @@ fn generate_all(root: &Path) -> Result<(Vec<catalog::Generated>, Vec<PathBuf>)> 
     let types = aws::generate(root, &subset)?;
     extra.extend(aws::extra_files(root, &types));
     files.extend(types);
+    files.push(cost_page(root)?);
     Ok((files, extra))
+}
+
+/// The cost table the docs quote: dev at its default traffic, from the cost model and dev's synthesized stack.
+fn cost_page(root: &Path) -> Result<catalog::Generated> {
+    let env = stacks::Env::Dev;
+    let options = stacks::Options { example: true, ..Default::default() };
+    let doc: serde_json::Value = serde_json::from_str(&stacks::synth_with(env, &stacks::Target::Aws, &options)?.text)?;
+    let estimate = stacks::cost::estimate(env, &stacks::cost::Profile::default_for(env), &doc, &stacks::cost::PRICES);
+    Ok(catalog::Generated {
+        path: root.join("docs/generated/cost-dev.md"),
+        text: stacks::cost::markdown(&estimate, "cargo xtask codegen"),
+    })
 }
 
 /// The generated files that differ from what codegen produces, and the generated files that should not exist.

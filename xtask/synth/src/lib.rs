@@ -105,7 +105,7 @@ pub fn run_with(args: &Args, modules: Option<&[route_registry::Module]>) -> Resu
             Some(modules) => {
                 let mut settings = env.settings();
                 let c = &mut settings.reserved_concurrency;
-                c.account = c.account.max(c.account_for(stacks::env::ModuleFunctions::of(modules)));
+                c.account = c.account.max(c.account_for(stacks::triggers::module_functions(modules)));
                 stacks::synth_catalog(settings, &Target::Aws, &options, modules)
             }
             None => stacks::synth_with(env, &Target::Aws, &options),

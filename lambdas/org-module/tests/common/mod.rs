@@ -91,7 +91,7 @@ impl Api {
     pub fn new(config: &Config) -> Api {
         // Request lines are kept in memory (tests check them against the EMF specification) instead of printed.
         module_runtime::metrics::capture();
-        let http = module_runtime::http::client().expect("an HTTP client");
+        let http = module_runtime::http_client::client().expect("an HTTP client");
         let containers = org::FUNCTIONS
             .iter()
             .map(|f| {
@@ -132,7 +132,7 @@ impl Api {
         }
         let function = route_registry::find_route(method, path).map_or(fallback, |r| r.function);
         let start = Instant::now();
-        let response = module_runtime::function::handle_http(
+        let response = module_runtime::registration::handle_http(
             org_module::FUNCTIONS,
             function,
             self.container(function),

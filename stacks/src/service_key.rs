@@ -10,8 +10,8 @@ use infra_dsl::policy::{PolicyDocument, Principal, Statement};
 use infra_dsl::{Block, DslError, Ref, Stack};
 use route_registry::Module;
 
+use crate::model::{keep, Platform};
 use crate::names;
-use crate::platform::{keep, Platform};
 
 /// The key's spec, and the JWS algorithm its signatures are (ECDSA over P-256 with SHA-256).
 pub const KEY_SPEC: &str = "ECC_NIST_P256";
@@ -37,7 +37,7 @@ pub fn add(stack: &mut Stack, platform: &Platform, module: &Module) -> Result<Re
             .key_usage("SIGN_VERIFY")
             .deletion_window_in_days(if settings.env == crate::Env::Prd { 30u32 } else { 7 })
             .policy(policy.to_expr()?)
-            .tags(crate::tags(&[("Module", module.name)]))
+            .tags(crate::model::tags(&[("Module", module.name)]))
             .lifecycle_opt(keep(settings)),
     )?;
     stack.add(
@@ -48,7 +48,7 @@ pub fn add(stack: &mut Stack, platform: &Platform, module: &Module) -> Result<Re
         stack.output(
             &format!("{local}_public_key"),
             &format!(
-                "The public key of {}'s service identity (PEM): register it with the module's service application in Okta (client credentials, private_key_jwt), then set its client id in stacks/src/env.rs (okta_service_clients).",
+                "The public key of {}'s service identity (PEM): register it with the module's service application in Okta (client credentials, private_key_jwt), then set its client id in stacks/settings/src/env.rs (okta_service_clients).",
                 module.name
             ),
             public.public_key_pem(),

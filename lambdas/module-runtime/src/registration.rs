@@ -6,9 +6,6 @@
 //!
 //! This file knows how a function is started; what it does is its handler's.
 
-use std::future::Future;
-use std::pin::Pin;
-
 use lambda_http::{Body, Request, Response};
 use route_registry::{Function, Module, Route, Trigger};
 
@@ -16,8 +13,12 @@ use crate::isolate::Isolated;
 use crate::work::{OnMessage, OnObject, OnSchedule};
 use crate::{dispatch, ApiError, Call, Container, Reply};
 
-/// A boxed future that may move between threads (what a handler returns behind a trait object).
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::BoxFuture;
+
+/// The isolated work of the registration of `binary` among `registrations`, if it has any (what a child runs).
+pub fn isolated(registrations: &[Registration], binary: &str) -> Option<&'static Isolated> {
+    registrations.iter().find(|r| r.function.binary == binary).and_then(|r| r.isolated)
+}
 
 /// A catalog function and what serves it.
 #[derive(Clone, Copy)]

@@ -191,7 +191,7 @@ impl ServiceIdentity {
             }
             s if s >= 500 => ApiError::Unavailable { dependency, retry_after_s: timeouts::RETRY_AFTER_S, detail },
             // invalid_client, unauthorized_client, invalid_scope …: the service application or its key is not set up
-            // as the platform expects (README, "Deploying"); nothing a retry fixes.
+            // as the platform expects (docs/deploying.md); nothing a retry fixes.
             _ => ApiError::BadGateway { dependency, detail },
         })
     }

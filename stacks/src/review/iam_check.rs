@@ -4,17 +4,23 @@
 //!
 //! What a function may do is derived from the catalog with the same function the stacks use ([`crate::grants`]),
 //! never read from the file being checked: a policy that grants more than the catalog declares is a finding, whatever
-//! else the file says. A function that is not in the catalog is a finding too. Each action is reported under the
-//! first rule it breaks, so one mistake gives one finding. Pure: JSON in, findings out.
+//! else the file says. A function that is not in the catalog is a finding too.
+//!
+//! Each rule is one small function over a [`Findings`] set (`RULES`); what is particular to a trigger kind (the
+//! roles a schedule invokes with, who may invoke an objects-created function, a queue's mapping) is the kind's
+//! ([`crate::triggers::Kind`]). Each action is reported under the first rule it breaks, and a finding is recorded
+//! once, so one mistake gives one finding. Pure: JSON in, findings out.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
+use std::collections::BTreeMap;
 
-use route_registry::{Function, Trigger};
+use route_registry::Function;
 use serde_json::Value;
 
 use crate::env::Env;
-use crate::{grants, names};
+use crate::findings::{as_list, as_statements, blocks, whole_ref};
+pub use crate::findings::{Finding, Findings};
+use crate::grants;
+use crate::triggers::{self, IamAt, InvokerRole};
 
 /// Action globs that are acceptable, with the reason. Empty: nothing in this platform needs one.
 pub const ACTION_GLOB_ALLOWLIST: &[(&str, &str)] = &[];
@@ -57,22 +63,6 @@ const UNVERIFIABLE_TYPES: &[&str] = &[
     "aws_iam_role_policies_exclusive",
 ];
 
-/// One broken rule.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Finding {
-    pub env: String,
-    pub address: String,
-    pub statement: String,
-    pub rule: &'static str,
-    pub why: String,
-}
-
-impl fmt::Display for Finding {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} · {} · {} · {} · {}", self.env, self.address, self.statement, self.rule, self.why)
-    }
-}
-
 /// org_profiles' policy with one statement that breaks several rules (`s3:*`, `iam:PassRole` on `*`).
 pub fn inject_bad_statement(doc: &Value) -> Value {
     let mut doc = doc.clone();
@@ -85,34 +75,6 @@ pub fn inject_bad_statement(doc: &Value) -> Value {
         *slot = Value::String(policy.to_string());
     }
     doc
-}
-
-/// `"${aws_x.name.attr}"` → `("aws_x", "name", "attr")` when the whole string is one reference.
-fn whole_ref(s: &str) -> Option<(&str, &str, &str)> {
-    let inner = s.strip_prefix("${")?.strip_suffix('}')?;
-    let mut parts = inner.split('.');
-    let (ty, name, attr) = (parts.next()?, parts.next()?, parts.next()?);
-    (parts.next().is_none() && ty.starts_with("aws_")).then_some((ty, name, attr))
-}
-
-fn as_list(v: Option<&Value>) -> Vec<String> {
-    match v {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(items)) => items.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect(),
-        _ => Vec::new(),
-    }
-}
-
-fn blocks<'a>(doc: &'a Value, ty: &str) -> Vec<(&'a str, &'a Value)> {
-    doc["resource"][ty].as_object().map(|m| m.iter().map(|(k, v)| (k.as_str(), v)).collect()).unwrap_or_default()
-}
-
-fn as_statements(v: &Value) -> Vec<&Value> {
-    match v {
-        Value::Array(items) => items.iter().collect(),
-        Value::Object(_) => vec![v],
-        _ => Vec::new(),
-    }
 }
 
 /// The rule an action breaks when no grant of the function allows it.
@@ -145,25 +107,42 @@ pub fn check(env: Env, doc: &Value) -> Vec<Finding> {
     check_against(env, doc, &functions)
 }
 
+/// What the rules read: the document, the environment's settings, the catalog's functions by local name, and the
+/// principals the document's roles serve (found by [`principals`]).
+struct Review<'a> {
+    at: IamAt<'a>,
+    principals: Principals,
+}
+
+/// Who uses each role: the addresses that name it, and what the catalog says it may do.
+#[derive(Default)]
+struct Principals {
+    users: BTreeMap<String, Vec<String>>,
+    roles: BTreeMap<String, InvokerRole>,
+}
+
+/// The rules, in the order they run; each records what it finds.
+const RULES: &[fn(&Review<'_>, &mut Findings)] =
+    &[unverifiable_types, roles, policies, invoke_permissions, kinds_resources];
+
 /// [`check`] against the given functions (the catalog's, or a test's variation of them).
 pub fn check_against(env: Env, doc: &Value, functions: &[Function]) -> Vec<Finding> {
     let settings = env.settings();
-    // The functions by local name: what the stack must hold, and nothing else.
-    let catalog: BTreeMap<String, Function> = functions.iter().map(|f| (names::local(f), *f)).collect();
-    let mut out = Vec::new();
-    let mut finding = |address: &str, statement: &str, rule: &'static str, why: String| {
-        out.push(Finding {
-            env: env.to_string(),
-            address: address.to_owned(),
-            statement: statement.to_owned(),
-            rule,
-            why,
-        });
-    };
+    let catalog: BTreeMap<String, Function> = functions.iter().map(|f| (crate::names::local(f), *f)).collect();
+    let at = IamAt { doc, settings: &settings, catalog: &catalog };
+    let mut out = Findings::new(env);
+    let review = Review { at, principals: principals(&at, &mut out) };
+    for rule in RULES {
+        rule(&review, &mut out);
+    }
+    out.into_vec()
+}
 
+/// IAM resource types this checker cannot see into; their presence is a finding.
+fn unverifiable_types(r: &Review<'_>, out: &mut Findings) {
     for ty in UNVERIFIABLE_TYPES {
-        for (name, _) in blocks(doc, ty) {
-            finding(
+        for (name, _) in blocks(r.at.doc, ty) {
+            out.add(
                 &format!("{ty}.{name}"),
                 "-",
                 "unverifiable-iam",
@@ -171,15 +150,17 @@ pub fn check_against(env: Env, doc: &Value, functions: &[Function]) -> Vec<Findi
             );
         }
     }
+}
 
-    // Functions: each a catalog function, on a role of this stack.
-    let roles: BTreeSet<&str> = blocks(doc, "aws_iam_role").into_iter().map(|(n, _)| n).collect();
-    let mut role_users: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut function_of_role: BTreeMap<String, (String, Function)> = BTreeMap::new();
-    for (name, f) in blocks(doc, "aws_lambda_function") {
+/// Every function is a catalog function on a role of this stack (trusted by Lambda, with its catalog grants); every
+/// other role is one a trigger kind creates to start a function (a schedule's).
+fn principals(at: &IamAt<'_>, out: &mut Findings) -> Principals {
+    let roles: Vec<&str> = blocks(at.doc, "aws_iam_role").into_iter().map(|(n, _)| n).collect();
+    let mut p = Principals::default();
+    for (name, f) in blocks(at.doc, "aws_lambda_function") {
         let address = format!("aws_lambda_function.{name}");
-        let Some(function) = catalog.get(name) else {
-            finding(
+        let Some(function) = at.catalog.get(name) else {
+            out.add(
                 &address,
                 "-",
                 "not-in-catalog",
@@ -190,8 +171,8 @@ pub fn check_against(env: Env, doc: &Value, functions: &[Function]) -> Vec<Findi
         };
         let role =
             f["role"].as_str().and_then(whole_ref).filter(|(ty, r, _)| *ty == "aws_iam_role" && roles.contains(r));
-        let Some((_, role_name, _)) = role else {
-            finding(
+        let Some((_, role, _)) = role else {
+            out.add(
                 &address,
                 "-",
                 "role-not-in-stack",
@@ -199,109 +180,91 @@ pub fn check_against(env: Env, doc: &Value, functions: &[Function]) -> Vec<Findi
             );
             continue;
         };
-        role_users.entry(role_name.to_owned()).or_default().push(address.clone());
-        function_of_role.insert(role_name.to_owned(), (name.to_owned(), *function));
+        let kind = triggers::of(&function.trigger);
+        p.users.entry(role.to_owned()).or_default().push(address.clone());
+        p.roles.insert(
+            role.to_owned(),
+            InvokerRole {
+                role: role.to_owned(),
+                used_by: address,
+                function: *function,
+                service: "lambda.amazonaws.com",
+                account_bound: false,
+                grants: grants::of(function, at.settings, &kind.queues(function)),
+            },
+        );
     }
-
-    // Scheduler roles: each the role of one schedule, which targets a scheduled catalog function.
-    let mut scheduler_of_role: BTreeMap<String, (String, Function)> = BTreeMap::new();
-    for (name, s) in blocks(doc, "aws_scheduler_schedule") {
-        let address = format!("aws_scheduler_schedule.{name}");
-        let target = &s["target"];
-        let target = if target.is_array() { &target[0] } else { target };
-        let function = target["arn"]
-            .as_str()
-            .and_then(whole_ref)
-            .filter(|(ty, _, attr)| *ty == "aws_lambda_function" && *attr == "arn")
-            .and_then(|(_, f, _)| catalog.get(f).map(|c| (f.to_owned(), *c)));
-        let Some((local, function)) = function.filter(|(_, f)| matches!(f.trigger, Trigger::Schedule(_))) else {
-            finding(
-                &address,
-                "-",
-                "schedule-target",
-                "a schedule must target a scheduled function of the catalog".into(),
-            );
-            continue;
-        };
-        let role = target["role_arn"].as_str().and_then(whole_ref).filter(|(ty, r, _)| {
-            *ty == "aws_iam_role" && *r == names::scheduler_role_local(&function) && roles.contains(r)
-        });
-        match role {
-            Some((_, role, _)) => {
-                role_users.entry(role.to_owned()).or_default().push(address.clone());
-                scheduler_of_role.insert(role.to_owned(), (local, function));
-            }
-            None => finding(
-                &address,
-                "-",
-                "schedule-role",
-                format!("the schedule must invoke through {}'s own scheduler role", function.binary),
-            ),
+    for kind in triggers::ALL {
+        for role in kind.invoker_roles(at, out) {
+            p.users.entry(role.role.clone()).or_default().push(role.used_by.clone());
+            p.roles.insert(role.role.clone(), role);
         }
     }
+    p
+}
 
-    // Roles: trust policy, one function (or one schedule) each.
-    for (name, role) in blocks(doc, "aws_iam_role") {
+/// Roles: no embedded or managed policies, one user each, and a trust policy for exactly their service.
+fn roles(r: &Review<'_>, out: &mut Findings) {
+    for (name, role) in blocks(r.at.doc, "aws_iam_role") {
         let address = format!("aws_iam_role.{name}");
         if role.get("managed_policy_arns").is_some() || role.get("inline_policy").is_some() {
-            finding(
+            out.add(
                 &address,
                 "-",
                 "unverifiable-iam",
                 "managed or role-embedded policies are not allowed on function roles".into(),
             );
         }
-        match role_users.get(name).map(Vec::len).unwrap_or(0) {
-            0 => finding(&address, "-", "orphan-role", "no function uses this role; remove it".into()),
+        let users = r.principals.users.get(name).map(Vec::as_slice).unwrap_or_default();
+        match users.len() {
+            0 => out.add(&address, "-", "orphan-role", "no function uses this role; remove it".into()),
             1 => {}
-            n => finding(
-                &address,
-                "-",
-                "shared-role",
-                format!("{n} functions share this role: {}", role_users[name].join(", ")),
-            ),
+            n => out.add(&address, "-", "shared-role", format!("{n} functions share this role: {}", users.join(", "))),
         }
-        let trust: Option<Value> = role["assume_role_policy"].as_str().and_then(|s| serde_json::from_str(s).ok());
-        let statements = trust.as_ref().map(|t| as_statements(&t["Statement"])).unwrap_or_default();
-        let scheduler = scheduler_of_role.contains_key(name);
-        let (service, account_bound) = match scheduler {
-            true => ("scheduler.amazonaws.com", true),
-            false => ("lambda.amazonaws.com", false),
+        let (service, account_bound) = match r.principals.roles.get(name) {
+            Some(p) => (p.service, p.account_bound),
+            None => ("lambda.amazonaws.com", false),
         };
-        let ok = statements.len() == 1 && {
-            let s = statements[0];
-            let condition_ok = match account_bound {
-                // Only schedules of this account may use the role (the confused-deputy guard).
-                true => {
-                    s["Condition"].as_object().is_some_and(|c| c.len() == 1)
-                        && s["Condition"]["StringEquals"].as_object().is_some_and(|c| c.len() == 1)
-                        && as_list(s["Condition"]["StringEquals"].get("aws:SourceAccount"))
-                            == ["${data.aws_caller_identity.current.account_id}"]
-                }
-                false => s.get("Condition").is_none_or(|c| c.as_object().is_some_and(|m| m.is_empty())),
+        if !trusts_only(role, service, account_bound) {
+            let why = match account_bound {
+                true => format!("the trust policy must be one statement letting only {service} assume the role, for resources of this account (aws:SourceAccount)"),
+                false => format!("the trust policy must be one statement letting only {service} assume the role"),
             };
-            s["Effect"] == "Allow"
-                && as_list(s.get("Action")) == ["sts:AssumeRole"]
-                && s["Principal"].as_object().is_some_and(|p| p.len() == 1)
-                && as_list(s["Principal"].get("Service")) == [service]
-                && condition_ok
-        };
-        if !ok {
-            let why = match scheduler {
-                true => "the trust policy must be one statement letting only scheduler.amazonaws.com assume the role, for schedules of this account (aws:SourceAccount)",
-                false => "the trust policy must be one statement letting only lambda.amazonaws.com assume the role",
-            };
-            finding(&address, "trust", "trust-policy", why.into());
+            out.add(&address, "trust", "trust-policy", why);
         }
     }
+}
 
-    // Inline policies: every statement against the function's grants, derived from the catalog.
-    for (name, policy) in blocks(doc, "aws_iam_role_policy") {
+/// Whether a role's trust policy is one statement letting `service` alone assume it (with `account_bound`, only for
+/// resources of this account: the confused-deputy guard).
+fn trusts_only(role: &Value, service: &str, account_bound: bool) -> bool {
+    let trust: Option<Value> = role["assume_role_policy"].as_str().and_then(|s| serde_json::from_str(s).ok());
+    let statements = trust.as_ref().map(|t| as_statements(&t["Statement"])).unwrap_or_default();
+    let [s] = statements.as_slice() else { return false };
+    let condition_ok = match account_bound {
+        true => {
+            s["Condition"].as_object().is_some_and(|c| c.len() == 1)
+                && s["Condition"]["StringEquals"].as_object().is_some_and(|c| c.len() == 1)
+                && as_list(s["Condition"]["StringEquals"].get("aws:SourceAccount"))
+                    == ["${data.aws_caller_identity.current.account_id}"]
+        }
+        false => s.get("Condition").is_none_or(|c| c.as_object().is_some_and(|m| m.is_empty())),
+    };
+    s["Effect"] == "Allow"
+        && as_list(s.get("Action")) == ["sts:AssumeRole"]
+        && s["Principal"].as_object().is_some_and(|p| p.len() == 1)
+        && as_list(s["Principal"].get("Service")) == [service]
+        && condition_ok
+}
+
+/// Inline policies: every statement against the grants of the role's one principal, derived from the catalog.
+fn policies(r: &Review<'_>, out: &mut Findings) {
+    for (name, policy) in blocks(r.at.doc, "aws_iam_role_policy") {
         let address = format!("aws_iam_role_policy.{name}");
         let role =
             policy["role"].as_str().and_then(whole_ref).filter(|(ty, _, _)| *ty == "aws_iam_role").map(|(_, r, _)| r);
-        let Some(role) = role.filter(|r| role_users.contains_key(*r)) else {
-            finding(
+        let Some(role) = role.filter(|role| r.principals.users.contains_key(*role)) else {
+            out.add(
                 &address,
                 "-",
                 "role-not-in-stack",
@@ -311,17 +274,12 @@ pub fn check_against(env: Env, doc: &Value, functions: &[Function]) -> Vec<Findi
         };
         // A role already reported as shared has no single function to compare with; its finding stands for the
         // policy too.
-        if role_users[role].len() > 1 {
+        let Some(principal) = r.principals.roles.get(role).filter(|_| r.principals.users[role].len() == 1) else {
             continue;
-        }
-        let (local, function, granted) = match (function_of_role.get(role), scheduler_of_role.get(role)) {
-            (Some((local, function)), _) => (local, function, grants::of(function, &settings)),
-            (None, Some((local, function))) => (local, function, grants::of_scheduler(function, &settings)),
-            (None, None) => continue,
         };
         let parsed: Option<Value> = policy["policy"].as_str().and_then(|s| serde_json::from_str(s).ok());
         let Some(parsed) = parsed else {
-            finding(
+            out.add(
                 &address,
                 "-",
                 "unparseable-policy",
@@ -331,77 +289,80 @@ pub fn check_against(env: Env, doc: &Value, functions: &[Function]) -> Vec<Findi
         };
         for (i, s) in as_statements(&parsed["Statement"]).into_iter().enumerate() {
             let label = s["Sid"].as_str().map(str::to_owned).unwrap_or_else(|| format!("#{i}"));
-            if s["Effect"] != "Allow" {
-                continue;
-            }
-            if s.get("NotAction").is_some() || s.get("NotResource").is_some() {
-                finding(
-                    &address,
-                    &label,
-                    "not-action",
-                    "NotAction/NotResource with Allow grants everything not listed".into(),
-                );
-                continue;
-            }
-            let actions = as_list(s.get("Action"));
-            let resources = as_list(s.get("Resource"));
-            let star = resources.iter().any(|r| r == "*");
-            if star && !actions.iter().all(|a| RESOURCE_STAR_ALLOWLIST.iter().any(|(x, _)| x == a)) {
-                finding(
-                    &address,
-                    &label,
-                    "wildcard-resource",
-                    "Resource \"*\" for actions AWS scopes by resource".into(),
-                );
-            }
-            for action in &actions {
-                if action == "*" || action.ends_with(":*") {
-                    finding(&address, &label, "wildcard-action", format!("`{action}` grants a whole service"));
-                } else if action.contains(['*', '?']) && !ACTION_GLOB_ALLOWLIST.iter().any(|(x, _)| x == action) {
-                    finding(
-                        &address,
-                        &label,
-                        "action-glob",
-                        format!("`{action}` is a glob that is not in the allowlist"),
-                    );
-                } else if ESCALATION_PREFIXES.iter().any(|p| action.starts_with(p)) {
-                    finding(
-                        &address,
-                        &label,
-                        "privilege-escalation",
-                        format!("`{action}` lets the function widen its own or another principal's rights"),
-                    );
-                } else {
-                    // `Resource: "*"` was reported above for actions that need a resource; X-Ray has no other.
-                    let condition = s.get("Condition").unwrap_or(&Value::Null);
-                    for r in resources.iter().filter(|r| r.as_str() != "*" || action.starts_with("xray:")) {
-                        if !grants::allows(&granted, local, action, r, condition) {
-                            let (rule, why) = undeclared_rule(action);
-                            finding(
-                                &address,
-                                &label,
-                                rule,
-                                format!("`{action}` on {r}: {why} (catalog: {})", function.binary),
-                            );
-                        }
-                    }
-                }
-            }
+            statement(&address, &label, s, principal, out);
         }
     }
+}
 
-    // Invoke permissions: API Gateway of this stack for functions that answer it; the documents bucket of this
-    // account for objects-created functions. Nothing else may invoke a function (schedules use their own roles).
-    let apis: BTreeSet<&str> = blocks(doc, "aws_apigatewayv2_api").into_iter().map(|(n, _)| n).collect();
-    for (name, p) in blocks(doc, "aws_lambda_permission") {
+/// One `Allow` statement of a principal's policy: no NotAction/NotResource, no `*` resource for what AWS scopes,
+/// no wildcard, glob or escalating action, and each action on each resource one of the principal's grants allows.
+fn statement(address: &str, label: &str, s: &Value, principal: &InvokerRole, out: &mut Findings) {
+    if s["Effect"] != "Allow" {
+        return;
+    }
+    if s.get("NotAction").is_some() || s.get("NotResource").is_some() {
+        out.add(address, label, "not-action", "NotAction/NotResource with Allow grants everything not listed".into());
+        return;
+    }
+    let actions = as_list(s.get("Action"));
+    let resources = as_list(s.get("Resource"));
+    if resources.iter().any(|r| r == "*")
+        && !actions.iter().all(|a| RESOURCE_STAR_ALLOWLIST.iter().any(|(x, _)| x == a))
+    {
+        out.add(address, label, "wildcard-resource", "Resource \"*\" for actions AWS scopes by resource".into());
+    }
+    let condition = s.get("Condition").unwrap_or(&Value::Null);
+    for action in &actions {
+        if action == "*" || action.ends_with(":*") {
+            out.add(address, label, "wildcard-action", format!("`{action}` grants a whole service"));
+        } else if action.contains(['*', '?']) && !ACTION_GLOB_ALLOWLIST.iter().any(|(x, _)| x == action) {
+            out.add(address, label, "action-glob", format!("`{action}` is a glob that is not in the allowlist"));
+        } else if ESCALATION_PREFIXES.iter().any(|p| action.starts_with(p)) {
+            out.add(
+                address,
+                label,
+                "privilege-escalation",
+                format!("`{action}` lets the function widen its own or another principal's rights"),
+            );
+        } else {
+            undeclared(address, label, action, &resources, condition, principal, out);
+        }
+    }
+}
+
+/// An action no grant of the principal allows on a resource (`Resource: "*"` is the wildcard rule's, except for
+/// X-Ray, which has no other).
+fn undeclared(
+    address: &str,
+    label: &str,
+    action: &str,
+    resources: &[String],
+    condition: &Value,
+    principal: &InvokerRole,
+    out: &mut Findings,
+) {
+    let local = crate::names::local(&principal.function);
+    for r in resources.iter().filter(|r| r.as_str() != "*" || action.starts_with("xray:")) {
+        if !grants::allows(&principal.grants, &local, action, r, condition) {
+            let (rule, why) = undeclared_rule(action);
+            out.add(address, label, rule, format!("`{action}` on {r}: {why} (catalog: {})", principal.function.binary));
+        }
+    }
+}
+
+/// Invoke permissions: each for a catalog function of this stack, for `lambda:InvokeFunction` only, and from what
+/// its trigger kind says may start it (this API, or the documents bucket of this account; nothing else).
+fn invoke_permissions(r: &Review<'_>, out: &mut Findings) {
+    let apis: Vec<&str> = blocks(r.at.doc, "aws_apigatewayv2_api").into_iter().map(|(n, _)| n).collect();
+    for (name, p) in blocks(r.at.doc, "aws_lambda_permission") {
         let address = format!("aws_lambda_permission.{name}");
         let target = p["function_name"]
             .as_str()
             .and_then(whole_ref)
             .filter(|(ty, _, _)| *ty == "aws_lambda_function")
-            .and_then(|(_, f, _)| catalog.get(f));
+            .and_then(|(_, f, _)| r.at.catalog.get(f));
         let Some(target) = target else {
-            finding(
+            out.add(
                 &address,
                 "-",
                 "permission-target",
@@ -410,93 +371,25 @@ pub fn check_against(env: Env, doc: &Value, functions: &[Function]) -> Vec<Findi
             continue;
         };
         if p["action"] != "lambda:InvokeFunction" {
-            finding(
+            out.add(
                 &address,
                 "-",
                 "permission-action",
                 format!("action {} instead of lambda:InvokeFunction", p["action"]),
             );
         }
-        if let Trigger::ObjectsCreated { .. } = target.trigger {
-            let bucket_ok = p["principal"] == "s3.amazonaws.com"
-                && p["source_arn"] == format!("${{aws_s3_bucket.{}.arn}}", names::DOCUMENTS)
-                && p["source_account"] == "${data.aws_caller_identity.current.account_id}";
-            if !bucket_ok {
-                finding(
-                    &address,
-                    "-",
-                    "permission-source",
-                    format!(
-                        "{} is started by the documents bucket: only s3.amazonaws.com, for that bucket (source_arn) of this account (source_account), may invoke it",
-                        target.binary
-                    ),
-                );
-            }
-            continue;
-        }
-        if p["principal"] != "apigateway.amazonaws.com" || !target.trigger.is_synchronous() {
-            finding(
-                &address,
-                "-",
-                "permission-principal",
-                format!(
-                    "principal {} may invoke {} ({} trigger); only apigateway.amazonaws.com may invoke functions that answer the API",
-                    p["principal"],
-                    target.binary,
-                    target.trigger.kind()
-                ),
-            );
-            continue;
-        }
-        if p["action"] != "lambda:InvokeFunction" {
-            finding(
-                &address,
-                "-",
-                "permission-action",
-                format!("action {} instead of lambda:InvokeFunction", p["action"]),
-            );
-        }
-        let source = p["source_arn"].as_str().unwrap_or("");
-        let under_api =
-            apis.iter().any(|api| source.starts_with(&format!("${{aws_apigatewayv2_api.{api}.execution_arn}}/")));
-        if !under_api {
-            finding(
-                &address,
-                "-",
-                "permission-source",
-                format!("source_arn `{source}` is not under this API's execution ARN"),
-            );
-        }
+        triggers::of(&target.trigger).check_permission(&address, p, target, &apis, out);
     }
-    // Event source mappings: a queue-fed catalog function, from its own queue.
-    for (name, m) in blocks(doc, "aws_lambda_event_source_mapping") {
-        let address = format!("aws_lambda_event_source_mapping.{name}");
-        let function = m["function_name"]
-            .as_str()
-            .and_then(whole_ref)
-            .filter(|(ty, _, _)| *ty == "aws_lambda_function")
-            .and_then(|(_, f, _)| catalog.get(f));
-        let Some(function) = function.filter(|f| matches!(f.trigger, Trigger::Queue(_))) else {
-            finding(&address, "-", "mapping-target", "a queue may feed only a queue-triggered catalog function".into());
-            continue;
-        };
-        let own = format!("${{aws_sqs_queue.{}.arn}}", names::queue_local(function));
-        if m["event_source_arn"] != own.as_str() {
-            finding(
-                &address,
-                "-",
-                "mapping-source",
-                format!(
-                    "{} may be fed only from its own queue ({own}), not {}",
-                    function.binary, m["event_source_arn"]
-                ),
-            );
-        }
-    }
-    out.sort();
-    out
 }
 
+/// What each trigger kind alone creates (a queue's event source mappings).
+fn kinds_resources(r: &Review<'_>, out: &mut Findings) {
+    for kind in triggers::ALL {
+        kind.check_resources(&r.at, out);
+    }
+}
+
+/// The settings an environment's review reads (exposed for the kinds' tests).
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -613,6 +506,20 @@ mod tests {
         doc["resource"]["aws_lambda_permission"]["org_orgs_api"]["source_arn"] =
             json!("arn:aws:execute-api:us-east-1:*:*/*");
         assert_eq!(rules(&doc), [("aws_lambda_permission.org_orgs_api".to_owned(), "permission-source")]);
+
+        // One mistake, one finding: a permission for another action is reported once, and a permission that breaks
+        // two rules at once (the action and the principal) is reported once under each.
+        let mut doc = dev();
+        doc["resource"]["aws_lambda_permission"]["org_orgs_api"]["action"] = json!("lambda:GetFunction");
+        assert_eq!(rules(&doc), [("aws_lambda_permission.org_orgs_api".to_owned(), "permission-action")]);
+        doc["resource"]["aws_lambda_permission"]["org_orgs_api"]["principal"] = json!("events.amazonaws.com");
+        assert_eq!(
+            rules(&doc),
+            [
+                ("aws_lambda_permission.org_orgs_api".to_owned(), "permission-action"),
+                ("aws_lambda_permission.org_orgs_api".to_owned(), "permission-principal"),
+            ]
+        );
 
         let mut doc = dev();
         doc["resource"]["aws_iam_role_policy"]["org_orgs"]["policy"] =

@@ -1,70 +1,17 @@
 //! One Lambda function of the catalog: its log group, its own role with a policy holding exactly its grants, and
 //! the function (arm64 `provided.al2023`, traced, with reserved concurrency, code signing and the environment its
-//! declared uses imply). What starts it (routes, a queue, a schedule) is wired by the trigger's own builder; its
-//! alarms by [`crate::alarms`].
+//! declared uses imply). What starts it (routes, a queue, a schedule) is wired by its trigger kind
+//! ([`crate::triggers`]); its alarms by [`crate::alarms`].
 
 use indexmap::IndexMap;
 use infra_dsl::aws::lambda_function::{DeadLetterConfig, Environment, TracingConfig};
-use infra_dsl::aws::{
-    CloudwatchLogGroup, CloudwatchMetricAlarm, IamRole, IamRolePolicy, KmsKey, LambdaFunction, SqsQueue,
-};
+use infra_dsl::aws::{CloudwatchLogGroup, IamRole, IamRolePolicy, LambdaFunction};
 use infra_dsl::policy::PolicyDocument;
-use infra_dsl::{Block, Condition, DslError, Expr, Lifecycle, Ref, Stack};
+use infra_dsl::{Block, Condition, DslError, Expr, Lifecycle, Stack};
 use route_registry::{Function, Use};
 
-use crate::platform::Platform;
-use crate::queue::Queues;
-use crate::{grants, names, Tags};
-
-/// What a function is wired to beyond the platform's resources: its module's queues, its own dead-letter queue and
-/// its module's service key.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Wiring<'a> {
-    /// The queues of the module's queue-triggered functions, by consumer.
-    pub queues: &'a [(Function, Queues)],
-    /// Where its failed asynchronous runs go (functions started by a schedule or an object).
-    pub dlq: Option<&'a Ref<SqsQueue>>,
-    /// The module's service key (functions that act as the module's service principal).
-    pub service_key: Option<&'a Ref<KmsKey>>,
-}
-
-/// What adding one function produced: typed references for whatever wires it further, and every address it owns
-/// (for moves when it is renamed).
-#[derive(Debug, Clone)]
-pub struct DeployedFunction {
-    pub function: Function,
-    /// The deployed name, `{env}-{module}-{name}`.
-    pub name: String,
-    pub lambda: Ref<LambdaFunction>,
-    pub role: Ref<IamRole>,
-    pub policy: Ref<IamRolePolicy>,
-    pub log_group: Ref<CloudwatchLogGroup>,
-    pub alarms: Vec<Ref<CloudwatchMetricAlarm>>,
-    pub addresses: Vec<String>,
-}
-
-impl DeployedFunction {
-    /// Records a resource that belongs to this function (it moves with the function when the function is renamed).
-    pub fn owns<T>(&mut self, r: &Ref<T>) {
-        self.addresses.push(r.address().to_owned());
-    }
-}
-
-/// The `Module` tag of everything a function owns.
-pub fn tags(f: &Function) -> Tags {
-    [("Module".to_owned(), f.module.to_owned())].into_iter().collect()
-}
-
-/// The reserved concurrency of a function in this environment.
-pub fn reserved_concurrency(platform: &Platform, f: &Function) -> u32 {
-    if *f == route_registry::AUTHORIZER {
-        platform.settings.reserved_concurrency.authorizer
-    } else if matches!(f.trigger, route_registry::Trigger::Schedule(_)) {
-        crate::env::SCHEDULED
-    } else {
-        platform.module_function_concurrency
-    }
-}
+use crate::model::{function_tags, DeployedFunction, Platform, Wiring};
+use crate::{grants, names, triggers};
 
 /// Adds one Lambda with its role, policy and log group. `extra_env` is configuration beyond what the declared uses
 /// imply (the authorizer's issuer).
@@ -78,7 +25,7 @@ pub fn add(
     let settings = &platform.settings;
     let local = names::local(&f);
     let name = names::function_name(settings, &f);
-    let tags = tags(&f);
+    let tags = function_tags(&f);
 
     let log_group = stack.add(
         CloudwatchLogGroup::new(&local)
@@ -96,7 +43,11 @@ pub fn add(
     let policy = stack.add(
         IamRolePolicy::new(
             &local,
-            PolicyDocument::new(grants::statements(&grants::of(&f, settings), &local)).to_expr()?,
+            PolicyDocument::new(grants::statements(
+                &grants::of(&f, settings, &triggers::of(&f.trigger).queues(&f)),
+                &local,
+            ))
+            .to_expr()?,
             role.id(),
         )
         .name(format!("{name}-policy")),
@@ -118,7 +69,7 @@ pub fn add(
         .architectures(["arm64"])
         .memory_size(settings.lambda_memory_mb.unwrap_or(f.memory_mb))
         .timeout(timeout)
-        .reserved_concurrent_executions(reserved_concurrency(platform, &f))
+        .reserved_concurrent_executions(triggers::reserved_concurrency(platform, &f))
         .tracing_config(TracingConfig::new("Active"))
         .filename(zip.clone())
         .source_code_hash(Expr::raw(format!("fileexists({zip_hcl}) ? filebase64sha256({zip_hcl}) : null")))
