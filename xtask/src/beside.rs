@@ -6,7 +6,8 @@
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -17,7 +18,9 @@ use crate::util::human;
 #[derive(Debug)]
 pub struct Beside {
     name: String,
-    child: Option<Child>,
+    child: Arc<Mutex<Child>>,
+    /// When it ended, and how: recorded by a watcher thread, so its time is its own and not when it was waited for.
+    ended: Arc<Mutex<Option<(ExitStatus, Instant)>>>,
     log: PathBuf,
     started: Instant,
 }
@@ -44,17 +47,40 @@ impl Beside {
             .spawn()
             .with_context(|| format!("cannot start {name}"))?;
         println!("==> {name} (beside the next steps; log: {})", xtask_synth::display_path(&log));
-        Ok(Beside { name: name.to_owned(), child: Some(child), log, started: Instant::now() })
+        let child = Arc::new(Mutex::new(child));
+        let ended = Arc::new(Mutex::new(None));
+        let (watched, record) = (child.clone(), ended.clone());
+        std::thread::spawn(move || loop {
+            let status = watched.lock().map(|mut c| c.try_wait());
+            match status {
+                Ok(Ok(Some(status))) => {
+                    if let Ok(mut ended) = record.lock() {
+                        *ended = Some((status, Instant::now()));
+                    }
+                    return;
+                }
+                Ok(Ok(None)) => std::thread::sleep(Duration::from_millis(100)),
+                _ => return,
+            }
+        });
+        Ok(Beside { name: name.to_owned(), child, ended, log, started: Instant::now() })
     }
 
     /// Waits for it; its duration, or why it failed with the end of its log.
-    pub fn wait(mut self) -> Result<Duration> {
+    pub fn wait(self) -> Result<Duration> {
         let waited = Instant::now();
-        let status = match self.child.take() {
-            Some(mut child) => child.wait().with_context(|| format!("cannot wait for {}", self.name))?,
-            None => bail!("{} was already waited for", self.name),
+        let (status, at) = loop {
+            let ended = self.ended.lock().map(|e| *e).unwrap_or(None);
+            if let Some(ended) = ended {
+                break ended;
+            }
+            let gone = self.child.lock().map(|mut c| c.try_wait()).ok().and_then(Result::ok).flatten();
+            if let Some(status) = gone {
+                break (status, Instant::now());
+            }
+            std::thread::sleep(Duration::from_millis(100));
         };
-        let took = self.started.elapsed();
+        let took = at.duration_since(self.started);
         if !status.success() {
             bail!(
                 "{} failed ({status}); the end of {}:\n{}",
@@ -81,9 +107,11 @@ impl Beside {
 
 impl Drop for Beside {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Ok(mut child) = self.child.lock() {
+            if matches!(child.try_wait(), Ok(None)) {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
         }
     }
 }

@@ -11,7 +11,7 @@
 
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::beside::{self, Beside};
 use crate::tiers::{self, Counts};
@@ -146,7 +146,10 @@ pub fn run(args: &Args) -> Result<()> {
 
 /// The quick tier: what answers in minutes with nothing started.
 fn quick(root: &std::path::Path) -> Result<Counts> {
-    step("cargo fmt --check", || exec(cargo().current_dir(root).args(["fmt", "--all", "--", "--check"])))?;
+    step("cargo fmt --check", || {
+        exec(cargo().current_dir(root).args(["fmt", "--all", "--", "--check"]))
+            .context("the code is not formatted: run `cargo fmt --all`, then this again")
+    })?;
     step("generated files are fresh (cargo xtask codegen --check)", || {
         crate::codegen::run(&crate::codegen::Args::default().checking())
     })?;

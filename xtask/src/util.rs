@@ -52,9 +52,34 @@ pub fn summary() -> String {
 
 pub use xtask_synth::human;
 
+/// A command as a user would type it again: its program and arguments (quoted when they need it), after `cd DIR &&`
+/// when it runs elsewhere; the environment it changes is left out (it is the runner's business, and long).
+pub fn shown(cmd: &Command) -> String {
+    let quote = |s: &std::ffi::OsStr| {
+        let s = s.to_string_lossy();
+        if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c)) {
+            s.into_owned()
+        } else {
+            format!("'{}'", s.replace('\'', "'\\''"))
+        }
+    };
+    let program = std::path::Path::new(cmd.get_program());
+    let program =
+        if program.file_name().is_some_and(|n| n == "cargo") { "cargo".as_ref() } else { program.as_os_str() };
+    let mut line = quote(program);
+    for arg in cmd.get_args() {
+        line.push(' ');
+        line.push_str(&quote(arg));
+    }
+    match cmd.get_current_dir() {
+        Some(dir) => format!("cd {} && {line}", quote(dir.as_os_str())),
+        None => line,
+    }
+}
+
 /// Runs a command to completion with inherited output; an error names the command and its exit status.
 pub fn exec(cmd: &mut Command) -> Result<()> {
-    let shown = format!("{cmd:?}");
+    let shown = shown(cmd);
     let status = cmd.status().with_context(|| format!("cannot start {shown}"))?;
     if !status.success() {
         bail!("{shown} failed ({status})");
@@ -62,10 +87,9 @@ pub fn exec(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
-/// The cargo that invoked us (`$CARGO`), so tasks use the same toolchain.
-pub fn cargo() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-}
+/// The cargo that invoked us (`$CARGO`), so tasks use the same toolchain, without the variables `cargo run` set for
+/// this program (`xtask_synth::cargo` says why).
+pub use xtask_synth::cargo;
 
 /// A Python tool in its own virtualenv under `target/tools/<name>`, installed from `package` (pinned) on first
 /// use; returns the path of `bin/<executable>` in it.

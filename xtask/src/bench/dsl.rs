@@ -67,7 +67,7 @@ fn timed(cmd: &mut Command) -> Result<(Duration, Duration)> {
     let status = timed.status().context("cannot run /usr/bin/time (Debian package `time`)")?;
     let wall = started.elapsed();
     if !status.success() {
-        bail!("{cmd:?} failed ({status})");
+        bail!("{} failed ({status})", crate::util::shown(cmd));
     }
     let text = std::fs::read_to_string(&report)?;
     let v: Vec<f64> = text.split_whitespace().filter_map(|x| x.parse().ok()).collect();

@@ -120,8 +120,14 @@ pub fn write_after_new_module(root: &Path) -> Result<()> {
     let files = catalog::catalog_files(root)?;
     let list = catalog::catalog_mod_file(root, &files)?;
     std::fs::write(&list.path, &list.text).with_context(|| format!("cannot write {}", list.path.display()))?;
-    exec(cargo().current_dir(root).args(["run", "--quiet", "-p", "xtask", "--", "codegen"]))
-        .context("codegen with the new catalog failed")
+    // In this target directory: a scaffold into a scratch copy builds there too (as the copy's own tasks do).
+    exec(
+        cargo()
+            .current_dir(root)
+            .env("CARGO_TARGET_DIR", crate::target_dir())
+            .args(["run", "--quiet", "-p", "xtask", "--", "codegen"]),
+    )
+    .context("codegen with the new catalog failed")
 }
 
 pub fn run(args: &Args) -> Result<()> {

@@ -163,6 +163,44 @@ pub fn run_with(args: &Args, modules: Option<&[route_registry::Module]>) -> Resu
     Ok(())
 }
 
+/// The variables `cargo run` sets for the program it runs (this one, or the task runner): they describe that program,
+/// not the builds it starts.
+const RUN_VARIABLES: &[&str] = &[
+    "CARGO_MANIFEST_DIR",
+    "CARGO_MANIFEST_PATH",
+    "CARGO_MANIFEST_LINKS",
+    "CARGO_PKG_NAME",
+    "CARGO_PKG_VERSION",
+    "CARGO_PKG_VERSION_MAJOR",
+    "CARGO_PKG_VERSION_MINOR",
+    "CARGO_PKG_VERSION_PATCH",
+    "CARGO_PKG_VERSION_PRE",
+    "CARGO_PKG_AUTHORS",
+    "CARGO_PKG_DESCRIPTION",
+    "CARGO_PKG_HOMEPAGE",
+    "CARGO_PKG_REPOSITORY",
+    "CARGO_PKG_LICENSE",
+    "CARGO_PKG_LICENSE_FILE",
+    "CARGO_PKG_RUST_VERSION",
+    "CARGO_PKG_README",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_NAME",
+    "CARGO_PRIMARY_PACKAGE",
+];
+
+/// A `cargo` command with the cargo that started this program (`$CARGO`), and without the variables `cargo run`
+/// set for this program. Build scripts that declare `rerun-if-env-changed=CARGO_PKG_NAME` (ring's does, and with it
+/// every crate above ring) would otherwise rebuild whenever a build is started by another program than the last one
+/// (the task runner, the synth binary, a scratch copy's task runner at another version, a shell), and each would undo
+/// the other's builds in the shared target directory.
+pub fn cargo() -> std::process::Command {
+    let mut cmd = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    for v in RUN_VARIABLES {
+        cmd.env_remove(v);
+    }
+    cmd
+}
+
 /// Writes only when the content changed, so unchanged outputs keep their timestamps.
 pub fn write_if_changed(path: &Path, text: &str) -> Result<()> {
     if std::fs::read_to_string(path).ok().as_deref() == Some(text) {

@@ -38,7 +38,7 @@ fn main() -> ExitCode {
 /// The task runner's command line for these arguments: `cargo run --quiet --package xtask -- <args>`, with the
 /// cargo that started this binary.
 fn task_runner(args: &[OsString]) -> Command {
-    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    let mut cmd = xtask_synth::cargo();
     cmd.args(["run", "--quiet", "--package", "xtask", "--"]).args(args);
     cmd
 }
