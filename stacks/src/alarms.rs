@@ -75,6 +75,40 @@ pub fn add_request_rate(stack: &mut Stack, platform: &Platform, d: &mut Deployed
     Ok(())
 }
 
+/// Answers from outside that looked wrong to a function without a caller (its event lines' `Anomalies`: a page link
+/// that does not advance, a timestamp in the future): the function bounded what it did, and someone should look at
+/// the system that answered.
+pub fn add_anomalies(stack: &mut Stack, platform: &Platform, d: &mut DeployedFunction) -> Result<(), DslError> {
+    let f = d.function;
+    let name = d.name.clone();
+    let dims: IndexMap<String, Expr> = [
+        (telemetry::MODULE.to_owned(), Expr::lit(f.module)),
+        (telemetry::FUNCTION.to_owned(), Expr::lit(telemetry::function_dimension(&f))),
+    ]
+    .into_iter()
+    .collect();
+    let a = stack.add(
+        alarm(
+            platform,
+            format!("{}_anomalies", names::local(&f)),
+            format!("{name}-anomalies"),
+            format!(
+                "{name} found answers from outside that looked wrong (its event lines' `anomalies` name them) and bounded what it did about them. Run the saved query \"{}/failed events\" or read /aws/lambda/{name} for `anomalies`, and check the system that answered.",
+                f.module
+            ),
+        )
+        .namespace(telemetry::namespace(platform.settings.env.as_str()))
+        .metric_name(telemetry::ANOMALIES)
+        .statistic("Sum")
+        .period(300u32)
+        .dimensions(dims)
+        .threshold(0.0)
+        .tags(function_tags(&f)),
+    )?;
+    d.alarmed(a);
+    Ok(())
+}
+
 /// Crashes (`AWS/Lambda` Errors: what one is, `failed`, is the function's trigger kind's to say), duration at five
 /// sixths of the timeout, and throttles (at `reserved`, the function's reserved concurrency).
 pub fn add_lambda(
@@ -194,8 +228,8 @@ pub fn add_dead_letters(
         "ApproximateNumberOfMessagesVisible",
         0.0,
         format!(
-            "{name}'s dead-letter queue {name}-dlq holds messages: {what}. Read them (aws sqs receive-message), find the cause in /aws/lambda/{name} (saved query \"{}/errors\"), fix it, then move them back (aws sqs start-message-move-task).",
-            d.function.module
+            "{name}'s dead-letter queue {name}-dlq holds messages: {what}. The saved query \"{module}/failed events\" lists the failed events with their errors (an import names its task). Read the messages (aws sqs receive-message), find the cause in /aws/lambda/{name} (saved query \"{module}/errors\"), fix it, then move them back (aws sqs start-message-move-task; docs/operations.md, \"Dead letters\"): the work resumes where it stopped.",
+            module = d.function.module
         ),
     ))?;
     d.alarmed(a);

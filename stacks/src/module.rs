@@ -112,8 +112,10 @@ fn add_moves(stack: &mut Stack, module: &Module, deployed: &[DeployedFunction]) 
 }
 
 /// The saved CloudWatch Logs Insights queries of a module: the seed's three (field names are the request line's:
-/// `level`, `message`, `user_email`, `error`, `duration`, `endpoint`) and cold starts from Lambda's `REPORT` lines.
-pub const QUERIES: [(&str, &str, &str); 4] = [
+/// `level`, `message`, `user_email`, `error`, `duration`, `endpoint`), cold starts from Lambda's `REPORT` lines, and
+/// the events of functions without a caller that failed or met answers that looked wrong (what a dead-letter or an
+/// anomalies alarm sends someone to).
+pub const QUERIES: [(&str, &str, &str); 5] = [
     (
         "errors",
         "errors",
@@ -129,6 +131,11 @@ pub const QUERIES: [(&str, &str, &str); 4] = [
         "cold_starts",
         "cold starts",
         "filter @type = \"REPORT\" and ispresent(@initDuration)\n| stats count() as cold_starts, avg(@initDuration) as avg_init_ms, max(@initDuration) as max_init_ms by bin(1h)",
+    ),
+    (
+        "failed_events",
+        "failed events",
+        "fields @timestamp, Function, event, subject, Redeliveries, error, anomalies\n| filter EventFailures > 0 or Anomalies > 0\n| sort @timestamp desc\n| limit 100",
     ),
 ];
 

@@ -86,11 +86,17 @@ fn counts_follow_the_catalog() {
         assert_eq!(resources(&d, "aws_scheduler_schedule_group").len(), usize::from(scheduled > 0), "{env}");
         assert_eq!(resources(&d, "aws_s3_bucket_notification").len(), usize::from(objects > 0), "{env}");
         assert_eq!(resources(&d, "aws_kms_key").len(), 1 + services, "{env}: the platform's and each service's");
-        assert_eq!(resources(&d, "aws_cloudwatch_query_definition").len(), modules.len() * 4, "{env}");
+        assert_eq!(
+            resources(&d, "aws_cloudwatch_query_definition").len(),
+            modules.len() * crate::module::QUERIES.len(),
+            "{env}"
+        );
         // Per module function: crashes, duration, throttles; HTTP functions the 5xx rate of their answers; queue-fed
-        // ones dead letters and the oldest message's age; scheduled and objects-created ones dead letters. The
-        // authorizer has no request lines; the API has its 5xx rate and p99 latency; the schedules their failures.
-        let alarms = functions * 3 + http + queued * 2 + scheduled + objects + 3 + 2 + usize::from(scheduled > 0);
+        // ones dead letters, the oldest message's age and anomalies; scheduled and objects-created ones dead letters
+        // and anomalies. The authorizer has no request lines; the API has its 5xx rate and p99 latency; the schedules
+        // their failures.
+        let events = queued + scheduled + objects;
+        let alarms = functions * 3 + http + queued + events * 2 + 3 + 2 + usize::from(scheduled > 0);
         assert_eq!(resources(&d, "aws_cloudwatch_metric_alarm").len(), alarms, "{env}");
     }
 }

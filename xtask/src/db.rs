@@ -323,6 +323,69 @@ pub fn rehearse(admin_url: &str) -> Result<()> {
         bail!("a failed migration left its table behind: each file must run in one transaction");
     }
     println!("    {} migrations applied once; a second run, a changed file and a failing file behaved", all.len());
+    drop(c);
+    drop(scratch);
+    anon_holds_nothing(admin_url)
+}
+
+/// The first migration held to leave `anon` holding nothing in `public` after itself: the ones before it are applied
+/// and cannot change, and 0013 revokes what they left.
+pub const ANON_BASELINE: &str = "0013";
+
+/// What Supabase grants by default in `public` to every new table, function and sequence: `anon`, `authenticated`
+/// and `service_role` get all of it.
+const SUPABASE_DEFAULTS: &str = "DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN CREATE ROLE anon NOLOGIN NOINHERIT; END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN CREATE ROLE authenticated NOLOGIN NOINHERIT; END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN CREATE ROLE service_role NOLOGIN NOINHERIT BYPASSRLS; END IF;
+END $$;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO anon, authenticated, service_role;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON FUNCTIONS TO anon, authenticated, service_role;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON SEQUENCES TO anon, authenticated, service_role;";
+
+/// What `anon` may do in `public`: each table, sequence or function it holds a privilege on (PUBLIC's included).
+const ANON_HOLDS: &str =
+    "SELECT format('table %s', c.oid::regclass) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+      AND has_table_privilege('anon', c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+UNION ALL
+SELECT format('sequence %s', c.oid::regclass) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = 'public' AND c.relkind = 'S' AND has_sequence_privilege('anon', c.oid, 'USAGE, SELECT, UPDATE')
+UNION ALL
+SELECT format('function %s', p.oid::regprocedure) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE n.nspname = 'public' AND has_function_privilege('anon', p.oid, 'EXECUTE')
+ORDER BY 1";
+
+/// On a database prepared as Supabase prepares one, each migration from [`ANON_BASELINE`] on leaves `anon` holding
+/// nothing in `public`: no table, sequence or function.
+pub fn anon_holds_nothing(admin_url: &str) -> Result<()> {
+    let scratch = Scratch::create(admin_url, &format!("supabase_defaults_{}", std::process::id()))?;
+    let url = scratch.url();
+    connect(&url)?.batch_execute(SUPABASE_DEFAULTS).context("cannot prepare the database as Supabase does")?;
+    let files = load(&default_dir())?;
+    let dir = crate::target_dir().join(format!("migrations-supabase-{}", std::process::id()));
+    let _cleanup = crate::util::RemoveOnDrop(dir.clone());
+    std::fs::create_dir_all(&dir)?;
+    let mut held = 0;
+    for (i, m) in files.iter().enumerate() {
+        std::fs::write(dir.join(&m.name), &m.sql)?;
+        migrate(&url, &dir)?;
+        // Every file from the baseline on, and the last whatever it is: the state a deploy leaves.
+        if m.name.as_str() < ANON_BASELINE && i + 1 < files.len() {
+            continue;
+        }
+        let holds: Vec<String> = connect(&url)?.query(ANON_HOLDS, &[])?.iter().map(|r| r.get(0)).collect();
+        if !holds.is_empty() {
+            bail!(
+                "after {}, anon holds privileges in public on a database with Supabase's default privileges: {}. \
+                 Revoke them in that migration (REVOKE ALL ON … FROM PUBLIC, anon), as every migration does",
+                m.name,
+                holds.join(", ")
+            );
+        }
+        held += 1;
+    }
+    println!("    with Supabase's default privileges, anon holds nothing in public after each of {held} migration(s)");
     Ok(())
 }
 

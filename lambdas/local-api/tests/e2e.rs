@@ -748,3 +748,290 @@ async fn an_abandoned_erasure_is_finished_by_the_sweep() {
     let (status, run) = api.local("POST", "/_local/schedules/resume-erasure-sweep").await;
     assert_eq!((status, &run["ok"]), (200, &json!(true)), "{run}");
 }
+
+/// A person with an identity and a token, who accepted an invitation of `owner` into `org`: their identity's id.
+async fn member_of(api: &Api, owner: &str, org: &str, login: &str) -> (String, String) {
+    let id: String = tokio::task::block_in_place(|| {
+        let mut c = postgres::Client::connect(&var("CAREER_TEST_DATABASE_URL"), postgres::NoTls).unwrap();
+        let found = c
+            .query_opt("SELECT id::text FROM identities WHERE idp_subject = $1 AND deactivated_at IS NULL", &[&login])
+            .unwrap();
+        match found {
+            Some(row) => row.get(0),
+            None => c
+                .query_one("INSERT INTO identities (idp_subject, email) VALUES ($1, $1) RETURNING id::text", &[&login])
+                .unwrap()
+                .get(0),
+        }
+    });
+    let who = token(login, &[]);
+    api.ok(owner, "POST", &format!("/organizations/{org}/members"), Some(json!({"email": login})), 201).await;
+    let invitations = api.ok(&who, "GET", "/invitations", None, 200).await;
+    let invitation =
+        invitations.as_array().unwrap().iter().find(|i| i["org_id"] == org).unwrap()["id"].as_str().unwrap().to_owned();
+    api.ok(&who, "POST", &format!("/invitations/{invitation}/accept"), None, 200).await;
+    (who, id)
+}
+
+/// PostgREST, straight: what a client of the database holding a user's token gets (status, body).
+async fn rest(token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let mut req = reqwest::Client::new()
+        .request(method.parse().unwrap(), format!("{}{path}", var("CAREER_TEST_POSTGREST_URL")))
+        .bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let response = req.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// A parsed plain-text résumé of `who` in `org`: its id and its upload form.
+async fn parsed_resume(api: &Api, who: &str, org: &str, name: &str) -> (String, Value) {
+    let created =
+        api.ok(who, "POST", "/resumes", Some(json!({"org_id": org, "content_type": "text/plain"})), 201).await;
+    let id = created["resume"]["id"].as_str().unwrap().to_owned();
+    let text = resume_module::samples::resume_text(name, 1).join("\n");
+    let (status, answer) = upload(&created["upload"], text.as_bytes(), None).await;
+    assert!((200..300).contains(&status), "{status} {answer}");
+    assert_eq!(api.processed(who, &id).await["state"], "parsed");
+    (id, created["upload"].clone())
+}
+
+/// Done when (hardening, shares): a résumé shared with an organization is seen by its members only while its owner
+/// is one of them, with an active identity, through the API and through PostgREST alike: leaving, being removed and
+/// being deactivated each end the share at once; a share does not come back with the owner (they share again, which
+/// a former member cannot); and a member reads the parsed sections, never the full text or the storage key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_share_follows_its_owners_live_membership() {
+    let api = start().await;
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    let (owner, org) = owner_with_org(&api, &format!("share-{tag}")).await;
+    let (writer, writer_id) = member_of(&api, &owner, &org, &format!("writer-{tag}@example.com")).await;
+    let (reader, _) = member_of(&api, &owner, &org, &format!("reader-{tag}@example.com")).await;
+    let (id, _) = parsed_resume(&api, &writer, &org, "Grace Writer").await;
+    let visible = |who: String| {
+        let id = id.clone();
+        let api = &api;
+        async move {
+            let by_api = api.call(Some(&who), "GET", &format!("/resumes/{id}"), None).await.0;
+            let (_, rows) = rest(&who, "GET", &format!("/resume?id=eq.{id}&select=id,sections"), None).await;
+            (by_api, rows.as_array().map_or(0, Vec::len))
+        }
+    };
+    let share = |on: bool| {
+        let (writer, id) = (writer.clone(), id.clone());
+        let api = &api;
+        async move {
+            let method = if on { "POST" } else { "DELETE" };
+            api.call(Some(&writer), method, &format!("/resumes/{id}/share"), None).await
+        }
+    };
+    let shared_in_db = || -> bool {
+        tokio::task::block_in_place(|| {
+            let mut c = postgres::Client::connect(&var("CAREER_TEST_DATABASE_URL"), postgres::NoTls).unwrap();
+            c.query_one("SELECT shared_at IS NOT NULL FROM resume WHERE id = $1::text::uuid", &[&id]).unwrap().get(0)
+        })
+    };
+
+    assert_eq!(share(true).await.0, 200);
+    assert_eq!(visible(reader.clone()).await, (200, 1), "shared: the member sees it, through the API and PostgREST");
+    // Through PostgREST a member reads what the API shows: not the text, not the key. (PostgREST answers 403 with
+    // PostgreSQL's 42501; the stand-in server hides the column and answers 400: both refuse, neither returns it.)
+    for column in ["text", "object_key"] {
+        let (status, body) = rest(&reader, "GET", &format!("/resume?id=eq.{id}&select=id,{column}"), None).await;
+        assert!(matches!(status, 400 | 401 | 403), "{column}: {status} {body}");
+        assert!(!body.to_string().contains("Grace"), "{column}: {body}");
+    }
+
+    // The owner of the résumé leaves: the share ends at once, and a former member cannot share it again.
+    api.ok(&writer, "DELETE", &format!("/organizations/{org}/members/{writer_id}"), None, 200).await;
+    assert_eq!(visible(reader.clone()).await, (404, 0), "its owner left: nobody there sees it");
+    assert!(!shared_in_db(), "the share ended");
+    let (status, body) = share(true).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(api.ok(&writer, "GET", &format!("/resumes/{id}"), None, 200).await["shared"], false);
+
+    // Invited back, the owner finds the share ended; sharing again is a choice.
+    member_of(&api, &owner, &org, &format!("writer-{tag}@example.com")).await;
+    assert_eq!(visible(reader.clone()).await, (404, 0), "a share does not come back by itself");
+    assert_eq!(share(true).await.0, 200);
+    assert_eq!(visible(reader.clone()).await, (200, 1));
+
+    // Removed by an owner: the same.
+    api.ok(&owner, "DELETE", &format!("/organizations/{org}/members/{writer_id}"), None, 200).await;
+    assert_eq!(visible(reader.clone()).await, (404, 0), "removed: nobody there sees it");
+    member_of(&api, &owner, &org, &format!("writer-{tag}@example.com")).await;
+    assert_eq!(share(true).await.0, 200);
+
+    // Deactivated (as an admin or the reconciliation does): the same, and it stays ended when they come back.
+    sql("UPDATE identities SET deactivated_at = now() WHERE id = $1::text::uuid", &[&writer_id]);
+    assert_eq!(visible(reader.clone()).await, (404, 0), "deactivated: nobody sees it");
+    assert!(!shared_in_db());
+    sql("UPDATE identities SET deactivated_at = NULL WHERE id = $1::text::uuid", &[&writer_id]);
+    assert_eq!(visible(reader.clone()).await, (404, 0));
+    assert_eq!(api.ok(&writer, "GET", &format!("/resumes/{id}"), None, 200).await["shared"], false);
+    api.ok(&writer, "DELETE", &format!("/resumes/{id}"), None, 200).await;
+}
+
+/// Done when (hardening, erasure): a row removed through PostgREST without its document (the last step of a DELETE
+/// called alone) leaves its key to the sweep, which erases every version left; a second upload with the same form is
+/// erased, never read; and a deactivated person's résumés are erased by the sweep once the retention has passed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erasure_cannot_be_skipped_and_one_upload_is_read() {
+    use route_registry::modules::resume::ERASURE_GRACE_MIN;
+    let api = start().await;
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    let (owner, org) = owner_with_org(&api, &format!("erase-{tag}")).await;
+    let sweep = || async { api.local("POST", "/_local/schedules/resume-erasure-sweep").await };
+
+    // One upload is read: a second object with the same form is erased on arrival, the first is kept.
+    let (id, form) = parsed_resume(&api, &owner, &org, "Ada Once").await;
+    let key = form["fields"]["key"].as_str().unwrap().to_owned();
+    let (status, _) = upload(&form, b"Someone Else\nSkills\nnothing", None).await;
+    assert!((200..300).contains(&status));
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while api.versions(&key).len() != 1 {
+        assert!(std::time::Instant::now() < deadline, "the second upload was not erased: {:?}", api.versions(&key));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let attempts: i32 = tokio::task::block_in_place(|| {
+        let mut c = postgres::Client::connect(&var("CAREER_TEST_DATABASE_URL"), postgres::NoTls).unwrap();
+        c.query_one("SELECT attempts FROM resume WHERE id = $1::text::uuid", &[&id]).unwrap().get(0)
+    });
+    assert_eq!(attempts, 1, "read once");
+    let resume = api.ok(&owner, "GET", &format!("/resumes/{id}"), None, 200).await;
+    assert!(resume["sections"]["contact"].as_str().unwrap().contains("Ada Once"), "the first upload stays: {resume}");
+
+    // The last step of a DELETE called alone through PostgREST: the row goes, its key waits for the sweep.
+    // (A function returning void answers 204 in PostgREST 11 and later, a value 200.)
+    assert!((200..300).contains(&rest(&owner, "POST", "/rpc/resume_to_erase", Some(json!({"p_id": id}))).await.0));
+    assert!((200..300).contains(&rest(&owner, "POST", "/rpc/delete_resume", Some(json!({"p_id": id}))).await.0));
+    assert_eq!(resume_rows(&id), 0);
+    assert!(!api.versions(&key).is_empty(), "nothing erased the document yet");
+    sql(
+        "UPDATE app.erased_resume SET erased_at = now() - make_interval(mins => $2) WHERE object_key = $1",
+        &[&key, &((ERASURE_GRACE_MIN + 1) as i32)],
+    );
+    let (status, run) = sweep().await;
+    assert_eq!((status, &run["ok"]), (200, &json!(true)), "{run}");
+    assert!(api.versions(&key).is_empty(), "the sweep erased what the client left: {:?}", api.versions(&key));
+
+    // A deactivated person's résumé: kept through the retention, erased by the sweep after it.
+    let login = format!("leaver-{tag}@example.com");
+    let (leaver, leaver_id) = member_of(&api, &owner, &org, &login).await;
+    let (kept, kept_form) = parsed_resume(&api, &leaver, &org, "Leaving Person").await;
+    let kept_key = kept_form["fields"]["key"].as_str().unwrap().to_owned();
+    sql("UPDATE identities SET deactivated_at = now() - interval '29 days' WHERE id = $1::text::uuid", &[&leaver_id]);
+    sweep().await;
+    assert_eq!(resume_rows(&kept), 1, "within the retention the résumé stays");
+    sql("UPDATE identities SET deactivated_at = now() - interval '31 days' WHERE id = $1::text::uuid", &[&leaver_id]);
+    sweep().await;
+    abandon_erasure(&kept, ERASURE_GRACE_MIN + 1);
+    sweep().await;
+    assert_eq!(resume_rows(&kept), 0, "after the retention the sweep erases it");
+    assert!(api.versions(&kept_key).is_empty(), "{:?}", api.versions(&kept_key));
+}
+
+/// Done when (hardening, processing per person): a person creates at most the hour's résumés; beyond, 429 with
+/// Retry-After, deletions included in the count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resumes_an_hour_are_bounded_per_person() {
+    let api = start().await;
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    let (owner, org) = owner_with_org(&api, &format!("hourly-{tag}")).await;
+    let per_hour: i64 = tokio::task::block_in_place(|| {
+        let mut c = postgres::Client::connect(&var("CAREER_TEST_DATABASE_URL"), postgres::NoTls).unwrap();
+        c.query_one("SELECT max_resumes_per_hour::bigint FROM app.settings", &[]).unwrap().get(0)
+    });
+    let create = json!({"org_id": org, "content_type": "text/plain"});
+    for i in 0..per_hour {
+        let created = api.ok(&owner, "POST", "/resumes", Some(create.clone()), 201).await;
+        if i % 2 == 0 {
+            let id = created["resume"]["id"].as_str().unwrap();
+            api.ok(&owner, "DELETE", &format!("/resumes/{id}"), None, 200).await;
+        }
+    }
+    let response =
+        api.http.post(format!("{}/resumes", api.base)).bearer_auth(&owner).json(&create).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 429);
+    let retry: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=3600).contains(&retry), "{retry}");
+}
+
+/// The reconciliation's event lines of the captured output: (items, anomalies) per run.
+fn reconcile_runs() -> Vec<(u64, Vec<String>)> {
+    module_runtime::metrics::take_captured()
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["Function"] == "okta-reconcile" && l["Events"] == 1)
+        .map(|l| {
+            let anomalies = l["anomalies"].as_array().into_iter().flatten();
+            (l["Items"].as_u64().unwrap_or(0), anomalies.map(|a| a.as_str().unwrap_or_default().to_owned()).collect())
+        })
+        .collect()
+}
+
+/// Done when (hardening, Okta trusted too far): the reconciliation pages over more than one run (1,001 users at
+/// 1,000 a run), never moves its cursor past its run's start for a status change "in the year 9999" (so a later
+/// deactivation is still applied), and ends a run whose pages link back to themselves after a bounded number of
+/// requests; each wrong answer is an anomaly of the run's event line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reconciliation_bounds_what_okta_answers() {
+    use route_registry::modules::org::RECONCILE_MAX_USERS;
+    let _turn = LINES.lock().await;
+    let api = start().await;
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    let run = || async {
+        let (status, answer) = api.local("POST", "/_local/schedules/org-okta-reconcile").await;
+        assert_eq!((status, &answer["ok"]), (200, &json!(true)), "{answer}");
+        reconcile_runs().pop().expect("the run wrote its line")
+    };
+    module_runtime::metrics::take_captured();
+
+    // 1,001 people deactivated in Okta, each with an identity here: the first run takes 1,000, the next the last.
+    let total = RECONCILE_MAX_USERS + 1;
+    let (mut logins, mut ids) = (Vec::new(), Vec::new());
+    for i in 0..total {
+        let login = format!("gone-{i}-{tag}@example.com");
+        ids.push(api.okta.add_user(&login, &login, "Gone", "Person", "DEPROVISIONED"));
+        logins.push(login);
+    }
+    sql(
+        "INSERT INTO identities (idp_subject, email, okta_id) SELECT l, l, o FROM unnest($1::text[], $2::text[]) AS t(l, o)",
+        &[&logins, &ids],
+    );
+    assert_eq!(run().await, (RECONCILE_MAX_USERS as u64, vec![]), "a run takes its 1,000");
+    assert_eq!(run().await, (1, vec![]), "the next run resumes where it stopped");
+    assert_eq!(run().await, (0, vec![]), "and then nothing is left");
+
+    // A status change "in the year 9999": its user is deactivated, the cursor stays at the run's start at most, and
+    // a deactivation after it is still applied.
+    let future = format!("future-{tag}@example.com");
+    let future_id = api.okta.add_user(&future, &future, "Future", "Person", "DEPROVISIONED");
+    assert!(api.okta.set_status_changed(&future, "9999-12-31T23:59:59.000Z"));
+    sql("INSERT INTO identities (idp_subject, email, okta_id) VALUES ($1, $1, $2)", &[&future, &future_id]);
+    let (items, anomalies) = run().await;
+    assert_eq!(items, 1);
+    assert!(anomalies.iter().any(|a| a.contains("in the future")), "{anomalies:?}");
+    let cursor_in_future: bool = tokio::task::block_in_place(|| {
+        let mut c = postgres::Client::connect(&var("CAREER_TEST_DATABASE_URL"), postgres::NoTls).unwrap();
+        c.query_one("SELECT cursor_at > now() FROM app.idp_sync", &[]).unwrap().get(0)
+    });
+    assert!(!cursor_in_future, "the cursor never passes now");
+    let later = format!("later-{tag}@example.com");
+    let later_id = api.okta.add_user(&later, &later, "Later", "Person", "ACTIVE");
+    sql("INSERT INTO identities (idp_subject, email, okta_id) VALUES ($1, $1, $2)", &[&later, &later_id]);
+    assert!(api.okta.set_status(&later, "SUSPENDED"));
+    assert_eq!(run().await.0, 1, "a deactivation after the wrong answer is applied");
+
+    // Pages that link back to the first page forever: the run ends at the repeated link, in a few requests.
+    api.okta.set_fault(standins::okta::Fault::LoopingPages);
+    let searches = || api.okta.exchanges().iter().filter(|e| e.query.contains("search=")).count();
+    let before = searches();
+    let (_, anomalies) = run().await;
+    api.okta.set_fault(standins::okta::Fault::None);
+    let requests = searches() - before;
+    assert!(anomalies.iter().any(|a| a.contains("does not advance")), "{anomalies:?}");
+    assert!(requests <= route_registry::modules::org::RECONCILE_MAX_PAGES, "{requests} search requests in one run");
+}

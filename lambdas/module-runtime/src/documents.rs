@@ -252,12 +252,7 @@ impl Documents {
                 return Ok(deleted);
             }
             for id in versions {
-                let path = format!("/{}", encode_key(key));
-                let query = format!("versionId={}", encode_key(&id).replace('/', "%2F"));
-                let response = self.request(reqwest::Method::DELETE, &path, &query, deadline).await?;
-                if !response.status().is_success() && response.status().as_u16() != 404 {
-                    return Err(Self::failure(response, "DeleteObject").await);
-                }
+                self.erase_version(key, &id, deadline).await?;
                 deleted += 1;
             }
         }
@@ -265,6 +260,20 @@ impl Documents {
             dependency: Dependency::Documents,
             detail: format!("{key} kept versions after 100 rounds"),
         })
+    }
+}
+
+impl Documents {
+    /// Erases one version of `key` (an upload the platform did not ask for); a version already gone is no error.
+    pub async fn erase_version(&self, key: &str, version: &str, deadline: Instant) -> Result<(), ApiError> {
+        self.check_key(key)?;
+        let path = format!("/{}", encode_key(key));
+        let query = format!("versionId={}", encode_key(version).replace('/', "%2F"));
+        let response = self.request(reqwest::Method::DELETE, &path, &query, deadline).await?;
+        if !response.status().is_success() && response.status().as_u16() != 404 {
+            return Err(Self::failure(response, "DeleteObject").await);
+        }
+        Ok(())
     }
 }
 

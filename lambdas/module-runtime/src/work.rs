@@ -20,8 +20,8 @@ use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::s3::S3Event;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use route_registry::telemetry::{
-    namespace, DIMENSION_SETS, EVENTS, EVENT_AGE, EVENT_FAILURES, EVENT_METRICS, FUNCTION, ITEMS, LATENCY, MODULE,
-    REDELIVERIES,
+    namespace, ANOMALIES, DIMENSION_SETS, EVENTS, EVENT_AGE, EVENT_FAILURES, EVENT_METRICS, FUNCTION, ITEMS, LATENCY,
+    MODULE, REDELIVERIES,
 };
 use route_registry::Function;
 use serde_json::{json, Value};
@@ -41,6 +41,17 @@ pub struct Work {
     /// When handling must be done (the invocation's deadline less [`timeouts::ANSWER_MARGIN`]).
     pub deadline: Instant,
     pub function: Function,
+    /// What the handler said of this event ([`Work::about`], [`Work::anomaly`]).
+    notes: Arc<std::sync::Mutex<Notes>>,
+}
+
+/// What a handler says of the event it handles, for the event's line.
+#[derive(Debug, Clone, Default)]
+struct Notes {
+    /// What the event concerns (`task 3f2…`): the line's `subject`, so a failed event can be traced to its work.
+    subject: Option<String>,
+    /// Answers from outside that looked wrong.
+    anomalies: Vec<String>,
 }
 
 impl std::fmt::Debug for Work {
@@ -72,6 +83,34 @@ impl Work {
     /// The queues it declares sending to.
     pub fn queues(&self) -> Result<&Queues, ApiError> {
         self.clients.queues.as_ref().ok_or_else(|| ApiError::internal("this function declares no queue"))
+    }
+
+    /// Records that an answer from outside looked wrong (the handler bounded what it did about it): the event's line
+    /// counts it in `Anomalies`, which is alarmed, and names it in `anomalies`.
+    pub fn anomaly(&self, what: impl Into<String>) {
+        let what = what.into();
+        tracing::warn!(anomaly = %what, "an answer looked wrong");
+        if let Ok(mut notes) = self.notes.lock() {
+            notes.anomalies.push(what);
+        }
+    }
+
+    /// Says what the event concerns (`task 3f2…`): its line's `subject`, so a failed event (one in a dead-letter
+    /// queue) can be traced to the work it belongs to.
+    pub fn about(&self, subject: impl Into<String>) {
+        if let Ok(mut notes) = self.notes.lock() {
+            notes.subject = Some(subject.into());
+        }
+    }
+
+    /// The same clients for another event, with nothing said of it yet.
+    fn for_event(&self) -> Work {
+        Work { notes: Arc::default(), ..self.clone() }
+    }
+
+    /// What the handler said of the event.
+    fn notes(&self) -> Notes {
+        self.notes.lock().map(|n| n.clone()).unwrap_or_default()
     }
 }
 
@@ -145,7 +184,7 @@ impl Container {
             Some(service) => Some(service.token(deadline).await?),
             None => None,
         };
-        Ok(Work { clients, token, deadline, function: self.function() })
+        Ok(Work { clients, token, deadline, function: self.function(), notes: Arc::default() })
     }
 }
 
@@ -172,6 +211,10 @@ pub struct EventRecord<'a> {
     pub latency_ms: f64,
     /// What the handler handled (0 when it failed).
     pub items: u64,
+    /// What the event concerns, as its handler said ([`Work::about`]).
+    pub subject: Option<&'a str>,
+    /// What looked wrong in answers from outside ([`Work::anomaly`]).
+    pub anomalies: &'a [String],
     pub error: Option<&'a ApiError>,
 }
 
@@ -190,6 +233,7 @@ pub fn event_line(record: &EventRecord<'_>, env: &str, timestamp_ms: u64) -> Val
         REDELIVERIES: u8::from(record.redelivered),
         LATENCY: record.latency_ms,
         ITEMS: record.items,
+        ANOMALIES: record.anomalies.len(),
         "_aws": {
             "Timestamp": timestamp_ms,
             "CloudWatchMetrics": [{
@@ -205,6 +249,12 @@ pub fn event_line(record: &EventRecord<'_>, env: &str, timestamp_ms: u64) -> Val
     });
     if let Some(age) = record.age_ms {
         line[EVENT_AGE] = json!(age);
+    }
+    if !record.anomalies.is_empty() {
+        line["anomalies"] = json!(record.anomalies);
+    }
+    if let Some(subject) = record.subject {
+        line["subject"] = json!(subject);
     }
     if let Some(e) = record.error {
         line["error"] = json!(e.log_detail());
@@ -241,7 +291,8 @@ pub async fn queue_batch(
         let sent_at_ms = record.attributes.get("SentTimestamp").and_then(|t| t.parse().ok());
         let message =
             Message { id: id.clone(), body: record.body.clone().unwrap_or_default(), receive_count, sent_at_ms };
-        let result = match &work {
+        let this = work.as_ref().map(Work::for_event).map_err(|e| (*e).clone());
+        let result = match &this {
             Err(e) => Err(e.clone()),
             Ok(_) if timeouts::bound(timeouts::MIN_CALL * 2, deadline).is_none() => Err(ApiError::Timeout {
                 dependency: crate::error::Dependency::Database,
@@ -249,6 +300,7 @@ pub async fn queue_batch(
             }),
             Ok(work) => (on.run)(work.clone(), message).await,
         };
+        let notes = this.as_ref().map(Work::notes).unwrap_or_default();
         settle(container, &result).await;
         emit(&EventRecord {
             function: &function,
@@ -257,6 +309,8 @@ pub async fn queue_batch(
             age_ms: sent_at_ms.map(|t| now_ms().saturating_sub(t)),
             latency_ms: started.elapsed().as_secs_f64() * 1000.0,
             items: *result.as_ref().unwrap_or(&0),
+            subject: notes.subject.as_deref(),
+            anomalies: &notes.anomalies,
             error: result.as_ref().err(),
         });
         if result.is_err() {
@@ -287,10 +341,12 @@ pub async fn scheduled(
         attempt,
     };
     let (id, scheduled_at) = (run.id.clone(), run.scheduled_at_ms);
-    let result = match container.work(deadline).await {
-        Ok(work) => (on.run)(work, run).await,
-        Err(e) => Err(e),
+    let work = container.work(deadline).await;
+    let result = match &work {
+        Ok(work) => (on.run)(work.clone(), run).await,
+        Err(e) => Err(e.clone()),
     };
+    let notes = work.as_ref().map(Work::notes).unwrap_or_default();
     settle(container, &result).await;
     emit(&EventRecord {
         function: &container.function(),
@@ -299,6 +355,8 @@ pub async fn scheduled(
         age_ms: scheduled_at.map(|t| now_ms().saturating_sub(t)),
         latency_ms: started.elapsed().as_secs_f64() * 1000.0,
         items: *result.as_ref().unwrap_or(&0),
+        subject: notes.subject.as_deref(),
+        anomalies: &notes.anomalies,
         error: result.as_ref().err(),
     });
     result.map(|_| ())
@@ -321,10 +379,12 @@ pub async fn objects(on: &OnObject, container: &Container, event: S3Event, deadl
             created_at_ms: record.event_time.timestamp_millis().max(0) as u64,
         };
         let (key, created_at) = (object.key.clone(), object.created_at_ms);
-        let result = match &work {
+        let this = work.as_ref().map(Work::for_event).map_err(|e| (*e).clone());
+        let result = match &this {
             Ok(work) => (on.run)(work.clone(), object).await,
             Err(e) => Err(e.clone()),
         };
+        let notes = this.as_ref().map(Work::notes).unwrap_or_default();
         settle(container, &result).await;
         emit(&EventRecord {
             function: &function,
@@ -333,6 +393,8 @@ pub async fn objects(on: &OnObject, container: &Container, event: S3Event, deadl
             age_ms: Some(now_ms().saturating_sub(created_at)),
             latency_ms: started.elapsed().as_secs_f64() * 1000.0,
             items: *result.as_ref().unwrap_or(&0),
+            subject: notes.subject.as_deref(),
+            anomalies: &notes.anomalies,
             error: result.as_ref().err(),
         });
         if let Err(e) = result {
@@ -388,7 +450,8 @@ mod tests {
     fn event_lines_follow_the_emf_specification() {
         let function = route_registry::modules::org::INVITATION_IMPORT;
         let error = ApiError::internal("boom");
-        for (age, err) in [(Some(12), None), (None, Some(&error))] {
+        let anomalies = ["a next link that does not advance".to_owned()];
+        for (age, err, seen) in [(Some(12), None, &anomalies[..]), (None, Some(&error), &[][..])] {
             let line = event_line(
                 &EventRecord {
                     function: &function,
@@ -397,6 +460,8 @@ mod tests {
                     age_ms: age,
                     latency_ms: 3.5,
                     items: 2,
+                    subject: Some("task 1"),
+                    anomalies: seen,
                     error: err,
                 },
                 "dev",
@@ -405,6 +470,8 @@ mod tests {
             crate::metrics::spec::check(&line.to_string()).unwrap();
             assert_eq!(line[REDELIVERIES], 1);
             assert_eq!(line[EVENT_FAILURES], u8::from(err.is_some()));
+            assert_eq!(line[ANOMALIES], seen.len(), "{line}");
+            assert_eq!(line["anomalies"].as_array().map_or(0, Vec::len), seen.len(), "named in the line: {line}");
         }
     }
 }

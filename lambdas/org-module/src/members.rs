@@ -106,15 +106,15 @@ pub async fn run(op: Op, call: Call) -> Result<Reply, ApiError> {
             let (addresses, role) = parse_import(body, media)?;
             let lines: Vec<Value> = addresses
                 .iter()
-                .enumerate()
-                .map(|(i, address)| json!({"line": i + 1, "address": address, "reason": Email::parse(address).err()}))
+                .map(|(line, address)| json!({"line": line, "address": address, "reason": Email::parse(address).err()}))
                 .collect();
+            let last_line = addresses.last().map_or(0, |(line, _)| *line);
             let row = db
                 .call("start_invitation_import", &json!({"p_org_id": org_id, "p_lines": lines, "p_role": role}))
                 .await?;
             let task: Task = one(row, "start_invitation_import")?;
             if task.state == TaskState::Queued {
-                let ranges: Vec<String> = ImportRange::cover(task.id, addresses.len(), IMPORT_LINES_PER_MESSAGE)
+                let ranges: Vec<String> = ImportRange::cover(task.id, last_line, IMPORT_LINES_PER_MESSAGE)
                     .iter()
                     .map(ImportRange::to_message)
                     .collect();
@@ -154,12 +154,14 @@ pub async fn run(op: Op, call: Call) -> Result<Reply, ApiError> {
     }
 }
 
-/// The addresses of an import and the role they are invited with, from JSON (`ImportInvitations`) or CSV (one
-/// address per line; an optional header line `email[,role]`; an optional second column `role` that must be the same
-/// on every line, since one import invites with one role). Lines are kept as given (trimmed): each is checked on its
-/// own and reported in the task's result, so one bad line never refuses the others. Empty lines of a CSV are
-/// skipped; more than [`MAX_IMPORT_ADDRESSES`] addresses are refused whole (400).
-pub fn parse_import(body: &[u8], media: &str) -> Result<(Vec<String>, InviteRole), ApiError> {
+/// The addresses of an import, each with its line number, and the role they are invited with, from JSON
+/// (`ImportInvitations`: the line is the address's position in the list) or CSV (one address per line; an optional
+/// header line `email[,role]`; an optional second column `role` that must be the same on every line, since one import
+/// invites with one role: the line is the file's own line, header and empty lines counted). One numbering for the
+/// 400 answers and the task's result. Lines are kept as given (trimmed): each is checked on its own and reported in
+/// the task's result, so one bad line never refuses the others. Empty lines of a CSV are skipped; more than
+/// [`MAX_IMPORT_ADDRESSES`] addresses are refused whole (400).
+pub fn parse_import(body: &[u8], media: &str) -> Result<(Vec<(usize, String)>, InviteRole), ApiError> {
     let (addresses, role) = match media {
         "text/csv" => {
             let text =
@@ -202,13 +204,14 @@ pub fn parse_import(body: &[u8], media: &str) -> Result<(Vec<String>, InviteRole
                     }
                     role = Some(this);
                 }
-                addresses.push(address.to_owned());
+                addresses.push((n + 1, address.to_owned()));
             }
             (addresses, role.unwrap_or_default())
         }
         _ => {
             let request: ImportInvitations = module_runtime::parse::parse_json(body, body.len())?;
-            (request.addresses.into_iter().map(|a| a.trim().to_owned()).collect(), request.role)
+            let numbered = request.addresses.into_iter().enumerate().map(|(i, a)| (i + 1, a.trim().to_owned()));
+            (numbered.collect(), request.role)
         }
     };
     if addresses.is_empty() {
@@ -220,16 +223,15 @@ pub fn parse_import(body: &[u8], media: &str) -> Result<(Vec<String>, InviteRole
             addresses.len()
         )));
     }
-    if let Some((n, _)) = addresses.iter().enumerate().find(|(_, a)| a.len() > 1000) {
-        return Err(ApiError::BadRequest(format!("line {}: longer than 1,000 characters", n + 1)));
+    if let Some((line, _)) = addresses.iter().find(|(_, a)| a.len() > 1000) {
+        return Err(ApiError::BadRequest(format!("line {line}: longer than 1,000 characters")));
     }
     // The shared `Text` rule, as the document states it for each address (`ImportLine`): a control character (U+0000
     // cannot even be stored to report the line), a bidirectional control or a zero-width character refuses the import.
-    for (n, address) in addresses.iter().enumerate() {
+    for (line, address) in &addresses {
         if let Some(c) = address.chars().find(|c| route_registry::validate::is_forbidden(*c)) {
             return Err(ApiError::BadRequest(format!(
-                "line {}: holds U+{:04X}, a control, bidirectional-control or zero-width character; remove it",
-                n + 1,
+                "line {line}: holds U+{:04X}, a control, bidirectional-control or zero-width character; remove it",
                 c as u32
             )));
         }
@@ -244,17 +246,21 @@ mod tests {
     #[test]
     fn imports_read_json_and_csv_alike() {
         let json = br#"{"addresses": [" a@example.com", "b@example.com"], "role": "admin"}"#;
+        let numbered = |lines: &[(usize, &str)]| -> Vec<(usize, String)> {
+            lines.iter().map(|(n, a)| (*n, (*a).to_owned())).collect()
+        };
         assert_eq!(
             parse_import(json, "application/json").unwrap(),
-            (vec!["a@example.com".to_owned(), "b@example.com".to_owned()], InviteRole::Admin)
+            (numbered(&[(1, "a@example.com"), (2, "b@example.com")]), InviteRole::Admin)
         );
+        // A CSV's lines are the file's own: the header and an empty line count, so line 4 is line 4 everywhere.
         let csv = "\u{feff}email,role\r\na@example.com,admin\r\n\r\n\"b@example.com\",admin\n";
         assert_eq!(
             parse_import(csv.as_bytes(), "text/csv").unwrap(),
-            (vec!["a@example.com".to_owned(), "b@example.com".to_owned()], InviteRole::Admin)
+            (numbered(&[(2, "a@example.com"), (4, "b@example.com")]), InviteRole::Admin)
         );
         // A bad address is a line like any other: the task reports it.
-        assert_eq!(parse_import(b"not an address\n", "text/csv").unwrap().0, ["not an address"]);
+        assert_eq!(parse_import(b"not an address\n", "text/csv").unwrap().0, numbered(&[(1, "not an address")]));
     }
 
     #[test]
@@ -266,6 +272,8 @@ mod tests {
         assert!(refused(b"a@example.com,admin,x\n", "text/csv").contains("optionally followed by a role"));
         assert!(refused(&[0xff, 0xfe], "text/csv").contains("UTF-8"));
         assert!(refused(b"a@example.com\nb\0@example.com\n", "text/csv").contains("line 2: holds U+0000"));
+        // With a header and an empty line before it, the refused line is still named by the file's numbering.
+        assert!(refused(b"email\na@example.com\n\nb\0@example.com\n", "text/csv").contains("line 4: holds U+0000"));
         assert!(refused(br#"{"addresses": ["a@example.com", "\u0000"]}"#, "application/json").contains("line 2"));
         assert!(refused("x\u{200b}@example.com".as_bytes(), "text/csv").contains("line 1: holds U+200B"));
         assert!(refused(br#"{"addresses": []}"#, "application/json").contains("no address"));

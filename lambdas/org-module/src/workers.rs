@@ -9,7 +9,7 @@
 //!   at most [`RECONCILE_MAX_USERS`] a run, so a backlog takes several runs and each resumes where the last stopped.
 
 use module_runtime::{ApiError, Message, OnMessage, OnSchedule, Registration, ScheduledRun, Work};
-use route_registry::modules::org::{self, RECONCILE_MAX_USERS};
+use route_registry::modules::org::{self, RECONCILE_MAX_PAGES, RECONCILE_MAX_USERS};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -74,57 +74,135 @@ pub fn search_since(cursor_at: &str) -> String {
 }
 
 /// Users per page of the search (Okta's maximum for a search is 200).
-pub const PAGE: u32 = 200;
+pub const PAGE: u32 = org::RECONCILE_PAGE as u32;
 
-/// One reconciliation run (the identities it deactivated).
+/// How far after the run's start a status change may lie and still be the clocks' difference, not a wrong answer.
+pub const CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
+
+/// Where the run has got: the last status change it handled (milliseconds), and the Okta ids handled at that instant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub at_ms: i64,
+    pub ids: Vec<String>,
+}
+
+impl Cursor {
+    /// Moves past a user whose status changed at `changed_ms`, never beyond `now_ms`: a status change "in the
+    /// future" would stop every later run from seeing what happens until then. Whether it moved.
+    pub fn advance(&mut self, changed_ms: i64, id: &str, now_ms: i64) -> bool {
+        if changed_ms > now_ms || changed_ms < self.at_ms {
+            return false;
+        }
+        if changed_ms > self.at_ms {
+            self.at_ms = changed_ms;
+            self.ids.clear();
+        }
+        if !self.ids.iter().any(|i| i == id) {
+            self.ids.push(id.to_owned());
+        }
+        true
+    }
+
+    /// Whether a user was handled already (at the cursor's very instant, by an earlier run or page).
+    pub fn handled(&self, changed_ms: i64, id: &str) -> bool {
+        changed_ms == self.at_ms && self.ids.iter().any(|i| i == id)
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// One reconciliation run (the identities it deactivated): at most [`RECONCILE_MAX_USERS`] users over at most
+/// [`RECONCILE_MAX_PAGES`] pages. What Okta answers is bounded rather than trusted: a `next` link it gave before, or
+/// an empty page that links to another, ends the run; a status change later than the run's start (past a clock skew)
+/// deactivates its user but never moves the cursor there. Each is an anomaly of the run's event line (alarmed).
 pub async fn reconcile(work: Work, run: ScheduledRun) -> Result<u64, ApiError> {
+    let started_ms = now_ms();
     let db = work.db()?;
     let okta = work.okta()?;
     let state: SyncState = serde_json::from_value(db.call_read("okta_sync_state", &[]).await?)
         .map_err(|e| ApiError::internal(format!("okta_sync_state answered an unexpected shape: {e}")))?;
-    let (mut cursor_at, mut cursor_ids) = (state.cursor_at, state.cursor_ids);
-    let search = search_since(&cursor_at);
-    let (mut seen, mut deactivated, mut after) = (0usize, 0u64, None::<String>);
-    loop {
+    let at_ms = route_registry::time::parse_rfc3339_ms(&state.cursor_at)
+        .ok_or_else(|| ApiError::internal(format!("okta_sync_state's cursor is not a time: {}", state.cursor_at)))?;
+    let mut cursor = Cursor { at_ms: at_ms.min(started_ms), ids: state.cursor_ids };
+    let search = search_since(&route_registry::time::rfc3339_ms(cursor.at_ms.max(0) as u64));
+    let (mut seen, mut deactivated, mut pages) = (0usize, 0u64, 0usize);
+    let mut links: Vec<String> = Vec::new();
+    let mut after: Option<String> = None;
+    while pages < RECONCILE_MAX_PAGES && seen < RECONCILE_MAX_USERS {
         let page = okta.search(&search, "statusChanged", PAGE, after.as_deref()).await?;
+        pages += 1;
         let mut batch = Vec::new();
+        let empty = page.users.is_empty();
         for user in page.users {
-            let Some(changed) = user.status_changed.clone() else { continue };
-            if changed == cursor_at && cursor_ids.contains(&user.id) {
-                continue; // handled by an earlier run that stopped within this second
+            let changed = user.status_changed.as_deref().and_then(route_registry::time::parse_rfc3339_ms);
+            if changed.is_some_and(|c| cursor.handled(c, &user.id)) {
+                continue;
             }
             if seen >= RECONCILE_MAX_USERS {
                 break;
             }
             seen += 1;
-            if changed != cursor_at {
-                cursor_at = changed;
-                cursor_ids.clear();
+            let latest = started_ms + CLOCK_SKEW_MS;
+            match changed {
+                None => {
+                    work.anomaly(format!("user {} has no readable statusChanged ({:?})", user.id, user.status_changed))
+                }
+                Some(c) if c > latest => {
+                    work.anomaly(format!("user {}'s status changed in the future ({:?})", user.id, user.status_changed))
+                }
+                Some(c) => {
+                    cursor.advance(c, &user.id, latest);
+                }
             }
-            cursor_ids.push(user.id.clone());
             batch.push(json!({"okta_id": user.id, "login": user.profile.login}));
         }
+        let cursor_at = route_registry::time::rfc3339_ms(cursor.at_ms.max(0) as u64);
         if !batch.is_empty() {
             let answer: Value = db
                 .call(
                     "deactivate_from_idp",
-                    &json!({"p_users": batch, "p_cursor_at": cursor_at, "p_cursor_ids": cursor_ids}),
+                    &json!({"p_users": batch, "p_cursor_at": cursor_at, "p_cursor_ids": cursor.ids}),
                 )
                 .await?;
             deactivated += answer.get("deactivated").and_then(Value::as_u64).unwrap_or(0);
         }
-        match page.next {
-            Some(next) if seen < RECONCILE_MAX_USERS => after = Some(next),
-            _ => break,
+        let Some(next) = page.next else { break };
+        if empty {
+            work.anomaly("Okta answered an empty page that links to another");
+            break;
+        }
+        if links.contains(&next) {
+            work.anomaly(format!("Okta's next link does not advance ({next})"));
+            break;
+        }
+        links.push(next.clone());
+        after = Some(next);
+        if pages == RECONCILE_MAX_PAGES && seen < RECONCILE_MAX_USERS {
+            work.anomaly(format!("{pages} pages held only {seen} users; the rest waits for the next run"));
         }
     }
-    tracing::info!(run = run.id, seen, deactivated, cursor_at, "reconciled with Okta");
+    tracing::info!(run = run.id, seen, pages, deactivated, cursor_at = cursor.at_ms, "reconciled with Okta");
     Ok(deactivated)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cursor_moves_forward_to_now_at_most() {
+        let mut c = Cursor { at_ms: 1_000, ids: vec!["a".into()] };
+        assert!(c.handled(1_000, "a") && !c.handled(1_000, "b") && !c.handled(999, "a"));
+        assert!(c.advance(1_000, "b", 5_000), "the same instant: one more id");
+        assert_eq!(c.ids, ["a", "b"]);
+        assert!(c.advance(2_000, "c", 5_000));
+        assert_eq!(c, Cursor { at_ms: 2_000, ids: vec!["c".into()] });
+        assert!(!c.advance(9_999_999, "d", 5_000), "a change in the future never moves the cursor");
+        assert!(!c.advance(1_500, "e", 5_000), "nor one before it");
+        assert_eq!(c.at_ms, 2_000);
+    }
 
     #[test]
     fn ranges_cover_every_line_once() {

@@ -345,6 +345,7 @@ fn the_database_keeps_its_codes_and_its_helpers_to_itself() {
             "jwt_claims",
             "my_org_ids",
             "org_role",
+            "share_holds",
         ],
         "only what policies and the pre-request check call as the caller"
     );

@@ -101,11 +101,27 @@ pub fn reader_input(declared: ResumeType, document: &[u8]) -> Vec<u8> {
     input
 }
 
-/// The reader itself (also callable in-process, for tests and benchmarks).
+/// The reader itself (also callable in-process, for tests and benchmarks). What it outputs is held to the platform's
+/// text rule ([`clean`]), as every field of the API is.
 pub fn read_document(declared: ResumeType, document: &[u8]) -> Result<ReadDocument, String> {
     let (_, text) = read::read(declared, document)?;
+    let text = clean(&text);
     let sections = sections::split(&text);
     Ok(ReadDocument { text, sections })
+}
+
+/// A document's text under the platform's text rule (`route_registry::validate::is_forbidden`): no control,
+/// bidirectional-control or zero-width character, which would let one text look like another; the line breaks that
+/// carry its structure stay, and a tab becomes a space.
+pub fn clean(text: &str) -> String {
+    text.chars()
+        .filter_map(|c| match c {
+            '\n' => Some('\n'),
+            '\t' => Some(' '),
+            c if route_registry::validate::is_forbidden(c) => None,
+            c => Some(c),
+        })
+        .collect()
 }
 
 fn read_isolated(input: &[u8]) -> Result<Vec<u8>, String> {
@@ -124,6 +140,9 @@ struct Begin {
     skip: bool,
     #[serde(default)]
     erase: bool,
+    /// Another upload of a résumé that has one: this version only is erased, never read.
+    #[serde(default)]
+    erase_version: bool,
     reason: Option<String>,
     id: Option<Uuid>,
     content_type: Option<ResumeType>,
@@ -148,6 +167,10 @@ pub async fn process(work: Work, object: CreatedObject) -> Result<u64, ApiError>
             if begin.erase {
                 // A late upload for a résumé erased meanwhile: nothing may keep it.
                 erased = work.documents()?.erase(&object.key, work.deadline).await?;
+            } else if let (true, Some(version)) = (begin.erase_version, &object.version_id) {
+                // A second upload with the same form: the résumé reads its first, and keeps nothing it did not ask for.
+                work.documents()?.erase_version(&object.key, version, work.deadline).await?;
+                erased = 1;
             }
             tracing::info!(key = %object.key, reason = begin.reason.as_deref().unwrap_or(""), erased, "skipped");
             return Ok(0);
@@ -210,21 +233,33 @@ struct Abandoned {
     object_key: String,
 }
 
+/// A key whose row went (`erased_resume_keys`): any version left under it is erased before it is forgotten.
+#[derive(Debug, Deserialize)]
+struct Erased {
+    object_key: String,
+}
+
 /// Kept free at the end of a sweep run: an erasure is not started with less left (one takes a few round trips).
 pub const SWEEP_MARGIN: Duration = Duration::from_secs(5);
 
-/// One sweep run: every version of each abandoned erasure's document erased, then its row removed, oldest first,
-/// until the run's time is nearly out (the rest wait for the next run). The number of erasures finished.
+/// One sweep run: the résumés of people deactivated longer than the retention marked for erasure; every version of
+/// each abandoned erasure's document erased, then its row removed; every version left under the key of a row removed
+/// some other way erased; oldest first, until the run's time is nearly out (the rest wait for the next run). The
+/// number of erasures finished.
 pub async fn sweep(work: Work, run: ScheduledRun) -> Result<u64, ApiError> {
     let db = work.db()?;
+    let expired = db.call("expire_resumes_of_deactivated", &json!({"p_limit": ERASURES_PER_RUN})).await?;
     let params = [("p_grace_min", ERASURE_GRACE_MIN.to_string()), ("p_limit", ERASURES_PER_RUN.to_string())];
     let due: Vec<Abandoned> = serde_json::from_value(db.call_read("abandoned_resume_erasures", &params).await?)
         .map_err(|e| ApiError::internal(format!("unexpected answer from abandoned_resume_erasures: {e}")))?;
+    let keys: Vec<Erased> = serde_json::from_value(db.call_read("erased_resume_keys", &params).await?)
+        .map_err(|e| ApiError::internal(format!("unexpected answer from erased_resume_keys: {e}")))?;
     // Configured or not, it shows at the first run, not at the first abandoned erasure.
     let documents = work.documents()?;
-    let (mut finished, mut versions, mut left) = (0u64, 0usize, 0usize);
+    let (mut finished, mut versions, mut left, mut forgotten) = (0u64, 0usize, 0usize, 0usize);
+    let out_of_time = || std::time::Instant::now() + SWEEP_MARGIN >= work.deadline;
     for (i, abandoned) in due.iter().enumerate() {
-        if std::time::Instant::now() + SWEEP_MARGIN >= work.deadline {
+        if out_of_time() {
             left = due.len() - i;
             break;
         }
@@ -233,7 +268,17 @@ pub async fn sweep(work: Work, run: ScheduledRun) -> Result<u64, ApiError> {
             finished += 1;
         }
     }
-    tracing::info!(run = run.id, due = due.len(), finished, versions, left, "finished abandoned erasures");
+    for (i, erased) in keys.iter().enumerate() {
+        if out_of_time() {
+            left += keys.len() - i;
+            break;
+        }
+        versions += documents.erase(&erased.object_key, work.deadline).await?;
+        if db.call("forget_erased_resume", &json!({"p_key": erased.object_key})).await? == Value::Bool(true) {
+            forgotten += 1;
+        }
+    }
+    tracing::info!(run = run.id, expired = %expired, due = due.len(), finished, forgotten, versions, left, "swept erasures");
     Ok(finished)
 }
 

@@ -49,6 +49,34 @@ async fn real_pdf_docx_and_text_resumes_are_read_into_sections() {
     }
 }
 
+/// The reader's output is held to the text rule every API field follows: a résumé whose name hides a right-to-left
+/// override, zero-width joiners and control characters (a PDF, a DOCX, a text) comes out with none of them, the
+/// line structure kept.
+#[tokio::test]
+async fn what_the_reader_outputs_follows_the_text_rule() {
+    let mut text = samples::resume_text("Mallory\u{202e}gnp.exe Hidden", 2);
+    text[0] = format!("{}\u{200b}\u{2066}\u{7}\u{feff}", text[0]);
+    text[1] = format!("{}\tTab\u{1b}[31m", text[1]);
+    for (declared, bytes) in [
+        (ResumeType::Pdf, samples::pdf(&text)),
+        (ResumeType::Docx, samples::docx(&text)),
+        (ResumeType::Text, text.join("\n").into_bytes()),
+    ] {
+        let read = parsed(&isolated(declared, &bytes, Duration::from_secs(20)).await);
+        let all = serde_json::to_string(&read).unwrap();
+        let forbidden: Vec<char> = read
+            .text
+            .chars()
+            .chain(serde_json::to_value(&read.sections).unwrap().to_string().chars())
+            .filter(|c| *c != '\n' && route_registry::validate::is_forbidden(*c))
+            .collect();
+        assert!(forbidden.is_empty(), "{declared:?}: {forbidden:?} in {all}");
+        let contact = read.sections.contact.as_deref().unwrap_or_default();
+        assert!(contact.contains("Hidden") && contact.contains("Tab[31m"), "{declared:?}: {contact}");
+        assert_eq!(read.sections.skills.as_deref(), Some("Rust, Postgres, AWS"), "{declared:?}");
+    }
+}
+
 #[tokio::test]
 async fn a_document_of_the_maximum_size_is_read() {
     let text = samples::resume_text("Max Size", 2);

@@ -46,15 +46,19 @@ pub const REDELIVERIES: &str = "Redeliveries";
 pub const EVENT_AGE: &str = "EventAge";
 /// What handling the event did, in the handler's own unit (import lines handled, users deactivated, …).
 pub const ITEMS: &str = "Items";
+/// Answers from outside that looked wrong while handling the event (a page link that does not advance, a timestamp
+/// in the future): the handler bounded what it did, and says so; each is named in the line's `anomalies`.
+pub const ANOMALIES: &str = "Anomalies";
 
 /// Every metric of an event line with its CloudWatch unit ([`LATENCY`] is the handling time).
-pub const EVENT_METRICS: [(&str, &str); 6] = [
+pub const EVENT_METRICS: [(&str, &str); 7] = [
     (EVENTS, "Count"),
     (EVENT_FAILURES, "Count"),
     (REDELIVERIES, "Count"),
     (EVENT_AGE, "Milliseconds"),
     (LATENCY, "Milliseconds"),
     (ITEMS, "Count"),
+    (ANOMALIES, "Count"),
 ];
 
 /// Every metric of a request line with its CloudWatch unit.

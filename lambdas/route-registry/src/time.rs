@@ -49,9 +49,53 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     Some(days * 86_400 + h * 3600 + mi * 60 + sec)
 }
 
+/// `YYYY-MM-DDTHH:MM:SS(.fff…)(Z|±HH:MM)` (as Okta and PostgreSQL write times) as milliseconds since the epoch;
+/// `None` for anything else. Two writings of one instant compare equal here, never as text.
+pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
+    let (main, offset_min) = match s.strip_suffix('Z') {
+        Some(main) => (main, 0),
+        None => {
+            let at = s.len().checked_sub(6)?;
+            let (main, offset) = (s.get(..at)?, s.get(at..)?);
+            let sign = match offset.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let (h, m) = offset[1..].split_once(':')?;
+            let (h, m) = (h.parse::<i64>().ok()?, m.parse::<i64>().ok()?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            (main, sign * (h * 60 + m))
+        }
+    };
+    let (whole, fraction) = main.split_once('.').unwrap_or((main, ""));
+    if !fraction.chars().all(|c| c.is_ascii_digit()) || (main.contains('.') && fraction.is_empty()) {
+        return None;
+    }
+    let millis = format!("{:0<3}", &fraction[..fraction.len().min(3)]).parse::<i64>().ok()?;
+    let secs = parse_rfc3339(&format!("{whole}Z"))?;
+    Some(secs * 1000 + millis - offset_min * 60_000)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instants_compare_whatever_their_writing() {
+        let okta = parse_rfc3339_ms("2026-12-07T12:00:00.000Z").unwrap();
+        assert_eq!(parse_rfc3339_ms("2026-12-07T12:00:00+00:00"), Some(okta), "PostgreSQL's writing");
+        assert_eq!(parse_rfc3339_ms("2026-12-07T13:00:00+01:00"), Some(okta));
+        assert_eq!(parse_rfc3339_ms("2026-12-07T12:00:00.5Z"), Some(okta + 500));
+        assert_eq!(parse_rfc3339_ms("2026-12-07T12:00:00.123456+00:00"), Some(okta + 123));
+        assert_eq!(parse_rfc3339_ms("9999-12-31T23:59:59.999Z").map(|t| t > okta), Some(true));
+        for bad in ["2026-12-07T12:00:00", "2026-12-07T12:00:00.Z", "2026-12-07T12:00:00+0000", "2026-12-07 12:00Z", ""]
+        {
+            assert_eq!(parse_rfc3339_ms(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn civil_dates_round_trip() {

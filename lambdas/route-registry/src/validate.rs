@@ -33,6 +33,11 @@ pub fn is_space(c: char) -> bool {
 /// last, so the text also reads as a regex class body).
 const ATEXT_SYMBOLS: &str = "!#$%&'*+/=?^_`{|}~-";
 
+/// What an address may start with: RFC 5322's `atext` but the characters a spreadsheet reads as the start of a
+/// formula (`=`, `+`, `-`; `@` cannot start a local part anyway), so an address cannot become a formula in a CSV
+/// file anyone opens (`=cmd|'/Ccalc'!A0@example.com`).
+const FIRST_ATEXT_SYMBOLS: &str = "!#$%&'*/?^_`{|}~";
+
 /// The one normalization of addresses (e-mail and logins), as Okta compares logins: ASCII case folded, nothing else.
 /// A character that Unicode folds onto an ASCII letter (the Kelvin sign onto `k`) stays itself, so it can never make
 /// two different addresses one. PostgreSQL's `app.address_key` is the same rule (`lower` under the "C" collation); the
@@ -65,7 +70,8 @@ impl Shape {
             Shape::Text => "text without control characters",
             Shape::Subject => "an identity-provider subject without spaces",
             Shape::Email => {
-                "an e-mail address in ASCII letters, digits and RFC 5322's symbols (compared ignoring ASCII case)"
+                "an e-mail address in ASCII letters, digits and RFC 5322's symbols, not starting with = + or - (compared \
+                 ignoring ASCII case)"
             }
             Shape::Phone => "a phone number (digits, spaces, parentheses, dashes, optional leading +)",
         }
@@ -80,9 +86,10 @@ impl Shape {
             Shape::Text => format!("^[^{f}]*$"),
             Shape::Subject => format!("^[^{f}{s}]+$"),
             Shape::Email => {
+                let first = format!("[A-Za-z0-9{FIRST_ATEXT_SYMBOLS}][A-Za-z0-9{ATEXT_SYMBOLS}]*");
                 let atom = format!("[A-Za-z0-9{ATEXT_SYMBOLS}]+");
                 let label = "[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?";
-                format!("^{atom}(\\.{atom})*@{label}(\\.{label})+$")
+                format!("^{first}(\\.{atom})*@{label}(\\.{label})+$")
             }
             Shape::Phone => r"^\+?[ ()-]*[0-9][0-9 ()-]*$".to_owned(),
         }
@@ -121,6 +128,9 @@ impl Shape {
                 let labels: Vec<&str> = domain.split('.').collect();
                 if !local.split('.').all(atom_ok) || labels.len() < 2 || !labels.iter().all(|l| label_ok(l)) {
                     return Err(bad);
+                }
+                if local.starts_with(['=', '+', '-']) {
+                    return Err("must not start with = + or -, which a spreadsheet reads as a formula");
                 }
                 Ok(())
             }
@@ -358,6 +368,12 @@ pub const CORPUS: &[&str] = &[
     "a@example-.com",
     "a\"b@example.com",
     "a(b)@example.com",
+    // Formulas a spreadsheet would run, were the address exported as CSV.
+    "=cmd|'/Ccalc'!A0@example.com",
+    "+tag@example.com",
+    "-x@example.com",
+    "a=b@example.com",
+    "a+b@example.com",
 ];
 
 /// Pairs of corpus values that must have different keys although Unicode folds them together (the corpus test

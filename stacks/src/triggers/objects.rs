@@ -157,6 +157,7 @@ impl Kind for ObjectsCreated {
         d.owns(dlq);
         d.owns(&invoke);
         alarms::add_dead_letters(stack, at.platform, d, dlq, &self.dead_letter_meaning(&d.function))?;
+        alarms::add_anomalies(stack, at.platform, d)?;
         Ok(Wired { routes: Vec::new(), subscription: Some(permission) })
     }
 
@@ -214,8 +215,8 @@ impl Kind for ObjectsCreated {
     }
 
     fn alarm_count(&self) -> usize {
-        // Crashes, duration, throttles, and its dead letters.
-        4
+        // Crashes, duration, throttles, its dead letters, answers that looked wrong.
+        5
     }
 
     fn local_description(&self, f: &Function) -> Option<String> {

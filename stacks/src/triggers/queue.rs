@@ -150,6 +150,7 @@ impl Kind for Queue {
         d.owns(&own.dlq);
         d.owns(&mapping);
         alarms::add_dead_letters(stack, at.platform, d, &own.dlq, &self.dead_letter_meaning(&d.function))?;
+        alarms::add_anomalies(stack, at.platform, d)?;
         let name = d.name.clone();
         let age = stack.add(alarms::queue_alarm(
             at.platform,
@@ -218,8 +219,8 @@ impl Kind for Queue {
     }
 
     fn alarm_count(&self) -> usize {
-        // Crashes, duration, throttles; dead letters and the oldest message's age.
-        5
+        // Crashes, duration, throttles; dead letters, the oldest message's age, answers that looked wrong.
+        6
     }
 
     fn verify(&self, state: &dyn State, f: &Function) -> Vec<String> {

@@ -215,6 +215,7 @@ impl Kind for Schedule {
         d.owns(dlq);
         d.owns(&invoke);
         alarms::add_dead_letters(stack, platform, d, dlq, &self.dead_letter_meaning(&f))?;
+        alarms::add_anomalies(stack, platform, d)?;
         Ok(Wired::default())
     }
 
@@ -306,8 +307,8 @@ impl Kind for Schedule {
     }
 
     fn alarm_count(&self) -> usize {
-        // Crashes, duration, throttles, and its dead letters.
-        4
+        // Crashes, duration, throttles, its dead letters, answers that looked wrong.
+        5
     }
 
     fn verify(&self, state: &dyn State, f: &Function) -> Vec<String> {

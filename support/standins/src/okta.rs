@@ -39,6 +39,9 @@ pub enum Fault {
     /// Refuses every request with Okta's validation error (400 E0000001) naming this profile property, as an org
     /// with a stricter profile policy than Okta's defaults would.
     Refuse(&'static str),
+    /// Answers searches normally, except that every page links to the first page again (`after=0`): pages that never
+    /// end, as a broken or hostile answer would have them.
+    LoopingPages,
 }
 
 /// One request and its answer, as recorded.
@@ -213,6 +216,19 @@ impl OktaStandin {
             Some(u) => {
                 u.status = status.to_owned();
                 u.status_changed = crate::time::now_rfc3339();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sets a user's `statusChanged` to `at` as given (an answer Okta should never give, such as a time in the year
+    /// 9999). False when there is no such user.
+    pub fn set_status_changed(&self, login: &str, at: &str) -> bool {
+        let Ok(mut s) = self.state.lock() else { return false };
+        match s.users.iter_mut().find(|u| u.login().eq_ignore_ascii_case(login)) {
+            Some(u) => {
+                u.status_changed = at.to_owned();
                 true
             }
             None => false,
@@ -403,7 +419,9 @@ async fn serve(state: &Mutex<State>, token: &str, base: &str, req: Request<Incom
         response_headers.insert("cache-control".to_owned(), "no-store".to_owned());
         response_headers.insert("pragma".to_owned(), "no-cache".to_owned());
     }
-    if let Some(next) = state.lock().ok().and_then(|mut s| s.next_link.take()) {
+    let looping = fault == Some(Fault::LoopingPages) && query.contains("search=");
+    let next = state.lock().ok().and_then(|mut s| s.next_link.take()).or(looping.then_some(0));
+    if let Some(next) = next {
         let rest: Vec<&str> = query.split('&').filter(|kv| !kv.starts_with("after=") && !kv.is_empty()).collect();
         response_headers
             .insert("link".to_owned(), format!("<{base}{path}?{}&after={next}>; rel=\"next\"", rest.join("&")));

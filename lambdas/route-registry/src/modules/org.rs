@@ -133,6 +133,13 @@ pub const OKTA_RECONCILE: Function = Function {
 /// The most users one reconciliation run handles (Okta pages of 200): the rest wait for the next run.
 pub const RECONCILE_MAX_USERS: usize = 1_000;
 
+/// Users per page of the reconciliation's search (Okta's maximum for a search).
+pub const RECONCILE_PAGE: usize = 200;
+
+/// The most pages one reconciliation run reads: twice what its users fill. Pages that keep linking to more, or hold
+/// fewer users than asked for, end the run here (an anomaly of its event line), never at the run's deadline.
+pub const RECONCILE_MAX_PAGES: usize = 2 * RECONCILE_MAX_USERS / RECONCILE_PAGE;
+
 #[allow(clippy::too_many_arguments, reason = "one argument per catalog field, named at every call by position")]
 const fn route(
     method: Method,

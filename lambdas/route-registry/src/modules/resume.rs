@@ -51,9 +51,11 @@ pub const PROCESS_RESUME_DOC: Function = Function {
 /// Finishes erasures a client abandoned: a DELETE marks the résumé `erasing` before it erases the document's
 /// versions, and a client that gave up after a failure (the store unreachable, say) and never repeated it would leave
 /// the versions stored and an invisible row. Each run erases every version of the documents of résumés marked at
-/// least [`ERASURE_GRACE_MIN`] minutes ago (a DELETE in progress takes seconds), then removes their rows. Hourly, so an
-/// abandoned erasure completes within 75 minutes; 128 MB like the other small workers (the work is a few S3 and
-/// PostgREST round trips per résumé).
+/// least [`ERASURE_GRACE_MIN`] minutes ago (a DELETE in progress takes seconds), then removes their rows. It also erases
+/// what is left under the key of a row removed without its document (a client of PostgREST calling the last step
+/// alone: the row's key is kept for it), and marks for erasure the résumés of people deactivated longer than the
+/// retention (30 days). Hourly, so an abandoned erasure completes within 75 minutes; 128 MB like the other small
+/// workers (the work is a few S3 and PostgREST round trips per résumé).
 pub const ERASURE_SWEEP: Function = Function {
     module: MODULE_NAME,
     name: "erasure-sweep",
@@ -108,9 +110,9 @@ const fn route(
 pub const CREATE_RESUME: Route = route(
     Method::Post,
     "/resumes",
-    "Create a résumé in one of your organizations: its id, and a pre-signed upload for its document (PDF, DOCX or plain text, 5 MiB at most, within 10 minutes)",
+    "Create a résumé in one of your organizations: its id, and a pre-signed upload for its document (PDF, DOCX or plain text, 5 MiB at most, within 10 minutes; the first upload is read, another is erased). At most 30 an hour (429 with Retry-After)",
     201,
-    &[400, 404, 409],
+    &[400, 404, 409, 429],
     Some(Doc::of::<CreateResume>()),
     one::<NewResume>(),
 );
@@ -128,9 +130,9 @@ pub const GET_RESUME: Route = route(
 pub const SHARE_RESUME: Route = route(
     Method::Post,
     "/resumes/{id}/share",
-    "Share your résumé with its organization's members",
+    "Share your résumé with its organization's members (while you are one of them: leaving, being removed or deactivated ends the share; 409 once you are not a member)",
     200,
-    &[400, 404],
+    &[400, 404, 409],
     None,
     one::<Resume>(),
 );
@@ -167,6 +169,9 @@ pub const MODULE: Module = Module {
         "finish_resume_processing",
         "abandoned_resume_erasures",
         "finish_resume_erasure",
+        "erased_resume_keys",
+        "forget_erased_resume",
+        "expire_resumes_of_deactivated",
     ],
     renamed: &[],
 };
