@@ -9,6 +9,7 @@
 //! it. The processor is the only reader, and it reads in a child with hard limits ([`READER_LIMITS`]), so a hostile
 //! document ends as `failed` with a reason, within the function's time, whatever it does to the reader.
 
+pub mod pdf;
 pub mod read;
 #[cfg(feature = "samples")]
 pub mod samples;

@@ -3,8 +3,8 @@
 //! here (pages, entries, expanded sizes, characters) before the child process's hard limits
 //! ([`crate::READER_LIMITS`]) catch anything these miss.
 //!
-//! - PDF through `lopdf`: streams decompress to [`MAX_STREAM_BYTES`] each, nesting and page-tree cycles are
-//!   bounded by the parser, encrypted documents are refused, at most [`MAX_PAGES`] pages.
+//! - PDF through `lopdf`, with every cost bounded by [`crate::pdf`]'s budget (pages, content, tokens counted before
+//!   they are decoded, fonts), so a document's cost follows its size.
 //! - DOCX through `zip` and `quick-xml`: at most [`MAX_ENTRIES`] entries, `word/document.xml` read to
 //!   [`MAX_XML_BYTES`] whatever its header claims, the text of its runs, tabs, breaks and paragraphs. Entities other
 //!   than XML's own are not expanded (no DTD is read).
@@ -18,10 +18,6 @@ use std::io::{Cursor, Read};
 
 use route_registry::modules::resume::types::ResumeType;
 
-/// A decompressed PDF stream's largest size (a page's content is kilobytes; fonts and images are not read).
-pub const MAX_STREAM_BYTES: usize = 16 * 1024 * 1024;
-/// The most pages read (a résumé has a few).
-pub const MAX_PAGES: usize = 100;
 /// The most entries a DOCX may have (Word writes a dozen or two).
 pub const MAX_ENTRIES: usize = 1_000;
 /// The largest `word/document.xml`, expanded (a long résumé's is well under a megabyte).
@@ -102,7 +98,7 @@ pub fn read(declared: ResumeType, bytes: &[u8]) -> Result<(Kind, String), String
         ));
     }
     let raw = match kind {
-        Kind::Pdf => pdf_text(bytes)?,
+        Kind::Pdf => crate::pdf::text(bytes)?,
         Kind::Docx => docx_text(bytes)?,
         Kind::Text => plain_text(bytes)?,
     };
@@ -116,56 +112,12 @@ pub fn read(declared: ResumeType, bytes: &[u8]) -> Result<(Kind, String), String
     Ok((kind, text))
 }
 
-fn pdf_text(bytes: &[u8]) -> Result<String, String> {
-    let options = lopdf::LoadOptions { max_decompressed_size: Some(MAX_STREAM_BYTES), ..Default::default() };
-    let encrypted = || "it is encrypted (password-protected): upload a copy without a password".to_owned();
-    let doc = match lopdf::Document::load_mem_with_options(bytes, options) {
-        Ok(doc) => doc,
-        Err(e) => {
-            let message = e.to_string();
-            if message.to_ascii_lowercase().contains("decrypt") || message.to_ascii_lowercase().contains("encrypt") {
-                return Err(encrypted());
-            }
-            return Err(format!("it is not a readable PDF ({})", short(&message)));
-        }
-    };
-    if doc.is_encrypted() || doc.trailer.get(b"Encrypt").is_ok() {
-        return Err(encrypted());
-    }
-    let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
-    if pages.is_empty() {
-        return Err("it is not a readable PDF (it has no pages)".into());
-    }
-    if pages.len() > MAX_PAGES {
-        return Err(format!("it has {} pages; a résumé is read up to {MAX_PAGES}", pages.len()));
-    }
-    let mut text = String::new();
-    let mut failures = Vec::new();
-    for chunk in doc.extract_text_chunks_with_limit(&pages, MAX_STREAM_BYTES) {
-        match chunk {
-            Ok(t) => {
-                text.push_str(&t);
-                if text.len() > MAX_TEXT_CHARS * 4 {
-                    return Err(too_long());
-                }
-            }
-            Err(e) => failures.push(e.to_string()),
-        }
-    }
-    if text.trim().is_empty() {
-        if let Some(first) = failures.first() {
-            return Err(format!("its pages could not be read ({})", short(first)));
-        }
-    }
-    Ok(text)
-}
-
-fn too_long() -> String {
+pub(crate) fn too_long() -> String {
     format!("it has more than {MAX_TEXT_CHARS} characters of text; a résumé has a few thousand")
 }
 
 /// An error message cut to a readable length.
-fn short(message: &str) -> String {
+pub(crate) fn short(message: &str) -> String {
     let mut s: String = message.chars().take(160).collect();
     if s.len() < message.len() {
         s.push('…');

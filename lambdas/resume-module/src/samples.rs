@@ -1,6 +1,7 @@
 //! Documents made for the tests and benchmarks (feature `samples`, never in a Lambda): real PDFs and DOCX files with
-//! a résumé's text, and the adversarial corpus (truncated, encrypted, bombs, deep nesting, cycles, wrong types,
-//! empty, the maximum size), each with what the reader must say about it.
+//! a résumé's text, the adversarial corpus (truncated, encrypted, bombs, floods of operators, values and fonts, deep
+//! nesting, cycles, wrong types, empty, the maximum size), each with what the reader must say about it, and the
+//! costliest documents the reader still reads (at the edge of its budget).
 
 use std::io::{Cursor, Write};
 
@@ -132,6 +133,75 @@ pub fn pdf_of_size(lines: &[String], size: usize) -> Vec<u8> {
     out
 }
 
+/// A one-page résumé PDF whose page draws `extra` after its text (compressed, as a real page is), and whose font
+/// carries `font_map` as its `ToUnicode` map when given; `pages` pages alike.
+pub fn pdf_drawing(lines: &[String], pages: usize, extra: &[u8], font_map: Option<Vec<u8>>) -> Vec<u8> {
+    let mut doc = Document::with_version("1.5");
+    let pages_id = doc.new_object_id();
+    let mut font = dictionary! {"Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica"};
+    if let Some(map) = font_map {
+        let mut map = Stream::new(dictionary! {}, map);
+        let _ = map.compress();
+        font.set("ToUnicode", doc.add_object(map));
+    }
+    let font = doc.add_object(font);
+    let resources = doc.add_object(dictionary! {"Font" => dictionary! {"F1" => font}});
+    let mut drawn = content(lines);
+    drawn.push(b'\n');
+    drawn.extend_from_slice(extra);
+    let mut stream = Stream::new(dictionary! {}, drawn);
+    let _ = stream.compress();
+    let contents = doc.add_object(stream);
+    let kids: Vec<Object> = (0..pages.max(1))
+        .map(|_| {
+            doc.add_object(dictionary! {
+                "Type" => "Page", "Parent" => pages_id, "Contents" => contents, "Resources" => resources,
+                "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+            })
+            .into()
+        })
+        .collect();
+    let count = kids.len() as i64;
+    doc.objects.insert(pages_id, Object::Dictionary(dictionary! {"Type" => "Pages", "Kids" => kids, "Count" => count}));
+    let catalog = doc.add_object(dictionary! {"Type" => "Catalog", "Pages" => pages_id});
+    doc.trailer.set("Root", catalog);
+    save(&mut doc)
+}
+
+/// A `ToUnicode` character map of about `size` bytes (single-byte codes to letters).
+pub fn font_map(size: usize) -> Vec<u8> {
+    let mut map = b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap /CMapName /X def\n\
+        1 begincodespacerange <00> <FF> endcodespacerange\n"
+        .to_vec();
+    let mut code = 0usize;
+    while map.len() < size {
+        map.extend_from_slice(b"100 beginbfchar\n");
+        for _ in 0..100 {
+            map.extend_from_slice(format!("<{:02X}> <{:04X}>\n", code % 256, 0x41 + code % 26).as_bytes());
+            code += 1;
+        }
+        map.extend_from_slice(b"endbfchar\n");
+    }
+    map.extend_from_slice(b"endcmap CMapName currentdict /CMap defineresource pop end end");
+    map
+}
+
+/// The costliest documents the reader still reads, each at the edge of one of its bounds: whitespace and comments
+/// to just under the content budget, operators to just under the token budget, a large font map on every one of
+/// 100 pages. Each must end `parsed` (and, in the benchmark, cost well under a second).
+pub fn costly() -> Vec<(&'static str, Vec<u8>)> {
+    use crate::pdf::{MAX_CONTENT_BYTES, MAX_TOKENS};
+    let text = resume_text("Costly Reader", 1);
+    let room = MAX_CONTENT_BYTES - 64 * 1024;
+    vec![
+        ("whitespace.pdf", pdf_drawing(&text, 1, &vec![b' '; room], None)),
+        ("comments.pdf", pdf_drawing(&text, 1, &b"% a comment line\n".repeat(room / 17), None)),
+        ("q-operators.pdf", pdf_drawing(&text, 1, &b"q Q ".repeat(MAX_TOKENS / 2 - 2_000), None)),
+        ("values.pdf", pdf_drawing(&text, 1, &b"[1 (a) /N] ".repeat(MAX_TOKENS / 4 - 1_000), None)),
+        ("font-map-on-100-pages.pdf", pdf_drawing(&text, 100, b"", Some(font_map(900 * 1024)))),
+    ]
+}
+
 /// One file of the adversarial corpus: its name, the type it is uploaded as, its bytes, and a part of the reason
 /// the reader must give.
 #[derive(Debug, Clone)]
@@ -173,7 +243,7 @@ pub fn hostile() -> Vec<Hostile> {
     if let Ok(Object::Dictionary(d)) = bomb.get_object_mut(page) {
         d.set("Contents", huge);
     }
-    add("flate-bomb.pdf", ResumeType::Pdf, save(&mut bomb), "could not be read");
+    add("flate-bomb.pdf", ResumeType::Pdf, save(&mut bomb), "draw more than");
 
     let mut cycle = pdf_document(&text, 1);
     if let Ok(pages) = cycle.catalog().and_then(|c| c.get(b"Pages")).and_then(Object::as_reference) {
@@ -212,5 +282,47 @@ pub fn hostile() -> Vec<Hostile> {
     add("empty.txt", ResumeType::Text, Vec::new(), "empty");
     add("too-much-text.txt", ResumeType::Text, "word ".repeat(MAX_RESUME_BYTES as usize / 5).into_bytes(), "more than");
     add("scanned.pdf", ResumeType::Pdf, pdf(&[]), "no text");
+
+    // Floods: each inflates from kilobytes to what would take the reader seconds, and is refused before it is
+    // decoded.
+    let flood = |extra: &[u8], map| pdf_drawing(&text, 1, extra, map);
+    add("operator-flood.pdf", ResumeType::Pdf, flood(&b"q ".repeat(7 << 20), None), "draw more than");
+    add("token-flood.pdf", ResumeType::Pdf, flood(&b"q Q ".repeat(300_000), None), "drawing instructions");
+    add("deep-content.pdf", ResumeType::Pdf, flood(&[b"[".repeat(40), b"]".repeat(40)].concat(), None), "levels deep");
+    add("font-map-bomb.pdf", ResumeType::Pdf, flood(b"", Some(font_map(5 << 20))), "character maps");
+    add("font-flood.pdf", ResumeType::Pdf, font_flood(&text, 80), "fonts");
     out
+}
+
+/// A one-page PDF that sets `fonts` different fonts, each with a small map.
+fn font_flood(lines: &[String], fonts: usize) -> Vec<u8> {
+    let mut doc = Document::with_version("1.5");
+    let pages_id = doc.new_object_id();
+    let mut names = lopdf::Dictionary::new();
+    let mut drawn = b"BT 11 TL 50 790 Td".to_vec();
+    for i in 0..fonts {
+        let mut map = Stream::new(dictionary! {}, font_map(512));
+        let _ = map.compress();
+        let map = doc.add_object(map);
+        let font = doc.add_object(dictionary! {
+            "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica", "ToUnicode" => map,
+        });
+        names.set(format!("F{i}"), font);
+        drawn
+            .extend_from_slice(format!(" /F{i} 11 Tf ({}) Tj T*", lines.first().map_or("", String::as_str)).as_bytes());
+    }
+    drawn.extend_from_slice(b" ET");
+    let resources = doc.add_object(dictionary! {"Font" => names});
+    let contents = doc.add_object(Stream::new(dictionary! {}, drawn));
+    let page = doc.add_object(dictionary! {
+        "Type" => "Page", "Parent" => pages_id, "Contents" => contents, "Resources" => resources,
+        "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+    });
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(dictionary! {"Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1}),
+    );
+    let catalog = doc.add_object(dictionary! {"Type" => "Catalog", "Pages" => pages_id});
+    doc.trailer.set("Root", catalog);
+    save(&mut doc)
 }
