@@ -1,9 +1,13 @@
 //! Work on hostile input in a child process with hard limits: a function that reads what a stranger uploaded (a
 //! PDF built to recurse forever, a zip that expands to gigabytes) cannot take its own process down with it. The
-//! child is the function's own executable, started again with [`CHILD_VARIABLE`] naming the function; it lowers its
-//! limits (address space, CPU seconds, no files, no core dump) before it reads a byte, runs the registration's
-//! [`Isolated::run`] on a thread with a stack of the stated size, and writes the outcome to stdout. The parent waits
-//! until its deadline at most, then kills it.
+//! child is the function's own executable, started again with an empty environment (nothing of the function's:
+//! no credentials) but [`CHILD_VARIABLE`] naming the function. Before it reads a byte it lowers its limits (address
+//! space, CPU seconds, no file written, no core dump, no new file descriptor: no file opened, no socket, no pipe);
+//! then it takes away what a reader never needs with a seccomp filter ([`forbid`]: a network socket, opening a file,
+//! starting a program or a process, each kills the child), runs the registration's [`Isolated::run`] on a thread with
+//! a stack of the stated size, and writes the outcome to stdout. The parent waits until its deadline at most, then
+//! kills it. Where the kernel refuses a filter (it needs `no_new_privs`, which some sandboxes deny), the child goes on
+//! with its limits and says so ([`Usage::filtered`]); the processor logs it.
 //!
 //! Whatever happens in the child, the parent gets an [`Isolation`]: the output, the work's own refusal, or why the
 //! child stopped (killed at the deadline, out of memory, out of CPU, a crash), so the caller can record an outcome
@@ -11,9 +15,11 @@
 //! to answer (BENCHMARKS.md, "Résumé processing").
 //!
 //! The child's protocol: stdin is the input; stdout is the child's peak resident memory in KiB and its CPU time in
-//! microseconds (8 little-endian bytes each), then `O` and the output, or `R` and the refusal's reason (UTF-8).
+//! microseconds (8 little-endian bytes each), `F` if its filter held or `U` if the kernel refused it, then `O` and
+//! the output, or `R` and the refusal's reason (UTF-8).
 
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
+use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -62,6 +68,8 @@ pub struct Usage {
     pub peak_kib: u64,
     /// User and system CPU time, microseconds.
     pub cpu_us: u64,
+    /// Whether the seccomp filter held the child ([`forbid`]); its limits hold either way.
+    pub filtered: bool,
 }
 
 /// In a child (its environment names a function): runs that function's isolated work, which `isolated_work` finds
@@ -73,7 +81,15 @@ pub fn child(isolated_work: impl Fn(&str) -> Option<&'static Isolated>) -> Optio
         eprintln!("{CHILD_VARIABLE}={binary}: no registration here isolates work for that function");
         return Some(2);
     };
-    if let Err(e) = lower_limits(&isolated.limits) {
+    // Opened before the limits: the peak is read from it after the work, when nothing may be opened any more.
+    let mut status = match std::fs::File::open("/proc/self/status") {
+        Ok(status) => status,
+        Err(e) => {
+            eprintln!("cannot open the child's own status: {e}");
+            return Some(2);
+        }
+    };
+    if let Err(e) = lower_limits(&isolated.limits, status.as_raw_fd()) {
         eprintln!("cannot set the child's limits: {e}");
         return Some(2);
     }
@@ -82,6 +98,13 @@ pub fn child(isolated_work: impl Fn(&str) -> Option<&'static Isolated>) -> Optio
         eprintln!("cannot read the input: {e}");
         return Some(2);
     }
+    let filtered = match forbid() {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!("the kernel refused the child's seccomp filter ({e}); its limits still hold");
+            false
+        }
+    };
     let run = isolated.run;
     let worker = std::thread::Builder::new()
         .name("isolated".into())
@@ -92,7 +115,8 @@ pub fn child(isolated_work: impl Fn(&str) -> Option<&'static Isolated>) -> Optio
         // A panic: the work's bug, said as a refusal would hide it; the parent reports the crash.
         Ok(Err(_)) | Err(_) => return Some(3),
     };
-    let usage = own_usage();
+    let mut usage = usage_from(&mut status);
+    usage.filtered = filtered;
     let mut out = std::io::stdout().lock();
     let (tag, body) = match &outcome {
         Ok(output) => (b"O", output.as_slice()),
@@ -101,12 +125,14 @@ pub fn child(isolated_work: impl Fn(&str) -> Option<&'static Isolated>) -> Optio
     let written = out
         .write_all(&usage.peak_kib.to_le_bytes())
         .and(out.write_all(&usage.cpu_us.to_le_bytes()))
+        .and(out.write_all(if filtered { b"F" } else { b"U" }))
         .and(out.write_all(tag))
         .and(out.write_all(body));
     Some(if written.and(out.flush()).is_ok() { 0 } else { 4 })
 }
 
-fn lower_limits(limits: &Limits) -> nix::Result<()> {
+/// The child's limits. `highest_fd` is the highest descriptor it holds (its own status): no new one can be made.
+fn lower_limits(limits: &Limits, highest_fd: i32) -> nix::Result<()> {
     use nix::sys::resource::{setrlimit, Resource};
     let memory = limits.memory_mb * 1024 * 1024;
     setrlimit(Resource::RLIMIT_AS, memory, memory)?;
@@ -114,8 +140,66 @@ fn lower_limits(limits: &Limits) -> nix::Result<()> {
     setrlimit(Resource::RLIMIT_CPU, limits.cpu_s, limits.cpu_s + 1)?;
     setrlimit(Resource::RLIMIT_FSIZE, 0, 0)?;
     setrlimit(Resource::RLIMIT_CORE, 0, 0)?;
+    // A new descriptor takes the lowest free number, and every number up to `highest_fd` is taken (stdin, stdout,
+    // stderr, the status): so no file, socket or pipe can be made, filter or not.
+    let fds = u64::try_from(highest_fd).unwrap_or(0) + 1;
+    setrlimit(Resource::RLIMIT_NOFILE, fds, fds)?;
     Ok(())
 }
+
+/// The system calls a reader never makes, refused for the rest of the child's life (every thread, and nothing it
+/// could start): network sockets, opening or creating a file, running a program, starting a process (a thread is
+/// allowed: `clone` with `CLONE_THREAD`), io_uring (which opens files by itself), tracing another process. Each
+/// kills the child (`SIGSYS`), so the parent says what it tried. `clone3` answers "not implemented" instead, so the
+/// C library starts threads with `clone`, where the flags can be checked.
+pub fn forbid() -> Result<(), String> {
+    use seccompiler::{
+        BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
+    };
+    let arch: seccompiler::TargetArch = std::env::consts::ARCH.try_into().map_err(|e| format!("{e:?}"))?;
+    let program = |rules: Vec<(i64, Vec<SeccompRule>)>, on_match: SeccompAction| -> Result<BpfProgram, String> {
+        let filter = SeccompFilter::new(rules.into_iter().collect(), SeccompAction::Allow, on_match, arch)
+            .map_err(|e| e.to_string())?;
+        filter.try_into().map_err(|e: seccompiler::BackendError| e.to_string())
+    };
+    let mut killed: Vec<(i64, Vec<SeccompRule>)> = FORBIDDEN.iter().map(|&n| (n, Vec::new())).collect();
+    // `clone` without CLONE_THREAD is a new process (fork, vfork, posix_spawn); with it, a thread.
+    let new_process =
+        SeccompCondition::new(0, SeccompCmpArgLen::Qword, SeccompCmpOp::MaskedEq(libc::CLONE_THREAD as u64), 0)
+            .map_err(|e| e.to_string())?;
+    killed.push((libc::SYS_clone, vec![SeccompRule::new(vec![new_process]).map_err(|e| e.to_string())?]));
+    let not_implemented = program(vec![(libc::SYS_clone3, Vec::new())], SeccompAction::Errno(libc::ENOSYS as u32))?;
+    let kill = program(killed, SeccompAction::KillProcess)?;
+    seccompiler::apply_filter(&not_implemented).map_err(|e| e.to_string())?;
+    seccompiler::apply_filter(&kill).map_err(|e| e.to_string())
+}
+
+/// What [`forbid`] kills the child for, besides a `clone` that makes a process.
+const FORBIDDEN: &[i64] = &[
+    libc::SYS_socket,
+    libc::SYS_socketpair,
+    libc::SYS_connect,
+    libc::SYS_bind,
+    libc::SYS_listen,
+    libc::SYS_openat,
+    libc::SYS_openat2,
+    libc::SYS_open_by_handle_at,
+    libc::SYS_name_to_handle_at,
+    libc::SYS_execve,
+    libc::SYS_execveat,
+    libc::SYS_io_uring_setup,
+    libc::SYS_ptrace,
+    libc::SYS_process_vm_readv,
+    libc::SYS_process_vm_writev,
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_open,
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_creat,
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_fork,
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_vfork,
+];
 
 /// This process's peak resident memory in KiB and its CPU time so far.
 ///
@@ -123,15 +207,22 @@ fn lower_limits(limits: &Limits) -> nix::Result<()> {
 /// `ru_maxrss` across `execve`, and a child spawned with `vfork` semantics inherits its parent's peak through it,
 /// so every child would report at least the parent's largest moment.
 pub fn own_usage() -> Usage {
+    match std::fs::File::open("/proc/self/status") {
+        Ok(mut status) => usage_from(&mut status),
+        Err(_) => usage_from(&mut std::io::empty()),
+    }
+}
+
+/// [`own_usage`] from this process's status, already open (read again from its start: the kernel writes it anew).
+fn usage_from(status: &mut (impl Read + Seek)) -> Usage {
     let Ok(u) = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF) else {
         return Usage::default();
     };
     let us = |t: nix::sys::time::TimeVal| (t.tv_sec().max(0) as u64) * 1_000_000 + t.tv_usec().max(0) as u64;
-    let peak_kib = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| high_water_kib(&status))
-        .unwrap_or(u.max_rss().max(0) as u64);
-    Usage { peak_kib, cpu_us: us(u.user_time()) + us(u.system_time()) }
+    let mut text = String::new();
+    let read = status.rewind().and_then(|()| status.read_to_string(&mut text));
+    let peak_kib = read.ok().and_then(|_| high_water_kib(&text)).unwrap_or(u.max_rss().max(0) as u64);
+    Usage { peak_kib, cpu_us: us(u.user_time()) + us(u.system_time()), filtered: false }
 }
 
 /// `VmHWM` of a `/proc/<pid>/status`, in KiB.
@@ -149,6 +240,8 @@ fn stopped(status: std::process::ExitStatus, killed_at_deadline: bool, limits: &
     let memory = format!("reading it needed more than the {} MB it is given", limits.memory_mb);
     match status.signal() {
         Some(24) | Some(9) => format!("reading it took more than the {} s of CPU it is given", limits.cpu_s),
+        Some(31) => "the reader tried what a reader may not do (a network connection, a file, another program)".into(),
+        Some(25) => "the reader tried to write a file".into(),
         Some(11) | Some(7) => "reading it went deeper than the reader's stack allows".into(),
         Some(6) if stderr.contains("overflowed its stack") => {
             "reading it went deeper than the reader's stack allows".into()
@@ -182,6 +275,8 @@ fn run_blocking(binary: &str, limits: &Limits, input: &[u8], until: Instant) -> 
         None => std::env::current_exe().map_err(ApiError::internal)?,
     };
     let mut child = Command::new(&exe)
+        // Nothing of the function's environment (in AWS, its temporary credentials among it).
+        .env_clear()
         .env(CHILD_VARIABLE, binary)
         // One malloc arena: each arena reserves 64 MiB of address space, which the child's limit counts.
         .env("MALLOC_ARENA_MAX", "1")
@@ -227,14 +322,14 @@ fn run_blocking(binary: &str, limits: &Limits, input: &[u8], until: Instant) -> 
     let _ = writer.join();
     let out = reader.join().unwrap_or_default();
     let stderr = errors.join().unwrap_or_default();
-    if !status.success() || killed || out.len() < 17 {
+    if !status.success() || killed || out.len() < 18 {
         return Ok(Isolation::Stopped { reason: stopped(status, killed, limits, &stderr) });
     }
     let word = |at: usize| u64::from_le_bytes(out[at..at + 8].try_into().unwrap_or_default());
-    let usage = Usage { peak_kib: word(0), cpu_us: word(8) };
-    Ok(match out[16] {
-        b'O' => Isolation::Done { output: out[17..].to_vec(), usage },
-        b'R' => Isolation::Refused { reason: String::from_utf8_lossy(&out[17..]).into_owned(), usage },
+    let usage = Usage { peak_kib: word(0), cpu_us: word(8), filtered: out[16] == b'F' };
+    Ok(match out[17] {
+        b'O' => Isolation::Done { output: out[18..].to_vec(), usage },
+        b'R' => Isolation::Refused { reason: String::from_utf8_lossy(&out[18..]).into_owned(), usage },
         _ => Isolation::Stopped { reason: "the reader answered something unreadable".into() },
     })
 }

@@ -219,7 +219,13 @@ async fn read_object(
     let until = work.deadline.checked_sub(RECORD_MARGIN).unwrap_or(work.deadline);
     let input = reader_input(declared, &document);
     drop(document);
-    Ok(match isolate::run(work.function.binary, READER_LIMITS, input, until).await? {
+    let isolation = isolate::run(work.function.binary, READER_LIMITS, input, until).await?;
+    if let Isolation::Done { usage, .. } | Isolation::Refused { usage, .. } = &isolation {
+        if !usage.filtered {
+            tracing::warn!("the reader ran without its seccomp filter (the kernel refused it); its limits held");
+        }
+    }
+    Ok(match isolation {
         Isolation::Done { output, usage } => serde_json::from_slice::<ReadDocument>(&output)
             .map(|read| (read, usage.peak_kib))
             .map_err(|e| format!("the reader answered something unreadable ({e})")),
