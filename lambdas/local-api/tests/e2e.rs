@@ -215,6 +215,19 @@ async fn every_route_once_with_a_token_and_refused_without() {
     let task = api.ok(&owner, "POST", &imported, Some(json!({"addresses": [login("imported")]})), 202).await;
     let done = api.finished(&owner, task["id"].as_str().unwrap()).await;
     assert_eq!(done["result"]["created"], 1, "{done}");
+    // A task nothing will run (made in the database, as a call straight through PostgREST would): its starter
+    // cancels it, and the organization's imports are free again.
+    let stuck = uuid::Uuid::new_v4().to_string();
+    sql(
+        "INSERT INTO task (id, module, kind, org_id, created_by, total) \
+         VALUES ($1::text::uuid, 'org-module', 'invitation-import', $2::text::uuid, $3::text::uuid, 1)",
+        &[&stuck, &org_id, &owner_id],
+    );
+    let (status, _) = api.call(Some(&owner), "POST", &imported, Some(json!({"addresses": [login("blocked")]}))).await;
+    assert_eq!(status, 409, "a task that has not ended holds the organization's imports");
+    let cancelled = api.ok(&owner, "POST", &format!("/tasks/{stuck}/cancel"), None, 200).await;
+    assert_eq!(cancelled["state"], "cancelled", "{cancelled}");
+    api.ok(&owner, "POST", &imported, Some(json!({"addresses": [login("unblocked")]})), 202).await;
     api.ok(&owner, "PUT", &format!("{members}/{member_id}"), Some(json!({"role": "admin"})), 200).await;
     // Ownership to the member through the platform admin, once the only owner is inactive.
     sql("UPDATE identities SET deactivated_at = now() WHERE id = $1::text::uuid", &[&owner_id]);
@@ -463,6 +476,120 @@ async fn a_message_that_always_fails_lands_in_the_dead_letter_queue() {
         "1",
         "{depths}"
     );
+}
+
+/// Waits until `done` holds, at most 60 s.
+async fn until(what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "{what}: not after 60 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// An import whose messages fail every attempt ends, and moving them back finishes it, all through the SQS stand-in:
+/// the worker receives the range the catalog's number of times, each failed event line names the task, the range
+/// lands in the dead-letter queue; the schedule fails the stalled task with that reason; the message moved back (what
+/// `aws sqs start-message-move-task` does) resumes it to its end; and the same range delivered once more changes
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_import_ends_and_its_redriven_messages_finish_it() {
+    let _turn = LINES.lock().await;
+    let api = start().await;
+    module_runtime::metrics::take_captured();
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    let (owner, org_id) = owner_with_org(&api, &tag).await;
+    let import = route_registry::modules::org::INVITATION_IMPORT;
+    let route_registry::Trigger::Queue(queue) = import.trigger else { panic!("a queue-fed function") };
+    let name = local_api::triggers::queue_name(&import);
+    let dlq = format!("{name}-dlq");
+    // A task of three lines the worker cannot find while its kind is held: every delivery of its range fails.
+    let task = uuid::Uuid::new_v4().to_string();
+    sql(
+        "INSERT INTO task (id, module, kind, org_id, created_by, total) \
+         SELECT $1::text::uuid, 'org-module', 'held-import', m.org_id, m.user_id, 3 FROM org_member m \
+         WHERE m.org_id = $2::text::uuid AND m.role = 'owner' AND m.deleted_at IS NULL",
+        &[&task, &org_id],
+    );
+    sql(
+        "INSERT INTO app.invitation_import_line (task_id, line, address, role) \
+         SELECT $1::text::uuid, n, format('redriven-%s-%s@example.com', n, $2::text), 'member' \
+         FROM generate_series(1, 3) n",
+        &[&task, &tag],
+    );
+    let range = json!({"task_id": task, "first": 1, "last": 3}).to_string();
+    let sqs = |operation: &'static str, body: Value| {
+        let url = api.sqs.url.clone();
+        async move {
+            let aws = module_runtime::aws::Aws::new(
+                reqwest::Client::new(),
+                module_runtime::aws::AwsConfig {
+                    region: "us-east-1".into(),
+                    access_key_id: "local".into(),
+                    secret_access_key: "local".into(),
+                    session_token: None,
+                    sqs_endpoint: Some(url),
+                    kms_endpoint: None,
+                },
+            );
+            let far = std::time::Instant::now() + Duration::from_secs(10);
+            aws.call(module_runtime::aws::Service::Sqs, operation, &body, Duration::from_secs(2), far).await.unwrap()
+        }
+    };
+    sqs("SendMessage", json!({"QueueUrl": api.sqs.queue_url(&name), "MessageBody": range})).await;
+    until("in the dead-letter queue", || api.sqs.depth(&dlq) == 1).await;
+    assert_eq!(api.sqs.bodies(&dlq), [range.clone()]);
+    let failed: Vec<Value> = module_runtime::metrics::take_captured()
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["Function"] == import.name && l["error"].is_string())
+        .collect();
+    assert_eq!(failed.len(), queue.max_receives as usize, "{failed:#?}");
+    assert!(
+        failed.iter().all(|l| l["subject"] == format!("task {task}")),
+        "each failed line names the task: {failed:#?}"
+    );
+
+    // Still queued: past its bound, the schedule's run fails it with the reason.
+    sql(
+        "UPDATE task SET kind = 'invitation-import', \
+         updated_at = now() - (SELECT task_stall_after FROM app.settings) - interval '1 minute' WHERE id = $1::text::uuid",
+        &[&task],
+    );
+    let (status, answer) = api.local("POST", "/_local/schedules/org-okta-reconcile").await;
+    assert_eq!((status, &answer["ok"]), (200, &json!(true)), "{answer}");
+    let ended = api.ok(&owner, "GET", &format!("/tasks/{task}"), None, 200).await;
+    assert_eq!(ended["state"], "failed", "{ended}");
+    assert!(ended["error"].as_str().unwrap().contains("dead-letter queue"), "{ended}");
+
+    // Moved back: received from the dead-letter queue, sent to its queue, deleted there.
+    let received = sqs(
+        "ReceiveMessage",
+        json!({"QueueUrl": api.sqs.queue_url(&dlq), "MaxNumberOfMessages": 10, "VisibilityTimeout": 30}),
+    )
+    .await;
+    let message = &received["Messages"][0];
+    sqs("SendMessage", json!({"QueueUrl": api.sqs.queue_url(&name), "MessageBody": message["Body"]})).await;
+    sqs("DeleteMessage", json!({"QueueUrl": api.sqs.queue_url(&dlq), "ReceiptHandle": message["ReceiptHandle"]})).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let done = loop {
+        let now = api.ok(&owner, "GET", &format!("/tasks/{task}"), None, 200).await;
+        if now["state"] == "succeeded" {
+            break now;
+        }
+        assert!(std::time::Instant::now() < deadline, "not resumed to its end after 60 s: {now}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(done["result"]["created"], 3, "{done}");
+    assert_eq!(done["error"], Value::Null, "{done}");
+
+    // The same range once more, as SQS may deliver it: handled, and nothing changes.
+    sqs("SendMessage", json!({"QueueUrl": api.sqs.queue_url(&name), "MessageBody": range})).await;
+    until("the repeated range handled", || api.sqs.depth(&name) == 0).await;
+    let open = api.ok(&owner, "GET", &format!("/organizations/{org_id}/invitations"), None, 200).await;
+    assert_eq!(open.as_array().unwrap().len(), 3, "{open}");
+    assert_eq!(api.ok(&owner, "GET", &format!("/tasks/{task}"), None, 200).await["result"], done["result"]);
+    assert_eq!(api.sqs.depth(&dlq), 0);
 }
 
 /// Done when (reconciliation): a user deactivated or suspended in Okta is refused by the API after one run of the

@@ -1,5 +1,5 @@
 //! members: list an organization's members with their names, invite by e-mail (owner or org admin), import up to
-//! 10,000 invitations at once (owners: a task, run by the invitation-import worker), read a task, list and withdraw
+//! 10,000 invitations at once (owners: a task, run by the invitation-import worker), read or cancel a task, list and withdraw
 //! the organization's open invitations (owner or org admin), change a role (owners), remove a member (owner or org
 //! admin, or the member themself; never the last active owner), and the invitee's side: list, accept, decline. The
 //! rules live in the database functions, so they hold for any client.
@@ -11,8 +11,9 @@ use route_registry::modules::org::types::{
     MAX_IMPORT_ADDRESSES,
 };
 use route_registry::modules::org::{
-    ACCEPT_INVITATION, ADD_MEMBER, CHANGE_ROLE, DECLINE_INVITATION, DELETE_MEMBER, GET_TASK, IMPORT_INVITATIONS,
-    IMPORT_LINES_PER_MESSAGE, LIST_INVITATIONS, LIST_MEMBERS, LIST_ORG_INVITATIONS, REVOKE_INVITATION,
+    ACCEPT_INVITATION, ADD_MEMBER, CANCEL_TASK, CHANGE_ROLE, DECLINE_INVITATION, DELETE_MEMBER, GET_TASK,
+    IMPORT_INVITATIONS, IMPORT_LINES_PER_MESSAGE, LIST_INVITATIONS, LIST_MEMBERS, LIST_ORG_INVITATIONS,
+    REVOKE_INVITATION,
 };
 use route_registry::validate::Email;
 use route_registry::Route;
@@ -31,6 +32,7 @@ pub enum Op {
     Revoke,
     Import,
     GetTask,
+    CancelTask,
     Invitations,
     Accept,
     Decline,
@@ -45,6 +47,7 @@ pub const ROUTES: &[(Route, Op)] = &[
     (REVOKE_INVITATION, Op::Revoke),
     (IMPORT_INVITATIONS, Op::Import),
     (GET_TASK, Op::GetTask),
+    (CANCEL_TASK, Op::CancelTask),
     (LIST_INVITATIONS, Op::Invitations),
     (ACCEPT_INVITATION, Op::Accept),
     (DECLINE_INVITATION, Op::Decline),
@@ -100,40 +103,17 @@ pub async fn run(op: Op, call: Call) -> Result<Reply, ApiError> {
             let invitation: Invitation = one(row, "revoke_invitation")?;
             Ok(Reply::ok(data(&invitation)?))
         }
-        Op::Import => {
-            let org_id = call.uuid("id")?;
-            let (body, media) = call.upload()?;
-            let (addresses, role) = parse_import(body, media)?;
-            let lines: Vec<Value> = addresses
-                .iter()
-                .map(|(line, address)| json!({"line": line, "address": address, "reason": Email::parse(address).err()}))
-                .collect();
-            let last_line = addresses.last().map_or(0, |(line, _)| *line);
-            let row = db
-                .call("start_invitation_import", &json!({"p_org_id": org_id, "p_lines": lines, "p_role": role}))
-                .await?;
-            let task: Task = one(row, "start_invitation_import")?;
-            if task.state == TaskState::Queued {
-                let ranges: Vec<String> = ImportRange::cover(task.id, last_line, IMPORT_LINES_PER_MESSAGE)
-                    .iter()
-                    .map(ImportRange::to_message)
-                    .collect();
-                if let Err(e) = call.queues()?.send(&org::INVITATION_IMPORT, &ranges, call.deadline).await {
-                    // Nothing waits for a task that could not be queued: it fails, saying why.
-                    let reason = "the import could not be queued; start it again";
-                    if let Err(also) = db.call("abandon_task", &json!({"p_id": task.id, "p_reason": reason})).await {
-                        tracing::error!(task = %task.id, error = also.log_detail(), "an unqueued import stays queued");
-                    }
-                    return Err(e);
-                }
-            }
-            let location = format!("/tasks/{}", task.id);
-            Ok(Reply::accepted(data(&task)?, location))
-        }
+        Op::Import => import(&call).await,
         Op::GetTask => {
             let id = call.uuid("id")?;
             let row = db.call_read("get_task", &[("p_id", id.to_string())]).await?;
             let task: Task = one(row, "get_task")?;
+            Ok(Reply::ok(data(&task)?))
+        }
+        Op::CancelTask => {
+            let id = call.uuid("id")?;
+            let row = db.call("cancel_task", &json!({ "p_id": id })).await?;
+            let task: Task = one(row, "cancel_task")?;
             Ok(Reply::ok(data(&task)?))
         }
         Op::Invitations => {
@@ -152,6 +132,39 @@ pub async fn run(op: Op, call: Call) -> Result<Reply, ApiError> {
             Ok(Reply::ok(data(&Message { message: "Invitation declined".into() })?))
         }
     }
+}
+
+/// `POST /organizations/{id}/invitations/import`: records the task and its lines, then queues its ranges (a task whose
+/// ranges could not be queued fails at once, saying why).
+async fn import(call: &Call) -> Result<Reply, ApiError> {
+    let db = call.db()?;
+    let org_id = call.uuid("id")?;
+    let (body, media) = call.upload()?;
+    let (addresses, role) = parse_import(body, media)?;
+    let lines: Vec<Value> = addresses
+        .iter()
+        .map(|(line, address)| json!({"line": line, "address": address, "reason": Email::parse(address).err()}))
+        .collect();
+    let last_line = addresses.last().map_or(0, |(line, _)| *line);
+    let row =
+        db.call("start_invitation_import", &json!({"p_org_id": org_id, "p_lines": lines, "p_role": role})).await?;
+    let task: Task = one(row, "start_invitation_import")?;
+    if task.state == TaskState::Queued {
+        let ranges: Vec<String> = ImportRange::cover(task.id, last_line, IMPORT_LINES_PER_MESSAGE)
+            .iter()
+            .map(ImportRange::to_message)
+            .collect();
+        if let Err(e) = call.queues()?.send(&org::INVITATION_IMPORT, &ranges, call.deadline).await {
+            // Nothing waits for a task that could not be queued: it fails, saying why.
+            let reason = "the import could not be queued; start it again";
+            if let Err(also) = db.call("abandon_task", &json!({"p_id": task.id, "p_reason": reason})).await {
+                tracing::error!(task = %task.id, error = also.log_detail(), "an unqueued import stays queued until the stall bound fails it");
+            }
+            return Err(e);
+        }
+    }
+    let location = format!("/tasks/{}", task.id);
+    Ok(Reply::accepted(data(&task)?, location))
 }
 
 /// The addresses of an import, each with its line number, and the role they are invited with, from JSON

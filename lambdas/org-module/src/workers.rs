@@ -7,6 +7,8 @@
 //! - **okta-reconcile** (schedule): asks Okta's Users API for the users deactivated or suspended since the cursor
 //!   (sorted by when their status changed, then by id), deactivates their identities here, and moves the cursor;
 //!   at most [`RECONCILE_MAX_USERS`] a run, so a backlog takes several runs and each resumes where the last stopped.
+//!   Each run first ends the module's stalled tasks (an import that no worker moved within the database's bound
+//!   fails with the reason; migration 0017).
 
 use module_runtime::{ApiError, Message, OnMessage, OnSchedule, Registration, ScheduledRun, Work};
 use route_registry::modules::org::{self, RECONCILE_MAX_PAGES, RECONCILE_MAX_USERS};
@@ -49,6 +51,8 @@ impl ImportRange {
 pub async fn import(work: Work, message: Message) -> Result<u64, ApiError> {
     let range: ImportRange = serde_json::from_str(&message.body)
         .map_err(|e| ApiError::BadRequest(format!("message {} is not an import range: {e}", message.id)))?;
+    // The event line (and so the failed events' query, when its messages go to the dead-letter queue) names the task.
+    work.about(format!("task {}", range.task_id));
     if range.first == 0 || range.last < range.first {
         return Err(ApiError::BadRequest(format!("message {}: an empty range", message.id)));
     }
@@ -120,6 +124,9 @@ fn now_ms() -> i64 {
 pub async fn reconcile(work: Work, run: ScheduledRun) -> Result<u64, ApiError> {
     let started_ms = now_ms();
     let db = work.db()?;
+    // The module's housekeeping first, so an Okta that does not answer never keeps a stalled task from ending.
+    let ended = db.call("end_stalled_tasks", &json!({})).await?;
+    tracing::info!(ended = %ended, "stalled tasks ended");
     let okta = work.okta()?;
     let state: SyncState = serde_json::from_value(db.call_read("okta_sync_state", &[]).await?)
         .map_err(|e| ApiError::internal(format!("okta_sync_state answered an unexpected shape: {e}")))?;

@@ -288,3 +288,166 @@ async fn the_service_token_is_cached_renewed_and_refused_as_okta_refuses() {
     let answer: Value = again.json().await.unwrap();
     assert_eq!(answer["error"], "invalid_client", "{answer}");
 }
+
+/// Every import ends, and imports count against whoever sends them. A task made straight through PostgREST (its work
+/// never queued) blocks the organization's imports only until it is cancelled or its bound passes; a running one whose
+/// messages stopped (in the dead-letter queue) fails with the reason and resumes when they come back; whoever started a
+/// task or an owner of its organization may cancel it, after which its messages do nothing; and one person imports
+/// at most `max_import_lines_per_hour` addresses an hour across their organizations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_import_ends_and_imports_count_against_their_sender() {
+    let tag = unique();
+    let post = reqwest::Method::POST;
+    let owner = person("owner", &tag);
+    let org = |name: &'static str| {
+        let token = owner.token.clone();
+        let tag = tag.clone();
+        async move {
+            let (status, org) = rest(
+                &token,
+                reqwest::Method::POST,
+                "rpc/create_org_with_member",
+                Some(json!({"p_name": format!("{name} {tag}")})),
+            )
+            .await;
+            assert_eq!(status, 200, "{org}");
+            org["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let (a, b) = (org("A").await, org("B").await);
+    let lines = |n: usize, prefix: &str| -> Value {
+        (1..=n).map(|i| json!({"line": i, "address": format!("{prefix}-{i}-{tag}@example.com")})).collect()
+    };
+    let start = |org_id: String, lines: Value| {
+        let token = owner.token.clone();
+        async move {
+            rest(
+                &token,
+                reqwest::Method::POST,
+                "rpc/start_invitation_import",
+                Some(json!({"p_org_id": org_id, "p_lines": lines})),
+            )
+            .await
+        }
+    };
+    let task_of = |id: &str| {
+        let (token, id) = (owner.token.clone(), id.to_owned());
+        async move { rest(&token, reqwest::Method::GET, &format!("rpc/get_task?p_id={id}"), None).await.1 }
+    };
+    let stall = |id: &str| {
+        su(|c| {
+            c.execute(
+                "UPDATE task SET updated_at = now() - (SELECT task_stall_after FROM app.settings) - interval '1 minute' \
+                 WHERE id = $1::text::uuid",
+                &[&id],
+            )
+        })
+        .unwrap()
+    };
+    let (_, service) = client("org-module", &tag);
+
+    // 1. Made straight through PostgREST: queued, nothing will run it; the next import is refused, saying how to go on.
+    let (status, never) = start(a.clone(), lines(3, "never")).await;
+    assert_eq!((status, &never["state"]), (200, &json!("queued")), "{never}");
+    let never_id = never["id"].as_str().unwrap().to_owned();
+    let (status, body) = start(a.clone(), lines(3, "second")).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains(&never_id) && body["message"].as_str().unwrap().contains("cancel"),
+        "{body}"
+    );
+    // Past its bound it no longer blocks: the next start ends it, with the reason.
+    stall(&never_id);
+    let (status, running) = start(a.clone(), lines(3, "resumed")).await;
+    assert_eq!(status, 200, "{running}");
+    let ended = task_of(&never_id).await;
+    assert_eq!(ended["state"], json!("failed"), "{ended}");
+    assert!(ended["error"].as_str().unwrap().contains("never queued"), "{ended}");
+
+    // 2. Running, then its messages stop: the schedule's call fails it, naming the dead-letter queue; the messages
+    //    moved back finish it.
+    let running_id = running["id"].as_str().unwrap().to_owned();
+    let range = |first: i32, last: i32| json!({"p_task_id": running_id, "p_first": first, "p_last": last});
+    let (status, one) = rest(&service, post.clone(), "rpc/import_invitation_lines", Some(range(1, 1))).await;
+    assert_eq!((status, &one["state"]), (200, &json!("running")), "{one}");
+    stall(&running_id);
+    let (status, swept) = rest(&service, post.clone(), "rpc/end_stalled_tasks", Some(json!({}))).await;
+    assert_eq!(status, 200, "{swept}");
+    assert!(swept["ended"].as_i64().unwrap() >= 1, "{swept}");
+    let failed = task_of(&running_id).await;
+    assert_eq!((&failed["state"], &failed["done"]), (&json!("failed"), &json!(1)), "{failed}");
+    assert!(failed["error"].as_str().unwrap().contains("dead-letter queue"), "{failed}");
+    let (status, resumed) = rest(&service, post.clone(), "rpc/import_invitation_lines", Some(range(2, 3))).await;
+    assert_eq!(status, 200, "{resumed}");
+    assert_eq!((&resumed["state"], &resumed["result"]["created"]), (&json!("succeeded"), &json!(3)), "{resumed}");
+    assert_eq!(resumed["error"], Value::Null, "{resumed}");
+    // The schedule's function is the service's alone.
+    let (status, _) = rest(&owner.token, post.clone(), "rpc/end_stalled_tasks", Some(json!({}))).await;
+    assert!(status == 401 || status == 403, "a user may not sweep: {status}");
+
+    // 3. Cancelled by whoever started it: its messages then do nothing; a finished task cannot be cancelled.
+    let (status, queued) = start(a.clone(), lines(2, "cancelled")).await;
+    assert_eq!(status, 200, "{queued}");
+    let queued_id = queued["id"].as_str().unwrap().to_owned();
+    let stranger = person("stranger", &tag);
+    let cancel = |token: String, id: String| async move {
+        rest(&token, reqwest::Method::POST, "rpc/cancel_task", Some(json!({"p_id": id}))).await
+    };
+    let (status, _) = cancel(stranger.token.clone(), queued_id.clone()).await;
+    assert_eq!(status, 404, "a stranger cannot see it, so cannot cancel it");
+    let (status, cancelled) = cancel(owner.token.clone(), queued_id.clone()).await;
+    assert_eq!((status, &cancelled["state"]), (200, &json!("cancelled")), "{cancelled}");
+    assert!(cancelled["finished_at"].is_string(), "{cancelled}");
+    let (status, again) = cancel(owner.token.clone(), queued_id.clone()).await;
+    assert_eq!(status, 409, "{again}");
+    let (status, late) = rest(
+        &service,
+        post.clone(),
+        "rpc/import_invitation_lines",
+        Some(json!({"p_task_id": queued_id, "p_first": 1, "p_last": 2})),
+    )
+    .await;
+    assert_eq!((status, &late["state"], &late["done"]), (200, &json!("cancelled"), &json!(0)), "{late}");
+    let (status, done) = cancel(owner.token.clone(), running_id.clone()).await;
+    assert_eq!(status, 409, "a finished task cannot be cancelled: {done}");
+
+    // An owner of the organization who did not start it may cancel it too.
+    let (status, by_owner) = start(a.clone(), lines(1, "co")).await;
+    assert_eq!(status, 200, "{by_owner}");
+    let co_owner = person("co-owner", &tag);
+    su(|c| {
+        c.execute(
+            "INSERT INTO org_member (org_id, user_id, role, created_by) \
+             VALUES ($1::text::uuid, $2::text::uuid, 'owner', $3::text::uuid)",
+            &[&a, &co_owner.id, &owner.id],
+        )
+    })
+    .unwrap();
+    let (status, body) = cancel(co_owner.token.clone(), by_owner["id"].as_str().unwrap().to_owned()).await;
+    assert_eq!((status, &body["error"]), (200, &json!("cancelled by an owner of the organization")), "{body}");
+
+    // 4. The sender's hourly import budget, across organizations: 3 (failed) + 3 (succeeded) + 0 and 0 (cancelled
+    //    before any line) so far.
+    let budget: i32 = su(|c| c.query_one("SELECT max_import_lines_per_hour FROM app.settings", &[]).unwrap().get(0));
+    let used = 6;
+    let over = budget as usize - used + 1;
+    let (status, body) = start(b.clone(), lines(over, "budget")).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("in the last hour"), "{body}");
+    let (status, body) = start(b.clone(), lines(over - 1, "budget")).await;
+    assert_eq!((status, &body["state"]), (200, &json!("queued")), "exactly the budget is allowed: {body}");
+    // Someone else's budget is their own.
+    let other = person("other", &tag);
+    let (status, other_org) =
+        rest(&other.token, post.clone(), "rpc/create_org_with_member", Some(json!({"p_name": format!("O {tag}")})))
+            .await;
+    assert_eq!(status, 200, "{other_org}");
+    let (status, body) = rest(
+        &other.token,
+        post,
+        "rpc/start_invitation_import",
+        Some(json!({"p_org_id": other_org["id"], "p_lines": lines(1, "other")})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+}

@@ -371,7 +371,7 @@ pub const IMPORT_INVITATIONS: Route = Route {
         User,
         "Invite up to 10,000 addresses at once (owners; JSON or CSV): 202 with the task that creates the invitations, which reports each line's outcome. Addresses with an open invitation are left as they are, so importing again creates nothing new",
         202,
-        &[400, 404, 409],
+        &[400, 404, 409, 429],
         req::<ImportInvitations>(),
         one::<Task>(),
     )
@@ -384,6 +384,17 @@ pub const GET_TASK: Route = route(
     "Get a task you started: its state, progress, and outcome or error",
     200,
     &[400, 404],
+    None,
+    one::<Task>(),
+);
+pub const CANCEL_TASK: Route = route(
+    Post,
+    "/tasks/{id}/cancel",
+    MEMBERS,
+    User,
+    "Cancel a task that has not finished (whoever started it, or an owner of its organization): lines not yet handled stay unhandled",
+    200,
+    &[400, 404, 409],
     None,
     one::<Task>(),
 );
@@ -444,6 +455,7 @@ pub const ROUTES: &[Route] = &[
     REVOKE_INVITATION,
     IMPORT_INVITATIONS,
     GET_TASK,
+    CANCEL_TASK,
     LIST_INVITATIONS,
     ACCEPT_INVITATION,
     DECLINE_INVITATION,
@@ -454,7 +466,7 @@ pub const MODULE: Module = Module {
     summary: "identities, profiles, organizations and members",
     functions: FUNCTIONS,
     routes: ROUTES,
-    service_functions: &["import_invitation_lines", "okta_sync_state", "deactivate_from_idp"],
+    service_functions: &["import_invitation_lines", "okta_sync_state", "deactivate_from_idp", "end_stalled_tasks"],
     renamed: &[],
 };
 

@@ -259,8 +259,11 @@ pub enum TaskState {
     Running,
     /// Finished; `result` says what happened to each item.
     Succeeded,
-    /// Stopped; `error` says why.
+    /// Stopped; `error` says why (a failed import resumes when its messages are moved back from the dead-letter
+    /// queue).
     Failed,
+    /// Cancelled by whoever started it or by an owner of its organization; `error` says which.
+    Cancelled,
 }
 
 /// A job the API accepted with 202, run by a worker: its state, progress and outcome. Visible to whoever started
