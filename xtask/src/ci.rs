@@ -125,6 +125,10 @@ pub fn run(args: &Args) -> Result<()> {
         step("migrations: once each, a changed file refused, a failed one undone, anon holding nothing", || {
             crate::db::rehearse(&services.pg.url("postgres"))
         })?;
+        step("migration lint (squawk over the files after the baseline, and its canary)", || {
+            crate::migration_lint::canary()?;
+            crate::migration_lint::run(&crate::db::default_dir())
+        })?;
     }
     // The arm64 release build is the longest CPU-bound step; the checks below mostly wait on a tool or a service.
     let packages =

@@ -26,6 +26,13 @@ enum Action {
     Migrate(Target),
     /// List applied and pending migrations.
     Status(Target),
+    /// Judge the migration files after the baseline with squawk (locks and timeouts, indexes built concurrently,
+    /// constraints added NOT VALID, no drop or rename outside a contract step); each finding with its fix.
+    Lint {
+        /// The folder of migration files.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -86,6 +93,7 @@ pub fn run(args: &Args) -> Result<()> {
             }
             Ok(())
         }
+        Action::Lint { dir } => crate::migration_lint::run(&dir.clone().unwrap_or_else(default_dir)),
     }
 }
 
@@ -183,6 +191,39 @@ fn pending<'m>(files: &'m [Migration], done: &[(String, String)]) -> Result<Vec<
     Ok(files.iter().filter(|m| !done.iter().any(|(n, _)| n == &m.name)).collect())
 }
 
+/// Applies a file marked to run outside a transaction (for `CREATE INDEX CONCURRENTLY`, which cannot run in one):
+/// its statements one at a time (split at each `;` that ends a line; dollar-quoted bodies are refused), then its
+/// record. A statement that fails leaves the ones before it applied: such files hold idempotent statements (`IF NOT
+/// EXISTS`), so running `db migrate` again finishes them.
+fn apply_outside_transaction(client: &mut Client, m: &Migration) -> Result<()> {
+    if m.sql.contains("$$") {
+        bail!(
+            "migration {} runs outside a transaction and holds a dollar-quoted body: keep such a file to plain \
+             statements (an index built concurrently), and put functions in a file of their own",
+            m.name
+        );
+    }
+    let statements = m
+        .sql
+        .split_inclusive(";\n")
+        .map(str::trim)
+        .filter(|s| s.lines().any(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--")));
+    for (i, statement) in statements.enumerate() {
+        client.batch_execute(statement).with_context(|| {
+            format!(
+                "migration {} failed at its statement {} (it runs outside a transaction: the statements before it \
+                 are applied). Fix the cause and run db migrate again; an index a failed CONCURRENTLY build left \
+                 INVALID must be dropped first (DROP INDEX CONCURRENTLY)",
+                m.name,
+                i + 1
+            )
+        })?;
+    }
+    client
+        .execute("INSERT INTO platform_migrations.applied (name, checksum) VALUES ($1, $2)", &[&m.name, &m.checksum])?;
+    Ok(())
+}
+
 /// Applies pending migrations; returns their names.
 pub fn migrate(url: &str, dir: &Path) -> Result<Vec<String>> {
     let files = load(dir)?;
@@ -193,6 +234,11 @@ pub fn migrate(url: &str, dir: &Path) -> Result<Vec<String>> {
         let done = applied(&mut client)?;
         let mut names = Vec::new();
         for m in pending(&files, &done)? {
+            if m.sql.lines().next().map(str::trim) == Some(crate::migration_lint::OUTSIDE_TRANSACTION) {
+                apply_outside_transaction(&mut client, m)?;
+                names.push(m.name.clone());
+                continue;
+            }
             let mut tx = client.transaction()?;
             tx.batch_execute(&m.sql)
                 .with_context(|| format!("migration {} failed; nothing of it was applied", m.name))?;
@@ -322,7 +368,34 @@ pub fn rehearse(admin_url: &str) -> Result<()> {
     if exists {
         bail!("a failed migration left its table behind: each file must run in one transaction");
     }
-    println!("    {} migrations applied once; a second run, a changed file and a failing file behaved", all.len());
+    std::fs::remove_file(dir.join("9999_broken.sql"))?;
+    // An index built concurrently, in a file that runs outside a transaction.
+    std::fs::write(
+        dir.join("9998_index.sql"),
+        format!(
+            "{}\nSET lock_timeout = '5s';\nCREATE INDEX CONCURRENTLY IF NOT EXISTS rehearsal_task_kind_idx \
+             ON public.task (kind);\n",
+            crate::migration_lint::OUTSIDE_TRANSACTION
+        ),
+    )?;
+    if migrate(&url, &dir)? != ["9998_index.sql"] {
+        bail!("a file marked to run outside a transaction was not applied");
+    }
+    let valid: bool = c
+        .query_one(
+            "SELECT coalesce(bool_and(i.indisvalid), false) FROM pg_index i \
+         WHERE i.indexrelid = to_regclass('public.rehearsal_task_kind_idx')",
+            &[],
+        )?
+        .get(0);
+    if !valid {
+        bail!("the index built concurrently is missing or invalid");
+    }
+    println!(
+        "    {} migrations applied once; a second run, a changed file, a failing file and an index built \
+         concurrently outside a transaction behaved",
+        all.len()
+    );
     drop(c);
     drop(scratch);
     anon_holds_nothing(admin_url)

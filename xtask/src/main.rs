@@ -26,6 +26,7 @@ mod devtoken;
 mod diagram;
 mod faults;
 mod fuzz;
+mod migration_lint;
 mod new_module;
 mod openapi;
 mod python_seed;
