@@ -31,7 +31,7 @@ pub fn add(
     alarms::add_lambda(stack, platform, &mut d, kind.crash_meaning(), kind.reserved_concurrency(platform))?;
     let authorizer = stack.add(
         Apigatewayv2Authorizer::new("okta", api.id(), "REQUEST", format!("{}-okta", settings.name_prefix))
-            .authorizer_uri(d.lambda.invoke_arn())
+            .authorizer_uri(d.alias.invoke_arn())
             .identity_sources(["$request.header.Authorization"])
             .authorizer_payload_format_version("2.0")
             .enable_simple_responses(true)
@@ -44,6 +44,7 @@ pub fn add(
             d.lambda.function_name(),
             "apigateway.amazonaws.com",
         )
+        .qualifier(d.alias.name())
         .statement_id("AllowApiGatewayAuthorizer")
         .source_arn(api.execution_arn() + "/authorizers/" + authorizer.id()),
     )?;

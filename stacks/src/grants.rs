@@ -31,11 +31,24 @@ pub enum Grant {
     SendToQueue { queue: String },
     /// Sign with its module's service key (`kms:Sign`), and nothing else with it.
     Sign { key: String },
-    /// Invoke one function (`lambda:InvokeFunction`): what a scheduler role may do.
+    /// Invoke one function through its alias (`lambda:InvokeFunction`): what a scheduler role may do.
     Invoke { function: String },
     /// Send traces (X-Ray has no resource-level permissions).
     Tracing,
+    /// Move one function's alias between versions and read it (`lambda:GetAlias`, `lambda:UpdateAlias`,
+    /// `lambda:GetProvisionedConcurrencyConfig`): what CodeDeploy's role for that function may do.
+    ShiftAlias { function: String },
+    /// Read the state of alarms (`cloudwatch:DescribeAlarms`): the function's own (their local names start with
+    /// its local name) and the API's, which its deployment group watches.
+    ReadAlarms { function: String },
 }
+
+/// The API's alarms, which every deployment group watches after the function's own.
+pub const API_ALARMS: [&str; 2] = ["api_5xx_rate", "api_latency_p99"];
+
+/// The actions CodeDeploy takes on the alias it shifts.
+pub const SHIFT_ACTIONS: [&str; 3] =
+    ["lambda:GetAlias", "lambda:UpdateAlias", "lambda:GetProvisionedConcurrencyConfig"];
 
 /// Queues a function's role reaches because of what starts it (its trigger kind says which).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -118,6 +131,12 @@ pub fn of_scheduler(f: &Function, settings: &Settings) -> Vec<Grant> {
     ]
 }
 
+/// What the role CodeDeploy releases a function with may do: shift that function's alias, and read the alarms its
+/// deployment group watches.
+pub fn of_deployment(f: &Function) -> Vec<Grant> {
+    vec![Grant::ShiftAlias { function: names::local(f) }, Grant::ReadAlarms { function: names::local(f) }]
+}
+
 /// `resumes` or `resumes/` → `resumes/`: the documents prefix as granted and passed to the function.
 pub fn documents_prefix(prefix: &str) -> String {
     route_registry::documents_prefix(prefix)
@@ -136,6 +155,32 @@ fn key_actions(encrypt: bool) -> &'static [&'static str] {
 }
 
 /// The policy statements of a role's grants (`local` is the function's local name).
+/// The statements of a [`Grant::Objects`]: the objects under the prefix, and with `erase` their versions' listing.
+fn object_statements(bucket: &str, prefix: &str, read: bool, write: bool, erase: bool) -> Vec<Statement> {
+    let mut actions = Vec::new();
+    if read {
+        actions.push("s3:GetObject");
+    }
+    if write {
+        actions.push("s3:PutObject");
+    }
+    if erase {
+        actions.extend(["s3:DeleteObject", "s3:DeleteObjectVersion"]);
+    }
+    let mut out = vec![Statement::allow(&actions)
+        .sid("DeclaredDocuments")
+        .resources([arn("aws_s3_bucket", bucket) + format!("/{prefix}*")])];
+    if erase {
+        out.push(
+            Statement::allow(&["s3:ListBucketVersions"])
+                .sid("DeclaredDocumentVersions")
+                .resources([arn("aws_s3_bucket", bucket)])
+                .condition("StringLike", "s3:prefix", [format!("{prefix}*")]),
+        );
+    }
+    out
+}
+
 pub fn statements(grants: &[Grant], local: &str) -> Vec<Statement> {
     let mut out = Vec::new();
     let secrets: Vec<Expr> = grants
@@ -163,29 +208,7 @@ pub fn statements(grants: &[Grant], local: &str) -> Vec<Statement> {
                 )
             }
             Grant::Objects { bucket, prefix, read, write, erase } => {
-                let mut actions = Vec::new();
-                if *read {
-                    actions.push("s3:GetObject");
-                }
-                if *write {
-                    actions.push("s3:PutObject");
-                }
-                if *erase {
-                    actions.extend(["s3:DeleteObject", "s3:DeleteObjectVersion"]);
-                }
-                out.push(
-                    Statement::allow(&actions)
-                        .sid("DeclaredDocuments")
-                        .resources([arn("aws_s3_bucket", bucket) + format!("/{prefix}*")]),
-                );
-                if *erase {
-                    out.push(
-                        Statement::allow(&["s3:ListBucketVersions"])
-                            .sid("DeclaredDocumentVersions")
-                            .resources([arn("aws_s3_bucket", bucket)])
-                            .condition("StringLike", "s3:prefix", [format!("{prefix}*")]),
-                    );
-                }
+                out.extend(object_statements(bucket, prefix, *read, *write, *erase))
             }
             // All secrets in one statement, where the first one is; likewise the queues it sends to.
             Grant::ReadSecret { .. } if !secrets_listed => {
@@ -225,8 +248,12 @@ pub fn statements(grants: &[Grant], local: &str) -> Vec<Statement> {
             Grant::Invoke { function } => out.push(
                 Statement::allow(&["lambda:InvokeFunction"])
                     .sid("InvokeTheFunction")
-                    .resources([arn("aws_lambda_function", function)]),
+                    .resources([arn("aws_lambda_alias", function)]),
             ),
+            Grant::ShiftAlias { function } => out.push(
+                Statement::allow(&SHIFT_ACTIONS).sid("ShiftTheAlias").resources([arn("aws_lambda_alias", function)]),
+            ),
+            Grant::ReadAlarms { .. } => {}
             Grant::Tracing => out.push(
                 Statement::allow(&["xray:PutTraceSegments", "xray:PutTelemetryRecords"])
                     .sid("Tracing")
@@ -277,9 +304,20 @@ pub fn allows(grants: &[Grant], local: &str, action: &str, resource: &str, condi
         Grant::SendToQueue { queue } => action == "sqs:SendMessage" && resource == reference("aws_sqs_queue", queue),
         Grant::Sign { key } => action == "kms:Sign" && resource == reference("aws_kms_key", key),
         Grant::Invoke { function } => {
-            action == "lambda:InvokeFunction" && resource == reference("aws_lambda_function", function)
+            action == "lambda:InvokeFunction" && resource == reference("aws_lambda_alias", function)
         }
         Grant::Tracing => matches!(action, "xray:PutTraceSegments" | "xray:PutTelemetryRecords") && resource == "*",
+        Grant::ShiftAlias { function } => {
+            SHIFT_ACTIONS.contains(&action) && resource == reference("aws_lambda_alias", function)
+        }
+        Grant::ReadAlarms { function } => {
+            action == "cloudwatch:DescribeAlarms"
+                && (resource.strip_prefix("${aws_cloudwatch_metric_alarm.").and_then(|r| r.strip_suffix(".arn}")))
+                    .is_some_and(|alarm| {
+                        alarm.strip_prefix(function.as_str()).is_some_and(|rest| rest.starts_with('_'))
+                            || API_ALARMS.contains(&alarm)
+                    })
+        }
     })
 }
 

@@ -5,7 +5,7 @@
 
 use indexmap::IndexMap;
 use infra_dsl::aws::lambda_function::{DeadLetterConfig, Environment, TracingConfig};
-use infra_dsl::aws::{CloudwatchLogGroup, IamRole, IamRolePolicy, LambdaFunction};
+use infra_dsl::aws::{CloudwatchLogGroup, IamRole, IamRolePolicy, LambdaAlias, LambdaFunction};
 use infra_dsl::policy::PolicyDocument;
 use infra_dsl::{Block, Condition, DslError, Expr, Lifecycle, Stack};
 use route_registry::{Function, Use};
@@ -71,6 +71,8 @@ pub fn add(
         .timeout(timeout)
         .reserved_concurrent_executions(triggers::reserved_concurrency(platform, &f))
         .tracing_config(TracingConfig::new("Active"))
+        // Every change of code or configuration publishes a version; the alias says which one serves.
+        .publish(true)
         .filename(zip.clone())
         .source_code_hash(Expr::raw(format!("fileexists({zip_hcl}) ? filebase64sha256({zip_hcl}) : null")))
         .environment(Environment::new().variables(environment(platform, &f, wiring, extra_env)?))
@@ -95,11 +97,16 @@ pub fn add(
         lambda = lambda.dead_letter_config(DeadLetterConfig::new(dlq.arn()));
     }
     let lambda = stack.add(lambda)?;
-    let addresses = [log_group.address(), role.address(), policy.address(), lambda.address()]
+    // What everything that starts the function targets (names::ALIAS): a release moves this one pointer.
+    let alias = stack.add(
+        LambdaAlias::new(&local, lambda.function_name(), lambda.version(), names::ALIAS)
+            .description(format!("The version of {name} that serves; everything that starts it targets this")),
+    )?;
+    let addresses = [log_group.address(), role.address(), policy.address(), lambda.address(), alias.address()]
         .into_iter()
         .map(str::to_owned)
         .collect();
-    Ok(DeployedFunction { function: f, name, lambda, role, policy, log_group, alarms: Vec::new(), addresses })
+    Ok(DeployedFunction { function: f, name, lambda, alias, role, policy, log_group, alarms: Vec::new(), addresses })
 }
 
 /// The function's environment: what every function gets, what its declared uses and trigger imply, and `extra`.

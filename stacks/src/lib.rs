@@ -11,6 +11,7 @@ pub mod authorizer;
 pub mod bootstrap;
 pub mod buckets;
 pub mod dashboard;
+pub mod delivery;
 pub mod error;
 pub mod findings;
 pub mod grants;

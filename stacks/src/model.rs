@@ -7,8 +7,9 @@
 
 use infra_dsl::aws::data::{CallerIdentity, Partition};
 use infra_dsl::aws::{
-    Apigatewayv2Api, Apigatewayv2Authorizer, CloudwatchLogGroup, CloudwatchMetricAlarm, IamRole, IamRolePolicy, KmsKey,
-    LambdaFunction, LambdaPermission, S3Bucket, SchedulerScheduleGroup, SecretsmanagerSecret, SnsTopic, SqsQueue,
+    Apigatewayv2Api, Apigatewayv2Authorizer, CloudwatchLogGroup, CloudwatchMetricAlarm, CodedeployApp, IamRole,
+    IamRolePolicy, KmsKey, LambdaAlias, LambdaFunction, LambdaPermission, S3Bucket, SchedulerScheduleGroup,
+    SecretsmanagerSecret, SnsTopic, SqsQueue,
 };
 use infra_dsl::{Expr, Lifecycle, Ref};
 use route_registry::{Function, Module};
@@ -98,6 +99,17 @@ pub struct Sources<'a> {
     pub gateway: &'a Gateway,
     /// The environment's schedule group (present when some module has a schedule).
     pub schedules: Option<&'a Ref<SchedulerScheduleGroup>>,
+    /// The CodeDeploy application and the API's alarms (each function's deployment group).
+    pub delivery: &'a Delivery,
+}
+
+/// The environment's release machinery ([`crate::delivery`]): its CodeDeploy application and the API's alarms
+/// every deployment group watches.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// None in emulator stacks (`provider::EMULATOR_OMITS` says why).
+    pub app: Option<Ref<CodedeployApp>>,
+    pub api_alarms: Vec<Ref<CloudwatchMetricAlarm>>,
 }
 
 /// Keeps prd's data through a mistaken `terraform destroy`: the plan fails instead.
@@ -132,6 +144,8 @@ pub struct DeployedFunction {
     /// The deployed name, `{env}-{module}-{name}`.
     pub name: String,
     pub lambda: Ref<LambdaFunction>,
+    /// The alias ([`crate::names::ALIAS`]) every invoker targets.
+    pub alias: Ref<LambdaAlias>,
     pub role: Ref<IamRole>,
     pub policy: Ref<IamRolePolicy>,
     pub log_group: Ref<CloudwatchLogGroup>,

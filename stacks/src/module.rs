@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::model::{DeployedFunction, DeployedModule, Platform, Queues, Sources, Wiring};
 use crate::triggers::{self, WireAt};
-use crate::{alarms, lambda, names, service_key, StackError};
+use crate::{alarms, delivery, lambda, names, service_key, StackError};
 
 /// Adds a whole module: its service key when it has a service principal, what each function's trigger kind adds
 /// before the functions (the queues producers name), each function with its alarms and its kind's wiring, the saved
@@ -58,6 +58,7 @@ pub fn add(
             dlq: dlq.as_ref(),
         };
         let wired = kind.wire(stack, &at, &mut d)?;
+        delivery::add_group(sources.delivery, stack, platform, &mut d)?;
         routes_out.extend(wired.routes);
         if let Some(permission) = wired.subscription {
             subscribers.push((d.clone(), permission));

@@ -4,14 +4,15 @@
 //! builder takes what it needs; a new kind of thing is a new builder, not a branch here.
 
 use infra_dsl::aws::data::{CallerIdentity, Partition};
-use infra_dsl::aws::CloudwatchMetricAlarm;
+use infra_dsl::aws::{Apigatewayv2Api, CloudwatchMetricAlarm, KmsKey, S3Bucket, SnsTopic};
 use infra_dsl::{Condition, Expr, Ref, Stack};
 
 use crate::env::Settings;
 use crate::model::{Account, DeployedModule, Gateway, Issuer, Platform, Sources};
 use crate::provider::{backend, provider, Target, AWS_PROVIDER_VERSION, TERRAFORM_VERSION};
 use crate::{
-    alarm_topic, alarms, api, authorizer, buckets, dashboard, keys, module, secrets, signing, triggers, StackError,
+    alarm_topic, alarms, api, authorizer, buckets, dashboard, delivery, keys, module, secrets, signing, triggers,
+    StackError,
 };
 
 /// Builds the whole platform for one environment. `guard`, when given, is put on the API so that `terraform plan`
@@ -67,14 +68,17 @@ pub fn build(
         emulator,
         module_function_concurrency,
     };
-    let (authorizer_fn, authorizer) = authorizer::add(&mut stack, &platform, &api, issuer)?;
+    let api_own = alarms::add_api(&mut stack, &platform, &api)?;
+    let delivery = delivery::add(&mut stack, &platform, api_own.clone())?;
+    let (mut authorizer_fn, authorizer) = authorizer::add(&mut stack, &platform, &api, issuer)?;
+    delivery::add_group(&delivery, &mut stack, &platform, &mut authorizer_fn)?;
     let gateway = Gateway { api: api.clone(), authorizer };
 
     let schedule_group = match triggers::count(catalog, |k| k.uses_schedule_group()) > 0 {
         true => Some(triggers::add_group(&mut stack, &platform)?),
         false => None,
     };
-    let sources = Sources { gateway: &gateway, schedules: schedule_group.as_ref() };
+    let sources = Sources { gateway: &gateway, schedules: schedule_group.as_ref(), delivery: &delivery };
     let mut modules: Vec<DeployedModule> = Vec::new();
     for m in catalog {
         modules.push(module::add(&mut stack, &platform, sources, m)?);
@@ -84,7 +88,7 @@ pub fn build(
     let functions = || modules.iter().flat_map(|m| m.functions.iter());
     secrets::add_policy(&mut stack, &account, &okta_secret, functions())?;
 
-    let mut api_alarms = alarms::add_api(&mut stack, &platform, &api)?;
+    let mut api_alarms = api_own;
     if let Some(group) = &schedule_group {
         api_alarms.push(triggers::add_group_alarm(&mut stack, &platform, group)?);
     }
@@ -97,6 +101,19 @@ pub fn build(
         .collect();
     dashboard::add(&mut stack, settings, &api, &authorizer_fn, &modules, schedule_group.as_ref(), &all_alarms)?;
 
+    add_outputs(&mut stack, &api, &alarm_topic, &documents, &key, signing_profile)?;
+    Ok(stack)
+}
+
+/// The environment's outputs: the API's URL, the alarm topic, the documents bucket, the key, the signing profile.
+fn add_outputs(
+    stack: &mut Stack,
+    api: &Ref<Apigatewayv2Api>,
+    alarm_topic: &Ref<SnsTopic>,
+    documents: &Ref<S3Bucket>,
+    key: &Ref<KmsKey>,
+    signing_profile: Option<Expr>,
+) -> Result<(), StackError> {
     stack.output("api_endpoint", "The HTTP API's base URL.", api.api_endpoint())?;
     stack.output(
         "alarm_topic_arn",
@@ -112,7 +129,7 @@ pub fn build(
             profile,
         )?;
     }
-    Ok(stack)
+    Ok(())
 }
 
 /// The local that lists the settings still holding example values (with the guard only).

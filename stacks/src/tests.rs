@@ -76,8 +76,15 @@ fn counts_follow_the_catalog() {
         assert_eq!(resources(&d, "aws_lambda_function").len(), functions + 1, "{env}: functions and the authorizer");
         assert_eq!(
             resources(&d, "aws_iam_role").len(),
-            functions + 1 + scheduled,
-            "{env}: one role per function, one per schedule"
+            2 * (functions + 1) + scheduled,
+            "{env}: one role per function and one its deployment group releases it with, one per schedule"
+        );
+        assert_eq!(resources(&d, "aws_lambda_alias").len(), functions + 1, "{env}: an alias per function");
+        assert_eq!(resources(&d, "aws_codedeploy_app").len(), 1, "{env}");
+        assert_eq!(
+            resources(&d, "aws_codedeploy_deployment_group").len(),
+            functions + 1,
+            "{env}: a group per function"
         );
         assert_eq!(resources(&d, "aws_apigatewayv2_integration").len(), http, "{env}");
         assert_eq!(resources(&d, "aws_sqs_queue").len(), queued * 2 + scheduled + objects, "{env}: queues and DLQs");
@@ -475,6 +482,8 @@ fn emulator_targets_have_endpoints_and_their_state() {
         "aws_lambda_code_signing_config",
         "aws_signer_signing_profile",
         "aws_s3_bucket_logging",
+        "aws_codedeploy_app",
+        "aws_codedeploy_deployment_group",
     ] {
         assert!(d["resource"].get(ty).is_none(), "{ty} is omitted for the emulator");
         assert!(doc(Env::Dev)["resource"].get(ty).is_some(), "{ty} is in the real stack");
@@ -676,5 +685,79 @@ fn the_catalog_fits_every_environments_concurrency() {
         let share = c.module_function_share(functions).unwrap();
         let reserved = share * functions.serving + functions.scheduled * SCHEDULED + c.authorizer;
         assert!(reserved <= c.account - UNRESERVED, "{env}: {share} × {functions:?}");
+    }
+}
+
+/// Every function is published and invoked through its alias (the API's integrations and authorizer, the invoke
+/// permissions, the queues' mappings, the schedules, the bucket's notification, the asynchronous retries), and each
+/// has a deployment group that watches its own alarms and then the API's (at most CodeDeploy's 10, none left out)
+/// and rolls back on failure and on alarm: all at once in dev, a canary in prd.
+#[test]
+fn every_invoker_targets_the_alias_and_every_group_rolls_back_on_its_alarms() {
+    for env in [Env::Dev, Env::Prd] {
+        let d = doc(env);
+        let aliases = resources(&d, "aws_lambda_alias");
+        for (local, lambda) in resources(&d, "aws_lambda_function") {
+            assert_eq!(lambda["publish"], true, "{env} {local}");
+            let alias = &d["resource"]["aws_lambda_alias"][local];
+            assert_eq!(alias["name"], names::ALIAS, "{env} {local}");
+            assert_eq!(alias["function_version"], format!("${{aws_lambda_function.{local}.version}}"), "{env}");
+        }
+        let alias_of = |attr: &str, value: &Value| -> String {
+            let text = value.as_str().unwrap_or_default();
+            let local = text.strip_prefix("${aws_lambda_alias.").and_then(|t| t.strip_suffix(&format!(".{attr}}}")));
+            local.unwrap_or_else(|| panic!("{env}: {text} is not an alias's {attr}")).to_owned()
+        };
+        for (_, i) in resources(&d, "aws_apigatewayv2_integration") {
+            alias_of("invoke_arn", &i["integration_uri"]);
+        }
+        alias_of("invoke_arn", &d["resource"]["aws_apigatewayv2_authorizer"]["okta"]["authorizer_uri"]);
+        for (_, p) in resources(&d, "aws_lambda_permission") {
+            alias_of("name", &p["qualifier"]);
+        }
+        for (_, m) in resources(&d, "aws_lambda_event_source_mapping") {
+            alias_of("arn", &m["function_name"]);
+        }
+        for (_, s) in resources(&d, "aws_scheduler_schedule") {
+            alias_of("arn", &s["target"]["arn"]);
+        }
+        for (_, c) in resources(&d, "aws_lambda_function_event_invoke_config") {
+            alias_of("name", &c["qualifier"]);
+        }
+        for (_, n) in resources(&d, "aws_s3_bucket_notification") {
+            for s in n["lambda_function"].as_array().unwrap() {
+                alias_of("arn", &s["lambda_function_arn"]);
+            }
+        }
+        let groups = resources(&d, "aws_codedeploy_deployment_group");
+        assert_eq!(groups.len(), aliases.len(), "{env}");
+        let config = env.settings().deployment_config;
+        assert_eq!(config.contains("AllAtOnce"), env == Env::Dev, "{env}: {config}");
+        assert_eq!(config.contains("Canary"), env == Env::Prd, "{env}: {config}");
+        for (local, g) in groups {
+            assert_eq!(g["deployment_config_name"], config, "{env} {local}");
+            assert_eq!(
+                g["auto_rollback_configuration"]["events"],
+                serde_json::json!(["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"])
+            );
+            let watched: Vec<&str> =
+                g["alarm_configuration"]["alarms"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+            let own: Vec<String> = resources(&d, "aws_cloudwatch_metric_alarm")
+                .iter()
+                .filter(|(a, _)| a.strip_prefix(local.as_str()).is_some_and(|rest| rest.starts_with('_')))
+                .map(|(a, _)| format!("${{aws_cloudwatch_metric_alarm.{a}.alarm_name}}"))
+                .collect();
+            assert!(!own.is_empty(), "{env} {local}");
+            let api: Vec<String> = crate::grants::API_ALARMS
+                .iter()
+                .map(|a| format!("${{aws_cloudwatch_metric_alarm.{a}.alarm_name}}"))
+                .collect();
+            let expected: Vec<&str> = own.iter().chain(api.iter()).map(String::as_str).collect();
+            assert!(expected.len() <= crate::delivery::MAX_ALARMS, "{env} {local}: {} alarms", expected.len());
+            let (mut got, mut want) = (watched.clone(), expected.clone());
+            got.sort_unstable();
+            want.sort_unstable();
+            assert_eq!(got, want, "{env} {local}");
+        }
     }
 }

@@ -81,6 +81,8 @@ impl Env {
             // code are logged (Warn) rather than refused. Turn this on once a pipeline signs them with the stack's
             // signing profile: from then on, Lambda refuses any package that profile did not sign.
             enforce_code_signing: false,
+            // dev and tst take a release at once: their alarms still stop and roll it back.
+            deployment_config: "CodeDeployDefault.LambdaAllAtOnce",
             // Below this many requests in 5 minutes, a 5xx rate is noise: one failure at 3 a.m. does not page.
             alarm_min_requests: 20,
             backend: StateBackend {
@@ -101,6 +103,8 @@ impl Env {
                 reserved_concurrency: Concurrency { module_function: 25, authorizer: 50, account: 1000 },
                 authorizer_cache_ttl_s: 60,
                 alarm_emails: vec!["platform-oncall@example.com"],
+                // stg rehearses prd's rollout, faster: 10 % more of the traffic every minute.
+                deployment_config: "CodeDeployDefault.LambdaLinear10PercentEvery1Minute",
                 ..base
             },
             Env::Prd => Settings {
@@ -119,6 +123,8 @@ impl Env {
                 secret_recovery_window_days: 30,
                 alarm_emails: vec!["platform-oncall@example.com"],
                 alarm_min_requests: 50,
+                // A canary: 10 % of the traffic for 5 minutes, watched by the function's alarms, then the rest.
+                deployment_config: "CodeDeployDefault.LambdaCanary10Percent5Minutes",
                 ..base
             },
         }
@@ -279,6 +285,9 @@ pub struct Settings {
     pub break_glass_role: &'static str,
     /// Refuse (instead of log) deploying Lambda packages the signing profile did not sign.
     pub enforce_code_signing: bool,
+    /// How CodeDeploy shifts a function's alias to a new version (one of CodeDeploy's predefined Lambda
+    /// configurations): all at once where a bad release costs little, gradually where people depend on it.
+    pub deployment_config: &'static str,
     pub backend: StateBackend,
 }
 

@@ -33,6 +33,18 @@ pub fn dlq_local(f: &Function) -> String {
     format!("{}_dlq", local(f))
 }
 
+/// The alias every function is invoked through (`aws_lambda_alias.<local>`, named `live`): what API Gateway, the
+/// queue's mapping, the schedule and the bucket's notification target, so a release moves one pointer.
+pub const ALIAS: &str = "live";
+
+/// The local name of the role CodeDeploy shifts a function's alias with.
+pub fn deploy_role_local(f: &Function) -> String {
+    format!("{}_deploy", local(f))
+}
+
+/// The local name of the environment's CodeDeploy application (`aws_codedeploy_app.lambda`).
+pub const DEPLOY_APP: &str = "lambda";
+
 /// The local name of the role EventBridge Scheduler invokes a scheduled function with.
 pub fn scheduler_role_local(f: &Function) -> String {
     format!("{}_scheduler", local(f))

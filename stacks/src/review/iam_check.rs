@@ -19,8 +19,8 @@ use serde_json::Value;
 use crate::env::Env;
 use crate::findings::{as_list, as_statements, blocks, whole_ref};
 pub use crate::findings::{Finding, Findings};
-use crate::grants;
 use crate::triggers::{self, IamAt, InvokerRole};
+use crate::{grants, names};
 
 /// Action globs that are acceptable, with the reason. Empty: nothing in this platform needs one.
 pub const ACTION_GLOB_ALLOWLIST: &[(&str, &str)] = &[];
@@ -200,7 +200,44 @@ fn principals(at: &IamAt<'_>, out: &mut Findings) -> Principals {
             p.roles.insert(role.role.clone(), role);
         }
     }
+    for role in deployment_roles(at, &roles, out) {
+        p.users.entry(role.role.clone()).or_default().push(role.used_by.clone());
+        p.roles.insert(role.role.clone(), role);
+    }
     p
+}
+
+/// The role each CodeDeploy deployment group releases its function with: the function's own deploy role, trusted
+/// by CodeDeploy for this account only, which may shift that function's alias and read its alarms.
+fn deployment_roles(at: &IamAt<'_>, roles: &[&str], out: &mut Findings) -> Vec<InvokerRole> {
+    let mut found = Vec::new();
+    for (name, g) in blocks(at.doc, "aws_codedeploy_deployment_group") {
+        let address = format!("aws_codedeploy_deployment_group.{name}");
+        let Some(function) = at.catalog.get(name).copied() else {
+            out.add(&address, "-", "deployment-target", "a deployment group must release a catalog function".into());
+            continue;
+        };
+        let role = g["service_role_arn"].as_str().and_then(whole_ref).filter(|(ty, r, attr)| {
+            *ty == "aws_iam_role" && *r == names::deploy_role_local(&function) && *attr == "arn" && roles.contains(r)
+        });
+        match role {
+            Some((_, role, _)) => found.push(InvokerRole {
+                role: role.to_owned(),
+                used_by: address,
+                function,
+                service: "codedeploy.amazonaws.com",
+                account_bound: true,
+                grants: grants::of_deployment(&function),
+            }),
+            None => out.add(
+                &address,
+                "-",
+                "deployment-role",
+                format!("the group must release through {}'s own deploy role", function.binary),
+            ),
+        }
+    }
+    found
 }
 
 /// Roles: no embedded or managed policies, one user each, and a trust policy for exactly their service.
@@ -370,6 +407,15 @@ fn invoke_permissions(r: &Review<'_>, out: &mut Findings) {
             );
             continue;
         };
+        let alias = format!("${{aws_lambda_alias.{}.name}}", names::local(target));
+        if p["qualifier"] != alias.as_str() {
+            out.add(
+                &address,
+                "-",
+                "permission-qualifier",
+                format!("the permission must be for the function's alias ({alias}), which is what invokes it"),
+            );
+        }
         if p["action"] != "lambda:InvokeFunction" {
             out.add(
                 &address,
@@ -655,7 +701,7 @@ mod trigger_tests {
         add_statement(
             &mut doc,
             "template_gizmo_sweep_scheduler",
-            json!({"Effect": "Allow", "Action": ["lambda:InvokeFunction"], "Resource": "${aws_lambda_function.org_members.arn}"}),
+            json!({"Effect": "Allow", "Action": ["lambda:InvokeFunction"], "Resource": "${aws_lambda_alias.org_members.arn}"}),
         );
         assert_eq!(
             rules(&doc, &functions),
@@ -678,12 +724,27 @@ mod trigger_tests {
             .remove("source_account");
         let mut api = doc["resource"]["aws_lambda_permission"]["org_orgs_api"].clone();
         api["function_name"] = json!("${aws_lambda_function.template_gizmo_indexer.function_name}");
+        api["qualifier"] = json!("${aws_lambda_alias.template_gizmo_indexer.name}");
         doc["resource"]["aws_lambda_permission"]["rogue_api"] = api;
         assert_eq!(
             rules(&doc, &functions),
             [
                 ("aws_lambda_permission.rogue_api".to_owned(), "permission-principal"),
                 ("aws_lambda_permission.template_gizmo_uploads_s3".to_owned(), "permission-source"),
+            ]
+        );
+
+        // Around the alias: a permission for the function itself (any version), a queue feeding the function
+        // rather than its alias.
+        let mut doc = clean.clone();
+        doc["resource"]["aws_lambda_permission"]["org_orgs_api"].as_object_mut().unwrap().remove("qualifier");
+        doc["resource"]["aws_lambda_event_source_mapping"]["template_gizmo_indexer"]["function_name"] =
+            json!("${aws_lambda_function.template_gizmo_indexer.arn}");
+        assert_eq!(
+            rules(&doc, &functions),
+            [
+                ("aws_lambda_event_source_mapping.template_gizmo_indexer".to_owned(), "mapping-target"),
+                ("aws_lambda_permission.org_orgs_api".to_owned(), "permission-qualifier"),
             ]
         );
 

@@ -95,7 +95,7 @@ fn verify_routes(state: &Applied, registry: &[&Route]) -> Vec<String> {
         }
         let local = names::local(&route.function);
         let (integration, lambda) =
-            match (state.values("aws_apigatewayv2_integration", &local), state.values("aws_lambda_function", &local)) {
+            match (state.values("aws_apigatewayv2_integration", &local), state.values("aws_lambda_alias", &local)) {
                 (Ok(i), Ok(l)) => (i, l),
                 (Err(missing), _) | (_, Err(missing)) => {
                     problems.push(missing);
@@ -106,7 +106,7 @@ fn verify_routes(state: &Applied, registry: &[&Route]) -> Vec<String> {
             problems.push(format!("{address}: does not target its function's integration"));
         }
         if integration["integration_uri"] != lambda["invoke_arn"] {
-            problems.push(format!("{address}: the integration does not invoke {}", route.function.binary));
+            problems.push(format!("{address}: the integration does not invoke {}'s alias", route.function.binary));
         }
     }
     problems

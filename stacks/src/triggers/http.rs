@@ -30,7 +30,7 @@ impl Kind for Http {
         let integration = stack.add(
             Apigatewayv2Integration::new(&local, at.gateway.api.id(), "AWS_PROXY")
                 .description(format!("{} / {}", f.module, f.name))
-                .integration_uri(d.lambda.invoke_arn())
+                .integration_uri(d.alias.invoke_arn())
                 .integration_method("POST")
                 .payload_format_version("2.0")
                 .timeout_milliseconds(30_000u32),
@@ -42,6 +42,7 @@ impl Kind for Http {
                 d.lambda.function_name(),
                 "apigateway.amazonaws.com",
             )
+            .qualifier(d.alias.name())
             .statement_id("AllowApiGatewayInvoke")
             .source_arn(at.gateway.api.execution_arn() + "/*/*"),
         )?;
@@ -59,7 +60,7 @@ impl Kind for Http {
             routes.push(json!({
                 "method": route.method.as_str(),
                 "path": route.path,
-                "integration": Value::from(d.lambda.invoke_arn()),
+                "integration": Value::from(d.alias.invoke_arn()),
             }));
         }
         Ok(Wired { routes, subscription: None })

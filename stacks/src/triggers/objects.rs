@@ -107,10 +107,7 @@ pub fn add_notification(
     for (d, permission) in subscribers {
         if let Some(prefix) = prefix(&d.function) {
             subscriptions.push(
-                Subscription::new([EVENTS])
-                    .id(d.name.clone())
-                    .lambda_function_arn(d.lambda.arn())
-                    .filter_prefix(prefix),
+                Subscription::new([EVENTS]).id(d.name.clone()).lambda_function_arn(d.alias.arn()).filter_prefix(prefix),
             );
         }
         notification = notification.depends_on(permission);
@@ -148,6 +145,7 @@ impl Kind for ObjectsCreated {
                 d.lambda.function_name(),
                 "s3.amazonaws.com",
             )
+            .qualifier(d.alias.name())
             .statement_id("AllowDocumentsBucketInvoke")
             .source_arn(at.platform.documents.arn())
             .source_account(at.platform.account.id()),

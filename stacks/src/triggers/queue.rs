@@ -138,13 +138,20 @@ impl Kind for Queue {
             return Err(DslError::Dangling { from: d.function.binary.into(), to: "its queue".into() }.into());
         };
         let mapping = stack.add(
-            LambdaEventSourceMapping::new(names::local(&d.function), d.lambda.arn())
+            LambdaEventSourceMapping::new(names::local(&d.function), d.alias.arn())
                 .event_source_arn(own.queue.arn())
                 .batch_size(q.batch_size)
                 .maximum_batching_window_in_seconds(q.batching_window_s)
                 .function_response_types(["ReportBatchItemFailures"])
                 .scaling_config(ScalingConfig::new().maximum_concurrency(q.max_concurrency))
-                .tags(function_tags(&d.function)),
+                .tags(function_tags(&d.function))
+                // The emulator resolves the alias to the version it points to and gives that back, so every plan
+                // would point the mapping at the alias again.
+                .lifecycle_opt(
+                    at.platform
+                        .emulator
+                        .then(|| Lifecycle { ignore_changes: vec!["function_name"], ..Default::default() }),
+                ),
         )?;
         d.owns(&own.queue);
         d.owns(&own.dlq);
@@ -227,12 +234,19 @@ impl Kind for Queue {
         let Some(q) = settings(f) else { return vec![not_a_queue(f).to_string()] };
         let address = format!("aws_lambda_function.{}", names::local(f));
         let found = (|| -> Result<Vec<String>, String> {
-            let lambda = state.values("aws_lambda_function", &names::local(f))?;
+            let alias = state.values("aws_lambda_alias", &names::local(f))?;
             let queue = state.values("aws_sqs_queue", &names::queue_local(f))?;
             let dlq = state.values("aws_sqs_queue", &names::dlq_local(f))?;
             let mapping = state.values("aws_lambda_event_source_mapping", &names::local(f))?;
             let mut problems = Vec::new();
-            if mapping["event_source_arn"] != queue["arn"] || mapping["function_name"] != lambda["arn"] {
+            // The alias itself, or (the emulator, which resolves it) the version the alias points to.
+            let through_alias = mapping["function_name"] == alias["arn"]
+                || mapping["function_arn"].as_str().is_some_and(|arn| {
+                    alias["arn"].as_str().and_then(|a| a.strip_suffix(&format!(":{}", names::ALIAS))).is_some_and(
+                        |function| arn == format!("{function}:{}", alias["function_version"].as_str().unwrap_or("-")),
+                    )
+                });
+            if mapping["event_source_arn"] != queue["arn"] || !through_alias {
                 problems.push(format!("{address}: not fed from its own queue"));
             }
             if queue["visibility_timeout_seconds"] != q.visibility_timeout_s || queue["kms_master_key_id"].is_null() {
@@ -268,10 +282,15 @@ pub fn check_mappings(at: &IamAt<'_>, out: &mut Findings) {
         let function = m["function_name"]
             .as_str()
             .and_then(whole_ref)
-            .filter(|(ty, _, _)| *ty == "aws_lambda_function")
+            .filter(|(ty, _, attr)| *ty == "aws_lambda_alias" && *attr == "arn")
             .and_then(|(_, f, _)| at.catalog.get(f));
         let Some(function) = function.filter(|f| settings(f).is_some()) else {
-            out.add(&address, "-", "mapping-target", "a queue may feed only a queue-triggered catalog function".into());
+            out.add(
+                &address,
+                "-",
+                "mapping-target",
+                "a queue may feed only a queue-triggered catalog function, through its alias".into(),
+            );
             continue;
         };
         let own = format!("${{aws_sqs_queue.{}.arn}}", names::queue_local(function));

@@ -102,6 +102,8 @@ pub fn async_retries(
 ) -> Result<Ref<LambdaFunctionEventInvokeConfig>, DslError> {
     stack.add(
         LambdaFunctionEventInvokeConfig::new(names::local(&d.function), d.lambda.function_name())
+            // The alias's: asynchronous runs come through it (the schedule's target, the bucket's notification).
+            .qualifier(d.alias.name())
             .maximum_retry_attempts(retries.min(MAX_RETRIES))
             .maximum_event_age_in_seconds(max_age_s),
     )
@@ -192,7 +194,7 @@ impl Kind for Schedule {
                 names::local(&f),
                 window,
                 s.expression,
-                Target::new(d.lambda.arn(), role.arn())
+                Target::new(d.alias.arn(), role.arn())
                     .input(Expr::json_document(&input(platform, &f))?)
                     .retry_policy(
                         RetryPolicy::new()
@@ -260,7 +262,7 @@ impl Kind for Schedule {
             let function = target["arn"]
                 .as_str()
                 .and_then(whole_ref)
-                .filter(|(ty, _, attr)| *ty == "aws_lambda_function" && *attr == "arn")
+                .filter(|(ty, _, attr)| *ty == "aws_lambda_alias" && *attr == "arn")
                 .and_then(|(_, f, _)| at.catalog.get(f).copied());
             let Some(function) = function.filter(|f| settings(f).is_some()) else {
                 out.add(
@@ -315,12 +317,12 @@ impl Kind for Schedule {
         let Some(s) = settings(f) else { return vec![not_a_schedule(f).to_string()] };
         let address = format!("aws_lambda_function.{}", names::local(f));
         let found = (|| -> Result<Vec<String>, String> {
-            let lambda = state.values("aws_lambda_function", &names::local(f))?;
+            let alias = state.values("aws_lambda_alias", &names::local(f))?;
             let schedule = state.values("aws_scheduler_schedule", &names::local(f))?;
             let role = state.values("aws_iam_role", &names::scheduler_role_local(f))?;
             let target = &schedule["target"][0];
             let mut problems = Vec::new();
-            if target["arn"] != lambda["arn"] || target["role_arn"] != role["arn"] {
+            if target["arn"] != alias["arn"] || target["role_arn"] != role["arn"] {
                 problems.push(format!("{address}: its schedule does not invoke it through its own role"));
             }
             if schedule["schedule_expression_timezone"] != s.time_zone {
