@@ -163,112 +163,31 @@ EXCEPTION
 END
 $$;
 
--- The worker, as in 0009, except that a cancelled task takes no more lines and a failed one resumes.
-CREATE OR REPLACE FUNCTION public.import_invitation_lines(p_task_id uuid, p_first integer, p_last integer) RETURNS jsonb
+-- The worker: 0009's function, kept as it is under `app` (it handles the lines), behind one that first says what
+-- a task's state allows: a cancelled task takes no more lines, and a failed one with lines of this range still to do
+-- resumes (its messages came back from the dead-letter queue).
+ALTER FUNCTION public.import_invitation_lines(uuid, integer, integer) SET SCHEMA app;
+ALTER FUNCTION app.import_invitation_lines(uuid, integer, integer) RENAME TO handle_import_lines;
+REVOKE ALL ON FUNCTION app.handle_import_lines(uuid, integer, integer) FROM PUBLIC, anon, authenticated, service;
+
+CREATE FUNCTION public.import_invitation_lines(p_task_id uuid, p_first integer, p_last integer) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
     v_task public.task;
-    v_settings app.settings := (SELECT s FROM app.settings s);
-    v_owner boolean;
-    v_line app.invitation_import_line;
-    v_key text;
-    v_outcome text;
-    v_reason text;
-    v_first_seen integer;
-    v_open bigint;
-    v_invitation public.org_invitation;
 BEGIN
     PERFORM app.require_service('org-module');
-    -- One range of a task at a time: the open-invitation count and the duplicate check see every earlier line.
     SELECT * INTO v_task FROM public.task WHERE id = p_task_id AND kind = 'invitation-import' FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'import task not found' USING ERRCODE = 'PT404';
+    IF v_task.state = 'cancelled' THEN
+        RETURN app.task_json(v_task);  -- cancelled: nothing to do
     END IF;
-    IF v_task.state IN ('succeeded', 'cancelled') THEN
-        RETURN app.task_json(v_task);  -- delivered again after it finished, or after it was cancelled: nothing to do
-    END IF;
-    IF v_task.state = 'failed' THEN
-        -- Its message came back (redriven from the dead-letter queue) with lines still to do: it resumes.
-        IF NOT EXISTS (SELECT 1 FROM app.invitation_import_line l
-                       WHERE l.task_id = p_task_id AND l.line BETWEEN p_first AND p_last AND l.handled_at IS NULL) THEN
-            RETURN app.task_json(v_task);
-        END IF;
+    IF v_task.state = 'failed' AND EXISTS (
+            SELECT 1 FROM app.invitation_import_line l
+            WHERE l.task_id = p_task_id AND l.line BETWEEN p_first AND p_last AND l.handled_at IS NULL) THEN
         UPDATE public.task SET state = 'running', error = NULL, finished_at = NULL, updated_at = now(),
             started_at = coalesce(started_at, now())
-        WHERE id = p_task_id RETURNING * INTO v_task;
+        WHERE id = p_task_id;
     END IF;
-    IF v_task.state = 'queued' THEN
-        UPDATE public.task SET state = 'running', started_at = now(), updated_at = now()
-        WHERE id = p_task_id RETURNING * INTO v_task;
-    END IF;
-    PERFORM pg_advisory_xact_lock(hashtext('invite'), hashtext(v_task.org_id::text));
-    v_owner := EXISTS (
-        SELECT 1 FROM public.org_member m
-        JOIN public.identities i ON i.id = m.user_id AND i.deactivated_at IS NULL
-        JOIN public.org o ON o.id = m.org_id AND o.deleted_at IS NULL
-        WHERE m.org_id = v_task.org_id AND m.user_id = v_task.created_by AND m.deleted_at IS NULL
-          AND m.role = 'owner');
-    v_open := (SELECT count(*) FROM public.org_invitation
-               WHERE org_id = v_task.org_id AND accepted_at IS NULL AND declined_at IS NULL AND revoked_at IS NULL
-                 AND expires_at > now());
-    FOR v_line IN
-        SELECT * FROM app.invitation_import_line
-        WHERE task_id = p_task_id AND line BETWEEN p_first AND p_last AND handled_at IS NULL
-        ORDER BY line
-    LOOP
-        v_outcome := NULL;
-        v_reason := NULL;
-        v_key := app.address_key(v_line.address);
-        IF NOT v_owner THEN
-            v_outcome := 'failed';
-            v_reason := 'the importer is no longer an owner of the organization';
-        ELSIF NOT app.is_email(v_line.address) THEN
-            v_outcome := 'failed';
-            v_reason := 'not an e-mail address';
-        ELSE
-            SELECT min(l.line) INTO v_first_seen FROM app.invitation_import_line l
-            WHERE l.task_id = p_task_id AND app.address_key(l.address) = v_key AND l.line < v_line.line;
-            IF v_first_seen IS NOT NULL THEN
-                v_outcome := 'failed';
-                v_reason := format('the same address as line %s', v_first_seen);
-            ELSIF EXISTS (SELECT 1 FROM public.org_member m JOIN public.identities i ON i.id = m.user_id
-                          WHERE m.org_id = v_task.org_id AND m.deleted_at IS NULL AND i.deactivated_at IS NULL
-                            AND app.address_key(i.email) = v_key) THEN
-                v_outcome := 'already_member';
-            ELSE
-                SELECT * INTO v_invitation FROM public.org_invitation
-                WHERE org_id = v_task.org_id AND app.address_key(email) = v_key
-                  AND accepted_at IS NULL AND declined_at IS NULL AND revoked_at IS NULL;
-                IF FOUND AND v_invitation.expires_at > now() THEN
-                    v_outcome := 'already_invited';
-                ELSIF v_open >= v_settings.max_open_invitations_per_org THEN
-                    v_outcome := 'failed';
-                    v_reason := format('the organization has %s open invitations, the most it may have', v_open);
-                ELSIF FOUND THEN
-                    UPDATE public.org_invitation SET role = v_line.role, invited_by = v_task.created_by,
-                        sent_at = now(), expires_at = now() + v_settings.invitation_ttl, source_task_id = p_task_id
-                    WHERE id = v_invitation.id;
-                    v_outcome := 'created';
-                    v_open := v_open + 1;
-                ELSE
-                    INSERT INTO public.org_invitation (org_id, email, role, invited_by, expires_at, source_task_id)
-                    VALUES (v_task.org_id, v_line.address, v_line.role, v_task.created_by,
-                            now() + v_settings.invitation_ttl, p_task_id);
-                    v_outcome := 'created';
-                    v_open := v_open + 1;
-                END IF;
-            END IF;
-        END IF;
-        UPDATE app.invitation_import_line SET outcome = v_outcome, reason = v_reason, handled_at = now()
-        WHERE task_id = p_task_id AND line = v_line.line;
-    END LOOP;
-    UPDATE public.task t SET updated_at = now(),
-        done = (SELECT count(*) FROM app.invitation_import_line l WHERE l.task_id = p_task_id AND l.handled_at IS NOT NULL)
-    WHERE t.id = p_task_id RETURNING * INTO v_task;
-    IF v_task.done = v_task.total THEN
-        v_task := app.finish_import(p_task_id);
-    END IF;
-    RETURN app.task_json(v_task);
+    RETURN app.handle_import_lines(p_task_id, p_first, p_last);
 END
 $$;
 
@@ -276,7 +195,8 @@ REVOKE ALL ON FUNCTION app.end_stalled_tasks(uuid) FROM PUBLIC, anon, authentica
 REVOKE ALL ON FUNCTION public.cancel_task(uuid) FROM PUBLIC, anon, service;
 GRANT EXECUTE ON FUNCTION public.cancel_task(uuid) TO authenticated;
 -- org-module's service function (the catalog's `service_functions`): the service role only.
-REVOKE ALL ON FUNCTION public.end_stalled_tasks() FROM PUBLIC, anon, authenticated;
-GRANT EXECUTE ON FUNCTION public.end_stalled_tasks() TO service;
+REVOKE ALL ON FUNCTION public.end_stalled_tasks(), public.import_invitation_lines(uuid, integer, integer)
+    FROM PUBLIC, anon, authenticated;
+GRANT EXECUTE ON FUNCTION public.end_stalled_tasks(), public.import_invitation_lines(uuid, integer, integer) TO service;
 
 NOTIFY pgrst, 'reload schema';
