@@ -4,7 +4,6 @@
 //! [`KmsStandin::create_key`]; no signature of the request is checked. It counts `Sign` calls, so a test can see a
 //! cached token spare them.
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -51,8 +50,8 @@ pub struct KmsStandin {
     pub url: String,
     state: Arc<Mutex<State>>,
     signs: Arc<AtomicUsize>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Serves until dropped.
+    _server: crate::server::Server,
 }
 
 impl std::fmt::Debug for KmsStandin {
@@ -64,40 +63,14 @@ impl std::fmt::Debug for KmsStandin {
 impl KmsStandin {
     /// Starts the stand-in on a free port of 127.0.0.1.
     pub fn start() -> std::io::Result<KmsStandin> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let addr: SocketAddr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(State::default()));
         let signs = Arc::new(AtomicUsize::new(0));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (shared, counted) = (state.clone(), signs.clone());
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
-        let thread = std::thread::spawn(move || {
-            runtime.block_on(async move {
-                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
-                let accept = async {
-                    loop {
-                        let Ok((stream, _)) = listener.accept().await else { continue };
-                        let _ = stream.set_nodelay(true);
-                        let (state, signs) = (shared.clone(), counted.clone());
-                        tokio::spawn(async move {
-                            let service = hyper::service::service_fn(move |req| {
-                                let (state, signs) = (state.clone(), signs.clone());
-                                async move { Ok::<_, std::convert::Infallible>(serve(&state, &signs, req).await) }
-                            });
-                            let _ = hyper::server::conn::http1::Builder::new()
-                                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                                .await;
-                        });
-                    }
-                };
-                tokio::select! {
-                    () = accept => {}
-                    _ = stopped => {}
-                }
-            });
-        });
-        Ok(KmsStandin { url: format!("http://{addr}"), state, signs, stop: Some(stop), thread: Some(thread) })
+        let server = crate::server::Server::start(move |req| {
+            let (state, signs) = (shared.clone(), counted.clone());
+            async move { serve(&state, &signs, req).await }
+        })?;
+        Ok(KmsStandin { url: server.url(), state, signs, _server: server })
     }
 
     /// Makes a new ECC_NIST_P256 signing key.
@@ -128,17 +101,6 @@ impl KmsStandin {
     /// `Sign` calls answered so far.
     pub fn signs(&self) -> usize {
         self.signs.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for KmsStandin {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

@@ -16,7 +16,8 @@
 //! - [`replay::ReplayStandin`] answers from recordings of a real service, so a benchmark measures a function
 //!   without waiting for it;
 //! - [`runtime_api::RuntimeApi`] emulates the Lambda Runtime API for one function process;
-//! - [`http1`] is the HTTP/1.1 reading the hand-written servers share.
+//! - [`http1`] is the HTTP/1.1 reading the hand-written servers share, [`server::Server`] the server the hyper-based
+//!   ones share.
 //!
 //! For tests, benchmarks, the local API and tools; never linked into a Lambda, and it depends on no product crate
 //! but what it stands in for.
@@ -30,6 +31,7 @@ pub mod replay;
 pub mod runtime_api;
 pub mod s3;
 pub mod secrets;
+pub mod server;
 pub mod sqs;
 pub mod time;
 pub mod tls;

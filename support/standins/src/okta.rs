@@ -14,7 +14,6 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -119,48 +118,22 @@ pub struct OktaStandin {
     pub base_url: String,
     token: String,
     state: Arc<Mutex<State>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Serves until dropped.
+    _server: crate::server::Server,
 }
 
 impl OktaStandin {
     /// Starts the stand-in on a free port of 127.0.0.1, accepting `SSWS <token>`.
     pub fn start(token: &str) -> std::io::Result<OktaStandin> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let addr: SocketAddr = listener.local_addr()?;
+        let listener = crate::server::Server::bind()?;
+        let base_url = format!("http://{}", listener.local_addr()?);
         let state = Arc::new(Mutex::new(State::default()));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let (shared, token_owned) = (state.clone(), token.to_owned());
-        let base_url = format!("http://{addr}");
-        let base_for_thread = base_url.clone();
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
-        let thread = std::thread::spawn(move || {
-            runtime.block_on(async move {
-                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
-                let accept = async {
-                    loop {
-                        let Ok((stream, _)) = listener.accept().await else { continue };
-                        let _ = stream.set_nodelay(true);
-                        let (state, token, base) = (shared.clone(), token_owned.clone(), base_for_thread.clone());
-                        tokio::spawn(async move {
-                            let service = hyper::service::service_fn(move |req| {
-                                let (state, token, base) = (state.clone(), token.clone(), base.clone());
-                                async move { Ok::<_, std::convert::Infallible>(serve(&state, &token, &base, req).await) }
-                            });
-                            let _ = hyper::server::conn::http1::Builder::new()
-                                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                                .await;
-                        });
-                    }
-                };
-                tokio::select! {
-                    () = accept => {}
-                    _ = stopped => {}
-                }
-            });
-        });
-        Ok(OktaStandin { base_url, token: token.to_owned(), state, stop: Some(stop), thread: Some(thread) })
+        let (shared, token_owned, base) = (state.clone(), token.to_owned(), base_url.clone());
+        let server = crate::server::Server::serve(listener, move |req| {
+            let (state, token, base) = (shared.clone(), token_owned.clone(), base.clone());
+            async move { serve(&state, &token, &base, req).await }
+        })?;
+        Ok(OktaStandin { base_url, token: token.to_owned(), state, _server: server })
     }
 
     /// The token it accepts.
@@ -273,17 +246,6 @@ impl OktaStandin {
     /// Access tokens issued so far.
     pub fn tokens_issued(&self) -> usize {
         self.state.lock().map(|s| s.tokens_issued).unwrap_or(0)
-    }
-}
-
-impl Drop for OktaStandin {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

@@ -15,7 +15,6 @@
 //! checksums other than `x-amz-content-sha256`, server-side encryption headers (accepted, not applied).
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use crate::time::now_ms;
@@ -56,51 +55,25 @@ struct State {
 pub struct S3Standin {
     pub url: String,
     state: Arc<Mutex<State>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Serves until dropped.
+    _server: crate::server::Server,
     runtime: tokio::runtime::Handle,
 }
 
 impl S3Standin {
     /// Starts the stand-in on a free port of 127.0.0.1, accepting these `(access key id, secret access key)` pairs.
     pub fn start(credentials: &[(&str, &str)]) -> std::io::Result<S3Standin> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let addr: SocketAddr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(State {
             credentials: credentials.iter().map(|(a, s)| ((*a).to_owned(), (*s).to_owned())).collect(),
             ..State::default()
         }));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let shared = state.clone();
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
-        let handle = runtime.handle().clone();
-        let thread = std::thread::spawn(move || {
-            runtime.block_on(async move {
-                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
-                let accept = async {
-                    loop {
-                        let Ok((stream, _)) = listener.accept().await else { continue };
-                        let _ = stream.set_nodelay(true);
-                        let state = shared.clone();
-                        tokio::spawn(async move {
-                            let service = hyper::service::service_fn(move |req| {
-                                let state = state.clone();
-                                async move { Ok::<_, std::convert::Infallible>(serve(&state, req).await) }
-                            });
-                            let _ = hyper::server::conn::http1::Builder::new()
-                                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                                .await;
-                        });
-                    }
-                };
-                tokio::select! {
-                    () = accept => {}
-                    _ = stopped => {}
-                }
-            });
-        });
-        Ok(S3Standin { url: format!("http://{addr}"), state, stop: Some(stop), thread: Some(thread), runtime: handle })
+        let server = crate::server::Server::start(move |req| {
+            let state = shared.clone();
+            async move { serve(&state, req).await }
+        })?;
+        let handle = server.runtime().clone();
+        Ok(S3Standin { url: server.url(), state, _server: server, runtime: handle })
     }
 
     /// Creates a (versioned) bucket.
@@ -148,17 +121,6 @@ impl S3Standin {
     /// The reasons of the uploads refused so far (tests read why).
     pub fn refusals(&self) -> Vec<String> {
         self.state.lock().map(|s| s.refusals.clone()).unwrap_or_default()
-    }
-}
-
-impl Drop for S3Standin {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

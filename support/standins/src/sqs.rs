@@ -8,7 +8,6 @@
 //! no signature is checked. A switch makes sends fail, for tests of what a producer does then.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -53,8 +52,8 @@ struct State {
 pub struct SqsStandin {
     pub url: String,
     state: Arc<Mutex<State>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Serves until dropped.
+    _server: crate::server::Server,
 }
 
 fn now_ms() -> u64 {
@@ -64,41 +63,15 @@ fn now_ms() -> u64 {
 impl SqsStandin {
     /// Starts the stand-in on a free port of 127.0.0.1.
     pub fn start() -> std::io::Result<SqsStandin> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let addr: SocketAddr = listener.local_addr()?;
+        let listener = crate::server::Server::bind()?;
+        let base = format!("http://{}", listener.local_addr()?);
         let state = Arc::new(Mutex::new(State::default()));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let shared = state.clone();
-        let base = format!("http://{addr}");
-        let base_for_thread = base.clone();
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
-        let thread = std::thread::spawn(move || {
-            runtime.block_on(async move {
-                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
-                let accept = async {
-                    loop {
-                        let Ok((stream, _)) = listener.accept().await else { continue };
-                        let _ = stream.set_nodelay(true);
-                        let (state, base) = (shared.clone(), base_for_thread.clone());
-                        tokio::spawn(async move {
-                            let service = hyper::service::service_fn(move |req| {
-                                let (state, base) = (state.clone(), base.clone());
-                                async move { Ok::<_, std::convert::Infallible>(serve(&state, &base, req).await) }
-                            });
-                            let _ = hyper::server::conn::http1::Builder::new()
-                                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                                .await;
-                        });
-                    }
-                };
-                tokio::select! {
-                    () = accept => {}
-                    _ = stopped => {}
-                }
-            });
-        });
-        Ok(SqsStandin { url: base, state, stop: Some(stop), thread: Some(thread) })
+        let (shared, base_for_server) = (state.clone(), base.clone());
+        let server = crate::server::Server::serve(listener, move |req| {
+            let (state, base) = (shared.clone(), base_for_server.clone());
+            async move { serve(&state, &base, req).await }
+        })?;
+        Ok(SqsStandin { url: base, state, _server: server })
     }
 
     /// The URL of a queue by name.
@@ -130,17 +103,6 @@ impl SqsStandin {
     /// Messages taken so far (single and batch entries).
     pub fn sends(&self) -> usize {
         self.state.lock().map(|s| s.sends).unwrap_or(0)
-    }
-}
-
-impl Drop for SqsStandin {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
