@@ -23,6 +23,8 @@ pub enum Principal {
     Service(String),
     #[serde(rename = "AWS")]
     Aws(Expr),
+    /// An identity provider (web identity federation, e.g. an OIDC provider's ARN).
+    Federated(Expr),
 }
 
 impl Principal {

@@ -3,11 +3,15 @@
 //! versions expired after a while). It keeps its own state in that bucket too, once it exists: the first run
 //! applies it with local state, then moves the state into the bucket (`cargo xtask bootstrap` does both).
 
+use std::collections::BTreeSet;
+
+use infra_dsl::aws::data::{CallerIdentity, Partition};
 use infra_dsl::aws::S3Bucket;
 use infra_dsl::policy::Statement;
 use infra_dsl::{Backend, Block, Lifecycle, Stack};
 
 use crate::buckets::{expiry, harden, Encryption};
+use crate::model::Account;
 use crate::provider::{backend, provider, Target, AWS_PROVIDER_VERSION, TERRAFORM_VERSION};
 use crate::{Env, StackError};
 
@@ -24,6 +28,27 @@ pub const STATE_KEY: &str = "bootstrap/terraform.tfstate";
 /// with since-rotated values does not linger.
 pub const STATE_VERSION_DAYS: u32 = 90;
 
+/// Every action the role policies of `env`'s platform use (its synth for AWS, examples allowed: the actions do not
+/// depend on the settings' values): what the permissions boundary allows.
+pub fn platform_actions(env: Env) -> Result<BTreeSet<String>, StackError> {
+    let options = crate::Options { example: true, ..crate::Options::default() };
+    let text = crate::synth_with(env, &Target::Aws, &options)?.text;
+    let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| StackError::Internal(e.to_string()))?;
+    let mut actions = BTreeSet::new();
+    for policy in doc["resource"]["aws_iam_role_policy"].as_object().into_iter().flat_map(|o| o.values()) {
+        let parsed: serde_json::Value =
+            policy["policy"].as_str().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default();
+        for statement in parsed["Statement"].as_array().into_iter().flatten() {
+            let listed = match &statement["Action"] {
+                serde_json::Value::String(a) => vec![a.clone()],
+                other => other.as_array().into_iter().flatten().filter_map(|a| a.as_str().map(str::to_owned)).collect(),
+            };
+            actions.extend(listed);
+        }
+    }
+    Ok(actions)
+}
+
 /// The bootstrap root module of `env` for `target`; `local_state` for its first run, before the bucket exists.
 pub fn synth(env: Env, target: &Target, local_state: bool) -> Result<String, StackError> {
     let s = env.settings();
@@ -38,6 +63,12 @@ pub fn synth(env: Env, target: &Target, local_state: bool) -> Result<String, Sta
         backend(&s, target, STATE_KEY)
     });
     stack.provider("aws", &provider(&s, target))?;
+    let account = Account {
+        settings: s.clone(),
+        identity: stack.data(CallerIdentity::new("current"))?,
+        partition: stack.data(Partition::new("current"))?,
+    };
+    crate::pipeline::add(&mut stack, &account, &platform_actions(env)?)?;
     let bucket = stack.add(
         S3Bucket::new("state")
             .bucket(s.backend.bucket.as_str())

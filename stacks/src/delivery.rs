@@ -63,6 +63,7 @@ pub fn add_group(
         IamRole::new(&role_local, assume.to_expr()?)
             .name(format!("{}-deploy", d.name))
             .description(format!("CodeDeploy's role for {}: moves only its alias and reads its alarms.", d.name))
+            .permissions_boundary(crate::pipeline::boundary_arn(&platform.account))
             .tags(function_tags(&f)),
     )?;
     let alarms = watched(d, &delivery.api_alarms);

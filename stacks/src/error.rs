@@ -19,6 +19,9 @@ pub enum StackError {
     /// The catalog declares a function that cannot work as declared; `file` is where to fix it.
     #[error("{file}: {function}: {message}")]
     Catalog { file: String, function: &'static str, message: String },
+    /// The platform's own rendering could not be read back (a bug in the DSL's renderer).
+    #[error("the synthesized platform cannot be read back: {0}")]
+    Internal(String),
 }
 
 impl StackError {

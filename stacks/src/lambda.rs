@@ -38,6 +38,7 @@ pub fn add(
         IamRole::new(&local, PolicyDocument::assume_role("lambda.amazonaws.com").to_expr()?)
             .name(format!("{name}-role"))
             .description(format!("Execution role of {name}; grants only what the function declares."))
+            .permissions_boundary(crate::pipeline::boundary_arn(&platform.account))
             .tags(tags.clone()),
     )?;
     let policy = stack.add(
@@ -100,7 +101,11 @@ pub fn add(
     // What everything that starts the function targets (names::ALIAS): a release moves this one pointer.
     let alias = stack.add(
         LambdaAlias::new(&local, lambda.function_name(), lambda.version(), names::ALIAS)
-            .description(format!("The version of {name} that serves; everything that starts it targets this")),
+            .description(format!("The version of {name} that serves; everything that starts it targets this"))
+            // Terraform makes the alias on the first version it publishes; from then on the deployment moves it
+            // (`cargo xtask deploy`: CodeDeploy shifts the version and its weights), so a plan after a canary or a
+            // rollback sees no drift and never moves traffic by itself.
+            .lifecycle(Lifecycle { ignore_changes: vec!["function_version", "routing_config"], ..Default::default() }),
     )?;
     let addresses = [log_group.address(), role.address(), policy.address(), lambda.address(), alias.address()]
         .into_iter()

@@ -19,6 +19,7 @@ pub mod keys;
 pub mod lambda;
 pub mod model;
 pub mod module;
+pub mod pipeline;
 pub mod platform;
 pub mod pricing;
 pub mod provider;
@@ -32,7 +33,7 @@ pub use error::StackError;
 pub use infra_dsl::DslError;
 pub use model::{tags, Issuer, Tags};
 pub use provider::{EmulatorState, Target};
-pub use review::{cost, diagram, iam_check, renames};
+pub use review::{cost, diagram, iam_check, pipeline_check, renames};
 pub use settings::{env, names, Env, Settings, UnknownEnv};
 
 /// How to render an environment.

@@ -688,7 +688,8 @@ fn the_catalog_fits_every_environments_concurrency() {
     }
 }
 
-/// Every function is published and invoked through its alias (the API's integrations and authorizer, the invoke
+/// Every function is published and invoked through its alias, which Terraform never moves after making it (the
+/// deployment does), by everything that starts it (the API's integrations and authorizer, the invoke
 /// permissions, the queues' mappings, the schedules, the bucket's notification, the asynchronous retries), and each
 /// has a deployment group that watches its own alarms and then the API's (at most CodeDeploy's 10, none left out)
 /// and rolls back on failure and on alarm: all at once in dev, a canary in prd.
@@ -702,6 +703,12 @@ fn every_invoker_targets_the_alias_and_every_group_rolls_back_on_its_alarms() {
             let alias = &d["resource"]["aws_lambda_alias"][local];
             assert_eq!(alias["name"], names::ALIAS, "{env} {local}");
             assert_eq!(alias["function_version"], format!("${{aws_lambda_function.{local}.version}}"), "{env}");
+            // Terraform makes the alias on the first version and never moves it after: the deployment does.
+            assert_eq!(
+                alias["lifecycle"]["ignore_changes"],
+                serde_json::json!(["function_version", "routing_config"]),
+                "{env} {local}: a plan after a canary must not fight CodeDeploy"
+            );
         }
         let alias_of = |attr: &str, value: &Value| -> String {
             let text = value.as_str().unwrap_or_default();

@@ -1,5 +1,6 @@
 //! `cargo xtask check-iam`: reads each environment's synthesized `build/<env>/main.tf.json` (hand edits included)
-//! and reports what `stacks::iam_check` finds there, the least-privilege rules held against the catalog; with
+//! and reports what `stacks::iam_check` finds there, the least-privilege rules held against the catalog, and what
+//! `stacks::pipeline_check` finds in its bootstrap root (the pipeline's OIDC roles and the boundary); with
 //! `--cross-check`, checkov's full check set over a plan document of the same stacks, every failure covered by a
 //! written suppression and a canary that must fail.
 
@@ -67,6 +68,14 @@ pub fn run(args: &Args) -> Result<()> {
             .with_context(|| format!("cannot read {}: run `cargo xtask synth {env}` first", path.display()))?;
         let doc: Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
         findings.extend(check(*env, &doc));
+        // The pipeline's roles, in the environment's bootstrap root, against the same platform.
+        let boot_path = workspace_root().join("build/bootstrap").join(env.as_str()).join("main.tf.json");
+        let boot: Value = serde_json::from_str(
+            &std::fs::read_to_string(&boot_path)
+                .with_context(|| format!("cannot read {}: run `cargo xtask synth --all`", boot_path.display()))?,
+        )
+        .with_context(|| format!("{} is not JSON", boot_path.display()))?;
+        findings.extend(stacks::pipeline_check::check(*env, &boot, &doc));
         docs.push((env.as_str(), doc));
     }
     for f in &findings {

@@ -137,6 +137,7 @@ pub fn run(args: &Args) -> Result<()> {
     crate::check_iam::run(&crate::check_iam::Args::all_with_cross_check())?;
     crate::contract::run()?;
     crate::openapi::run()?;
+    crate::workflows::run()?;
     crate::fuzz::run(&crate::fuzz::Args::default())?;
     terraform::validate(&terraform::ValidateArgs::all())?;
     crate::codegen::run(&crate::codegen::Args::coverage())?;

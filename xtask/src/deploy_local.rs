@@ -14,6 +14,9 @@ use serde_json::Value;
 use stacks::review::rehearsal;
 use stacks::{Env, Target};
 
+use standins::codedeploy::{CodeDeployStandin, Options};
+
+use crate::deploy;
 use crate::services::free_port;
 use crate::terraform::{init, terraform};
 use crate::util::{exec, human, step};
@@ -123,6 +126,10 @@ pub fn run(args: &Args) -> Result<()> {
     let dir = root.join("build/local");
     std::fs::create_dir_all(&dir)?;
     let moto = step("1. start moto (AWS emulator on 127.0.0.1)", || Moto::start(&dir.join("moto.log")))?;
+    let codedeploy = step("1. start the CodeDeploy stand-in (it moves the emulator's aliases)", || {
+        let options = Options { minute: Duration::from_millis(50), lambda_endpoint: Some(moto.endpoint.clone()) };
+        Ok(CodeDeployStandin::start(options)?)
+    })?;
     // Always through cargo, which rebuilds only what changed: zips found in the shared target directory may come from
     // another checkout (the scaffold check's copy writes there too).
     step("1. cargo xtask build (the Lambda packages, rebuilt where stale)", || {
@@ -134,15 +141,41 @@ pub fn run(args: &Args) -> Result<()> {
         // The second run must change nothing.
         crate::bootstrap::bootstrap(Env::Dev, &target)
     })?;
-    step("2. synth dev for the emulator into build/local (S3 state in the emulator, lockfile locking)", || {
-        synth_for_emulator(&dir, &moto.endpoint)
-    })?;
-    step("3. terraform init (S3 backend)", || init(&dir, true))?;
+    let request = deploy::Request {
+        env: Env::Dev,
+        place: deploy::Place::Emulator {
+            endpoint: moto.endpoint.clone(),
+            codedeploy: codedeploy.url.clone(),
+            dir: dir.clone(),
+        },
+        allow_data_loss: false,
+        // The emulator runs no function, so no smoke test could tell a migration's effect on the running version:
+        // migrations are rehearsed by the test command's migration step and the service tier.
+        database_url: None,
+        build: false,
+        poll: Duration::from_millis(100),
+        plan_only: None,
+    };
 
     let rehearsal = (|| -> Result<()> {
-        step("3. terraform apply", || tf(&dir, &["apply", "-auto-approve", "-input=false", "-no-color"]))?;
+        step("3. cargo xtask deploy dev, on the emulator (synth, init, saved plan, apply, releases, record)", || {
+            deploy::deploy(&request).map(drop)
+        })?;
         step("4. terraform plan -detailed-exitcode (must show no changes)", || no_drift(&dir))?;
         step("5. check what was created", || verify(&dir))?;
+        step("5. deploy again with nothing changed: nothing to do", || {
+            let again = deploy::deploy(&request)?;
+            if !again.nothing() {
+                bail!("a second deploy with nothing changed changed something: {again:?}");
+            }
+            Ok(())
+        })?;
+        step("5. a release through CodeDeploy, then one stopped by an alarm and rolled back; no drift after", || {
+            release_rehearsal(&request, &codedeploy, &dir)
+        })?;
+        step("5. the CodeDeploy exchanges, against CodeDeploy's published model (botocore)", || {
+            codedeploy_contract(&codedeploy)
+        })?;
         step("6. rename a function and three routes in a scratch copy: plan moves, never destroys", || {
             rename_rehearsal(&moto.endpoint)
         })?;
@@ -162,6 +195,7 @@ pub fn run(args: &Args) -> Result<()> {
     } else {
         step("8. terraform destroy", || tf(&dir, &["destroy", "-auto-approve", "-input=false", "-no-color"]))
     };
+    drop(codedeploy);
     drop(moto);
     rehearsal?;
     destroyed?;
@@ -171,6 +205,9 @@ pub fn run(args: &Args) -> Result<()> {
         println!("    not rehearsed: {every}{ty} ({why})");
     }
     for (what, why) in stacks::bootstrap::EMULATOR_OMITS {
+        println!("    not rehearsed: {what} ({why})");
+    }
+    for (what, why) in NOT_REHEARSED {
         println!("    not rehearsed: {what} ({why})");
     }
     println!("deploy-local: applied, no drift, verified and destroyed in {}", human(start.elapsed()));
@@ -384,5 +421,154 @@ fn verify(dir: &Path) -> Result<()> {
         bail!("the emulator's resources differ from what the stacks promise:\n{}", problems.join("\n"));
     }
     println!("    {}", rehearsal::summary(&applied, &functions));
+    Ok(())
+}
+
+/// What the deploy does on AWS that the rehearsal cannot show on the emulator.
+const NOT_REHEARSED: &[(&str, &str)] = &[
+    (
+        "CodeDeploy itself",
+        "moto creates deployments but never shifts traffic; a stand-in held to botocore's codedeploy model shifts \
+         the emulator's aliases, watches alarms the rehearsal sets, and rolls back",
+    ),
+    ("the alarms' own evaluation", "moto runs no function and keeps no metric; the rehearsal puts an alarm in ALARM"),
+    (
+        "the pre-traffic check's invocations",
+        "moto runs functions only in Docker, absent here; the probes are tested against the real handlers (local-api's \
+         pre_traffic test), the check's decisions with a stand-in invoker (deploy::tests)",
+    ),
+    ("migrations during deploy", "no function runs on the emulator to prove the running version still works"),
+    ("the pipeline's roles in use", "moto does not evaluate IAM policies; check-iam holds them (pipeline_check)"),
+];
+
+/// Rewrites a package with a zip comment: the same code under another hash, so Terraform publishes a new version.
+fn variant(zip: &[u8], comment: &str) -> Result<Vec<u8>> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip))?;
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..archive.len() {
+        writer.raw_copy_file(archive.by_index_raw(i)?)?;
+    }
+    writer.set_comment(comment.to_owned())?;
+    Ok(writer.finish()?.into_inner())
+}
+
+/// Puts a package back as it was when dropped.
+struct Restore(PathBuf, Vec<u8>);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let _ = std::fs::write(&self.0, &self.1);
+    }
+}
+
+/// org-module's package changed twice: first every function of it released (AllAtOnce, dev's configuration), with
+/// no drift after; then again with one function's first watched alarm in ALARM: that release stops and its alias
+/// serves the previous version, the others go ahead, and the deploy fails saying so.
+fn release_rehearsal(request: &deploy::Request, codedeploy: &CodeDeployStandin, dir: &Path) -> Result<()> {
+    let org = route_registry::all_functions()
+        .find(|f| f.module == "org-module")
+        .context("the catalog has no org-module function")?;
+    let zip = crate::build::zip_path(&org);
+    let original = std::fs::read(&zip).with_context(|| format!("cannot read {}", zip.display()))?;
+    let _restore = Restore(zip.clone(), original.clone());
+    std::fs::write(&zip, variant(&original, "release 1")?)?;
+    let first = deploy::deploy(request)?;
+    let released: Vec<&deploy::Released> = first.releases.iter().collect();
+    if released.is_empty() || released.iter().any(|r| r.status != "Succeeded") {
+        bail!("the release of org-module's functions did not succeed: {released:?}");
+    }
+    no_drift(dir)?;
+    let lagging = deploy::pending_now(dir)?;
+    if !lagging.is_empty() {
+        bail!("after the release an alias still lags: {lagging:?}");
+    }
+    let again = deploy::deploy(request)?;
+    if !again.nothing() {
+        bail!("a deploy right after the release changed something: {again:?}");
+    }
+    println!(
+        "    {} functions released; the plan after shows no drift; a deploy after it has nothing to do",
+        released.len()
+    );
+
+    let victim = released[0].pending.function.clone();
+    let app = format!("{}-lambda", Env::Dev.settings().name_prefix);
+    let group = crate::aws::Aws::emulated("us-east-1", &codedeploy.url, "http://127.0.0.1:9")?.codedeploy(
+        "GetDeploymentGroup",
+        &serde_json::json!({"applicationName": app, "deploymentGroupName": victim}),
+    )?;
+    let alarm = group["deploymentGroupInfo"]["alarmConfiguration"]["alarms"][0]["name"]
+        .as_str()
+        .context("the group watches no alarm")?
+        .to_owned();
+    codedeploy.set_alarm(&alarm, true);
+    std::fs::write(&zip, variant(&original, "release 2")?)?;
+    let failed = deploy::deploy(request);
+    codedeploy.set_alarm(&alarm, false);
+    let said = match failed {
+        Ok(o) => bail!("a release with {alarm} in ALARM succeeded: {o:?}"),
+        Err(e) => format!("{e:#}"),
+    };
+    if !said.contains(&victim) || !said.contains("ALARM_ACTIVE") || !said.contains("run `cargo xtask deploy dev` again")
+    {
+        bail!("the failed deploy does not say which release stopped, why, and what to run: {said}");
+    }
+    let lagging = deploy::pending_now(dir)?;
+    if lagging.len() != 1 || lagging[0].function != victim {
+        bail!("after the alarm only {victim} should serve its previous version; lagging: {lagging:?}");
+    }
+    println!(
+        "    {alarm} in ALARM: {victim} stopped and rolled back (serves version {}), {} others released",
+        lagging[0].current,
+        released.len() - 1
+    );
+    let aws = crate::aws::Aws::emulated("us-east-1", &codedeploy.url, endpoint_of(request)?)?;
+    print!("{}", deploy::status_text(&aws, Env::Dev)?);
+    Ok(())
+}
+
+fn endpoint_of(request: &deploy::Request) -> Result<&str> {
+    match &request.place {
+        deploy::Place::Emulator { endpoint, .. } => Ok(endpoint),
+        deploy::Place::Aws => bail!("the rehearsal runs on the emulator"),
+    }
+}
+
+/// Where the deploy tests leave the stand-in's exchanges for the contract check.
+pub fn contract_dir() -> PathBuf {
+    crate::target_dir().join("codedeploy-contract")
+}
+
+/// Every CodeDeploy exchange of this rehearsal and of the deploy tests (when they ran first, as in the test command),
+/// validated by botocore against CodeDeploy's model, with the Python that moto runs on.
+fn codedeploy_contract(codedeploy: &CodeDeployStandin) -> Result<()> {
+    let mut lines: Vec<String> = codedeploy.exchanges().iter().map(standins::codedeploy::Exchange::to_line).collect();
+    let ours = lines.len();
+    for entry in std::fs::read_dir(contract_dir()).into_iter().flatten().flatten() {
+        lines.extend(std::fs::read_to_string(entry.path())?.lines().map(str::to_owned));
+    }
+    let moto = moto_bin()?;
+    let python = ["python3", "python"]
+        .iter()
+        .map(|p| moto.with_file_name(p))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from("python3"));
+    let mut child = Command::new(&python)
+        .args(["-c", include_str!("deploy/codedeploy_contract.py")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot run {}", python.display()))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        use std::io::Write;
+        stdin.write_all(lines.join("\n").as_bytes())?;
+    }
+    let out = child.wait_with_output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        bail!("the CodeDeploy exchanges break CodeDeploy's model:\n{text}{}", String::from_utf8_lossy(&out.stderr));
+    }
+    println!("    {} ({ours} from this rehearsal, the rest from the deploy tests)", text.trim());
     Ok(())
 }

@@ -10,6 +10,7 @@
     reason = "the tasks' doc comments are their --help text, where <env> and <binary> are placeholders, not HTML"
 )]
 
+mod aws;
 mod bench;
 mod beside;
 mod bootstrap;
@@ -20,6 +21,7 @@ mod codegen;
 mod contract;
 mod cost;
 mod db;
+mod deploy;
 mod deploy_local;
 mod dev;
 mod devtoken;
@@ -38,6 +40,7 @@ mod tidy;
 mod tiers;
 mod tools;
 mod util;
+mod workflows;
 
 use std::path::{Path, PathBuf};
 
@@ -62,6 +65,10 @@ enum Task {
     /// Build every Lambda for provided.al2023 on arm64 (cargo-lambda) into reproducible
     /// target/lambda/<binary>/bootstrap.zip; prints sizes and fails over the size budget.
     Build(build::Args),
+    /// Deploy this commit to an environment: build, a saved plan with its summary (refusing data loss), migrations,
+    /// apply, one CodeDeploy deployment per changed function (gradual where the environment says, rolled back on an
+    /// alarm), a record; `deploy status <env>` prints the record.
+    Deploy(deploy::Args),
     /// The deploy rehearsal: bootstrap on a local AWS emulator (moto), apply dev with its S3 backend there, require
     /// no drift, verify against the catalog, destroy.
     DeployLocal(deploy_local::Args),
@@ -98,6 +105,9 @@ enum Task {
     Fuzz(fuzz::Args),
     /// Write build/openapi.json from the module catalog, and validate it (OpenAPI 3.1).
     Openapi,
+    /// Check the pipeline's workflow files (.github/workflows) with actionlint and the pipeline's rules (every command
+    /// an xtask command, every job that gets AWS credentials in a GitHub environment).
+    Workflows,
     /// Check every exchange the tests had with the Okta stand-in against Okta's published Users API and token endpoint.
     OktaContract,
     /// Print a JWT from the local development issuer (for `curl` against the local API; never trusted by stg/prd).
@@ -133,6 +143,7 @@ fn main() -> std::process::ExitCode {
         Task::OktaContract => contract::run(),
         Task::Build(args) => build::run(&args),
         Task::CheckIam(args) => check_iam::run(&args),
+        Task::Deploy(args) => deploy::run(&args),
         Task::DeployLocal(args) => deploy_local::run(&args),
         Task::Validate(args) => terraform::validate(&args),
         Task::Db(args) => db::run(&args),
@@ -142,6 +153,7 @@ fn main() -> std::process::ExitCode {
         Task::ScaffoldCheck => new_module::check().map(drop),
         Task::Tools => tools::run(),
         Task::Openapi => openapi::run(),
+        Task::Workflows => workflows::run(),
         Task::Fuzz(args) => fuzz::run(&args),
         Task::DevToken(args) => devtoken::run(&args),
         Task::Test(args) => ci::test(&args),

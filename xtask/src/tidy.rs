@@ -500,7 +500,14 @@ mod tests {
     /// tests and benchmarks. A longer one is split, or listed here with the reason.
     #[test]
     fn no_product_function_is_over_a_hundred_lines() {
-        const LONGER_ON_PURPOSE: &[(&str, &str)] = &[];
+        const LONGER_ON_PURPOSE: &[(&str, &str)] = &[
+            (
+                "stacks/src/pipeline.rs::deploy_statements",
+                "a policy document as data, one statement per service in the order a reviewer checks them; split, the \
+                 statements would be read through a dozen helpers for nothing",
+            ),
+            ("stacks/src/pipeline.rs::plan_statements", "the same, for the plan role's reads"),
+        ];
         let root = workspace_root();
         let mut dirs = vec![root.join("infra-dsl/src"), root.join("stacks/src"), root.join("stacks/settings/src")];
         for entry in std::fs::read_dir(root.join("lambdas")).unwrap().flatten() {

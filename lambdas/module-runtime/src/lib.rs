@@ -24,6 +24,7 @@ pub mod logging;
 pub mod metrics;
 pub mod okta;
 pub mod parse;
+pub mod pre_traffic;
 pub mod queue_client;
 pub mod response;
 pub mod service_identity;

@@ -71,6 +71,32 @@ impl Handler {
     }
 }
 
+/// What the check sends a function, by what starts it ([`check_kind`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckKind {
+    /// Each of its routes, without a token.
+    Routes,
+    /// An empty batch of its queue.
+    EmptyBatch,
+    /// An objects-created event without objects.
+    NoObjects,
+    /// A scheduled run marked as a check.
+    CheckingRun,
+    /// A request to the authorizer without a token.
+    Authorizer,
+}
+
+/// What the deploy's pre-traffic check sends a function that `trigger` starts ([`crate::pre_traffic`] builds it).
+pub fn check_kind(trigger: &Trigger) -> CheckKind {
+    match trigger {
+        Trigger::Http => CheckKind::Routes,
+        Trigger::Queue(_) => CheckKind::EmptyBatch,
+        Trigger::ObjectsCreated { .. } => CheckKind::NoObjects,
+        Trigger::Schedule(_) => CheckKind::CheckingRun,
+        Trigger::Authorizer => CheckKind::Authorizer,
+    }
+}
+
 impl std::fmt::Debug for Handler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -322,6 +322,10 @@ pub async fn queue_batch(
     response
 }
 
+/// The `detail-type` of a scheduled run that is the deploy's pre-traffic check (`crate::pre_traffic`): the function
+/// loads its configuration and returns without doing its work.
+pub const CHECK_DETAIL_TYPE: &str = "career.pre-traffic-check";
+
 /// Handles a scheduled run (an EventBridge event, as EventBridge Scheduler sends it).
 pub async fn scheduled(
     on: &OnSchedule,
@@ -329,6 +333,10 @@ pub async fn scheduled(
     event: EventBridgeEvent<Value>,
     deadline: Instant,
 ) -> Result<(), ApiError> {
+    if event.detail_type == CHECK_DETAIL_TYPE {
+        // The deploy's pre-traffic check: the version starts and its configuration loads; no work is done.
+        return container.clients().await.map(drop);
+    }
     let started = Instant::now();
     let attempt = match &event.detail["attempt"] {
         Value::String(s) => s.parse().unwrap_or(1),

@@ -77,6 +77,8 @@ impl Env {
             alarm_emails: Vec::new(),
             account_id: EXAMPLE_ACCOUNT,
             break_glass_role: "career-break-glass",
+            // The repository whose workflows may deploy (GitHub's OIDC `sub`: `repo:<this>:environment:<env>`).
+            github_repository: "example-org/career-platform",
             // Packages are not signed yet (`cargo xtask build` produces unsigned zips), so deployments of unsigned
             // code are logged (Warn) rather than refused. Turn this on once a pipeline signs them with the stack's
             // signing profile: from then on, Lambda refuses any package that profile did not sign.
@@ -283,6 +285,9 @@ pub struct Settings {
     /// A role, outside this stack, that may read the secrets in an emergency (besides the functions that declare
     /// them); created and guarded by the account's administrators.
     pub break_glass_role: &'static str,
+    /// The GitHub repository (`owner/name`) whose workflows may plan and deploy this environment: the pipeline's
+    /// roles trust only its `<env>` and `<env>-plan` environments.
+    pub github_repository: &'static str,
     /// Refuse (instead of log) deploying Lambda packages the signing profile did not sign.
     pub enforce_code_signing: bool,
     /// How CodeDeploy shifts a function's alias to a new version (one of CodeDeploy's predefined Lambda

@@ -7,5 +7,6 @@
 pub mod cost;
 pub mod diagram;
 pub mod iam_check;
+pub mod pipeline_check;
 pub mod rehearsal;
 pub mod renames;

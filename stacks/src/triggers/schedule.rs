@@ -171,6 +171,7 @@ impl Kind for Schedule {
             IamRole::new(&local, assume.to_expr()?)
                 .name(format!("{}-scheduler", d.name))
                 .description(format!("EventBridge Scheduler's role for {}: invokes only that function.", d.name))
+                .permissions_boundary(crate::pipeline::boundary_arn(&platform.account))
                 .tags(function_tags(&f)),
         )?;
         let policy = stack.add(

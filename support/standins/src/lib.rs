@@ -12,6 +12,8 @@
 //! - [`proxy::FaultProxy`] sits between a client and any TCP dependency to add latency, blackhole, reset
 //!   connections or answer 5xx;
 //! - [`tls::TlsProxy`] serves any plain stand-in over TLS with a throwaway certificate;
+//! - [`codedeploy::CodeDeployStandin`] speaks CodeDeploy's JSON API for Lambda deployments: shifts an alias in steps,
+//!   stops on an alarm, rolls back;
 //! - [`fixed::FixedServer`] answers every request with one fixed answer;
 //! - [`replay::ReplayStandin`] answers from recordings of a real service, so a benchmark measures a function
 //!   without waiting for it;
@@ -22,6 +24,7 @@
 //! For tests, benchmarks, the local API and tools; never linked into a Lambda, and it depends on no product crate
 //! but what it stands in for.
 
+pub mod codedeploy;
 pub mod fixed;
 pub mod http1;
 pub mod kms;
