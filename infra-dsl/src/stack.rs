@@ -260,6 +260,11 @@ impl Stack {
         self.locals.contains_key(name)
     }
 
+    /// Whether a resource of type `ty` named `name` was added (blocks shared by several builders add it once).
+    pub fn has_resource(&self, ty: &str, name: &str) -> bool {
+        self.resources.get(ty).is_some_and(|by_name| by_name.contains_key(name))
+    }
+
     pub fn output(&mut self, name: &str, description: &str, value: impl Into<Value>) -> Result<(), DslError> {
         check_name("an output", name)?;
         let output = Output { description: description.to_owned(), value: value.into() };

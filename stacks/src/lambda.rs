@@ -60,7 +60,6 @@ pub fn add(
         stack.local(&zip_local, Expr::raw("path.module") + format!("/../../{}", names::zip_path(&f)))?;
     }
     let zip_hcl = format!("local.{zip_local}");
-    let zip = Expr::raw(&zip_hcl);
     let timeout = settings.lambda_timeout_s.unwrap_or(f.timeout_s);
     let mut lambda = LambdaFunction::new(&local, name.as_str(), role.arn())
         .description(format!("{} / {}", f.module, f.name))
@@ -74,7 +73,6 @@ pub fn add(
         .tracing_config(TracingConfig::new("Active"))
         // Every change of code or configuration publishes a version; the alias says which one serves.
         .publish(true)
-        .filename(zip.clone())
         .source_code_hash(Expr::raw(format!("fileexists({zip_hcl}) ? filebase64sha256({zip_hcl}) : null")))
         .environment(Environment::new().variables(environment(platform, &f, wiring, extra_env)?))
         .tags(tags)
@@ -90,9 +88,7 @@ pub fn add(
         })
         .depends_on(&log_group)
         .depends_on(&policy);
-    if let Some(config) = &platform.code_signing {
-        lambda = lambda.code_signing_config_arn(config.clone());
-    }
+    lambda = code(stack, platform, &f, lambda, &zip_hcl)?;
     // The emulator does not keep a function's dead-letter config, so the plan after apply would always add it.
     if let Some(dlq) = wiring.dlq.filter(|_| !platform.emulator) {
         lambda = lambda.dead_letter_config(DeadLetterConfig::new(dlq.arn()));
@@ -112,6 +108,27 @@ pub fn add(
         .map(str::to_owned)
         .collect();
     Ok(DeployedFunction { function: f, name, lambda, alias, role, policy, log_group, alarms: Vec::new(), addresses })
+}
+
+/// The function's code: where signing is enforced, the signed copy of its package; elsewhere the local zip; and the
+/// code-signing configuration outside the emulator.
+fn code(
+    stack: &mut Stack,
+    platform: &Platform,
+    f: &Function,
+    mut lambda: LambdaFunction,
+    zip_hcl: &str,
+) -> Result<LambdaFunction, DslError> {
+    if let Some(config) = &platform.code_signing {
+        lambda = lambda.code_signing_config_arn(config.clone());
+    }
+    Ok(match &platform.signer {
+        Some(signer) => {
+            let (bucket, key) = crate::signing::signed_package(stack, signer, f, zip_hcl)?;
+            lambda.s3_bucket(bucket).s3_key(key)
+        }
+        None => lambda.filename(Expr::raw(zip_hcl)),
+    })
 }
 
 /// The function's environment: what every function gets, what its declared uses and trigger imply, and `extra`.

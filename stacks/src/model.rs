@@ -80,10 +80,23 @@ pub struct Platform {
     pub documents: Ref<S3Bucket>,
     /// The code-signing configuration every function carries.
     pub code_signing: Option<Expr>,
+    /// Where the environment enforces signing: what signs the packages in the apply (`crate::signing`).
+    pub signer: Option<Signer>,
     /// Building for the local emulator, which lacks some APIs (see [`crate::provider::EMULATOR_OMITS`]).
     pub emulator: bool,
     /// What each module function reserves: the environment's share for the catalog's number of functions.
     pub module_function_concurrency: u32,
+}
+
+/// What signs packages where the environment enforces signing (`crate::signing`): the artifacts bucket and the
+/// profile's name.
+#[derive(Debug, Clone)]
+pub struct Signer {
+    pub bucket: Ref<S3Bucket>,
+    /// The bucket's name through its versioning resource: an upload waits for versioning (Signer signs object
+    /// versions, and an object uploaded before versioning has none).
+    pub versioned: Expr,
+    pub profile: Expr,
 }
 
 /// The API that HTTP functions are routed from, and its authorizer.

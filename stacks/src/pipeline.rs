@@ -147,6 +147,11 @@ fn state_objects(account: &Account, prefixes: &[&str]) -> Vec<Expr> {
     prefixes.iter().map(|p| Expr::lit("arn:") + account.partition.partition() + format!(":s3:::{bucket}/{p}")).collect()
 }
 
+/// The packages in the artifacts bucket (where the environment signs them; `crate::signing`).
+fn artifacts(account: &Account) -> Expr {
+    Expr::lit("arn:") + account.partition.partition() + format!(":s3:::{}-artifacts-*/*", account.settings.name_prefix)
+}
+
 fn state_bucket(account: &Account) -> Expr {
     Expr::lit("arn:") + account.partition.partition() + format!(":s3:::{}", account.settings.backend.bucket)
 }
@@ -428,6 +433,26 @@ fn deploy_statements(account: &Account) -> Vec<Statement> {
         Statement::allow(&["signer:GetSigningPlatform", "codedeploy:GetDeploymentConfig"])
             .sid("PredefinedByAws")
             .resources(["*"]),
+        Statement::allow(&["signer:StartSigningJob"]).sid("SignPackages").resources(arns(
+            account,
+            "signer",
+            &[format!("/signing-profiles/{}_*", account.settings.name_prefix.replace('-', "_"))],
+        )),
+        Statement::allow(&["signer:DescribeSigningJob"]).sid("SigningJobs").resources(arns(
+            account,
+            "signer",
+            &["/signing-jobs/*".into()],
+        )),
+        Statement::allow(&[
+            "s3:PutObject",
+            "s3:GetObject",
+            "s3:GetObjectVersion",
+            "s3:GetObjectTagging",
+            "s3:DeleteObject",
+            "s3:DeleteObjectVersion",
+        ])
+        .sid("PackagesInTheArtifactsBucket")
+        .resources(vec![artifacts(account)]),
         Statement::allow(&[
             "codedeploy:CreateApplication",
             "codedeploy:GetApplication",
@@ -554,6 +579,14 @@ fn plan_statements(account: &Account) -> Vec<Statement> {
         Statement::allow(&["signer:GetSigningPlatform", "codedeploy:GetDeploymentConfig"])
             .sid("PredefinedByAws")
             .resources(["*"]),
+        Statement::allow(&["signer:DescribeSigningJob"]).sid("SigningJobs").resources(arns(
+            account,
+            "signer",
+            &["/signing-jobs/*".into()],
+        )),
+        Statement::allow(&["s3:GetObject", "s3:GetObjectTagging"])
+            .sid("PackagesInTheArtifactsBucket")
+            .resources(vec![artifacts(account)]),
         Statement::allow(&[
             "codedeploy:GetApplication",
             "codedeploy:ListTagsForResource",

@@ -45,11 +45,15 @@ pub fn build(
     let alarm_topic = alarm_topic::add(&mut stack, &account, &key)?;
     let okta_secret = secrets::add(&mut stack, &account, &key)?;
     let documents = buckets::add(&mut stack, &account, &key, emulator)?;
-    let (code_signing, signing_profile) = match emulator {
-        true => (None, None),
+    let (code_signing, signing_profile, signer) = match emulator {
+        true => (None, None, None),
         false => {
             let (config, profile) = signing::add(&mut stack, &account)?;
-            (Some(config), Some(profile))
+            let signer = match settings.enforce_code_signing {
+                true => Some(signing::signer(&mut stack, &account, profile.clone())?),
+                false => None,
+            };
+            (Some(config), Some(profile), signer)
         }
     };
     if guard.is_some() {
@@ -65,6 +69,7 @@ pub fn build(
         key: key.clone(),
         documents: documents.clone(),
         code_signing,
+        signer,
         emulator,
         module_function_concurrency,
     };

@@ -768,3 +768,38 @@ fn every_invoker_targets_the_alias_and_every_group_rolls_back_on_its_alarms() {
         }
     }
 }
+
+/// Where signing is enforced (prd), every function deploys its package's signed object, signed in the apply by the
+/// stack's profile from a versioned upload; elsewhere the local zip, and nothing to sign.
+#[test]
+fn where_signing_is_enforced_every_function_runs_a_package_the_profile_signed() {
+    for env in Env::ALL {
+        let d = doc(env);
+        let enforced = env.settings().enforce_code_signing;
+        assert_eq!(enforced, env == Env::Prd, "prd enforces signing, the others log");
+        let jobs = resources(&d, "aws_signer_signing_job");
+        assert_eq!(jobs.is_empty(), !enforced, "{env}");
+        for (local, f) in resources(&d, "aws_lambda_function") {
+            assert!(f["code_signing_config_arn"].is_string(), "{env} {local}");
+            if !enforced {
+                assert!(f["filename"].is_string() && f.get("s3_key").is_none(), "{env} {local}");
+                continue;
+            }
+            let key = f["s3_key"].as_str().unwrap_or_default();
+            let job = key
+                .strip_prefix("${aws_signer_signing_job.")
+                .and_then(|k| k.strip_suffix(".signed_object[0].s3[0].key}"))
+                .unwrap_or_else(|| panic!("{env} {local}: {key} is not a signed object"));
+            assert!(f.get("filename").is_none(), "{env} {local}");
+            let j = &d["resource"]["aws_signer_signing_job"][job];
+            assert_eq!(j["profile_name"], "${aws_signer_signing_profile.lambda.name}", "{env} {job}");
+            assert_eq!(j["source"]["s3"]["version"], format!("${{aws_s3_object.{job}.version_id}}"), "{env} {job}");
+            let object = &d["resource"]["aws_s3_object"][job];
+            assert_eq!(object["bucket"], "${aws_s3_bucket_versioning.artifacts.bucket}", "uploaded once versioned");
+        }
+        if enforced {
+            let config = resources(&d, "aws_lambda_code_signing_config");
+            assert!(config.iter().all(|(_, c)| c["policies"]["untrusted_artifact_on_deployment"] == "Enforce"));
+        }
+    }
+}

@@ -125,6 +125,15 @@ impl Aws {
         Ok((serde_json::from_slice(&body).unwrap_or(Value::Null), function_error))
     }
 
+    /// An unsigned request (the smoke test's, as a client without a token would send it); the status.
+    pub fn status_of(&self, method: &str, url: &str) -> Result<u16> {
+        let request = self.http.request(method.parse()?, url);
+        self.runtime.block_on(async {
+            let response = request.send().await.with_context(|| format!("cannot reach {url}"))?;
+            Ok(response.status().as_u16())
+        })
+    }
+
     /// Writes an object.
     pub fn put_object(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<()> {
         let url = self.s3_url(bucket, key);

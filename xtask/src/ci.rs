@@ -129,6 +129,9 @@ pub fn run(args: &Args) -> Result<()> {
             crate::migration_lint::canary()?;
             crate::migration_lint::run(&crate::db::default_dir())
         })?;
+        step("migrations keep the running version's schema (released files, then the new ones; and a canary)", || {
+            crate::migration_compat::run(&services.pg.url("postgres"))
+        })?;
     }
     // The arm64 release build is the longest CPU-bound step; the checks below mostly wait on a tool or a service.
     let packages =

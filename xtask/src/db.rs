@@ -26,6 +26,9 @@ enum Action {
     Migrate(Target),
     /// List applied and pending migrations.
     Status(Target),
+    /// Check that the migration files after the baseline keep what the released schema offers the running version
+    /// (columns, function signatures, grants), on a scratch database of the server at --database-url (an admin).
+    Compat(Target),
     /// Judge the migration files after the baseline with squawk (locks and timeouts, indexes built concurrently,
     /// constraints added NOT VALID, no drop or rename outside a contract step); each finding with its fix.
     Lint {
@@ -93,6 +96,7 @@ pub fn run(args: &Args) -> Result<()> {
             }
             Ok(())
         }
+        Action::Compat(target) => crate::migration_compat::run(&target.resolve()?.0),
         Action::Lint { dir } => crate::migration_lint::run(&dir.clone().unwrap_or_else(default_dir)),
     }
 }
@@ -141,7 +145,7 @@ pub fn load(dir: &Path) -> Result<Vec<Migration>> {
     Ok(out)
 }
 
-fn connect(url: &str) -> Result<Client> {
+pub fn connect(url: &str) -> Result<Client> {
     Client::connect(url, NoTls).with_context(|| format!("cannot connect to {}", redact(url)))
 }
 
@@ -301,13 +305,13 @@ pub fn status(url: &str, dir: &Path) -> Result<Vec<(String, &'static str)>> {
 }
 
 /// A throwaway database next to `admin_url`'s, dropped when this goes away.
-struct Scratch {
+pub struct Scratch {
     admin_url: String,
     name: String,
 }
 
 impl Scratch {
-    fn create(admin_url: &str, name: &str) -> Result<Scratch> {
+    pub fn create(admin_url: &str, name: &str) -> Result<Scratch> {
         let mut admin = connect(admin_url)?;
         // Separate statements: a multi-statement batch runs as one transaction, which DROP DATABASE refuses.
         admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))?;
@@ -315,7 +319,7 @@ impl Scratch {
         Ok(Scratch { admin_url: admin_url.to_owned(), name: name.to_owned() })
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         let base = self.admin_url.rsplit_once('/').map_or(self.admin_url.as_str(), |(b, _)| b);
         format!("{base}/{}", self.name)
     }

@@ -1,6 +1,7 @@
 //! `cargo xtask deploy <env>`: from this commit to a running environment, each step printed with its time.
 //!
-//! 1. build the reproducible Lambda packages (`cargo xtask build`);
+//! 1. build the reproducible Lambda packages (`cargo xtask build`); where the environment enforces code signing
+//!    (prd), the apply uploads and signs them with the stack's profile (`stacks::signing`);
 //! 2. synth the environment and `terraform init` its S3 backend;
 //! 3. `terraform plan` to a saved plan, summarized by resource type (create, update, replace, destroy); a plan
 //!    that destroys or replaces anything holding data ([`DATA_HOLDING`]) is refused without `--allow-data-loss`;
@@ -14,7 +15,9 @@
 //!    versions and never moves an alias after creating it: `lifecycle.ignore_changes`), all started together,
 //!    waited on, each reported; CodeDeploy shifts traffic as the environment's configuration says and rolls back
 //!    by itself on an alarm;
-//! 7. the record of what is deployed (commit, versions, deployments, migrations, plan) in the state bucket, which
+//! 7. a smoke test: every route called through the deployed API without a token is refused (401), so the API, its
+//!    routes and the authorizer's alias answer;
+//! 8. the record of what is deployed (commit, versions, deployments, migrations, plan) in the state bucket, which
 //!    `cargo xtask deploy status <env>` prints.
 //!
 //! Run again with nothing changed, every step finds nothing to do and nothing is written. A failed step stops the
@@ -153,13 +156,6 @@ pub fn deploy(request: &Request) -> Result<Outcome> {
     let start = Instant::now();
     let env = request.env;
     let settings = env.settings();
-    if settings.enforce_code_signing && matches!(request.place, Place::Aws) {
-        bail!(
-            "{env} enforces code signing (settings: enforce_code_signing) and this command does not sign packages yet: \
-             Lambda would refuse every unsigned package. Deploy {env} with signing switched to Warn in the settings \
-             table, or wait for signing in the deploy command"
-        );
-    }
     let (dir, aws) = match &request.place {
         Place::Aws => (workspace_root().join("build").join(env.as_str()), Aws::from_environment(settings.region)?),
         Place::Emulator { endpoint, codedeploy, dir } => {
@@ -254,7 +250,22 @@ pub fn deploy(request: &Request) -> Result<Outcome> {
         println!("deploy {env}: nothing to do, nothing changed ({})", human(start.elapsed()));
         return Ok(outcome);
     }
-    step("7. record what is deployed (state bucket: deploys/)", || record(&aws, env, &outcome, request))?;
+    let smoke = match request.place {
+        Place::Emulator { .. } => {
+            println!("==> 7. smoke test: not on the emulator (moto does not serve the API's execute-api endpoint)");
+            Ok(())
+        }
+        Place::Aws => {
+            step("7. smoke test: through the API, every route without a token is refused", || smoke_test(&aws, &dir))
+        }
+    };
+    step("8. record what is deployed (state bucket: deploys/)", || record(&aws, env, &outcome, request))?;
+    if let Err(e) = smoke {
+        bail!(
+            "{e:#}\nThe releases stand (their alarms still watch them; the record says which versions serve). Find \
+             why the API refuses or answers wrongly, fix, and run `cargo xtask deploy {env}` again"
+        );
+    }
     if !outcome.refused.is_empty() {
         bail!(
             "the pre-traffic check refused {} new version(s), which took no traffic (their aliases serve the versions \
@@ -374,21 +385,6 @@ fn plan(dir: &Path, out: &Path) -> Result<bool> {
             String::from_utf8_lossy(&output.stderr)
         ),
     }
-}
-
-/// The functions whose alias lags their newest version, as AWS has them now (a refresh-only plan; nothing written).
-pub fn pending_now(dir: &Path) -> Result<Vec<Pending>> {
-    let file = dir.join("refresh.tfplan");
-    let output = terraform()?
-        .arg(format!("-chdir={}", dir.display()))
-        .args(["plan", "-refresh-only", "-input=false", "-no-color", "-lock=false"])
-        .arg(format!("-out={}", file.display()))
-        .output()
-        .context("cannot run terraform plan -refresh-only")?;
-    if !output.status.success() {
-        bail!("terraform plan -refresh-only failed:\n{}", String::from_utf8_lossy(&output.stderr));
-    }
-    Ok(releases(&show_json(dir, Some(&file))?["prior_state"]))
 }
 
 /// `terraform show -json` of a saved plan, or of the state.
@@ -755,6 +751,37 @@ fn register(aws: &Aws, env: Env) -> Result<()> {
         count += 1;
     }
     println!("    {app}: {count} deployment groups");
+    Ok(())
+}
+
+/// Every route of the catalog, called through the deployed API without a token, must be refused with 401 by the
+/// authorizer: the API, its routes and the authorizer's alias answer.
+fn smoke_test(aws: &Aws, dir: &Path) -> Result<()> {
+    let out = terraform()?
+        .arg(format!("-chdir={}", dir.display()))
+        .args(["output", "-raw", "api_endpoint"])
+        .output()
+        .context("cannot run terraform output")?;
+    let base = String::from_utf8_lossy(&out.stdout).trim().trim_end_matches('/').to_owned();
+    if !out.status.success() || base.is_empty() {
+        bail!("the smoke test found no api_endpoint output: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let mut wrong = Vec::new();
+    let routes: Vec<&route_registry::Route> = route_registry::all_routes().collect();
+    for r in &routes {
+        let path = module_runtime::pre_traffic::concrete_path(r.path);
+        let status = aws.status_of(r.method.as_str(), &format!("{base}{path}"))?;
+        if status != 401 {
+            wrong.push(format!("{} {path}: {status}", r.method));
+        }
+    }
+    if !wrong.is_empty() {
+        bail!(
+            "the smoke test failed: routes called without a token answered other than 401:\n  {}",
+            wrong.join("\n  ")
+        );
+    }
+    println!("    {base}: {} routes refused without a token (401)", routes.len());
     Ok(())
 }
 

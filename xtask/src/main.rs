@@ -28,6 +28,7 @@ mod devtoken;
 mod diagram;
 mod faults;
 mod fuzz;
+mod migration_compat;
 mod migration_lint;
 mod new_module;
 mod openapi;

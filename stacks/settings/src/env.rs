@@ -79,9 +79,9 @@ impl Env {
             break_glass_role: "career-break-glass",
             // The repository whose workflows may deploy (GitHub's OIDC `sub`: `repo:<this>:environment:<env>`).
             github_repository: "example-org/career-platform",
-            // Packages are not signed yet (`cargo xtask build` produces unsigned zips), so deployments of unsigned
-            // code are logged (Warn) rather than refused. Turn this on once a pipeline signs them with the stack's
-            // signing profile: from then on, Lambda refuses any package that profile did not sign.
+            // Where on, the apply signs each package with the stack's profile (an artifacts bucket and a signing job
+            // per package) and Lambda refuses any package that profile did not sign; elsewhere the local zips are
+            // deployed as they are and an unsigned one is only logged (Warn). prd turns it on.
             enforce_code_signing: false,
             // dev and tst take a release at once: their alarms still stop and roll it back.
             deployment_config: "CodeDeployDefault.LambdaAllAtOnce",
@@ -127,6 +127,7 @@ impl Env {
                 alarm_min_requests: 50,
                 // A canary: 10 % of the traffic for 5 minutes, watched by the function's alarms, then the rest.
                 deployment_config: "CodeDeployDefault.LambdaCanary10Percent5Minutes",
+                enforce_code_signing: true,
                 ..base
             },
         }

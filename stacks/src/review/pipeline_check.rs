@@ -8,7 +8,8 @@
 //! - `pipeline-resource-star`: `Resource: "*"` only for actions IAM cannot scope ([`crate::pipeline::ANY_RESOURCE`]);
 //! - `pipeline-boundary`: a role can be created, or its policy written, only with the environment's boundary; a role
 //!   can be passed only to Lambda, CodeDeploy or EventBridge Scheduler; no IAM action on the pipeline's own roles;
-//! - `pipeline-no-data`: neither role reads a secret's value, decrypts, or reads an object outside the state bucket;
+//! - `pipeline-no-data`: neither role reads a secret's value, decrypts, or reads an object outside the state bucket
+//!   and the packages' artifacts bucket;
 //! - `pipeline-read-only`: the plan role reads (Get, List, Describe), besides the state's lock object;
 //! - `platform-boundary`: every role of the platform carries the boundary, and the boundary allows every action the
 //!   platform's policies use (else a function would fail at run time) and no IAM.
@@ -79,10 +80,14 @@ pub fn check(env: Env, bootstrap: &Value, platform: &Value) -> Vec<Finding> {
                 if a == "iam:DeleteRolePermissionsBoundary" || a == "iam:AttachRolePolicy" {
                     out.add(&address, &label, "pipeline-boundary", format!("{a} would lift or bypass the boundary"));
                 }
+                // Objects may be read in the state bucket and the packages' artifacts bucket only.
+                let ours = |r: &String| {
+                    r.contains(&format!(":s3:::{}/", s.backend.bucket))
+                        || r.contains(&format!(":s3:::{}-artifacts-", s.name_prefix))
+                };
                 let reads_data = a == "secretsmanager:GetSecretValue"
                     || a == "kms:Decrypt"
-                    || (a == "s3:GetObject"
-                        && resources.iter().any(|r| !r.contains(&format!(":s3:::{}/", s.backend.bucket))));
+                    || (a.starts_with("s3:GetObject") && !resources.iter().all(ours));
                 if reads_data {
                     out.add(
                         &address,
