@@ -184,6 +184,15 @@ mod checkov {
                     }
                 })
         }
+
+        /// Whether the entry names anything in these environments: an entry whose every resource is for another
+        /// environment (`prd:…`) cannot be stale in a run that did not check that one (the scaffold check runs dev).
+        pub fn applies_to(&self, envs: &[&str]) -> bool {
+            self.resources.iter().any(|r| match r.split_once(':') {
+                Some((only, _)) => envs.contains(&only),
+                None => true,
+            })
+        }
     }
 
     /// xtask/checkov-suppressions.txt: `CHECK_ID RESOURCES reason`, RESOURCES comma-separated.
@@ -315,8 +324,13 @@ mod checkov {
                 failures.join("\n")
             );
         }
-        let stale: Vec<&str> =
-            suppressions.iter().zip(&used).filter(|(_, u)| !**u).map(|(s, _)| s.check.as_str()).collect();
+        let envs: Vec<&str> = docs.iter().map(|(env, _)| *env).collect();
+        let stale: Vec<&str> = suppressions
+            .iter()
+            .zip(&used)
+            .filter(|(s, u)| !**u && s.applies_to(&envs))
+            .map(|(s, _)| s.check.as_str())
+            .collect();
         if !stale.is_empty() {
             bail!("xtask/checkov-suppressions.txt lists checks that no longer fail: {}; remove them", stale.join(", "));
         }
@@ -337,6 +351,10 @@ mod tests {
         assert!(s[1].covers("CKV_AWS_338", "dev", "aws_cloudwatch_log_group.a"));
         assert!(!s[1].covers("CKV_AWS_338", "prd", "aws_cloudwatch_log_group.a"), "limited to dev");
         assert!(s[1].covers("CKV_AWS_338", "prd", "aws_s3_bucket.b"));
+        // An entry for prd alone cannot go stale in a run of dev alone (the scaffold check's).
+        let prd_only = checkov::parse_suppressions("CKV_AWS_18 prd:aws_s3_bucket.artifacts why\n", "f").unwrap();
+        assert!(!prd_only[0].applies_to(&["dev"]) && prd_only[0].applies_to(&["dev", "prd"]));
+        assert!(s[0].applies_to(&["dev"]) && s[1].applies_to(&["prd"]), "an unprefixed resource applies everywhere");
         for bad in ["CKV_AWS_117 aws_lambda_function.*", "CKV_AWS_117", "not-a-check x reason"] {
             let err = checkov::parse_suppressions(bad, "f").unwrap_err().to_string();
             assert!(err.contains("expected `CHECK_ID RESOURCES reason`"), "{err}");
