@@ -167,7 +167,13 @@ pub fn deploy(request: &Request) -> Result<Outcome> {
         step("1. build the Lambda packages (reproducible zips)", || crate::build::run(&crate::build::Args::default()))?;
     }
     step(&format!("2. synth {env} and terraform init (S3 state in {})", settings.backend.bucket), || {
-        synth_into(env, &request.place, &dir)?;
+        let target = match &request.place {
+            Place::Aws => Target::Aws,
+            Place::Emulator { endpoint, .. } => {
+                Target::Emulator { endpoint: endpoint.clone(), state: stacks::EmulatorState::S3 }
+            }
+        };
+        synth_into(env, &target, &dir)?;
         init(&dir, true)
     })?;
     let plan_file = dir.join("release.tfplan");
@@ -290,18 +296,16 @@ pub fn deploy(request: &Request) -> Result<Outcome> {
     Ok(outcome)
 }
 
-fn synth_into(env: Env, place: &Place, dir: &Path) -> Result<()> {
-    let text = match place {
-        // What `cargo xtask synth <env>` writes: the environment's Okta issuer.
-        Place::Aws => stacks::synth_with(env, &Target::Aws, &stacks::Options::default())?.text,
-        Place::Emulator { endpoint, .. } => {
-            let target = Target::Emulator { endpoint: endpoint.clone(), state: stacks::EmulatorState::S3 };
-            let options = stacks::Options { issuer: xtask_synth::dev_issuer(), example: false };
-            stacks::synth_with(env, &target, &options)?.text
-        }
+/// Synthesizes `env` for `target` into `dir`: for AWS what `cargo xtask synth <env>` writes (the environment's Okta
+/// issuer); for an emulator (the rehearsal, its rename and scaffold plans) the development issuer, its S3 state in
+/// the emulator, and the committed lock file.
+pub fn synth_into(env: Env, target: &Target, dir: &Path) -> Result<()> {
+    let options = match target {
+        Target::Aws => stacks::Options::default(),
+        Target::Emulator { .. } => stacks::Options { issuer: xtask_synth::dev_issuer(), example: false },
     };
-    write_if_changed(&dir.join("main.tf.json"), &text)?;
-    if matches!(place, Place::Emulator { .. }) {
+    write_if_changed(&dir.join("main.tf.json"), &stacks::synth_with(env, target, &options)?.text)?;
+    if target.is_emulator() {
         // Each rehearsal's emulator listens on another port: the backend's settings cached by the last init are stale.
         let _ = std::fs::remove_file(dir.join(".terraform/terraform.tfstate"));
         crate::terraform::use_lock(&workspace_root().join("build").join(env.as_str()), dir)?;

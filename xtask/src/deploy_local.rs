@@ -21,7 +21,6 @@ use crate::services::free_port;
 use crate::terraform::{init, terraform};
 use crate::util::{exec, human, step};
 use crate::workspace_root;
-use xtask_synth::write_if_changed;
 
 #[derive(Debug, Default, clap::Args)]
 pub struct Args {
@@ -105,16 +104,6 @@ pub fn moto_bin() -> Result<PathBuf> {
         }
     }
     crate::util::python_tool("moto", "moto[server]==5.2.1", "moto_server")
-}
-
-/// Synthesizes dev for the emulator at `endpoint` (S3 state there) into `dir`, with the committed lock file.
-fn synth_for_emulator(dir: &Path, endpoint: &str) -> Result<()> {
-    let _ = std::fs::remove_dir_all(dir.join(".terraform"));
-    let target = Target::Emulator { endpoint: endpoint.to_owned(), state: stacks::EmulatorState::S3 };
-    let options = stacks::Options { issuer: xtask_synth::dev_issuer(), example: false };
-    let synthesized = stacks::synth_with(Env::Dev, &target, &options)?;
-    write_if_changed(&dir.join("main.tf.json"), &synthesized.text)?;
-    crate::terraform::use_lock(&workspace_root().join("build/dev"), dir)
 }
 
 pub fn run(args: &Args) -> Result<()> {
@@ -219,7 +208,8 @@ pub fn run(args: &Args) -> Result<()> {
 fn plan_only(endpoint: &str) -> Result<()> {
     let dir = workspace_root().join("build/local");
     std::fs::create_dir_all(&dir)?;
-    synth_for_emulator(&dir, endpoint)?;
+    let target = Target::Emulator { endpoint: endpoint.to_owned(), state: stacks::EmulatorState::S3 };
+    deploy::synth_into(Env::Dev, &target, &dir)?;
     init(&dir, true)?;
     let out = terraform()?
         .arg(format!("-chdir={}", dir.display()))
