@@ -77,6 +77,11 @@ impl Statement {
         self
     }
 
+    /// The statement's id, when it has one.
+    pub fn sid_of(&self) -> Option<&str> {
+        self.sid.as_deref()
+    }
+
     /// The resources the statement applies to.
     pub fn resources(mut self, resources: impl Into<ExprList>) -> Self {
         self.resource = Some(resources.into());

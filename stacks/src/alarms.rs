@@ -50,7 +50,7 @@ pub fn add_request_rate(stack: &mut Stack, platform: &Platform, d: &mut Deployed
     .collect();
     let metric = |metric_name: &str| {
         Metric::new(metric_name, 300, "Sum")
-            .namespace(telemetry::namespace(settings.env.as_str()))
+            .namespace(telemetry::namespace(&settings.stage))
             .dimensions(app_dims.clone())
     };
     let min = settings.alarm_min_requests;
@@ -97,7 +97,7 @@ pub fn add_anomalies(stack: &mut Stack, platform: &Platform, d: &mut DeployedFun
                 f.module
             ),
         )
-        .namespace(telemetry::namespace(platform.settings.env.as_str()))
+        .namespace(telemetry::namespace(&platform.settings.stage))
         .metric_name(telemetry::ANOMALIES)
         .statistic("Sum")
         .period(300u32)

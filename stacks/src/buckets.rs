@@ -92,18 +92,28 @@ pub fn expiry(id: &str, expire_days: Option<u32>, noncurrent_days: u32) -> Lifec
     }
 }
 
+/// A preview's buckets are emptied (every version) when it is removed: Terraform otherwise refuses to destroy a
+/// bucket holding objects, and a preview's documents are test data. Elsewhere a bucket with data is never destroyed.
+fn removable(settings: &crate::Settings, bucket: S3Bucket) -> S3Bucket {
+    if settings.preview.is_some() {
+        bucket.force_destroy(true)
+    } else {
+        bucket
+    }
+}
+
 /// Adds both buckets and their settings; returns the documents bucket.
 pub fn add(stack: &mut Stack, account: &Account, key: &Ref<KmsKey>, emulator: bool) -> Result<Ref<S3Bucket>, DslError> {
     let settings = &account.settings;
     let prefix = &settings.name_prefix;
     let documents = stack.add(
-        S3Bucket::new(names::DOCUMENTS)
+        removable(settings, S3Bucket::new(names::DOCUMENTS))
             .bucket(Expr::lit(format!("{prefix}-documents-")) + account.id())
             .tags(account.tags())
             .lifecycle_opt(keep(settings)),
     )?;
     let access_logs = stack.add(
-        S3Bucket::new("access_logs")
+        removable(settings, S3Bucket::new("access_logs"))
             .bucket(Expr::lit(format!("{prefix}-access-logs-")) + account.id())
             .tags(account.tags()),
     )?;

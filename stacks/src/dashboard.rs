@@ -83,7 +83,7 @@ pub fn add(
     schedules: Option<&Ref<SchedulerScheduleGroup>>,
     alarms: &[Ref<CloudwatchMetricAlarm>],
 ) -> Result<(), DslError> {
-    let rows = Rows { region: s.region, namespace: telemetry::namespace(s.env.as_str()) };
+    let rows = Rows { region: s.region, namespace: telemetry::namespace(&s.stage) };
     let mut grid = Grid { widgets: Vec::new(), y: 0 };
     grid.row(
         "alarm",

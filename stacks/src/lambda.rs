@@ -141,7 +141,7 @@ fn environment(
     let settings = &platform.settings;
     let mut variables: IndexMap<String, Expr> = IndexMap::new();
     variables.insert("REGION".into(), settings.region.into());
-    variables.insert("ENVIRONMENT".into(), settings.env.as_str().into());
+    variables.insert("ENVIRONMENT".into(), settings.stage.as_str().into());
     variables.insert("LOG_LEVEL".into(), settings.log_level.into());
     for u in f.uses {
         match u {

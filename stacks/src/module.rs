@@ -68,7 +68,7 @@ pub fn add(
     }
     if !platform.emulator {
         let groups: Vec<Expr> = deployed.iter().map(|d| d.log_group.name()).collect();
-        add_queries(stack, module.name, &module_local, &groups)?;
+        add_queries(stack, &platform.settings.stage, module.name, &module_local, &groups)?;
     }
     add_moves(stack, module, &deployed)?;
     stack.output(
@@ -140,11 +140,23 @@ pub const QUERIES: [(&str, &str, &str); 5] = [
     ),
 ];
 
-fn add_queries(stack: &mut Stack, module: &str, module_local: &str, log_groups: &[Expr]) -> Result<(), DslError> {
+/// Each query is saved as `{stage}/{module}/{title}` (CloudWatch shows the slashes as folders), so that dev's and a
+/// preview's in one account are told apart.
+fn add_queries(
+    stack: &mut Stack,
+    stage: &str,
+    module: &str,
+    module_local: &str,
+    log_groups: &[Expr],
+) -> Result<(), DslError> {
     for (local, title, query) in QUERIES {
         stack.add(
-            CloudwatchQueryDefinition::new(format!("{module_local}_{local}"), format!("{module}/{title}"), query)
-                .log_group_names(log_groups.to_vec()),
+            CloudwatchQueryDefinition::new(
+                format!("{module_local}_{local}"),
+                format!("{stage}/{module}/{title}"),
+                query,
+            )
+            .log_group_names(log_groups.to_vec()),
         )?;
     }
     Ok(())

@@ -8,6 +8,9 @@
 //!   tell resources apart, and never a secret's value.
 //! - `career-<env>-plan`, for the pull request's plan job (`environment: <env>-plan`): reads only, and the state's
 //!   lock object.
+//! - `career-dev-preview`, in dev's account only, for the pull request's preview jobs (`environment: preview`):
+//!   the deploy role's actions on the names of previews the pipeline makes (`pr-*`, `career-pr-*`) and the state
+//!   objects under `previews/`, never dev's; and the listings `preview down` checks what is left with.
 //!
 //! A role that creates roles could create one stronger than itself. So every role the platform makes carries a
 //! permissions boundary, `career-<env>-boundary`, made here: the union of the actions the platform's own role
@@ -48,15 +51,39 @@ pub const ANY_RESOURCE: &[(&str, &str)] = &[
     ("kms:ListAliases", "takes no resource"),
     ("signer:GetSigningPlatform", "platforms are AWS's"),
     ("codedeploy:GetDeploymentConfig", "the predefined configurations are AWS's"),
+    ("lambda:ListFunctions", "a listing (preview down: what is left)"),
+    ("iam:ListRoles", "a listing (preview down: what is left)"),
+    ("logs:DescribeLogGroups", "a listing (preview down: what is left)"),
+    ("sqs:ListQueues", "a listing (preview down: what is left)"),
+    ("s3:ListAllMyBuckets", "a listing (preview down: what is left)"),
+    ("secretsmanager:ListSecrets", "a listing (preview down: what is left)"),
+    ("cloudwatch:DescribeAlarms", "a listing (preview down: what is left)"),
+    ("cloudwatch:ListDashboards", "a listing (preview down: what is left)"),
+    ("scheduler:ListScheduleGroups", "a listing (preview down: what is left)"),
+    ("scheduler:ListSchedules", "a listing (preview down: what is left)"),
+    ("apigateway:GET", "a listing of the APIs (preview down: what is left); elsewhere scoped to the API"),
+    ("sns:ListTopics", "a listing (preview down: what is left)"),
 ];
 
-/// The ARN of the environment's permissions boundary (every platform role carries it).
+/// The settings the preview role's policy is written from: a preview named `pr`, whose names are a prefix of every
+/// `pr-<number>` preview's (`settings::preview::PIPELINE_PREVIEWS`).
+fn pipeline_previews() -> crate::Settings {
+    crate::Settings::for_preview(crate::Preview { name: crate::PreviewName::pipeline(), expires: String::new() }, None)
+}
+
+/// The ARN of the environment's permissions boundary (every platform role carries it; a preview's roles carry
+/// dev's, which the bootstrap of dev's account makes).
 pub fn boundary_arn(account: &Account) -> Expr {
     Expr::lit("arn:")
         + account.partition.partition()
         + ":iam::"
         + account.id()
-        + format!(":policy/{}-boundary", account.settings.name_prefix)
+        + format!(":policy/{}", boundary_name(account.settings.env))
+}
+
+/// `career-<env>-boundary`.
+pub fn boundary_name(env: Env) -> String {
+    format!("{}-boundary", env.settings().name_prefix)
 }
 
 /// The OIDC `sub` of a job of `repository` running in GitHub environment `environment`.
@@ -96,16 +123,37 @@ pub fn add(stack: &mut Stack, account: &Account, boundary_actions: &BTreeSet<Str
     ]);
     stack.add(
         IamPolicy::new("boundary", boundary.to_expr()?)
-            .name(format!("{}-boundary", s.name_prefix))
+            .name(boundary_name(env))
             .description(format!(
                 "The most any role of {env}'s platform may do: what its role policies use, and no IAM (cargo xtask bootstrap {env})"
             ))
             .tags(crate::model::tags(&[("Module", "bootstrap")])),
     )?;
-    for (local, environment, statements, what) in [
-        ("deploy", env.as_str().to_owned(), deploy_statements(account), "deploys"),
-        ("plan", format!("{env}-plan"), plan_statements(account), "plans"),
-    ] {
+    let mut roles = vec![
+        ("deploy", env.as_str().to_owned(), deploy_statements(account), format!("deploys {env}")),
+        ("plan", format!("{env}-plan"), plan_statements(account), format!("plans {env}")),
+    ];
+    if env == Env::Dev {
+        let previews = Account {
+            settings: pipeline_previews(),
+            identity: account.identity.clone(),
+            partition: account.partition.clone(),
+        };
+        // Previews never sign their packages (only where signing is enforced, prd, does the apply sign).
+        let signing_only = ["SignPackages", "SigningJobs", "PackagesInTheArtifactsBucket"];
+        let mut statements: Vec<Statement> = deploy_statements(&previews)
+            .into_iter()
+            .filter(|st| !st.sid_of().is_some_and(|sid| signing_only.contains(&sid)))
+            .collect();
+        statements.push(inventory_statement(&previews));
+        roles.push((
+            "preview",
+            PREVIEW_ENVIRONMENT.to_owned(),
+            statements,
+            "brings pull requests' previews (pr-*) up and down in".to_owned(),
+        ));
+    }
+    for (local, environment, statements, what) in roles {
         let trust = PolicyDocument::new(vec![Statement::allow(&["sts:AssumeRoleWithWebIdentity"])
             .principal(Principal::Federated(provider_arn.clone()))
             .condition("StringEquals", &format!("{GITHUB_ISSUER}:aud"), ["sts.amazonaws.com"])
@@ -113,7 +161,7 @@ pub fn add(stack: &mut Stack, account: &Account, boundary_actions: &BTreeSet<Str
         let mut role = IamRole::new(local, trust.to_expr()?)
             .name(format!("{}-{local}", s.name_prefix))
             .description(format!(
-                "The pipeline {what} {env}: GitHub's OIDC tokens of {} in environment {environment} only",
+                "The pipeline {what}: GitHub's OIDC tokens of {} in environment {environment} only",
                 s.github_repository
             ))
             .max_session_duration(3600)
@@ -129,6 +177,24 @@ pub fn add(stack: &mut Stack, account: &Account, boundary_actions: &BTreeSet<Str
         )?;
     }
     Ok(())
+}
+
+/// The GitHub environment of the pull requests' preview jobs.
+pub const PREVIEW_ENVIRONMENT: &str = "preview";
+
+/// What `preview down` lists to prove nothing of a preview is left (every kind of resource a stack names).
+fn inventory_statement(_account: &Account) -> Statement {
+    let actions: Vec<&str> =
+        ANY_RESOURCE.iter().filter(|(_, why)| why.starts_with("a listing")).map(|(a, _)| *a).collect();
+    Statement::allow(&actions).sid("WhatIsLeft").resources(["*"])
+}
+
+/// The schedule group's name, or for the preview role every preview's (`career-pr-*`).
+fn schedule_group(account: &Account) -> String {
+    match account.settings.preview {
+        Some(_) => format!("{}-*", account.settings.name_prefix),
+        None => account.settings.name_prefix.clone(),
+    }
 }
 
 /// `arn:<partition>:<service>:<region>:<account>:<resource>` for each resource pattern.
@@ -159,7 +225,7 @@ fn state_bucket(account: &Account) -> Expr {
 /// The names the environment's resources have: `<env>-<module>-…` (functions, roles, queues, schedules, alarms)
 /// and `career-<env>-…` (the API, the key aliases, the topic, the secrets, the buckets, the dashboard).
 fn names(account: &Account) -> (String, String) {
-    (format!("{}-", account.settings.env), format!("{}-", account.settings.name_prefix))
+    (format!("{}-", account.settings.stage), format!("{}-", account.settings.name_prefix))
 }
 
 fn deploy_statements(account: &Account) -> Vec<Statement> {
@@ -173,9 +239,12 @@ fn deploy_statements(account: &Account) -> Vec<Statement> {
         .collect();
     vec![
         Statement::allow(&["s3:ListBucket"]).sid("StateBucket").resources(vec![state_bucket(account)]),
-        Statement::allow(&["s3:GetObject", "s3:PutObject", "s3:DeleteObject"])
-            .sid("StateAndDeployRecord")
-            .resources(state_objects(account, &["platform/*", "deploys/*"])),
+        Statement::allow(&["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]).sid("StateAndDeployRecord").resources(
+            state_objects(
+                account,
+                if account.settings.preview.is_some() { &["previews/*"] } else { &["platform/*", "deploys/*"] },
+            ),
+        ),
         Statement::allow(&[
             "lambda:CreateFunction",
             "lambda:DeleteFunction",
@@ -367,10 +436,7 @@ fn deploy_statements(account: &Account) -> Vec<Statement> {
         .resources(arns(
             account,
             "scheduler",
-            &[
-                format!("schedule/{}/*", account.settings.name_prefix),
-                format!("schedule-group/{}", account.settings.name_prefix),
-            ],
+            &[format!("schedule/{}/*", schedule_group(account)), format!("schedule-group/{}", schedule_group(account))],
         )),
         Statement::allow(&[
             "secretsmanager:CreateSecret",

@@ -32,7 +32,7 @@ pub fn build(
         .map_err(|message| StackError::Concurrency { env: settings.env, message })?;
     let mut stack = Stack::new(header, TERRAFORM_VERSION);
     stack.require_provider("aws", "hashicorp/aws", AWS_PROVIDER_VERSION);
-    stack.backend(backend(settings, target, settings.backend.key));
+    stack.backend(backend(settings, target, &settings.backend.key));
     stack.provider("aws", &provider(settings, target))?;
     let account = Account {
         settings: settings.clone(),

@@ -37,6 +37,9 @@ pub struct Prices {
     pub sns_email: f64,
     /// Supabase Pro, per project and month.
     pub supabase_pro_month: f64,
+    /// A Supabase preview branch, per hour it exists (Micro compute; Supabase's branching guide: no fixed fee,
+    /// billed until removed).
+    pub supabase_branch_hour: f64,
 }
 
 pub const PRICES: Prices = Prices {
@@ -63,6 +66,7 @@ pub const PRICES: Prices = Prices {
     s3_get: 0.0004 / 1000.0,
     sns_email: 2.00 / 100_000.0,
     supabase_pro_month: 25.0,
+    supabase_branch_hour: 0.01344,
 };
 
 /// Per-request figures the benchmarks measured (BENCHMARKS.md; update with them).
@@ -127,6 +131,8 @@ pub struct Profile {
     pub active_hours_per_user: f64,
     pub documents_gb: f64,
     pub supabase_pro: bool,
+    /// Hours of a Supabase preview branch (a preview's database: 730 for a month).
+    pub supabase_branch_hours: f64,
 }
 
 /// One priced line.

@@ -92,11 +92,14 @@ pub const EMULATOR_OMITS: &[(&str, &str)] = &[
 
 /// The provider block, for AWS or an emulator, with the environment's tags and allowed account.
 pub fn provider(settings: &Settings, target: &Target) -> Provider {
-    let default_tags = crate::model::tags(&[
-        ("Environment", settings.env.as_str()),
-        ("Project", settings.project),
-        ("ManagedBy", "terraform"),
-    ]);
+    let mut tags =
+        vec![("Environment", settings.stage.as_str()), ("Project", settings.project), ("ManagedBy", "terraform")];
+    // A preview's resources say whose they are and until when: `cargo xtask preview sweep` and a reader of the bill
+    // find them by these.
+    if let Some(p) = &settings.preview {
+        tags.extend([("Preview", p.name.as_str()), ("Expires", p.expires.as_str())]);
+    }
+    let default_tags = crate::model::tags(&tags);
     let provider = Provider::new()
         .region(settings.region)
         .default_tags(DefaultTags::new().tags(default_tags))

@@ -41,6 +41,8 @@ impl Env {
         let e = self.as_str();
         let base = Settings {
             env: self,
+            stage: e.to_owned(),
+            preview: None,
             project: "sts-career",
             name_prefix: format!("career-{e}"),
             region: "us-east-1",
@@ -87,9 +89,12 @@ impl Env {
             deployment_config: "CodeDeployDefault.LambdaAllAtOnce",
             // Below this many requests in 5 minutes, a 5xx rate is noise: one failure at 3 a.m. does not page.
             alarm_min_requests: 20,
+            // Previews live in dev's account (`cargo xtask preview`): at most this many at once, so that forgotten
+            // ones cannot fill the account's quotas (a test holds their reserved concurrency within the account's).
+            max_previews: 5,
             backend: StateBackend {
                 bucket: format!("career-terraform-state-{e}"),
-                key: "platform/terraform.tfstate",
+                key: "platform/terraform.tfstate".to_owned(),
                 region: "us-east-1",
                 use_lockfile: true,
             },
@@ -134,6 +139,13 @@ impl Env {
     }
 }
 
+impl fmt::Display for Settings {
+    /// The stage's name (`dev`, `pr-7`), as messages name it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.stage)
+    }
+}
+
 impl fmt::Display for Env {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -162,7 +174,8 @@ pub const EXAMPLE_ACCOUNT: &str = "123456789012";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateBackend {
     pub bucket: String,
-    pub key: &'static str,
+    /// The state object's key: `platform/terraform.tfstate`, a preview's `previews/<name>/terraform.tfstate`.
+    pub key: String,
     pub region: &'static str,
     pub use_lockfile: bool,
 }
@@ -227,7 +240,12 @@ impl Concurrency {
 /// One row of the settings table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
+    /// The environment whose row this is (a preview's is dev: its behaviour is dev's).
     pub env: Env,
+    /// The name every deployed name carries: the environment's (`dev`), or a preview's (`pr-7`).
+    pub stage: String,
+    /// Set for a preview: what makes it one (its expiry, tagged on everything it deploys).
+    pub preview: Option<crate::preview::Preview>,
     /// The `Project` cost-allocation tag.
     pub project: &'static str,
     /// Prefix of platform-level resource names (`career-dev`).
@@ -281,6 +299,8 @@ pub struct Settings {
     pub alarm_emails: Vec<&'static str>,
     /// The fewest requests in 5 minutes for which a 5xx rate can page.
     pub alarm_min_requests: u32,
+    /// The most previews this environment's account holds at once (dev's row is the one that counts).
+    pub max_previews: u32,
     /// The AWS account this environment lives in; the provider refuses to act in any other.
     pub account_id: &'static str,
     /// A role, outside this stack, that may read the secrets in an emergency (besides the functions that declare

@@ -7,5 +7,7 @@
 
 pub mod env;
 pub mod names;
+pub mod preview;
 
 pub use env::{Env, Settings, UnknownEnv};
+pub use preview::{Preview, PreviewName};

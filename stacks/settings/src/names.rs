@@ -61,9 +61,9 @@ pub fn snake(kebab: &str) -> String {
     kebab.replace('-', "_")
 }
 
-/// `{env}-{module}-{name}`, the deployed function's name.
+/// `{stage}-{module}-{name}`, the deployed function's name (`dev-org-module-orgs`, a preview's `pr-7-org-module-orgs`).
 pub fn function_name(settings: &Settings, f: &Function) -> String {
-    format!("{}-{}-{}", settings.env, f.module, f.name)
+    format!("{}-{}-{}", settings.stage, f.module, f.name)
 }
 
 /// Where the packages are built, relative to the workspace root.

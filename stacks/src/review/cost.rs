@@ -47,14 +47,33 @@ impl Profile {
             active_hours_per_user: 8.0 * 22.0,
             documents_gb,
             supabase_pro: true,
+            supabase_branch_hours: 0.0,
         }
+    }
+
+    /// A preview nobody uses for a month: no requests, no events, no documents; what it costs is what it keeps
+    /// (keys, secrets, alarms, the dashboard) and its database branch's hours.
+    pub fn idle_preview() -> Profile {
+        let mut p = Profile::default_for(Env::Dev);
+        p.requests_per_module.values_mut().for_each(|r| *r = 0.0);
+        p.events_per_function.values_mut().for_each(|e| *e = 0.0);
+        p.users = 0.0;
+        p.documents_gb = 0.0;
+        p.supabase_pro = false;
+        p.supabase_branch_hours = 730.0;
+        p
     }
 }
 
 /// Prices an environment for a profile. `doc` is its synthesized stack (alarms, dashboards, secrets are counted
 /// from it, so what is priced is what is deployed).
 pub fn estimate(env: Env, profile: &Profile, doc: &Value, p: &Prices) -> Estimate {
-    let s = env.settings();
+    estimate_settings(&env.settings(), profile, doc, p)
+}
+
+/// [`estimate`] for an explicit settings row (a preview's).
+pub fn estimate_settings(s: &Settings, profile: &Profile, doc: &Value, p: &Prices) -> Estimate {
+    let s = s.clone();
     let mut lines = Vec::new();
     let mut traffic = Traffic::default();
     for module in route_registry::MODULES {
@@ -66,7 +85,7 @@ pub fn estimate(env: Env, profile: &Profile, doc: &Value, p: &Prices) -> Estimat
         *per_owner.entry(l.owner.clone()).or_insert(0.0) += l.usd;
     }
     let total = lines.iter().map(|l| l.usd).sum();
-    Estimate { env: env.to_string(), prices: *p, profile: profile.clone(), lines, per_owner, total }
+    Estimate { env: s.stage.clone(), prices: *p, profile: profile.clone(), lines, per_owner, total }
 }
 
 /// A month's API requests and events of functions without a caller, for the platform's lines.
@@ -230,6 +249,10 @@ fn platform_lines(lines: &mut Vec<Line>, s: &Settings, profile: &Profile, doc: &
     add("alarm e-mails (a few a day)", emails, "e-mails", emails * p.sns_email);
     if profile.supabase_pro {
         add("Supabase Pro", 1.0, "project", p.supabase_pro_month);
+    }
+    if profile.supabase_branch_hours > 0.0 {
+        let hours = profile.supabase_branch_hours;
+        add("Supabase preview branch (Micro compute)", hours, "hours", hours * p.supabase_branch_hour);
     }
 }
 

@@ -38,7 +38,11 @@ pub fn check(env: Env, bootstrap: &Value, platform: &Value) -> Vec<Finding> {
     }
     for (name, role) in &roles {
         let address = format!("aws_iam_role.{name}");
-        let environment = if *name == "plan" { format!("{env}-plan") } else { env.to_string() };
+        let environment = match *name {
+            "plan" => format!("{env}-plan"),
+            "preview" => crate::pipeline::PREVIEW_ENVIRONMENT.to_owned(),
+            _ => env.to_string(),
+        };
         trust(&mut out, &address, &parsed(&role["assume_role_policy"]), &subject(s.github_repository, &environment));
     }
     let own_roles = format!("role/{}-", s.name_prefix);
@@ -69,7 +73,8 @@ pub fn check(env: Env, bootstrap: &Value, platform: &Value) -> Vec<Finding> {
                 if a == "iam:PassRole" && condition["StringEquals"]["iam:PassedToService"].is_null() {
                     out.add(&address, &label, "pipeline-boundary", "iam:PassRole to any service".into());
                 }
-                if a.starts_with("iam:") && resources.iter().any(|r| r == "*" || r.contains(&own_roles)) {
+                let lists = a.starts_with("iam:List") || a.starts_with("iam:Get");
+                if a.starts_with("iam:") && !lists && resources.iter().any(|r| r == "*" || r.contains(&own_roles)) {
                     out.add(
                         &address,
                         &label,

@@ -195,3 +195,49 @@ fn verify_permissions(state: &Applied) -> Vec<String> {
         })
         .collect()
 }
+
+/// Every name a stack gives AWS (the attributes that name a resource), with interpolations cut out, by attribute.
+pub fn deployed_names(doc: &Value) -> Vec<(String, String)> {
+    const NAMING: &[&str] = &[
+        "name",
+        "function_name",
+        "bucket",
+        "alarm_name",
+        "dashboard_name",
+        "deployment_group_name",
+        "app_name",
+        "name_prefix",
+        "secret_id",
+    ];
+    // Names unique only within their parent (an API's stage and authorizer, a function's alias, a role's inline
+    // policy), which no other stack's resource can meet.
+    const SCOPED: &[&str] =
+        &["aws_apigatewayv2_stage", "aws_apigatewayv2_authorizer", "aws_lambda_alias", "aws_iam_role_policy"];
+    let mut out = Vec::new();
+    for (ty, resources) in
+        doc["resource"].as_object().into_iter().flatten().filter(|(ty, _)| !SCOPED.contains(&ty.as_str()))
+    {
+        for (local, r) in resources.as_object().into_iter().flatten() {
+            for attr in NAMING {
+                if let Some(v) = r[*attr].as_str() {
+                    // `${…}` parts (an account id, another resource's name) are not this resource's own.
+                    let own: String = v.split("${").map(|p| p.split_once('}').map_or(p, |(_, rest)| rest)).collect();
+                    if !own.is_empty() && *attr != "app_name" {
+                        out.push((format!("{ty}.{local}.{attr}"), own));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether a name found in an account is `declared` (a name from [`deployed_names`]; one cut before an account id
+/// matches that id's digits).
+pub fn is_declared(found: &str, declared: &str) -> bool {
+    found == declared
+        || (declared.ends_with('-')
+            && found
+                .strip_prefix(declared)
+                .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit())))
+}
