@@ -36,5 +36,6 @@ pub mod s3;
 pub mod secrets;
 pub mod server;
 pub mod sqs;
+pub mod supabase;
 pub mod time;
 pub mod tls;
