@@ -22,6 +22,8 @@ pub struct Aws {
     pub codedeploy: Option<String>,
     pub s3: Option<String>,
     pub lambda: Option<String>,
+    /// Every other service's endpoint (the emulator's), for the inventory of what a stage left.
+    pub other: Option<String>,
     http: reqwest::Client,
     runtime: std::sync::Arc<tokio::runtime::Runtime>,
 }
@@ -55,6 +57,7 @@ impl Aws {
         let mut aws = Aws::new(region, ("test".into(), "test".into(), None))?;
         aws.codedeploy = Some(codedeploy.to_owned());
         aws.s3 = Some(s3.to_owned());
+        aws.other = Some(s3.to_owned());
         Ok(aws)
     }
 
@@ -67,6 +70,7 @@ impl Aws {
             codedeploy: None,
             s3: None,
             lambda: None,
+            other: None,
             http,
             runtime: std::sync::Arc::new(runtime),
         })
@@ -155,6 +159,95 @@ impl Aws {
         }
     }
 
+    /// The keys under a prefix (ListObjectsV2, every page).
+    pub fn list_objects(&self, bucket: &str, prefix: &str) -> Result<Vec<String>> {
+        let mut keys = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut url = format!("{}?list-type=2&prefix={}", self.s3_url(bucket, ""), encode(prefix));
+            if let Some(t) = &token {
+                url.push_str(&format!("&continuation-token={}", encode(t)));
+            }
+            let (status, body) = self.send("GET", &url, "s3", &[], Vec::new())?;
+            let text = String::from_utf8_lossy(&body);
+            if status != 200 {
+                bail!("S3 ListObjectsV2 s3://{bucket}/{prefix} answered {status}: {text}");
+            }
+            keys.extend(xml_values(&text, "Key"));
+            token = xml_values(&text, "NextContinuationToken").into_iter().next();
+            if token.is_none() {
+                return Ok(keys);
+            }
+        }
+    }
+
+    /// ListBuckets: the XML answer.
+    pub fn list_buckets(&self) -> Result<String> {
+        let url = match &self.s3 {
+            Some(u) => format!("{}/", u.trim_end_matches('/')),
+            None => format!("https://s3.{}.amazonaws.com/", self.region),
+        };
+        let (status, body) = self.send("GET", &url, "s3", &[], Vec::new())?;
+        let text = String::from_utf8_lossy(&body).into_owned();
+        if status != 200 {
+            bail!("S3 ListBuckets answered {status}: {text}");
+        }
+        Ok(text)
+    }
+
+    /// Deletes an object (done when it is not there).
+    pub fn delete_object(&self, bucket: &str, key: &str) -> Result<()> {
+        let (status, text) = self.send("DELETE", &self.s3_url(bucket, key), "s3", &[], Vec::new())?;
+        if !(200..300).contains(&status) && status != 404 {
+            bail!("S3 DeleteObject s3://{bucket}/{key} answered {status}: {}", String::from_utf8_lossy(&text));
+        }
+        Ok(())
+    }
+
+    fn endpoint(&self, service: &str) -> String {
+        match &self.other {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None if service == "iam" => "https://iam.amazonaws.com".to_owned(),
+            None => format!("https://{service}.{}.amazonaws.com", self.region),
+        }
+    }
+
+    /// One operation of a JSON 1.0/1.1 service (`logs`, `kms`, `secretsmanager`, `sqs`): `target` is the
+    /// `X-Amz-Target` (`Logs_20140328.DescribeLogGroups`).
+    pub fn json_call(&self, service: &str, version: &str, target: &str, body: &Value) -> Result<Value> {
+        let url = format!("{}/", self.endpoint(service));
+        let content_type = format!("application/x-amz-json-{version}");
+        let headers = [("content-type", content_type.as_str()), ("x-amz-target", target)];
+        let (status, text) = self.send("POST", &url, service, &headers, serde_json::to_vec(body)?)?;
+        if !(200..300).contains(&status) {
+            bail!("{target} answered {status}: {}", String::from_utf8_lossy(&text));
+        }
+        Ok(serde_json::from_slice(&text).unwrap_or(Value::Null))
+    }
+
+    /// One GET of a REST JSON service (`lambda`, `apigateway`, `scheduler`): the answer.
+    pub fn rest_get(&self, service: &str, path: &str) -> Result<Value> {
+        let url = format!("{}{path}", self.endpoint(service));
+        let (status, text) = self.send("GET", &url, service, &[], Vec::new())?;
+        if !(200..300).contains(&status) {
+            bail!("GET {path} ({service}) answered {status}: {}", String::from_utf8_lossy(&text));
+        }
+        Ok(serde_json::from_slice(&text).unwrap_or(Value::Null))
+    }
+
+    /// One action of a query service (`iam`, `monitoring`, `sns`): the XML answer.
+    pub fn query(&self, service: &str, params: &[(&str, &str)]) -> Result<String> {
+        let url = format!("{}/", self.endpoint(service));
+        let body: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
+        let headers = [("content-type", "application/x-www-form-urlencoded; charset=utf-8")];
+        let (status, text) = self.send("POST", &url, service, &headers, body.join("&").into_bytes())?;
+        let text = String::from_utf8_lossy(&text).into_owned();
+        if !(200..300).contains(&status) {
+            bail!("{} ({service}) answered {status}: {text}", params.first().map_or("", |p| p.1));
+        }
+        Ok(text)
+    }
+
     fn send(
         &self,
         method: &str,
@@ -209,6 +302,25 @@ impl Aws {
             Ok((status, bytes, function_error))
         })
     }
+}
+
+/// `%`-encoding of everything but RFC 3986's unreserved characters.
+pub fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The text of every `<tag>…</tag>` in an XML answer (the names and keys these listings read have no markup).
+pub fn xml_values(xml: &str, tag: &str) -> Vec<String> {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    xml.split(&open)
+        .skip(1)
+        .filter_map(|rest| rest.split_once(&close).map(|(v, _)| v.replace("&amp;", "&").replace("&lt;", "<")))
+        .collect()
 }
 
 /// An AWS error answer.

@@ -66,6 +66,11 @@ impl Beside {
         Ok(Beside { name: name.to_owned(), child, ended, log, started: Instant::now() })
     }
 
+    /// Where its output goes.
+    pub fn log(&self) -> &std::path::Path {
+        &self.log
+    }
+
     /// Waits for it; its duration, or why it failed with the end of its log.
     pub fn wait(self) -> Result<Duration> {
         let waited = Instant::now();

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
-use stacks::{Env, Target};
+use stacks::{Env, Settings, Target};
 
 use crate::aws::Aws;
 use crate::terraform::{init, terraform};
@@ -93,7 +93,8 @@ pub enum Place {
 /// What a deploy is told.
 #[derive(Debug, Clone)]
 pub struct Request {
-    pub env: Env,
+    /// The environment's settings row, or a preview's (`Settings::for_preview`).
+    pub settings: Settings,
     pub place: Place,
     pub allow_data_loss: bool,
     /// The database to migrate; `None` with `no_migrate`.
@@ -123,7 +124,7 @@ pub fn run(args: &Args) -> Result<()> {
         })?),
     };
     deploy(&Request {
-        env,
+        settings: env.settings(),
         place: Place::Aws,
         allow_data_loss: args.allow_data_loss,
         database_url,
@@ -154,10 +155,12 @@ impl Outcome {
 
 pub fn deploy(request: &Request) -> Result<Outcome> {
     let start = Instant::now();
-    let env = request.env;
-    let settings = env.settings();
+    let settings = &request.settings;
+    // What messages name: the environment (`dev`) or the preview (`pr-7`), and the command that deploys it again.
+    let env = &settings.stage;
+    let again = rerun(settings);
     let (dir, aws) = match &request.place {
-        Place::Aws => (workspace_root().join("build").join(env.as_str()), Aws::from_environment(settings.region)?),
+        Place::Aws => (stage_dir(settings), Aws::from_environment(settings.region)?),
         Place::Emulator { endpoint, codedeploy, dir } => {
             (dir.clone(), Aws::emulated(settings.region, codedeploy, endpoint)?)
         }
@@ -173,7 +176,7 @@ pub fn deploy(request: &Request) -> Result<Outcome> {
                 Target::Emulator { endpoint: endpoint.clone(), state: stacks::EmulatorState::S3 }
             }
         };
-        synth_into(env, &target, &dir)?;
+        synth_into(settings, &target, &dir)?;
         init(&dir, true)
     })?;
     let plan_file = dir.join("release.tfplan");
@@ -198,7 +201,7 @@ pub fn deploy(request: &Request) -> Result<Outcome> {
         outcome.migrations = step("4. migrations: lint the new files, apply the pending ones", || {
             crate::migration_lint::run(&crate::db::default_dir())?;
             let applied = crate::db::migrate(url, &crate::db::default_dir())?;
-            crate::db::configure(url, env)?;
+            crate::db::configure(url, settings.env)?;
             println!("    {}", if applied.is_empty() { "database up to date".to_owned() } else { applied.join(", ") });
             Ok(applied)
         })?;
@@ -215,7 +218,7 @@ pub fn deploy(request: &Request) -> Result<Outcome> {
             crate::util::exec(&mut cmd).with_context(|| {
                 format!(
                     "terraform apply stopped part-way: what it applied stays (the state says what), nothing was \
-                     released. Run `cargo xtask deploy {env}` again: it plans from where apply stopped"
+                     released. Run `{again}` again: it plans from where apply stopped"
                 )
             })
         })?;
@@ -228,8 +231,8 @@ pub fn deploy(request: &Request) -> Result<Outcome> {
     let pending = releases(&if changes { show_json(&dir, None)? } else { refreshed });
     let app = format!("{}-lambda", settings.name_prefix);
     if let Place::Emulator { .. } = request.place {
-        step("6. register the CodeDeploy application and groups dev's synth declares in the stand-in", || {
-            register(&aws, env)
+        step("6. register the CodeDeploy application and groups the synth declares in the stand-in", || {
+            register(&aws, settings)
         })?;
     }
     let pending = match (&request.place, pending.is_empty()) {
@@ -239,7 +242,7 @@ pub fn deploy(request: &Request) -> Result<Outcome> {
         (Place::Emulator { .. }, false) => pending,
         (Place::Aws, false) => {
             let checked = step("6. pre-traffic check: each new version answers the catalog's probes", || {
-                Ok(pre_traffic_check(&aws, env, &pending))
+                Ok(pre_traffic_check(&aws, settings, &pending))
             })?;
             outcome.refused = checked.refused;
             checked.passed
@@ -265,17 +268,17 @@ pub fn deploy(request: &Request) -> Result<Outcome> {
             step("7. smoke test: through the API, every route without a token is refused", || smoke_test(&aws, &dir))
         }
     };
-    step("8. record what is deployed (state bucket: deploys/)", || record(&aws, env, &outcome, request))?;
+    step("8. record what is deployed (state bucket)", || record(&aws, settings, &outcome, request))?;
     if let Err(e) = smoke {
         bail!(
             "{e:#}\nThe releases stand (their alarms still watch them; the record says which versions serve). Find \
-             why the API refuses or answers wrongly, fix, and run `cargo xtask deploy {env}` again"
+             why the API refuses or answers wrongly, fix, and run `{again}` again"
         );
     }
     if !outcome.refused.is_empty() {
         bail!(
             "the pre-traffic check refused {} new version(s), which took no traffic (their aliases serve the versions \
-             they served):\n  {}\nFix them and run `cargo xtask deploy {env}` again",
+             they served):\n  {}\nFix them and run `{again}` again",
             outcome.refused.len(),
             outcome.refused.join("\n  ")
         );
@@ -286,7 +289,7 @@ pub fn deploy(request: &Request) -> Result<Outcome> {
         bail!(
             "{} of {} release(s) did not succeed; each was stopped and its alias serves the previous version:\n{}\n\
              The other functions and the infrastructure are deployed (the record says which versions serve). Fix the \
-             cause and run `cargo xtask deploy {env}` again: it releases only what does not serve its newest version",
+             cause and run `{again}` again: it releases only what does not serve its newest version",
             failed.len(),
             outcome.releases.len(),
             lines.join("\n")
@@ -299,18 +302,38 @@ pub fn deploy(request: &Request) -> Result<Outcome> {
 /// Synthesizes `env` for `target` into `dir`: for AWS what `cargo xtask synth <env>` writes (the environment's Okta
 /// issuer); for an emulator (the rehearsal, its rename and scaffold plans) the development issuer, its S3 state in
 /// the emulator, and the committed lock file.
-pub fn synth_into(env: Env, target: &Target, dir: &Path) -> Result<()> {
+pub fn synth_into(settings: &Settings, target: &Target, dir: &Path) -> Result<()> {
     let options = match target {
         Target::Aws => stacks::Options::default(),
         Target::Emulator { .. } => stacks::Options { issuer: xtask_synth::dev_issuer(), example: false },
     };
-    write_if_changed(&dir.join("main.tf.json"), &stacks::synth_with(env, target, &options)?.text)?;
+    std::fs::create_dir_all(dir)?;
+    write_if_changed(&dir.join("main.tf.json"), &stacks::synth_settings(settings.clone(), target, &options)?.text)?;
     if target.is_emulator() {
         // Each rehearsal's emulator listens on another port: the backend's settings cached by the last init are stale.
         let _ = std::fs::remove_file(dir.join(".terraform/terraform.tfstate"));
-        crate::terraform::use_lock(&workspace_root().join("build").join(env.as_str()), dir)?;
+    }
+    if target.is_emulator() || settings.preview.is_some() {
+        crate::terraform::use_lock(&workspace_root().join("build").join(settings.env.as_str()), dir)?;
     }
     Ok(())
+}
+
+/// Where a stage's root module is written for AWS: `build/<env>/` (committed), a preview's `build/preview-<name>/`
+/// (ignored by git; two levels under the root as every root module, whose package paths are relative to it).
+pub fn stage_dir(settings: &Settings) -> PathBuf {
+    match settings.preview_name() {
+        None => workspace_root().join("build").join(settings.env.as_str()),
+        Some(name) => workspace_root().join("build").join(format!("preview-{name}")),
+    }
+}
+
+/// The command that deploys this stage again.
+pub fn rerun(settings: &Settings) -> String {
+    match settings.preview_name() {
+        None => format!("cargo xtask deploy {}", settings.env),
+        Some(name) => format!("cargo xtask preview up {name}"),
+    }
 }
 
 /// GitHub's limit on a comment's body, in characters.
@@ -318,7 +341,7 @@ pub const COMMENT_LIMIT: usize = 65_536;
 
 /// The plan as pull-request comments: the summary, then `terraform show` of the saved plan in a code block, split at
 /// line boundaries so that each comment (its heading and fences included) stays under [`COMMENT_LIMIT`].
-fn write_comments(dir: &Path, plan: &Path, env: Env, summary: &PlanSummary, folder: &Path) -> Result<()> {
+fn write_comments(dir: &Path, plan: &Path, env: &str, summary: &PlanSummary, folder: &Path) -> Result<()> {
     let out = terraform()?
         .arg(format!("-chdir={}", dir.display()))
         .args(["show", "-no-color"])
@@ -339,7 +362,7 @@ fn write_comments(dir: &Path, plan: &Path, env: Env, summary: &PlanSummary, fold
 }
 
 /// Splits a plan into comments of at most `limit` characters.
-pub fn comments(env: Env, summary: &str, plan: &str, limit: usize) -> Vec<String> {
+pub fn comments(env: &str, summary: &str, plan: &str, limit: usize) -> Vec<String> {
     let (head, fence_open, fence_close) = (format!("### terraform plan: {env}"), "```diff\n", "```\n");
     // Room for the heading with its part number ("(part 999 of 999)"), the fences and the summary in the first.
     let overhead = head.chars().count() + 24 + fence_open.len() + fence_close.len();
@@ -543,12 +566,10 @@ pub struct Checked {
 
 /// Invokes each pending function's new version with the catalog's probes (`module_runtime::pre_traffic`) before it
 /// takes any traffic; a version that answers one wrongly, or cannot be invoked, is not released.
-pub fn pre_traffic_check(invoker: &dyn Invoke, env: Env, pending: &[Pending]) -> Checked {
-    let settings = env.settings();
+pub fn pre_traffic_check(invoker: &dyn Invoke, settings: &Settings, pending: &[Pending]) -> Checked {
     let mut checked = Checked::default();
     for p in pending {
-        let Some(f) =
-            route_registry::all_functions().find(|f| stacks::names::function_name(&settings, f) == p.function)
+        let Some(f) = route_registry::all_functions().find(|f| stacks::names::function_name(settings, f) == p.function)
         else {
             checked.refused.push(format!("{}: not a function of the catalog", p.function));
             continue;
@@ -701,8 +722,10 @@ fn start(aws: &Aws, app: &str, p: &Pending) -> Result<String> {
 /// The emulator holds no CodeDeploy resources (moto's GetApplication answers its time as a string, which the
 /// provider cannot read): the application and groups that dev's synth for AWS declares are made in the stand-in,
 /// with their configuration and alarms as declared.
-fn register(aws: &Aws, env: Env) -> Result<()> {
-    let doc: Value = serde_json::from_str(&stacks::synth_with(env, &Target::Aws, &stacks::Options::default())?.text)?;
+fn register(aws: &Aws, settings: &Settings) -> Result<()> {
+    let doc: Value = serde_json::from_str(
+        &stacks::synth_settings(settings.clone(), &Target::Aws, &stacks::Options::default())?.text,
+    )?;
     let resources = &doc["resource"];
     let resolve = |v: &Value| -> String {
         let s = v.as_str().unwrap_or_default();
@@ -722,7 +745,7 @@ fn register(aws: &Aws, env: Env) -> Result<()> {
             aws.codedeploy("CreateApplication", &json!({"applicationName": app["name"], "computePlatform": "Lambda"})),
         )?;
     }
-    let app = format!("{}-lambda", env.settings().name_prefix);
+    let app = format!("{}-lambda", settings.name_prefix);
     let mut count = 0;
     // A nested block is rendered as an object (a list of one in some renderings).
     let block = |v: &Value| -> Value {
@@ -789,8 +812,17 @@ fn smoke_test(aws: &Aws, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-fn record_key(env: Env) -> String {
-    format!("deploys/{env}/latest.json")
+/// Where a stage's deploy records live in the state bucket: `deploys/<env>/`, a preview's under its own prefix (so
+/// that `preview down` removes them with it).
+fn record_prefix(settings: &Settings) -> String {
+    match settings.preview_name() {
+        None => format!("deploys/{}/", settings.env),
+        Some(name) => format!("{}deploys/", stacks::preview::state_prefix(name)),
+    }
+}
+
+fn record_key(settings: &Settings) -> String {
+    format!("{}latest.json", record_prefix(settings))
 }
 
 fn commit() -> (String, bool) {
@@ -808,10 +840,10 @@ fn commit() -> (String, bool) {
     (head, dirty)
 }
 
-fn record(aws: &Aws, env: Env, outcome: &Outcome, request: &Request) -> Result<()> {
-    let bucket = env.settings().backend.bucket;
-    let previous: Option<Value> =
-        aws.get_object(&bucket, &record_key(env))?.and_then(|b| serde_json::from_slice(&b).ok());
+fn record(aws: &Aws, settings: &Settings, outcome: &Outcome, request: &Request) -> Result<()> {
+    let bucket = &settings.backend.bucket;
+    let key = record_key(settings);
+    let previous: Option<Value> = aws.get_object(bucket, &key)?.and_then(|b| serde_json::from_slice(&b).ok());
     let mut functions: serde_json::Map<String, Value> =
         previous.as_ref().and_then(|p| p["functions"].as_object().cloned()).unwrap_or_default();
     for r in &outcome.releases {
@@ -827,7 +859,7 @@ fn record(aws: &Aws, env: Env, outcome: &Outcome, request: &Request) -> Result<(
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
     );
     let doc = json!({
-        "env": env.as_str(),
+        "env": settings.stage,
         "commit": head,
         "dirty": dirty,
         "at": at,
@@ -837,30 +869,23 @@ fn record(aws: &Aws, env: Env, outcome: &Outcome, request: &Request) -> Result<(
         "functions": functions,
     });
     let body = serde_json::to_vec_pretty(&doc)?;
-    aws.put_object(&bucket, &format!("deploys/{env}/history/{at}-{head}.json"), body.clone())?;
-    aws.put_object(&bucket, &record_key(env), body)?;
-    println!(
-        "    s3://{bucket}/{}: commit {head}{}",
-        record_key(env),
-        if dirty { " (with uncommitted changes)" } else { "" }
-    );
+    aws.put_object(bucket, &format!("{}history/{at}-{head}.json", record_prefix(settings)), body.clone())?;
+    aws.put_object(bucket, &key, body)?;
+    println!("    s3://{bucket}/{key}: commit {head}{}", if dirty { " (with uncommitted changes)" } else { "" });
     Ok(())
 }
 
 /// `deploy status <env>`.
 fn status(env: Env) -> Result<()> {
     let aws = Aws::from_environment(env.settings().region)?;
-    print!("{}", status_text(&aws, env)?);
+    print!("{}", status_text(&aws, &env.settings())?);
     Ok(())
 }
 
-pub fn status_text(aws: &Aws, env: Env) -> Result<String> {
-    let bucket = env.settings().backend.bucket;
-    let Some(body) = aws.get_object(&bucket, &record_key(env))? else {
-        bail!(
-            "{env} has no deploy record in s3://{bucket}/{}: it was never deployed with `cargo xtask deploy {env}`",
-            record_key(env)
-        )
+pub fn status_text(aws: &Aws, settings: &Settings) -> Result<String> {
+    let (bucket, key, env) = (&settings.backend.bucket, record_key(settings), &settings.stage);
+    let Some(body) = aws.get_object(bucket, &key)? else {
+        bail!("{env} has no deploy record in s3://{bucket}/{key}: it was never deployed with `{}`", rerun(settings))
     };
     let doc: Value = serde_json::from_slice(&body).context("the deploy record is not JSON")?;
     let mut out = format!(

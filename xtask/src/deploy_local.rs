@@ -27,6 +27,9 @@ pub struct Args {
     /// Keep the emulator's resources (skip `terraform destroy`); the emulator still stops.
     #[arg(long)]
     no_destroy: bool,
+    /// Skip the preview rehearsal (`cargo xtask preview`'s up, sweep and down beside dev).
+    #[arg(long)]
+    no_previews: bool,
     /// Only plan dev for the emulator at this URL against its state, and print what the plan does (the rename
     /// rehearsal and the scaffold check run this in a scratch copy).
     #[arg(long, hide = true, value_name = "URL")]
@@ -131,7 +134,7 @@ pub fn run(args: &Args) -> Result<()> {
         crate::bootstrap::bootstrap(Env::Dev, &target)
     })?;
     let request = deploy::Request {
-        env: Env::Dev,
+        settings: Env::Dev.settings(),
         place: deploy::Place::Emulator {
             endpoint: moto.endpoint.clone(),
             codedeploy: codedeploy.url.clone(),
@@ -150,6 +153,20 @@ pub fn run(args: &Args) -> Result<()> {
         step("3. cargo xtask deploy dev, on the emulator (synth, init, saved plan, apply, releases, record)", || {
             deploy::deploy(&request).map(drop)
         })?;
+        // Previews beside dev, in this emulator, while the next steps run (they mostly wait on the emulator and on
+        // the provider's own waits, so the two-core machine has room).
+        let previews = match args.no_previews {
+            true => None,
+            false => Some(crate::beside::Beside::start(
+                "the preview rehearsal: two previews beside dev, a sweep, a down, a failed up brought down",
+                "previews",
+                {
+                    let mut cmd = crate::beside::task(&["preview", "rehearse", "--endpoint", &moto.endpoint])?;
+                    cmd.args(["--codedeploy", &codedeploy.url]);
+                    cmd
+                },
+            )?),
+        };
         step("4. terraform plan -detailed-exitcode (must show no changes)", || no_drift(&dir))?;
         step("5. check what was created", || verify(&dir))?;
         step("5. deploy again with nothing changed: nothing to do", || {
@@ -169,14 +186,22 @@ pub fn run(args: &Args) -> Result<()> {
         step("6. rename a function and three routes in a scratch copy: plan moves, never destroys", || {
             rename_rehearsal(&moto.endpoint)
         })?;
-        match &args.scaffold {
-            Some(copy) => {
-                step("7. the scaffolded module's stack, planned against this state: it adds, destroys nothing", || {
-                    scaffold_plan(copy, &moto.endpoint)
-                })
-            }
-            None => Ok(()),
+        if let Some(copy) = &args.scaffold {
+            step("7. the scaffolded module's stack, planned against this state: it adds, destroys nothing", || {
+                scaffold_plan(copy, &moto.endpoint)
+            })?;
         }
+        if let Some(previews) = previews {
+            let log = previews.log().to_path_buf();
+            let waited = previews.wait();
+            // Its steps, as it printed them.
+            for line in std::fs::read_to_string(&log).unwrap_or_default().lines() {
+                println!("    | {line}");
+            }
+            let took = waited?;
+            println!("==> 7. the preview rehearsal beside the steps above: done in {}", human(took));
+        }
+        Ok(())
     })();
 
     let destroyed = if args.no_destroy {
@@ -209,7 +234,7 @@ fn plan_only(endpoint: &str) -> Result<()> {
     let dir = workspace_root().join("build/local");
     std::fs::create_dir_all(&dir)?;
     let target = Target::Emulator { endpoint: endpoint.to_owned(), state: stacks::EmulatorState::S3 };
-    deploy::synth_into(Env::Dev, &target, &dir)?;
+    deploy::synth_into(&Env::Dev.settings(), &target, &dir)?;
     init(&dir, true)?;
     let out = terraform()?
         .arg(format!("-chdir={}", dir.display()))
@@ -358,7 +383,7 @@ fn scaffold_plan(copy: &Path, endpoint: &str) -> Result<()> {
 }
 
 /// Copies every package this checkout built into a scratch copy's `target/lambda`, where its stacks refer to them.
-fn copy_packages(copy: &Path) -> Result<()> {
+pub fn copy_packages(copy: &Path) -> Result<()> {
     for package in crate::build::packages() {
         let Some(f) = route_registry::all_functions().find(|f| f.package() == package) else { continue };
         let zip = crate::build::zip_path(&f);
@@ -507,7 +532,7 @@ fn release_rehearsal(request: &deploy::Request, codedeploy: &CodeDeployStandin, 
     }
     println!("    run again with the alarm OK: {victim} released, nothing else applied or released");
     let aws = crate::aws::Aws::emulated("us-east-1", &codedeploy.url, endpoint_of(request)?)?;
-    print!("{}", deploy::status_text(&aws, Env::Dev)?);
+    print!("{}", deploy::status_text(&aws, &Env::Dev.settings())?);
     Ok(())
 }
 

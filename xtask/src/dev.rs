@@ -76,6 +76,26 @@ INSERT INTO org_member (org_id, user_id, role, created_by)
 ON CONFLICT DO NOTHING;
 "#;
 
+/// Seeds the demo people, organizations and memberships into a migrated database (a superuser URL); `okta_id` gives
+/// each person's identity-provider id where there is one (the local Okta stand-in's; a preview's people have none
+/// until they sign in). Re-running is harmless.
+pub fn seed_demo(superuser: &str, okta_id: &dyn Fn(&str, &str, &str) -> Option<String>) -> Result<()> {
+    let mut client = postgres::Client::connect(superuser, postgres::NoTls)?;
+    for (login, first, last) in PEOPLE {
+        let okta_id = okta_id(login, first, last);
+        client.execute(
+            "INSERT INTO identities (idp_subject, email, first_name, last_name, okta_id)
+             SELECT $1, $1, $2, $3, $4 WHERE NOT EXISTS
+               (SELECT 1 FROM identities WHERE idp_subject = $1 AND deactivated_at IS NULL)",
+            &[login, first, last, &okta_id],
+        )?;
+    }
+    client.batch_execute(
+        "INSERT INTO profiles (id, first_name, last_name) SELECT id, first_name, last_name FROM identities ON CONFLICT DO NOTHING;",
+    )?;
+    client.batch_execute(SEED).context("cannot seed the demo data")
+}
+
 /// The running local backend: database (unless external), PostgREST, the Okta stand-in and the local API; stopped
 /// on drop.
 pub struct Local {
@@ -180,22 +200,7 @@ impl Local {
             })?;
         step(
             "seed demo data (Acme: alice owner, bob member; Globex: carol owner, dave admin; admin@example.com)",
-            || {
-                let mut client = postgres::Client::connect(&superuser, postgres::NoTls)?;
-                for (login, first, last) in PEOPLE {
-                    let okta_id = okta.add_user(login, login, first, last, "ACTIVE");
-                    client.execute(
-                        "INSERT INTO identities (idp_subject, email, first_name, last_name, okta_id)
-                     SELECT $1, $1, $2, $3, $4 WHERE NOT EXISTS
-                       (SELECT 1 FROM identities WHERE idp_subject = $1 AND deactivated_at IS NULL)",
-                        &[login, first, last, &okta_id],
-                    )?;
-                }
-                client.batch_execute(
-                "INSERT INTO profiles (id, first_name, last_name) SELECT id, first_name, last_name FROM identities ON CONFLICT DO NOTHING;",
-            )?;
-                client.batch_execute(SEED).context("cannot seed the demo data")
-            },
+            || seed_demo(&superuser, &|login, first, last| Some(okta.add_user(login, login, first, last, "ACTIVE"))),
         )?;
         let authenticator = match &pg {
             Some(p) => p.url("authenticator"),

@@ -32,8 +32,10 @@ mod migration_compat;
 mod migration_lint;
 mod new_module;
 mod openapi;
+mod preview;
 mod python_seed;
 mod services;
+mod supabase;
 mod synth;
 mod terraform;
 #[cfg(test)]
@@ -73,6 +75,9 @@ enum Task {
     /// The deploy rehearsal: bootstrap on a local AWS emulator (moto), apply dev with its S3 backend there, require
     /// no drift, verify against the catalog, destroy.
     DeployLocal(deploy_local::Args),
+    /// Previews: a whole platform per change, from dev's settings under a name (`pr-7`) in dev's account, with its
+    /// own database branch; `up`, `down` (nothing left, listed), `list`, `sweep` (the expired ones only).
+    Preview(preview::Args),
     /// Least-privilege rules over the synthesized build/<env>/main.tf.json (all four by default), and with
     /// --cross-check checkov's whole check set over plan documents of the same stacks; any finding fails.
     CheckIam(check_iam::Args),
@@ -146,6 +151,7 @@ fn main() -> std::process::ExitCode {
         Task::CheckIam(args) => check_iam::run(&args),
         Task::Deploy(args) => deploy::run(&args),
         Task::DeployLocal(args) => deploy_local::run(&args),
+        Task::Preview(args) => preview::run(&args),
         Task::Validate(args) => terraform::validate(&args),
         Task::Db(args) => db::run(&args),
         Task::Dev(args) => dev::run(&args),

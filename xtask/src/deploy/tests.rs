@@ -190,7 +190,7 @@ fn the_appspec_names_the_function_alias_and_versions() {
 fn a_long_plan_is_split_into_comments_under_githubs_limit() {
     let plan: String = (0..5000).map(|i| format!("  + resource line {i} {}\n", "x".repeat(i % 90))).collect();
     let summary = "    plan: 5000 to create, 0 to update, 0 to replace, 0 to destroy\n";
-    let parts = comments(Env::Dev, summary, &plan, 65_536);
+    let parts = comments("dev", summary, &plan, 65_536);
     assert!(parts.len() >= 4, "{} parts", parts.len());
     for (i, part) in parts.iter().enumerate() {
         assert!(part.chars().count() <= 65_536, "part {i}: {} characters", part.chars().count());
@@ -203,7 +203,7 @@ fn a_long_plan_is_split_into_comments_under_githubs_limit() {
         parts.iter().flat_map(|p| p.lines().filter(|l| l.starts_with("  + "))).map(|l| format!("{l}\n")).collect();
     assert_eq!(joined, plan);
     // A short plan is one comment without a part number.
-    let one = comments(Env::Prd, summary, "  + one\n", 65_536);
+    let one = comments("prd", summary, "  + one\n", 65_536);
     assert_eq!(one.len(), 1);
     assert!(one[0].starts_with("### terraform plan: prd\n"));
 }
@@ -238,7 +238,7 @@ fn a_version_failing_its_pre_traffic_check_takes_no_traffic() {
     let (cd, aws) = standin("CodeDeployDefault.LambdaAllAtOnce", &refs);
     let broken = stacks::names::function_name(&settings, &route_registry::modules::org::PROFILES);
     let pending: Vec<Pending> = names.iter().map(|n| pending(n)).collect();
-    let checked = pre_traffic_check(&Versions { broken: broken.clone() }, Env::Dev, &pending);
+    let checked = pre_traffic_check(&Versions { broken: broken.clone() }, &Env::Dev.settings(), &pending);
     assert_eq!(checked.refused.len(), 1, "{:?}", checked.refused);
     assert!(
         checked.refused[0].starts_with(&format!("{broken} version 2: GET /profiles/me without a token")),
@@ -259,6 +259,6 @@ fn a_version_failing_its_pre_traffic_check_takes_no_traffic() {
             anyhow::bail!("AccessDeniedException")
         }
     }
-    let none = pre_traffic_check(&Unreachable, Env::Dev, &pending[..1]);
+    let none = pre_traffic_check(&Unreachable, &Env::Dev.settings(), &pending[..1]);
     assert!(none.passed.is_empty() && none.refused[0].contains("cannot invoke"), "{none:?}");
 }
