@@ -27,7 +27,14 @@ pub struct Beside {
 
 /// This binary with `args`: a task run as a child, in the workspace root.
 pub fn task(args: &[&str]) -> Result<Command> {
-    let exe = std::env::current_exe().context("cannot find the running xtask binary")?;
+    // The running binary itself, also when a build replaced its file meanwhile (the scaffold check builds a copy of
+    // the workspace into the same target directory): Linux keeps it at /proc/self/exe, which the child, forked from
+    // this process, executes.
+    let proc_self = std::path::Path::new("/proc/self/exe");
+    let exe = match proc_self.exists() {
+        true => proc_self.to_path_buf(),
+        false => std::env::current_exe().context("cannot find the running xtask binary")?,
+    };
     let mut cmd = Command::new(exe);
     cmd.current_dir(crate::workspace_root()).args(args);
     Ok(cmd)

@@ -38,6 +38,13 @@ pub struct Args {
     /// state, which must add the module's resources and destroy nothing.
     #[arg(skip)]
     scaffold: Option<PathBuf>,
+    /// Only bootstrap dev's state bucket in the emulator at this URL (the test command runs it beside its earlier
+    /// steps, in the emulator it then hands to the rehearsal).
+    #[arg(long, hide = true, value_name = "URL")]
+    bootstrap_only: Option<String>,
+    /// An emulator the caller runs, where dev's state bucket is already bootstrapped.
+    #[arg(skip)]
+    bootstrapped: Option<String>,
 }
 
 impl Args {
@@ -45,16 +52,29 @@ impl Args {
     pub fn with_scaffold(scaffold: &crate::new_module::Scaffold) -> Args {
         Args { scaffold: Some(scaffold.copy.clone()), ..Args::default() }
     }
+
+    /// The rehearsal in an emulator the caller started and bootstrapped (`--bootstrap-only`).
+    pub fn in_bootstrapped(mut self, endpoint: &str) -> Args {
+        self.bootstrapped = Some(endpoint.to_owned());
+        self
+    }
+}
+
+/// Bootstraps dev's state bucket in the emulator at `endpoint`; a second run must change nothing.
+fn bootstrap_dev(endpoint: &str) -> Result<()> {
+    let target = Target::Emulator { endpoint: endpoint.to_owned(), state: stacks::EmulatorState::S3 };
+    crate::bootstrap::bootstrap(Env::Dev, &target)?;
+    crate::bootstrap::bootstrap(Env::Dev, &target)
 }
 
 /// A moto server on 127.0.0.1; killed on drop.
-struct Moto {
+pub struct Moto {
     child: Child,
-    endpoint: String,
+    pub endpoint: String,
 }
 
 impl Moto {
-    fn start(log: &Path) -> Result<Moto> {
+    pub fn start(log: &Path) -> Result<Moto> {
         let bin = moto_bin()?;
         let port = free_port()?;
         let log_file = std::fs::File::create(log)?;
@@ -87,6 +107,11 @@ impl Drop for Moto {
     }
 }
 
+/// The emulator's endpoint, the rehearsal's own or its caller's.
+struct Endpoint {
+    endpoint: String,
+}
+
 /// `moto_server`: from target/tools/moto, else PATH, else installed into target/tools/moto.
 pub fn moto_bin() -> Result<PathBuf> {
     let in_venv = workspace_root().join("target/tools/moto/bin/moto_server");
@@ -113,11 +138,23 @@ pub fn run(args: &Args) -> Result<()> {
     if let Some(endpoint) = &args.plan_against {
         return plan_only(endpoint);
     }
+    if let Some(endpoint) = &args.bootstrap_only {
+        return step("2. bootstrap dev's state bucket in the emulator", || bootstrap_dev(endpoint));
+    }
     let start = Instant::now();
     let root = workspace_root();
     let dir = root.join("build/local");
     std::fs::create_dir_all(&dir)?;
-    let moto = step("1. start moto (AWS emulator on 127.0.0.1)", || Moto::start(&dir.join("moto.log")))?;
+    let own = match &args.bootstrapped {
+        Some(_) => None,
+        None => Some(step("1. start moto (AWS emulator on 127.0.0.1)", || Moto::start(&dir.join("moto.log")))?),
+    };
+    let endpoint = match (&own, &args.bootstrapped) {
+        (Some(moto), _) => moto.endpoint.clone(),
+        (None, Some(endpoint)) => endpoint.clone(),
+        (None, None) => bail!("no emulator"),
+    };
+    let moto = Endpoint { endpoint };
     let codedeploy = step("1. start the CodeDeploy stand-in (it moves the emulator's aliases)", || {
         let options = Options { minute: Duration::from_millis(50), lambda_endpoint: Some(moto.endpoint.clone()) };
         Ok(CodeDeployStandin::start(options)?)
@@ -127,12 +164,10 @@ pub fn run(args: &Args) -> Result<()> {
     step("1. cargo xtask build (the Lambda packages, rebuilt where stale)", || {
         crate::build::run(&crate::build::Args::default())
     })?;
-    step("2. bootstrap dev's state bucket in the emulator", || {
-        let target = Target::Emulator { endpoint: moto.endpoint.clone(), state: stacks::EmulatorState::S3 };
-        crate::bootstrap::bootstrap(Env::Dev, &target)?;
-        // The second run must change nothing.
-        crate::bootstrap::bootstrap(Env::Dev, &target)
-    })?;
+    match &args.bootstrapped {
+        None => step("2. bootstrap dev's state bucket in the emulator", || bootstrap_dev(&moto.endpoint))?,
+        Some(_) => println!("==> 2. bootstrap dev's state bucket in the emulator: done beside the earlier steps"),
+    }
     let request = deploy::Request {
         settings: Env::Dev.settings(),
         place: deploy::Place::Emulator {
@@ -211,7 +246,7 @@ pub fn run(args: &Args) -> Result<()> {
         step("8. terraform destroy", || tf(&dir, &["destroy", "-auto-approve", "-input=false", "-no-color"]))
     };
     drop(codedeploy);
-    drop(moto);
+    drop(own);
     rehearsal?;
     destroyed?;
     for (ty, why) in stacks::provider::EMULATOR_OMITS {

@@ -328,7 +328,9 @@ impl Previews {
                 init(&dir, true)?;
                 let mut cmd = terraform()?;
                 cmd.arg(format!("-chdir={}", dir.display()))
-                    .args(["destroy", "-auto-approve", "-input=false", "-no-color"])
+                    // No refresh: what the state holds is deleted (the provider skips what is already gone), and the
+                    // listings after it are the proof; reading every resource first would only double the calls.
+                    .args(["destroy", "-auto-approve", "-input=false", "-no-color", "-refresh=false"])
                     .stdout(std::process::Stdio::null());
                 crate::util::exec(&mut cmd).with_context(|| {
                     format!("terraform destroy of {name} stopped part-way; run `cargo xtask preview down {name}` again")
@@ -663,6 +665,37 @@ mod tests {
         );
         admit(&parse("pr-3").unwrap(), &records, 5).expect("an existing preview is updated, not refused");
         admit(&parse("pr-6").unwrap(), &records[..4], 5).expect("under the limit");
+    }
+
+    #[test]
+    fn the_pull_requests_comment_gives_the_url_expiry_cost_and_how_to_remove_it() {
+        let up = Up {
+            api: "https://abc.execute-api.us-east-1.amazonaws.com".into(),
+            expires: "2026-12-14T00:00:00Z".into(),
+            monthly_usd: 37.8,
+        };
+        let text = up.comment(&parse("pr-7").unwrap());
+        for part in
+            ["`pr-7`", "https://abc.execute-api", "2026-12-14T00:00:00Z", "$37.80", "cargo xtask preview down pr-7"]
+        {
+            assert!(text.contains(part), "{part} missing from {text}");
+        }
+    }
+
+    #[test]
+    fn leftovers_are_matched_by_the_exact_names_a_preview_declares() {
+        use stacks::review::rehearsal::is_declared;
+        assert!(is_declared("pr-1-org-module-orgs", "pr-1-org-module-orgs"));
+        assert!(is_declared("career-pr-1-documents-123456789012", "career-pr-1-documents-"));
+        // Another preview whose name starts with this one's is never taken for it.
+        assert!(!is_declared("pr-1-x-org-module-orgs", "pr-1-org-module-orgs"));
+        assert!(!is_declared("career-pr-1-documents-x", "career-pr-1-documents-"));
+        let names = declared_names(&Settings::for_preview(
+            Preview { name: parse("pr-1").unwrap(), expires: String::new() },
+            None,
+        ))
+        .unwrap();
+        assert!(names.len() > 100 && names.iter().all(|n| n.contains("pr-1") || n.contains("pr_1")), "{names:?}");
     }
 
     #[test]
