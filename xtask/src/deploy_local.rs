@@ -107,11 +107,6 @@ impl Drop for Moto {
     }
 }
 
-/// The emulator's endpoint, the rehearsal's own or its caller's.
-struct Endpoint {
-    endpoint: String,
-}
-
 /// `moto_server`: from target/tools/moto, else PATH, else installed into target/tools/moto.
 pub fn moto_bin() -> Result<PathBuf> {
     let in_venv = workspace_root().join("target/tools/moto/bin/moto_server");
@@ -154,9 +149,8 @@ pub fn run(args: &Args) -> Result<()> {
         (None, Some(endpoint)) => endpoint.clone(),
         (None, None) => bail!("no emulator"),
     };
-    let moto = Endpoint { endpoint };
     let codedeploy = step("1. start the CodeDeploy stand-in (it moves the emulator's aliases)", || {
-        let options = Options { minute: Duration::from_millis(50), lambda_endpoint: Some(moto.endpoint.clone()) };
+        let options = Options { minute: Duration::from_millis(50), lambda_endpoint: Some(endpoint.clone()) };
         Ok(CodeDeployStandin::start(options)?)
     })?;
     // Always through cargo, which rebuilds only what changed: zips found in the shared target directory may come from
@@ -165,13 +159,13 @@ pub fn run(args: &Args) -> Result<()> {
         crate::build::run(&crate::build::Args::default())
     })?;
     match &args.bootstrapped {
-        None => step("2. bootstrap dev's state bucket in the emulator", || bootstrap_dev(&moto.endpoint))?,
+        None => step("2. bootstrap dev's state bucket in the emulator", || bootstrap_dev(&endpoint))?,
         Some(_) => println!("==> 2. bootstrap dev's state bucket in the emulator: done beside the earlier steps"),
     }
     let request = deploy::Request {
         settings: Env::Dev.settings(),
         place: deploy::Place::Emulator {
-            endpoint: moto.endpoint.clone(),
+            endpoint: endpoint.clone(),
             codedeploy: codedeploy.url.clone(),
             dir: dir.clone(),
         },
@@ -196,7 +190,7 @@ pub fn run(args: &Args) -> Result<()> {
                 "the preview rehearsal: two previews beside dev, a sweep, a down, a failed up brought down",
                 "previews",
                 {
-                    let mut cmd = crate::beside::task(&["preview", "rehearse", "--endpoint", &moto.endpoint])?;
+                    let mut cmd = crate::beside::task(&["preview", "rehearse", "--endpoint", &endpoint])?;
                     cmd.args(["--codedeploy", &codedeploy.url]);
                     cmd
                 },
@@ -219,11 +213,11 @@ pub fn run(args: &Args) -> Result<()> {
             codedeploy_contract(&codedeploy)
         })?;
         step("6. rename a function and three routes in a scratch copy: plan moves, never destroys", || {
-            rename_rehearsal(&moto.endpoint)
+            rename_rehearsal(&endpoint)
         })?;
         if let Some(copy) = &args.scaffold {
             step("7. the scaffolded module's stack, planned against this state: it adds, destroys nothing", || {
-                scaffold_plan(copy, &moto.endpoint)
+                scaffold_plan(copy, &endpoint)
             })?;
         }
         if let Some(previews) = previews {

@@ -271,7 +271,7 @@ impl Local {
 }
 
 /// One call to the local API with curl (the same call the printed commands show), returning status and body.
-fn curl(url: &str, token: &str, method: &str, body: Option<&str>) -> Result<(u16, String)> {
+pub fn curl(url: &str, token: &str, method: &str, body: Option<&str>) -> Result<(u16, String)> {
     let mut cmd = Command::new("curl");
     cmd.args(["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method, "-H"])
         .arg(format!("Authorization: Bearer {token}"));

@@ -223,7 +223,7 @@ impl Previews {
         Ok(out)
     }
 
-    fn record(&self, name: &PreviewName) -> Result<Option<Value>> {
+    pub fn record(&self, name: &PreviewName) -> Result<Option<Value>> {
         self.aws
             .get_object(&self.bucket(), &record_key(name))?
             .map(|b| serde_json::from_slice(&b))
@@ -231,7 +231,7 @@ impl Previews {
             .context("the preview's record is not JSON")
     }
 
-    fn write(&self, name: &PreviewName, record: &Value) -> Result<()> {
+    pub fn write(&self, name: &PreviewName, record: &Value) -> Result<()> {
         self.aws.put_object(&self.bucket(), &record_key(name), serde_json::to_vec_pretty(record)?)
     }
 
@@ -344,7 +344,7 @@ impl Previews {
             let found = inventory(&self.aws)?;
             let mut left = Vec::new();
             for item in
-                found.iter().filter(|i| names.iter().any(|n| stacks::review::rehearsal::is_declared(i.name(), n)))
+                found.iter().filter(|i| names.iter().any(|n| stacks::review::rehearsal::is_declared(&i.name, n)))
             {
                 match item {
                     Item { kind: "log group", name } => {
@@ -395,7 +395,7 @@ impl Previews {
         let after = inventory(&self.aws)?;
         let still: Vec<String> = after
             .iter()
-            .filter(|i| names.iter().any(|n| stacks::review::rehearsal::is_declared(i.name(), n)))
+            .filter(|i| names.iter().any(|n| stacks::review::rehearsal::is_declared(&i.name, n)))
             .map(Item::to_string)
             .collect();
         if !still.is_empty() {
@@ -504,12 +504,6 @@ pub fn declared_names(settings: &Settings) -> Result<Vec<String>> {
 pub struct Item {
     pub kind: &'static str,
     pub name: String,
-}
-
-impl Item {
-    fn name(&self) -> &str {
-        &self.name
-    }
 }
 
 impl std::fmt::Display for Item {

@@ -148,6 +148,11 @@ impl Postgres {
         Ok(pg)
     }
 
+    /// The port it listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// A connection URL for `user` to database `postgres`.
     pub fn url(&self, user: &str) -> String {
         format!("postgres://{user}@127.0.0.1:{}/postgres", self.port)

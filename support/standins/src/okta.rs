@@ -55,7 +55,8 @@ pub struct Exchange {
     pub status: u16,
     pub response_headers: BTreeMap<String, String>,
     pub response: Option<Value>,
-    /// The answer was an injected fault, outside Okta's document.
+    /// The answer is outside the published document (an injected fault, or an answer the document does not
+    /// declare): the contract check reads its request only.
     pub fault: bool,
 }
 

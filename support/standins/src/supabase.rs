@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
-use serde::Serialize;
 use serde_json::{json, Value};
 
 /// Where a branch's database lives.
@@ -30,19 +29,8 @@ pub trait Databases: Send + Sync {
     fn remove(&self, reference: &str) -> Result<(), String>;
 }
 
-/// One exchange, as the contract check reads it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Exchange {
-    pub method: String,
-    pub path: String,
-    pub query: String,
-    pub headers: BTreeMap<String, String>,
-    pub body: Option<Value>,
-    pub status: u16,
-    pub response_headers: BTreeMap<String, String>,
-    pub response: Option<Value>,
-    pub fault: bool,
-}
+/// One exchange, recorded as the Okta stand-in records its own, for the same kind of contract check.
+pub use crate::okta::Exchange;
 
 #[derive(Debug, Clone)]
 struct Branch {

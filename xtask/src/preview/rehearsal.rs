@@ -31,7 +31,7 @@ struct Clusters(Mutex<BTreeMap<String, Postgres>>);
 impl Databases for Clusters {
     fn create(&self, reference: &str) -> Result<DbAccess, String> {
         let pg = Postgres::start().map_err(|e| format!("{e:#}"))?;
-        let port = pg.url("postgres").rsplit(':').next().and_then(|p| p.split('/').next()?.parse().ok()).unwrap_or(0);
+        let port = pg.port();
         self.0.lock().map_err(|e| e.to_string())?.insert(reference.to_owned(), pg);
         Ok(DbAccess { host: "127.0.0.1".into(), port, user: "postgres".into(), password: "local-branch".into() })
     }
@@ -216,10 +216,7 @@ fn rehearse(on: &On, supabase: &SupabaseStandin) -> Result<()> {
         Ok(())
     })?;
     let record = |name: &stacks::PreviewName| -> Result<Value> {
-        let body = aws
-            .get_object(&previews.bucket(), &super::record_key(name))?
-            .with_context(|| format!("no record of {name}"))?;
-        Ok(serde_json::from_slice(&body)?)
+        previews.record(name)?.with_context(|| format!("no record of {name}"))
     };
     for name in [&pr7, &pr8] {
         let r = record(name)?;
@@ -281,11 +278,9 @@ fn rehearse(on: &On, supabase: &SupabaseStandin) -> Result<()> {
     )
     .and_then(|both| {
         step("6. pr-8's expiry passes (its record's expiry set an hour back); sweep removes it, and only it", || {
-            let key = super::record_key(&pr8);
-            let mut record: Value =
-                serde_json::from_slice(&aws.get_object(&previews.bucket(), &key)?.context("no record of pr-8")?)?;
-            record["expires"] = json!(route_registry::time::rfc3339(super::now() - 3600));
-            aws.put_object(&previews.bucket(), &key, serde_json::to_vec(&record)?)?;
+            let mut expired = record(&pr8)?;
+            expired["expires"] = json!(route_registry::time::rfc3339(super::now() - 3600));
+            previews.write(&pr8, &expired)?;
             let removed = previews.sweep(false)?;
             if removed != ["pr-8"] {
                 bail!("sweep removed {removed:?}, not just the expired pr-8");
@@ -337,11 +332,12 @@ fn requests(previews: &[(&stacks::PreviewName, &String)]) -> Result<()> {
             ..crate::dev::Options::default()
         })?;
         let org = format!("Made in {name}");
-        let (status, body) = curl(&format!("{}/organizations", local.url), &token, Some(&json!({"name": org})))?;
+        let made = json!({ "name": org }).to_string();
+        let (status, body) = crate::dev::curl(&format!("{}/organizations", local.url), &token, "POST", Some(&made))?;
         if status != 201 {
             bail!("POST /organizations through {name}'s API answered {status}: {body}");
         }
-        let (status, body) = curl(&format!("{}/organizations", local.url), &token, None)?;
+        let (status, body) = crate::dev::curl(&format!("{}/organizations", local.url), &token, "GET", None)?;
         if status != 200 || !body.contains(&org) || !body.contains("Acme") {
             bail!("GET /organizations through {name}'s API: {status} {body}");
         }
@@ -361,18 +357,6 @@ fn requests(previews: &[(&stacks::PreviewName, &String)]) -> Result<()> {
         );
     }
     Ok(())
-}
-
-fn curl(url: &str, token: &str, body: Option<&Value>) -> Result<(u16, String)> {
-    let mut cmd = Command::new("curl");
-    cmd.args(["-s", "-o", "-", "-w", "\n%{http_code}", "-H"]).arg(format!("Authorization: Bearer {token}"));
-    if let Some(b) = body {
-        cmd.args(["-X", "POST", "-H", "content-type: application/json", "-d"]).arg(b.to_string());
-    }
-    let out = cmd.arg(url).output().context("cannot run curl")?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, status) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    Ok((status.trim().parse().unwrap_or(0), body.to_owned()))
 }
 
 /// Validates the stand-in's exchanges with openapi-core, and a hand-made bad one that must be refused.
