@@ -307,10 +307,7 @@ fn rename_rehearsal(endpoint: &str) -> Result<()> {
     // renamed function's package keeps its path).
     copy_packages(&copy)?;
     let xtask = |args: &[&str]| {
-        crate::util::cargo()
-            .current_dir(&copy)
-            .env("CARGO_TARGET_DIR", crate::target_dir())
-            .args(["run", "--quiet", "-p", "xtask", "--"])
+        xtask_synth::task_runner(Some(&copy), &crate::target_dir())?
             .args(args)
             .output()
             .context("cannot run xtask in the scratch copy")
@@ -361,10 +358,8 @@ fn scaffold_plan(copy: &Path, endpoint: &str) -> Result<()> {
     let to = copy.join(stacks::names::PACKAGES_DIR).join(crate::new_module::SCAFFOLDED).join("bootstrap.zip");
     std::fs::create_dir_all(to.parent().unwrap_or(copy))?;
     std::fs::copy(crate::build::zip_path(&stand_in), &to)?;
-    let planned = crate::util::cargo()
-        .current_dir(copy)
-        .env("CARGO_TARGET_DIR", crate::target_dir())
-        .args(["run", "--quiet", "-p", "xtask", "--", "deploy-local", "--plan-against", endpoint])
+    let planned = xtask_synth::task_runner(Some(copy), &crate::target_dir())?
+        .args(["deploy-local", "--plan-against", endpoint])
         .output()
         .context("cannot run xtask in the scratch copy")?;
     let out = String::from_utf8_lossy(&planned.stdout);

@@ -211,9 +211,11 @@ impl Local {
             PostgRest::start(&authenticator, &log_dir.join("postrust.log"))
         })?;
         let profile = if release { "release" } else { "debug" };
-        step(&format!("cargo build -p local-api ({profile})"), || {
+        // The workspace's feature set: the dependencies `cargo test --workspace` built serve this build too (with
+        // `-p local-api` alone, 32 crates differ, 93 s in a fresh clone's test command; BENCHMARKS.md, "CI").
+        step(&format!("cargo build --workspace --bin local-api ({profile})"), || {
             let mut cmd = cargo();
-            cmd.current_dir(&root).args(["build", "--quiet", "-p", "local-api"]);
+            cmd.current_dir(&root).args(["build", "--quiet", "--workspace", "--bin", "local-api"]);
             if release {
                 cmd.arg("--release");
             }

@@ -307,9 +307,7 @@ pub fn check() -> Result<Scaffold> {
         })
     };
     let xtask = |what: &str, args: &[&str]| {
-        let mut all = vec!["run", "--quiet", "-p", "xtask", "--"];
-        all.extend_from_slice(args);
-        in_copy(what, &all)
+        step(&format!("scaffold check: {what}"), || exec(xtask_synth::task_runner(Some(&copy), &target)?.args(args)))
     };
     // This task runner writes the files; codegen then runs in the copy, compiled with the new module: the copy's one
     // build of its task runner.

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::util::{cargo, exec};
+use crate::util::exec;
 use crate::workspace_root;
 
 #[derive(Debug, Default, clap::Args)]
@@ -121,13 +121,8 @@ pub fn write_after_new_module(root: &Path) -> Result<()> {
     let list = catalog::catalog_mod_file(root, &files)?;
     std::fs::write(&list.path, &list.text).with_context(|| format!("cannot write {}", list.path.display()))?;
     // In this target directory: a scaffold into a scratch copy builds there too (as the copy's own tasks do).
-    exec(
-        cargo()
-            .current_dir(root)
-            .env("CARGO_TARGET_DIR", crate::target_dir())
-            .args(["run", "--quiet", "-p", "xtask", "--", "codegen"]),
-    )
-    .context("codegen with the new catalog failed")
+    exec(xtask_synth::task_runner(Some(root), &crate::target_dir())?.arg("codegen"))
+        .context("codegen with the new catalog failed")
 }
 
 pub fn run(args: &Args) -> Result<()> {

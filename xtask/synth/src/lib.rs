@@ -188,6 +188,35 @@ const RUN_VARIABLES: &[&str] = &[
     "CARGO_PRIMARY_PACKAGE",
 ];
 
+/// The cargo arguments that build the task runner: the whole workspace's feature set, so its dependencies are the
+/// very builds `cargo test --workspace` makes and uses (`cargo run --package xtask` resolved xtask's features alone:
+/// 33 crates, tokio and the HTTP and AWS stacks among them, built a second time in a fresh clone; BENCHMARKS.md, "CI").
+pub const TASK_RUNNER_BUILD: [&str; 5] = ["build", "--quiet", "--workspace", "--bin", "xtask"];
+
+/// Builds a task runner, then answers a command that runs it, without the variables `cargo run` would have set (as
+/// [`cargo`] does). `dir` is a scratch copy of the workspace to build and run in, with `CARGO_TARGET_DIR` = `target`
+/// for both; `None` is the current directory's workspace, whose target directory `target` must be. The binary is
+/// `<target>/debug/xtask`.
+pub fn task_runner(dir: Option<&Path>, target: &Path) -> Result<std::process::Command> {
+    let mut build = cargo();
+    build.args(TASK_RUNNER_BUILD);
+    if let Some(dir) = dir {
+        build.current_dir(dir).env("CARGO_TARGET_DIR", target);
+    }
+    let status = build.status().with_context(|| format!("cannot run {build:?}: is cargo on PATH?"))?;
+    if !status.success() {
+        bail!("the task runner did not build ({status}): the errors are above");
+    }
+    let mut cmd = std::process::Command::new(target.join("debug").join("xtask"));
+    for v in RUN_VARIABLES {
+        cmd.env_remove(v);
+    }
+    if let Some(dir) = dir {
+        cmd.current_dir(dir).env("CARGO_TARGET_DIR", target);
+    }
+    Ok(cmd)
+}
+
 /// A `cargo` command with the cargo that started this program (`$CARGO`), and without the variables `cargo run`
 /// set for this program. Build scripts that declare `rerun-if-env-changed=CARGO_PKG_NAME` (ring's does, and with it
 /// every crate above ring) would otherwise rebuild whenever a build is started by another program than the last one

@@ -1,12 +1,13 @@
 //! The binary `cargo xtask` runs (the alias in `.cargo/config.toml`): `synth` runs here, in a binary built from the
-//! stacks alone; any other task, `--help` and `--version` go to the task runner, `cargo run --package xtask`, which
-//! this process becomes (on Unix it is replaced, so signals and the exit status are the task's own).
+//! stacks alone; any other task, `--help` and `--version` go to the task runner, built by `cargo build --workspace
+//! --bin xtask` (the workspace's feature set, shared with the tests' builds), which this process becomes (on Unix it
+//! is replaced, so signals and the exit status are the task's own).
 
 #![allow(clippy::print_stdout, reason = "a command-line tool: its output is the product")]
 
 use std::ffi::OsString;
 use std::path::Path;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 use clap::Parser;
 
@@ -35,29 +36,34 @@ fn main() -> ExitCode {
     }
 }
 
-/// The task runner's command line for these arguments: `cargo run --quiet --package xtask -- <args>`, with the
-/// cargo that started this binary.
-fn task_runner(args: &[OsString]) -> Command {
-    let mut cmd = xtask_synth::cargo();
-    cmd.args(["run", "--quiet", "--package", "xtask", "--"]).args(args);
-    cmd
-}
-
-/// Becomes the task runner (Unix) or runs it and exits with its status.
+/// Builds the task runner (`cargo build --workspace --bin xtask`, next to this binary) and becomes it (Unix) or runs
+/// it and exits with its status.
 fn hand_over(args: &[OsString]) -> ExitCode {
-    let mut cmd = task_runner(args);
+    let target = std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.parent()?.to_path_buf()));
+    let Some(target) = target else {
+        eprintln!("error: cannot tell where this binary lives (its target directory); run `cargo xtask` again");
+        return ExitCode::FAILURE;
+    };
+    let mut cmd = match xtask_synth::task_runner(None, &target) {
+        Ok(cmd) => cmd,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    cmd.args(args);
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
         let e = cmd.exec();
-        eprintln!("error: cannot run {cmd:?}: {e}. Is cargo on PATH?");
+        eprintln!("error: cannot run {cmd:?}: {e}. Build it with `cargo build --workspace --bin xtask`");
         ExitCode::FAILURE
     }
     #[cfg(not(unix))]
     match cmd.status() {
         Ok(status) => ExitCode::from(status.code().unwrap_or(1).clamp(0, 255) as u8),
         Err(e) => {
-            eprintln!("error: cannot run {cmd:?}: {e}. Is cargo on PATH?");
+            eprintln!("error: cannot run {cmd:?}: {e}. Build it with `cargo build --workspace --bin xtask`");
             ExitCode::FAILURE
         }
     }
@@ -71,14 +77,6 @@ mod tests {
     fn the_command_line_is_consistent() {
         use clap::CommandFactory;
         Synth::command().debug_assert();
-    }
-
-    #[test]
-    fn every_task_but_synth_goes_to_the_task_runner_with_its_arguments_unchanged() {
-        let args: Vec<OsString> = ["check-iam", "--cross-check"].map(OsString::from).to_vec();
-        let cmd = task_runner(&args);
-        let got: Vec<_> = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
-        assert_eq!(got, ["run", "--quiet", "--package", "xtask", "--", "check-iam", "--cross-check"]);
     }
 
     #[test]
