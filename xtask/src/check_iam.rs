@@ -113,7 +113,7 @@ pub fn run(args: &Args) -> Result<()> {
 /// Terraform plan JSON, not on `*.tf.json`). Every failed check must be covered by a suppression that names the
 /// check, the resources and the reason; a suppression that covers nothing any more is an error too.
 mod checkov {
-    use std::path::Path;
+    use std::path::{Path, PathBuf};
     use std::process::Command;
 
     use anyhow::{bail, Context, Result};
@@ -235,15 +235,18 @@ mod checkov {
         iam_passed: usize,
     }
 
-    /// Every check of checkov's full set over one plan document.
-    fn run_checkov(bin: &Path, plan: &Value, file: &Path) -> Result<Report> {
-        std::fs::create_dir_all(file.parent().unwrap_or(Path::new(".")))?;
-        std::fs::write(file, serde_json::to_string_pretty(plan)?)?;
-        let out = Command::new(bin)
-            .args(["--compact", "--framework", "terraform_plan", "--output", "json", "--skip-download", "-f"])
-            .arg(file)
-            .output()
-            .with_context(|| format!("cannot run {}", bin.display()))?;
+    /// Every check of checkov's full set over each plan document, in one checkov run (its start and its checks'
+    /// loading are most of a run: one run over five documents takes 9.4 s, five runs 28 s; BENCHMARKS.md, "CI").
+    /// The reports are split by the file each result names, in the order of `plans`.
+    fn run_checkov(bin: &Path, plans: &[(Value, PathBuf)]) -> Result<Vec<Report>> {
+        let mut cmd = Command::new(bin);
+        cmd.args(["--compact", "--framework", "terraform_plan", "--output", "json", "--skip-download"]);
+        for (plan, file) in plans {
+            std::fs::create_dir_all(file.parent().unwrap_or(Path::new(".")))?;
+            std::fs::write(file, serde_json::to_string_pretty(plan)?)?;
+            cmd.arg("-f").arg(file);
+        }
+        let out = cmd.output().with_context(|| format!("cannot run {}", bin.display()))?;
         let text = String::from_utf8_lossy(&out.stdout);
         let report: Value = serde_json::from_str(&text).with_context(|| {
             format!("checkov did not print a JSON report: {}", String::from_utf8_lossy(&out.stderr))
@@ -252,18 +255,33 @@ mod checkov {
             Value::Array(items) => items,
             single => vec![single],
         };
-        let mut result = Report { failed: Vec::new(), passed: 0, iam_passed: 0 };
+        let mut results: Vec<Report> =
+            plans.iter().map(|_| Report { failed: Vec::new(), passed: 0, iam_passed: 0 }).collect();
+        // checkov names each result's file as `/<file name>` (the path relative to the folder it was given).
+        let which = |check: &Value| -> Result<usize> {
+            let named = check["file_path"].as_str().unwrap_or_default();
+            plans
+                .iter()
+                .position(|(_, file)| {
+                    file.file_name().is_some_and(|f| named.trim_start_matches('/') == f.to_string_lossy())
+                })
+                .with_context(|| format!("checkov reported a result for {named:?}, which it was not given"))
+        };
         for r in &reports {
             for check in r["results"]["failed_checks"].as_array().into_iter().flatten() {
                 let resource = check["resource"].as_str().unwrap_or_default().to_owned();
-                result.failed.push((check["check_id"].as_str().unwrap_or_default().to_owned(), resource));
+                let id = check["check_id"].as_str().unwrap_or_default().to_owned();
+                results[which(check)?].failed.push((id, resource));
             }
-            let passed = r["results"]["passed_checks"].as_array().map(Vec::as_slice).unwrap_or_default();
-            result.passed += passed.len();
-            result.iam_passed +=
-                passed.iter().filter(|c| c["resource"].as_str().is_some_and(|r| r.starts_with("aws_iam"))).count();
+            for check in r["results"]["passed_checks"].as_array().into_iter().flatten() {
+                let result = &mut results[which(check)?];
+                result.passed += 1;
+                if check["resource"].as_str().is_some_and(|r| r.starts_with("aws_iam")) {
+                    result.iam_passed += 1;
+                }
+            }
         }
-        Ok(result)
+        Ok(results)
     }
 
     /// Counts per environment (`env`, passed, failed and accepted), which docs/generated/checkov.md quotes.
@@ -274,8 +292,14 @@ mod checkov {
         let mut failures = Vec::new();
         let mut used = vec![false; suppressions.len()];
         let mut rows = Vec::new();
-        for (env, doc) in docs {
-            let report = run_checkov(&bin, &plan_document(doc), &dir.join(format!("{env}.plan.json")))?;
+        // The canary: the same deliberately bad statement the unit tests inject must fail checkov too.
+        let (_, first) = docs.first().context("no environment to check")?;
+        let mut plans: Vec<(Value, PathBuf)> =
+            docs.iter().map(|(env, doc)| (plan_document(doc), dir.join(format!("{env}.plan.json")))).collect();
+        plans.push((plan_document(&inject_bad_statement(first)), dir.join("canary.plan.json")));
+        let mut reports = run_checkov(&bin, &plans)?;
+        let canary = reports.pop().context("checkov's canary report")?;
+        for ((env, _), report) in docs.iter().zip(reports) {
             if report.iam_passed == 0 {
                 bail!("checkov ran no IAM check on {env}: the plan document is not being read as a plan");
             }
@@ -300,9 +324,6 @@ mod checkov {
         for (s, _) in suppressions.iter().zip(&used).filter(|(_, u)| **u) {
             println!("    accepted {} ({}): {}", s.check, s.resources.join(", "), s.reason);
         }
-        // The canary: the same deliberately bad statement the unit tests inject must fail checkov too.
-        let (_, first) = docs.first().context("no environment to check")?;
-        let canary = run_checkov(&bin, &plan_document(&inject_bad_statement(first)), &dir.join("canary.plan.json"))?;
         let canary_failures: Vec<_> = canary
             .failed
             .iter()
