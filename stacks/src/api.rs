@@ -1,11 +1,13 @@
-//! The HTTP API with its CORS configuration, its `$default` stage (auto-deployed, throttled, access-logged with the
-//! caller and what failed) and the access log group.
+//! The HTTP API with its CORS configuration, its `$default` stage (auto-deployed, throttled, each public route
+//! more strictly, access-logged with the caller and what failed) and the access log group.
 
 use infra_dsl::aws::apigatewayv2_api::CorsConfiguration;
-use infra_dsl::aws::apigatewayv2_stage::{AccessLogSettings, DefaultRouteSettings};
-use infra_dsl::aws::{Apigatewayv2Api, Apigatewayv2Stage, CloudwatchLogGroup, KmsKey};
+use infra_dsl::aws::apigatewayv2_stage::{AccessLogSettings, DefaultRouteSettings, RouteSettings};
+use infra_dsl::aws::{
+    Apigatewayv2Api, Apigatewayv2Route, Apigatewayv2Stage, CloudwatchLogGroup, CloudwatchQueryDefinition, KmsKey,
+};
 use infra_dsl::{Block, Condition, DslError, Lifecycle, Ref, Stack};
-use route_registry::Method;
+use route_registry::{Method, PUBLIC_ROUTE_THROTTLE};
 
 use crate::model::Account;
 
@@ -20,13 +22,15 @@ pub const ACCESS_LOG_FORMAT: &str = concat!(
     r#""authorizerError":"$context.authorizer.error"}"#
 );
 
-/// Adds the API and its stage; `guard`, when given, makes `terraform plan` stop with its message.
-pub fn add(
-    stack: &mut Stack,
-    account: &Account,
-    key: &Ref<KmsKey>,
-    guard: Option<Condition>,
-) -> Result<Ref<Apigatewayv2Api>, DslError> {
+/// The API and its access log group, which the stage (added once the routes are, [`add_stage`]) writes to.
+#[derive(Debug)]
+pub struct Api {
+    pub api: Ref<Apigatewayv2Api>,
+    pub access_log: Ref<CloudwatchLogGroup>,
+}
+
+/// Adds the API and its access log group; `guard`, when given, makes `terraform plan` stop with its message.
+pub fn add(stack: &mut Stack, account: &Account, key: &Ref<KmsKey>, guard: Option<Condition>) -> Result<Api, DslError> {
     let settings = &account.settings;
     let methods: Vec<&str> = Method::ALL.iter().map(|m| m.as_str()).chain(["OPTIONS"]).collect();
     let api = stack.add(
@@ -42,24 +46,69 @@ pub fn add(
             .tags(account.tags())
             .lifecycle_opt(guard.map(|g| Lifecycle { precondition: vec![g], ..Default::default() })),
     )?;
-    let logs = stack.add(
+    let access_log = stack.add(
         CloudwatchLogGroup::new("api_access")
             .name(format!("/aws/apigateway/{}-api", settings.name_prefix))
             .retention_in_days(settings.log_retention_days)
             .kms_key_id(key.arn())
             .tags(account.tags()),
     )?;
-    stack.add(
-        Apigatewayv2Stage::new("default", api.id(), "$default")
-            .auto_deploy(true)
-            .access_log_settings(AccessLogSettings::new(logs.arn(), ACCESS_LOG_FORMAT))
-            .default_route_settings(
-                DefaultRouteSettings::new()
-                    .throttling_burst_limit(settings.throttling_burst_limit)
-                    .throttling_rate_limit(settings.throttling_rate_limit)
-                    .detailed_metrics_enabled(false),
-            )
-            .tags(account.tags()),
-    )?;
-    Ok(api)
+    Ok(Api { api, access_log })
+}
+
+/// Adds the `$default` stage: every route throttled to the environment's limits, and each public route (no
+/// authorizer, `Auth::Public`) to [`PUBLIC_ROUTE_THROTTLE`]. A stage's route settings name routes that must exist
+/// when it is applied, so the stage waits for the public routes (`depends_on`). With public routes, the access log
+/// gets a saved query of their requests (`<stage>/api/public routes`; not on the emulator, which lacks saved
+/// queries): an access line of a public route has no `sub`, and this query names the routes that may have none.
+pub fn add_stage(
+    stack: &mut Stack,
+    account: &Account,
+    api: &Api,
+    public_routes: &[(String, Ref<Apigatewayv2Route>)],
+    emulator: bool,
+) -> Result<(), DslError> {
+    let settings = &account.settings;
+    let mut stage = Apigatewayv2Stage::new("default", api.api.id(), "$default")
+        .auto_deploy(true)
+        .access_log_settings(AccessLogSettings::new(api.access_log.arn(), ACCESS_LOG_FORMAT))
+        .default_route_settings(
+            DefaultRouteSettings::new()
+                .throttling_burst_limit(settings.throttling_burst_limit)
+                .throttling_rate_limit(settings.throttling_rate_limit)
+                .detailed_metrics_enabled(false),
+        )
+        .tags(account.tags());
+    if !public_routes.is_empty() {
+        let throttled: Vec<RouteSettings> = public_routes
+            .iter()
+            .map(|(key, _)| {
+                RouteSettings::new(key.as_str())
+                    .throttling_burst_limit(PUBLIC_ROUTE_THROTTLE.burst)
+                    .throttling_rate_limit(f64::from(PUBLIC_ROUTE_THROTTLE.rate_per_s))
+                    .detailed_metrics_enabled(false)
+            })
+            .collect();
+        stage = stage.route_settings(throttled);
+        for (_, route) in public_routes {
+            stage = stage.depends_on(route);
+        }
+        if !emulator {
+            let keys: Vec<String> = public_routes.iter().map(|(key, _)| format!("{key:?}")).collect();
+            stack.add(
+                CloudwatchQueryDefinition::new(
+                    "api_public_routes",
+                    format!("{}/api/public routes", settings.stage),
+                    format!(
+                        "fields @timestamp, routeKey, status, ip, userAgent, responseLatency\n\
+                         | filter routeKey in [{}]\n| sort @timestamp desc",
+                        keys.join(", ")
+                    ),
+                )
+                .log_group_names(vec![api.access_log.name()]),
+            )?;
+        }
+    }
+    stack.add(stage)?;
+    Ok(())
 }

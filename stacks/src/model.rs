@@ -7,9 +7,9 @@
 
 use infra_dsl::aws::data::{CallerIdentity, Partition};
 use infra_dsl::aws::{
-    Apigatewayv2Api, Apigatewayv2Authorizer, CloudwatchLogGroup, CloudwatchMetricAlarm, CodedeployApp, IamRole,
-    IamRolePolicy, KmsKey, LambdaAlias, LambdaFunction, LambdaPermission, S3Bucket, SchedulerScheduleGroup,
-    SecretsmanagerSecret, SnsTopic, SqsQueue,
+    Apigatewayv2Api, Apigatewayv2Authorizer, Apigatewayv2Route, CloudwatchLogGroup, CloudwatchMetricAlarm,
+    CodedeployApp, IamRole, IamRolePolicy, KmsKey, LambdaAlias, LambdaFunction, LambdaPermission, S3Bucket,
+    SchedulerScheduleGroup, SecretsmanagerSecret, SnsTopic, SqsQueue,
 };
 use infra_dsl::{Expr, Lifecycle, Ref};
 use route_registry::{Function, Module};
@@ -192,4 +192,6 @@ pub struct DeployedModule {
     /// Its objects-created functions with their invoke permissions: the documents bucket's one notification
     /// configuration subscribes them (the platform adds it once every module is in).
     pub subscribers: Vec<(DeployedFunction, Ref<LambdaPermission>)>,
+    /// Its public routes by route key (no authorizer; the stage throttles each).
+    pub public_routes: Vec<(String, Ref<Apigatewayv2Route>)>,
 }

@@ -40,6 +40,7 @@ pub fn add(
     let mut arns_out = serde_json::Map::new();
     let mut deployed = Vec::new();
     let mut subscribers = Vec::new();
+    let mut public_routes = Vec::new();
     for f in module.functions {
         let kind = triggers::of(&f.trigger);
         let dlq = match kind.dead_letter_queue() {
@@ -60,6 +61,7 @@ pub fn add(
         let wired = kind.wire(stack, &at, &mut d)?;
         delivery::add_group(sources.delivery, stack, platform, &mut d)?;
         routes_out.extend(wired.routes);
+        public_routes.extend(wired.public_routes);
         if let Some(permission) = wired.subscription {
             subscribers.push((d.clone(), permission));
         }
@@ -81,7 +83,7 @@ pub fn add(
         &format!("The ARNs of {}'s functions, by function.", module.name),
         Value::Object(arns_out),
     )?;
-    Ok(DeployedModule { module: *module, functions: deployed, subscribers })
+    Ok(DeployedModule { module: *module, functions: deployed, subscribers, public_routes })
 }
 
 /// Renamed functions and routes keep their resources: Terraform moves them to the new addresses.

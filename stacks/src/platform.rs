@@ -60,7 +60,8 @@ pub fn build(
         let names: Vec<&str> = settings.placeholders().iter().map(|(n, _)| *n).collect();
         stack.local(PLACEHOLDERS_LOCAL, serde_json::json!(names))?;
     }
-    let api = api::add(&mut stack, &account, &key, guard)?;
+    let gateway_api = api::add(&mut stack, &account, &key, guard)?;
+    let api = gateway_api.api.clone();
     let platform = Platform {
         settings: settings.clone(),
         account: account.clone(),
@@ -88,6 +89,8 @@ pub fn build(
     for m in catalog {
         modules.push(module::add(&mut stack, &platform, sources, m)?);
     }
+    let public_routes: Vec<_> = modules.iter().flat_map(|m| m.public_routes.iter().cloned()).collect();
+    api::add_stage(&mut stack, &account, &gateway_api, &public_routes, emulator)?;
     let subscribers: Vec<_> = modules.iter().flat_map(|m| m.subscribers.iter().cloned()).collect();
     triggers::add_notification(&mut stack, &platform, &subscribers)?;
     let functions = || modules.iter().flat_map(|m| m.functions.iter());

@@ -883,3 +883,149 @@ fn the_longest_preview_name_keeps_every_name_within_awss_limits() {
         assert!(name.len() <= limit(&at), "{at} = {name} ({} characters, limit {})", name.len(), limit(&at));
     }
 }
+
+/// A module with one public route (a third party's webhook) and the queue its function feeds: the shape
+/// `Auth::Public` is for.
+mod public_route {
+    use route_registry::{
+        Auth, Body, Doc, Function, Method, Module, QueueTrigger, Route, Trigger, Use, PUBLIC_ROUTE_THROTTLE,
+    };
+    use serde_json::Value;
+
+    use crate::{names, synth_catalog, Env, Options, Target};
+
+    const EVENTS: Function = Function {
+        module: "hook-module",
+        name: "hook-events",
+        binary: "hook-hook-events",
+        memory_mb: 128,
+        timeout_s: 30,
+        uses: &[],
+        trigger: Trigger::Queue(QueueTrigger {
+            batch_size: 10,
+            batching_window_s: 0,
+            max_receives: 5,
+            visibility_timeout_s: 180,
+            max_concurrency: 2,
+        }),
+    };
+    const RECEIVER: Function = Function {
+        module: "hook-module",
+        name: "hook-receiver",
+        binary: "hook-hook-receiver",
+        memory_mb: 128,
+        timeout_s: 5,
+        uses: &[Use::Queue(&EVENTS)],
+        trigger: Trigger::Http,
+    };
+    const RECEIVE: Route = Route {
+        method: Method::Post,
+        path: "/hooks/example",
+        function: RECEIVER,
+        auth: Auth::Public,
+        summary: "Receive an event",
+        success: 200,
+        errors: &[400],
+        request: None,
+        response: Body::One(Doc::of::<String>()),
+        upload: None,
+    };
+    const PUBLIC: Module = Module {
+        name: "hook-module",
+        summary: "a webhook",
+        functions: &[RECEIVER, EVENTS],
+        routes: &[RECEIVE],
+        service_functions: &[],
+        renamed: &[],
+    };
+    /// The same module with the route's mark removed.
+    const MARK_REMOVED: Module = Module { routes: &[Route { auth: Auth::User, ..RECEIVE }], ..PUBLIC };
+
+    fn synthesized(module: Module) -> Value {
+        let modules = [route_registry::modules::org::MODULE, module];
+        let text = synth_catalog(Env::Dev.settings(), &Target::Aws, &Options::default(), &modules).unwrap().text;
+        serde_json::from_str(&text).unwrap()
+    }
+
+    fn functions() -> Vec<Function> {
+        route_registry::modules::org::MODULE
+            .functions
+            .iter()
+            .copied()
+            .chain([RECEIVER, EVENTS, route_registry::AUTHORIZER])
+            .collect()
+    }
+
+    fn findings(doc: &Value, public: &[String]) -> Vec<(String, &'static str)> {
+        crate::iam_check::check_with_public_routes(Env::Dev, doc, &functions(), public)
+            .into_iter()
+            .map(|f| (f.address, f.rule))
+            .collect()
+    }
+
+    const ROUTE: &str = "aws_apigatewayv2_route";
+
+    #[test]
+    fn a_public_route_has_no_authorizer_is_throttled_and_is_the_only_one() {
+        let d = synthesized(PUBLIC);
+        let local = names::route_local(&RECEIVE);
+        let route = &d["resource"][ROUTE][&local];
+        assert_eq!(route["authorization_type"], "NONE");
+        assert!(route["authorizer_id"].is_null());
+        let stage = &d["resource"]["aws_apigatewayv2_stage"]["default"];
+        let settings = &stage["route_settings"][0];
+        assert_eq!(settings["route_key"], "POST /hooks/example");
+        assert_eq!(settings["throttling_rate_limit"].as_f64(), Some(f64::from(PUBLIC_ROUTE_THROTTLE.rate_per_s)));
+        assert_eq!(settings["throttling_burst_limit"], PUBLIC_ROUTE_THROTTLE.burst);
+        assert_eq!(stage["depends_on"], serde_json::json!([format!("{ROUTE}.{local}")]));
+        // Every other route stays behind the authorizer.
+        let behind = d["resource"][ROUTE]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(name, _)| **name != local)
+            .all(|(_, r)| r["authorization_type"] == "CUSTOM" && r["authorizer_id"].is_string());
+        assert!(behind);
+        assert!(d["resource"]["aws_cloudwatch_query_definition"]["api_public_routes"]["query_string"]
+            .as_str()
+            .unwrap()
+            .contains(r#"filter routeKey in ["POST /hooks/example"]"#));
+        assert_eq!(findings(&d, &[RECEIVE.key()]), []);
+    }
+
+    #[test]
+    fn removing_the_catalog_mark_puts_the_route_back_behind_the_authorizer() {
+        let d = synthesized(MARK_REMOVED);
+        let route = &d["resource"][ROUTE][names::route_local(&RECEIVE)];
+        assert_eq!(route["authorization_type"], "CUSTOM");
+        assert_eq!(route["authorizer_id"], "${aws_apigatewayv2_authorizer.okta.id}");
+        assert!(d["resource"]["aws_apigatewayv2_stage"]["default"]["route_settings"].is_null());
+        assert!(d["resource"]["aws_cloudwatch_query_definition"]["api_public_routes"].is_null());
+    }
+
+    /// check-iam holds the file to the catalog: a route without the authorizer that the catalog does not mark public,
+    /// and a public route the stage does not throttle, are findings.
+    #[test]
+    fn check_iam_refuses_an_unmarked_route_without_the_authorizer_and_an_unthrottled_public_one() {
+        let mut d = synthesized(PUBLIC);
+        assert_eq!(
+            findings(&d, &[]),
+            [(format!("{ROUTE}.{}", names::route_local(&RECEIVE)), "route-without-authorizer")],
+            "the file's route is public, the catalog's is not"
+        );
+        let org_route = format!("{ROUTE}.{}", names::route_local(&route_registry::modules::org::GET_PROFILE));
+        let get_profile = &mut d["resource"][ROUTE][names::route_local(&route_registry::modules::org::GET_PROFILE)];
+        get_profile["authorization_type"] = "NONE".into();
+        get_profile.as_object_mut().unwrap().remove("authorizer_id");
+        d["resource"]["aws_apigatewayv2_stage"]["default"].as_object_mut().unwrap().remove("route_settings");
+        let mut found = findings(&d, &[RECEIVE.key()]);
+        found.sort();
+        assert_eq!(
+            found,
+            [
+                (org_route, "route-without-authorizer"),
+                ("aws_apigatewayv2_stage.default".to_owned(), "public-route-unthrottled")
+            ]
+        );
+    }
+}

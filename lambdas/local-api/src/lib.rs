@@ -226,7 +226,8 @@ async fn s3_event(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> {
 }
 
 /// A catalog route, as API Gateway serves it: the authorizer first (401 without a token, 403 when it denies), then
-/// the route's function with the API Gateway v2 event it would receive.
+/// the route's function with the API Gateway v2 event it would receive. A public route (`Auth::Public`) has no
+/// authorizer: its event carries no authorizer context, whatever the request holds.
 async fn api_request(
     app: &App,
     req: Request<Incoming>,
@@ -244,12 +245,18 @@ async fn api_request(
         .iter()
         .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned())))
         .collect();
-    let authorization = headers.iter().find(|(k, _)| k == "authorization").map(|(_, v)| v.clone());
-    let Some(authorization) = authorization else { return gateway(401, "Unauthorized") };
-    let decision = app.authorizer.handle(&events::authorizer_request(method, path, Some(&authorization))).await;
-    if !decision.is_authorized {
-        return gateway(403, "Forbidden");
-    }
+    let context = match route.is_public() {
+        true => None,
+        false => {
+            let authorization = headers.iter().find(|(k, _)| k == "authorization").map(|(_, v)| v.clone());
+            let Some(authorization) = authorization else { return gateway(401, "Unauthorized") };
+            let decision = app.authorizer.handle(&events::authorizer_request(method, path, Some(&authorization))).await;
+            if !decision.is_authorized {
+                return gateway(403, "Forbidden");
+            }
+            Some(serde_json::to_value(&decision.context).unwrap_or_default())
+        }
+    };
     let header_refs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     // A body that is not UTF-8 travels base64-encoded and flagged, as API Gateway sends binary content: the handler
     // sees the bytes themselves (and refuses them as JSON), never a text with replacement characters.
@@ -261,8 +268,9 @@ async fn api_request(
     let mut event = events::http_request(method, path, &header_refs, body);
     event.is_base64_encoded = binary;
     event.raw_query_string = Some(parts.uri.query().unwrap_or("").to_owned());
-    let context = serde_json::to_value(&decision.context).unwrap_or_default();
-    events::authorize(&mut event, &context);
+    if let Some(context) = &context {
+        events::authorize(&mut event, context);
+    }
     let Some(container) = app.container(route.function) else {
         return gateway(500, "Internal Server Error");
     };

@@ -29,6 +29,12 @@ impl std::fmt::Debug for Caller {
 }
 
 impl Caller {
+    /// The caller of a public route: nobody. No subject, no groups and no token, so nothing it reaches can act as
+    /// anyone (PostgREST without a token is `anon`, which is granted nothing).
+    pub fn anonymous() -> Caller {
+        Caller { sub: String::new(), email: None, groups: Vec::new(), token: String::new() }
+    }
+
     /// Whether the caller's token names `group` (the platform admin group, for instance).
     pub fn in_group(&self, group: &str) -> bool {
         self.groups.iter().any(|g| g == group)

@@ -157,7 +157,12 @@ where
     let result = async {
         let (route, op, params) = resolve(table, &method, &path, route_key.as_deref())?;
         endpoint = route.key();
-        let caller = Caller::from_request(&req)?;
+        // A public route (`Auth::Public`) has no authorizer: nothing in the request names a caller, and nothing in it
+        // is taken as one (a forged authorizer context or token is ignored).
+        let caller = match route.is_public() {
+            true => Caller::anonymous(),
+            false => Caller::from_request(&req)?,
+        };
         user_email = caller.email.clone();
         if route.auth == Auth::Admin && !caller.in_group(container.admin_group()) {
             return Err(ApiError::Forbidden("Platform admin access required".into()));
@@ -229,6 +234,60 @@ mod tests {
             };
             assert_eq!(body, serde_json::json!({"success": false, "error": error}), "{method} {path}");
         }
+    }
+
+    /// A public route's handler gets nobody as its caller, whatever the request claims (a forged authorizer context
+    /// and a bearer token are both ignored); the same route behind the authorizer reads them.
+    #[test]
+    fn a_public_routes_handler_gets_an_anonymous_caller_whatever_the_request_claims() {
+        use route_registry::{Auth, Body as Answer, Doc, Function, Method, Trigger};
+        const RECEIVER: Function = Function {
+            module: "hook-module",
+            name: "hook-receiver",
+            binary: "hook-hook-receiver",
+            memory_mb: 128,
+            timeout_s: 5,
+            uses: &[],
+            trigger: Trigger::Http,
+        };
+        const RECEIVE: Route = Route {
+            method: Method::Post,
+            path: "/hooks/example",
+            function: RECEIVER,
+            auth: Auth::Public,
+            summary: "Receive an event",
+            success: 200,
+            errors: &[],
+            request: None,
+            response: Answer::One(Doc::of::<String>()),
+            upload: None,
+        };
+        const PUBLIC: &[(Route, u8)] = &[(RECEIVE, 1)];
+        const MARKED_OFF: &[(Route, u8)] = &[(Route { auth: Auth::User, ..RECEIVE }, 1)];
+        crate::metrics::capture();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let http = crate::http_client::client().unwrap();
+        let container = Container::with_config(RECEIVER, http, crate::Config::default());
+        let claimed = || {
+            let mut event =
+                crate::events::http_request("POST", "/hooks/example", &[("authorization", "Bearer forged")], None);
+            crate::events::authorize(
+                &mut event,
+                &serde_json::json!({"sub": "alice@example.com", "groups": "[\"admins\"]"}),
+            );
+            crate::events::into_request(event)
+        };
+        let seen = |table: &'static [(Route, u8)]| {
+            let response = runtime.block_on(dispatch(table, &container, claimed(), |_, call| async move {
+                Ok(Reply::ok(serde_json::json!({"sub": call.caller.sub, "token": call.caller.token})))
+            }));
+            match response.body() {
+                Body::Text(t) => serde_json::from_str::<serde_json::Value>(t).unwrap()["data"].clone(),
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(seen(PUBLIC), serde_json::json!({"sub": "", "token": ""}));
+        assert_eq!(seen(MARKED_OFF), serde_json::json!({"sub": "alice@example.com", "token": "forged"}));
     }
 
     #[test]

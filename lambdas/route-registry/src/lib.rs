@@ -57,8 +57,9 @@ impl fmt::Display for Method {
     }
 }
 
-/// Who may call a route, beyond holding a valid token (every route sits behind the Lambda authorizer). Dispatch
-/// enforces it before the handler runs; the OpenAPI document states it; the database checks it again.
+/// Who may call a route. Every route sits behind the Lambda authorizer and needs a valid token, but for a route
+/// the catalog marks [`Auth::Public`]. Dispatch enforces it before the handler runs; the OpenAPI document states it;
+/// the database checks it again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Auth {
@@ -67,7 +68,25 @@ pub enum Auth {
     /// Platform administrators only: members of the environment's admin group (and, in the database, with an
     /// active identity). Everyone else gets 403 before the handler runs.
     Admin,
+    /// No token: API Gateway calls the function without the authorizer, for a caller that cannot hold one (a third
+    /// party's webhook). The one deliberate exception, so everything that derives from the catalog says it: the
+    /// route has no authorizer and is throttled to [`PUBLIC_ROUTE_THROTTLE`] (the stage's route settings), the
+    /// OpenAPI document gives it no security requirement, `check-iam` lists it and refuses any other route without
+    /// the authorizer, the dashboard has its requests. Its handler gets no caller and trusts nothing in the request
+    /// that it cannot check again elsewhere; its function serves public routes only (the catalog tests).
+    Public,
 }
+
+/// API Gateway's throttle on each public route, stricter than the stage's: requests per second (steady) and burst.
+/// Credly retries a webhook that fails (for up to 25 days), so a throttled delivery is delayed, never lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttle {
+    pub rate_per_s: u32,
+    pub burst: u32,
+}
+
+/// Every public route's throttle: 10 requests a second, bursts of 20.
+pub const PUBLIC_ROUTE_THROTTLE: Throttle = Throttle { rate_per_s: 10, burst: 20 };
 
 /// Read, write or both, on a resource a function declares; or write and erase, for a function that lets clients
 /// upload (a pre-signed upload is the signer's write) and removes every version of what it no longer keeps.
@@ -351,6 +370,11 @@ impl Route {
         format!("{} {}", self.method, self.path)
     }
 
+    /// Whether the route is served without the authorizer ([`Auth::Public`]).
+    pub const fn is_public(&self) -> bool {
+        matches!(self.auth, Auth::Public)
+    }
+
     /// The names of the path parameters, in order (`["id", "userId"]`).
     pub fn path_params(&self) -> impl Iterator<Item = &'static str> {
         self.path.split('/').filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
@@ -504,6 +528,18 @@ mod tests {
                 Trigger::Http => {
                     assert!(module.routes_of(*f).count() > 0, "function {} serves no route", f.name);
                     assert!((1..=29).contains(&f.timeout_s), "{}: API Gateway integrations time out at 30 s", f.binary);
+                    let public = module.routes_of(*f).filter(|r| r.is_public()).count();
+                    assert!(
+                        public == 0 || public == module.routes_of(*f).count(),
+                        "{}: a function serves public routes only, or none (its role and its callers are one kind)",
+                        f.binary
+                    );
+                    assert!(
+                        public == 0 || f.uses.iter().all(|u| matches!(u, Use::Queue(_))),
+                        "{}: a public route's function only queues what it is sent (anyone can call it: it holds no \
+                         grant on data, and a worker checks each message before anything is stored)",
+                        f.binary
+                    );
                 }
                 Trigger::Authorizer => panic!("{}: only the platform's authorizer is started by API Gateway", f.binary),
                 Trigger::Queue(q) => {
@@ -551,6 +587,41 @@ mod tests {
             "{}: database functions for the service principal exactly when a function reaches the database without a caller",
             module.name
         );
+    }
+
+    /// A public route's function that reaches data (here the database) is a catalog error: anyone can call it.
+    #[test]
+    #[should_panic(expected = "only queues what it is sent")]
+    fn a_public_routes_function_may_only_queue() {
+        const RECEIVER: Function = Function {
+            module: "hook-module",
+            name: "hook-receiver",
+            binary: "hook-hook-receiver",
+            memory_mb: 128,
+            timeout_s: 5,
+            uses: &[Use::Database],
+            trigger: Trigger::Http,
+        };
+        const RECEIVE: Route = Route {
+            method: Method::Post,
+            path: "/hooks/example",
+            function: RECEIVER,
+            auth: Auth::Public,
+            summary: "Receive an event",
+            success: 200,
+            errors: &[],
+            request: Some(Doc::of::<String>()),
+            response: Body::One(Doc::of::<String>()),
+            upload: None,
+        };
+        check_module(&Module {
+            name: "hook-module",
+            summary: "a webhook",
+            functions: &[RECEIVER],
+            routes: &[RECEIVE],
+            service_functions: &[],
+            renamed: &[],
+        });
     }
 
     #[test]

@@ -31,7 +31,11 @@ fn meaning(status: u16, route: &Route) -> &'static str {
 /// Every status a route can answer besides success, sorted.
 pub fn statuses(route: &Route) -> Vec<u16> {
     let mut out: Vec<u16> = route.errors.to_vec();
-    out.extend([401, 403, 500]);
+    // A public route has no authorizer: neither the gateway nor dispatch refuses a token there.
+    if !route.is_public() {
+        out.extend([401, 403]);
+    }
+    out.push(500);
     if route.function.has_dependencies() {
         out.extend([502, 503, 504]);
     }
@@ -151,6 +155,7 @@ fn operation(module: &Module, route: &Route, g: &mut SchemaGenerator) -> Value {
     let auth = match route.auth {
         Auth::User => "user",
         Auth::Admin => "admin",
+        Auth::Public => "public",
     };
     let mut operation = json!({
         "operationId": operation_id(route),
@@ -160,6 +165,14 @@ fn operation(module: &Module, route: &Route, g: &mut SchemaGenerator) -> Value {
         "x-auth": auth,
         "responses": responses,
     });
+    if route.is_public() {
+        // No authorizer: this operation overrides the document's bearer requirement with none.
+        operation["security"] = json!([]);
+        operation["x-throttle"] = json!({
+            "rate_per_s": crate::PUBLIC_ROUTE_THROTTLE.rate_per_s,
+            "burst": crate::PUBLIC_ROUTE_THROTTLE.burst,
+        });
+    }
     let parameters: Vec<Value> = route
         .path_params()
         .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}))
@@ -245,6 +258,67 @@ mod tests {
         assert_eq!(content.keys().collect::<Vec<_>>(), ["application/json", "text/csv"]);
         assert_eq!(import["x-max-body-bytes"], 1024 * 1024);
         assert!(doc["paths"]["/tasks/{id}"]["get"]["responses"]["200"].is_object());
+    }
+
+    /// A public route has no security requirement, no 401 or 403, and says how it is throttled; a marked route
+    /// without the mark is behind the bearer scheme again.
+    #[test]
+    fn a_public_route_is_documented_without_security_and_with_its_throttle() {
+        use crate::{Doc, Function, Method, QueueTrigger, Trigger, Use};
+        const EVENTS: Function = Function {
+            module: "hook-module",
+            name: "hook-events",
+            binary: "hook-hook-events",
+            memory_mb: 128,
+            timeout_s: 30,
+            uses: &[],
+            trigger: Trigger::Queue(QueueTrigger {
+                batch_size: 10,
+                batching_window_s: 0,
+                max_receives: 5,
+                visibility_timeout_s: 180,
+                max_concurrency: 2,
+            }),
+        };
+        const RECEIVER: Function = Function {
+            module: "hook-module",
+            name: "hook-receiver",
+            binary: "hook-hook-receiver",
+            memory_mb: 128,
+            timeout_s: 5,
+            uses: &[Use::Queue(&EVENTS)],
+            trigger: Trigger::Http,
+        };
+        const RECEIVE: Route = Route {
+            method: Method::Post,
+            path: "/hooks/example",
+            function: RECEIVER,
+            auth: Auth::Public,
+            summary: "Receive an event",
+            success: 200,
+            errors: &[400],
+            request: None,
+            response: Body::One(Doc::of::<String>()),
+            upload: None,
+        };
+        let module = |route: Route| Module {
+            name: "hook-module",
+            summary: "a webhook",
+            functions: &[RECEIVER, EVENTS],
+            routes: Box::leak(Box::new([route])),
+            service_functions: &[],
+            renamed: &[],
+        };
+        let doc = document_for(&[module(RECEIVE)], "http://x");
+        let op = &doc["paths"]["/hooks/example"]["post"];
+        assert_eq!((op["x-auth"].as_str(), &op["security"]), (Some("public"), &json!([])));
+        assert_eq!(op["x-throttle"], json!({"rate_per_s": 10, "burst": 20}));
+        assert!(op["responses"]["401"].is_null() && op["responses"]["403"].is_null());
+        assert_eq!(statuses(&RECEIVE), [400, 500, 502, 503, 504]);
+        let marked_off = Route { auth: Auth::User, ..RECEIVE };
+        let doc = document_for(&[module(marked_off)], "http://x");
+        let op = &doc["paths"]["/hooks/example"]["post"];
+        assert!(op["security"].is_null() && op["responses"]["401"].is_object(), "the document's bearer scheme applies");
     }
 
     #[test]

@@ -125,11 +125,22 @@ struct Principals {
 const RULES: &[fn(&Review<'_>, &mut Findings)] =
     &[unverifiable_types, roles, policies, invoke_permissions, kinds_resources];
 
-/// [`check`] against the given functions (the catalog's, or a test's variation of them).
+/// [`check`] against the given functions (the catalog's, or a test's variation of them), with the public routes of
+/// the catalog (and of the template).
 pub fn check_against(env: Env, doc: &Value, functions: &[Function]) -> Vec<Finding> {
+    let public: Vec<String> = route_registry::all_routes()
+        .chain(route_registry::modules::template::MODULE.routes)
+        .filter(|r| r.is_public())
+        .map(route_registry::Route::key)
+        .collect();
+    check_with_public_routes(env, doc, functions, &public)
+}
+
+/// [`check_against`], with the route keys that may be served without the authorizer given (a test's module).
+pub fn check_with_public_routes(env: Env, doc: &Value, functions: &[Function], public: &[String]) -> Vec<Finding> {
     let settings = env.settings();
     let catalog: BTreeMap<String, Function> = functions.iter().map(|f| (crate::names::local(f), *f)).collect();
-    let at = IamAt { doc, settings: &settings, catalog: &catalog };
+    let at = IamAt { doc, settings: &settings, catalog: &catalog, public_routes: public };
     let mut out = Findings::new(env);
     let review = Review { at, principals: principals(&at, &mut out) };
     for rule in RULES {

@@ -1,5 +1,6 @@
 //! The HTTP trigger: a function that serves API routes gets one API Gateway integration, the permission for this
-//! API to invoke it, and one route per catalog route it owns, each behind the Lambda authorizer; its alarm is the
+//! API to invoke it, and one route per catalog route it owns, each behind the Lambda authorizer but a route the
+//! catalog marks public (`Auth::Public`: no authorizer, throttled by the stage); its alarm is the
 //! 5xx rate of what its callers saw. Its events are the module's API requests, spread over its HTTP functions.
 
 use infra_dsl::aws::{Apigatewayv2Integration, Apigatewayv2Route, LambdaPermission};
@@ -7,8 +8,8 @@ use infra_dsl::{Expr, Stack};
 use route_registry::Function;
 use serde_json::{json, Value};
 
-use super::{CostAt, Events, Kind, WireAt, Wired};
-use crate::findings::Findings;
+use super::{CostAt, Events, IamAt, Kind, WireAt, Wired};
+use crate::findings::{blocks, Findings};
 use crate::model::DeployedFunction;
 use crate::{alarms, names, StackError};
 
@@ -49,21 +50,28 @@ impl Kind for Http {
         d.owns(&integration);
         d.owns(&permission);
         let mut routes = Vec::new();
+        let mut public_routes = Vec::new();
         for route in at.module.routes_of(f) {
-            stack.add(
-                Apigatewayv2Route::new(names::route_local(route), at.gateway.api.id(), route.key())
-                    .target(Expr::lit("integrations/") + integration.id())
-                    .authorization_type("CUSTOM")
-                    .authorizer_id(at.gateway.authorizer.id())
-                    .operation_name(names::route_local(route)),
-            )?;
+            let block = Apigatewayv2Route::new(names::route_local(route), at.gateway.api.id(), route.key())
+                .target(Expr::lit("integrations/") + integration.id())
+                .operation_name(names::route_local(route));
+            // Behind the authorizer unless the catalog marks the route public (`Auth::Public`): then no token is
+            // asked for, and the stage throttles the route (`api::add_stage`).
+            let block = match route.is_public() {
+                true => block.authorization_type("NONE"),
+                false => block.authorization_type("CUSTOM").authorizer_id(at.gateway.authorizer.id()),
+            };
+            let added = stack.add(block)?;
+            if route.is_public() {
+                public_routes.push((route.key(), added));
+            }
             routes.push(json!({
                 "method": route.method.as_str(),
                 "path": route.path,
                 "integration": Value::from(d.alias.invoke_arn()),
             }));
         }
-        Ok(Wired { routes, subscription: None })
+        Ok(Wired { routes, subscription: None, public_routes })
     }
 
     fn crash_meaning(&self) -> &'static str {
@@ -78,9 +86,60 @@ impl Kind for Http {
         api_permission(address, p, target, apis, out);
     }
 
+    fn check_resources(&self, at: &IamAt<'_>, out: &mut Findings) {
+        check_routes(at, out);
+    }
+
     fn alarm_count(&self) -> usize {
         // Crashes, duration, throttles, and the 5xx rate of its request lines.
         4
+    }
+}
+
+/// Every API route is behind the authorizer, but a route the catalog marks public; and the stage throttles each
+/// public route to the catalog's [`route_registry::PUBLIC_ROUTE_THROTTLE`] at most. What the file says about a route
+/// is never taken as the reason: the catalog is.
+pub fn check_routes(at: &IamAt<'_>, out: &mut Findings) {
+    let public = at.public_routes;
+    let routes = blocks(at.doc, "aws_apigatewayv2_route");
+    for (name, route) in &routes {
+        let key = route["route_key"].as_str().unwrap_or_default();
+        let behind_authorizer = route["authorization_type"] == "CUSTOM" && route["authorizer_id"].is_string();
+        if !behind_authorizer && !public.iter().any(|p| p == key) {
+            out.add(
+                &format!("aws_apigatewayv2_route.{name}"),
+                "-",
+                "route-without-authorizer",
+                format!(
+                    "`{key}` is served without the authorizer, and the catalog does not mark it public: put it behind \
+                     the authorizer (authorization_type CUSTOM), or mark it `Auth::Public` in the catalog"
+                ),
+            );
+        }
+    }
+    let limit = route_registry::PUBLIC_ROUTE_THROTTLE;
+    let stages = blocks(at.doc, "aws_apigatewayv2_stage");
+    let served = |key: &str| routes.iter().any(|(_, r)| r["route_key"] == key);
+    for key in public.iter().filter(|k| served(k)) {
+        let throttled = stages.iter().any(|(_, stage)| {
+            stage["route_settings"].as_array().into_iter().flatten().any(|s| {
+                s["route_key"] == key.as_str()
+                    && s["throttling_rate_limit"].as_f64().is_some_and(|r| r <= f64::from(limit.rate_per_s))
+                    && s["throttling_burst_limit"].as_u64().is_some_and(|b| b <= u64::from(limit.burst))
+            })
+        });
+        if !throttled {
+            out.add(
+                "aws_apigatewayv2_stage.default",
+                "-",
+                "public-route-unthrottled",
+                format!(
+                    "the public route `{key}` is not throttled to {} requests a second (bursts of {}) by the stage's \
+                     route settings",
+                    limit.rate_per_s, limit.burst
+                ),
+            );
+        }
     }
 }
 

@@ -16,7 +16,7 @@ mod schedule;
 
 use std::collections::BTreeMap;
 
-use infra_dsl::aws::{LambdaPermission, SchedulerScheduleGroup, SqsQueue};
+use infra_dsl::aws::{Apigatewayv2Route, LambdaPermission, SchedulerScheduleGroup, SqsQueue};
 use infra_dsl::{DslError, Ref, Stack};
 use route_registry::{Function, Module, Trigger};
 use serde_json::Value;
@@ -86,6 +86,8 @@ pub struct Wired {
     pub routes: Vec<Value>,
     /// Its invoke permission for the documents bucket, which the bucket's one notification waits for.
     pub subscription: Option<Ref<LambdaPermission>>,
+    /// Its public routes (no authorizer) by route key: the API's stage throttles each, once they exist.
+    pub public_routes: Vec<(String, Ref<Apigatewayv2Route>)>,
 }
 
 /// A month of events of a function, for the cost model.
@@ -112,6 +114,9 @@ pub struct IamAt<'a> {
     pub doc: &'a Value,
     pub settings: &'a Settings,
     pub catalog: &'a BTreeMap<String, Function>,
+    /// The route keys the catalog marks public (`Auth::Public`): the only routes that may be served without the
+    /// authorizer.
+    pub public_routes: &'a [String],
 }
 
 /// A role the stacks create to start a function on its trigger's behalf (a schedule's), as the IAM rules check it:

@@ -156,7 +156,7 @@ impl Kind for ObjectsCreated {
         d.owns(&invoke);
         alarms::add_dead_letters(stack, at.platform, d, dlq, &self.dead_letter_meaning(&d.function))?;
         alarms::add_anomalies(stack, at.platform, d)?;
-        Ok(Wired { routes: Vec::new(), subscription: Some(permission) })
+        Ok(Wired { subscription: Some(permission), ..Wired::default() })
     }
 
     fn crash_meaning(&self) -> &'static str {
