@@ -151,6 +151,7 @@ pub fn run(args: &Args) -> Result<()> {
     step("synth --all --check --example (goldens match)", || xtask_synth::run(&xtask_synth::Args::check_all()))?;
     crate::check_iam::run(&crate::check_iam::Args::all_with_cross_check())?;
     crate::contract::run()?;
+    crate::contract::credly()?;
     crate::openapi::run()?;
     crate::workflows::run()?;
     crate::fuzz::run(&crate::fuzz::Args::default())?;

@@ -131,6 +131,77 @@ pub fn openapi_core() -> Result<PathBuf> {
     python_tool("openapi-core", OPENAPI_CORE, "python")
 }
 
+/// Validates recorded exchanges (the stand-ins' `Exchange`, one JSON line each) against `spec` (JSON or YAML) with
+/// openapi-core, as `origin` (`https://api.credly.com`) serves it: whether all conform, and what the check said.
+pub fn exchanges(spec: &std::path::Path, origin: &str, name: &str, input: &str) -> Result<(bool, String)> {
+    use std::io::Write;
+    let mut child = Command::new(openapi_core()?)
+        .args(["-c", include_str!("openapi_contract.py")])
+        .arg(spec)
+        .args([origin, name])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .context("cannot run the contract check")?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(input.as_bytes())?;
+    }
+    let out = child.wait_with_output()?;
+    Ok((
+        out.status.success(),
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+    ))
+}
+
+/// Where the Credly client's tests (`module-runtime/tests/credly.rs`) leave the stand-in's exchanges.
+pub fn credly_dir() -> PathBuf {
+    target_dir().join("credly-contract")
+}
+
+/// `cargo xtask credly-contract`: every exchange of the Credly client's tests with the stand-in, against the document
+/// written from Credly's pages (`xtask/contracts/credly-api.yaml`); and two hand-made exchanges that break it (a
+/// request without the organization's token, a page without its `metadata`), which must be refused.
+pub fn credly() -> Result<()> {
+    let mut lines = Vec::new();
+    for entry in std::fs::read_dir(credly_dir()).into_iter().flatten().flatten() {
+        lines
+            .extend(std::fs::read_to_string(entry.path())?.lines().filter(|l| !l.trim().is_empty()).map(str::to_owned));
+    }
+    if lines.is_empty() {
+        bail!(
+            "{} holds no exchange: run the Credly client's tests first (cargo test -p module-runtime --test credly)",
+            credly_dir().display()
+        );
+    }
+    let spec = workspace_root().join("xtask/contracts/credly-api.yaml");
+    step(&format!("Credly contract: {} recorded exchanges against {}", lines.len(), spec.display()), || {
+        let (ok, said) = exchanges(&spec, "https://api.credly.com", "Credly's web service API", &lines.join("\n"))?;
+        if !ok {
+            bail!("the Credly client or stand-in left the document:\n{said}");
+        }
+        println!("    {}", said.trim());
+        let org = "1b1f4a0e-3c2d-4e5f-8a9b-0c1d2e3f4a5b";
+        let bad = [
+            serde_json::json!({"method": "GET", "path": format!("/v1/organizations/{org}/badges"), "query": "page=1",
+                "headers": {}, "body": null, "status": 200, "response_headers": {"content-type": "application/json"},
+                "response": {"data": [], "metadata": {"count": 0, "current_page": 1, "total_count": 0, "total_pages": 0,
+                "per": 50, "previous_page_url": null, "next_page_url": null}}, "fault": false}),
+            serde_json::json!({"method": "GET", "path": format!("/v1/organizations/{org}/badges"), "query": "page=1",
+                "headers": {"authorization": "Basic"}, "body": null, "status": 200,
+                "response_headers": {"content-type": "application/json"}, "response": {"data": []}, "fault": false}),
+        ];
+        for b in bad {
+            let (ok, _) = exchanges(&spec, "https://api.credly.com", "Credly's web service API", &b.to_string())?;
+            if ok {
+                bail!("the contract check accepted a hand-made exchange that breaks the document: {b}");
+            }
+        }
+        println!("    and refuses a request without the token and a page without its metadata");
+        Ok(())
+    })
+}
+
 pub fn run() -> Result<()> {
     let log = log_path();
     let text = std::fs::read_to_string(&log).unwrap_or_default();

@@ -116,6 +116,9 @@ enum Task {
     Workflows,
     /// Check every exchange the tests had with the Okta stand-in against Okta's published Users API and token endpoint.
     OktaContract,
+    /// Check every exchange the Credly client's tests had with the Credly stand-in against the document written from
+    /// Credly's published pages (xtask/contracts/credly-api.yaml); run after `cargo test -p module-runtime --test credly`.
+    CredlyContract,
     /// Print a JWT from the local development issuer (for `curl` against the local API; never trusted by stg/prd).
     DevToken(devtoken::Args),
     /// Both test tiers with PostgreSQL and PostgREST running (as in CI): the hermetic one (what a bare `cargo test
@@ -147,6 +150,7 @@ fn main() -> std::process::ExitCode {
         Task::Diagram(args) => diagram::run(&args),
         Task::Codegen(args) => codegen::run(&args),
         Task::OktaContract => contract::run(),
+        Task::CredlyContract => contract::credly(),
         Task::Build(args) => build::run(&args),
         Task::CheckIam(args) => check_iam::run(&args),
         Task::Deploy(args) => deploy::run(&args),

@@ -23,6 +23,8 @@ pub enum Dependency {
     Keys,
     /// S3, where the documents are.
     Documents,
+    /// Credly, where certifications are issued.
+    Credly,
 }
 
 impl fmt::Display for Dependency {
@@ -34,6 +36,7 @@ impl fmt::Display for Dependency {
             Dependency::Queue => "the queue service",
             Dependency::Keys => "the key service",
             Dependency::Documents => "the document store",
+            Dependency::Credly => "the certification issuer",
         })
     }
 }

@@ -10,6 +10,7 @@
 pub mod aws;
 pub mod caller;
 pub mod config;
+pub mod credly;
 pub mod db;
 pub mod dispatch;
 pub mod documents;

@@ -38,6 +38,10 @@ pub const QUEUE_REQUEST: Duration = Duration::from_secs(2);
 /// résumé at tens of MB/s in-region is well under a second); 5 s covers a slow first handshake and a large read.
 pub const DOCUMENTS_REQUEST: Duration = Duration::from_secs(5);
 
+/// One request to Credly: a page of 50 badges or one event (a few kB); Credly publishes no latency figure, so this is
+/// Okta's bound, for the same kind of third-party API.
+pub const CREDLY_REQUEST: Duration = Duration::from_secs(5);
+
 /// What a 503 tells the client to wait before retrying, when the dependency did not say.
 pub const RETRY_AFTER_S: u64 = 5;
 

@@ -14,6 +14,9 @@
 //! - [`tls::TlsProxy`] serves any plain stand-in over TLS with a throwaway certificate;
 //! - [`codedeploy::CodeDeployStandin`] speaks CodeDeploy's JSON API for Lambda deployments: shifts an alias in steps,
 //!   stops on an alarm, rolls back;
+//! - [`credly::CredlyStandin`] speaks the part of Credly's web service API cert-module uses (issued badges, paged;
+//!   events by id), throttles, fails, hangs and rotates its token on demand, and records every exchange for the
+//!   contract check;
 //! - [`fixed::FixedServer`] answers every request with one fixed answer;
 //! - [`replay::ReplayStandin`] answers from recordings of a real service, so a benchmark measures a function
 //!   without waiting for it;
@@ -25,6 +28,7 @@
 //! but what it stands in for.
 
 pub mod codedeploy;
+pub mod credly;
 pub mod fixed;
 pub mod http1;
 pub mod kms;

@@ -8,7 +8,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -368,26 +367,8 @@ fn contract(supabase: &SupabaseStandin) -> Result<()> {
         lines.extend(std::fs::read_to_string(entry.path())?.lines().map(str::to_owned));
     }
     let spec: PathBuf = crate::workspace_root().join("xtask/contracts/supabase-management-api.json");
-    let python = crate::contract::openapi_core()?;
-    let check = |input: &str| -> Result<(bool, String)> {
-        let mut child = Command::new(&python)
-            .args(["-c", include_str!("supabase_contract.py")])
-            .arg(&spec)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .context("cannot run the contract check")?;
-        if let Some(mut stdin) = child.stdin.take() {
-            use std::io::Write;
-            stdin.write_all(input.as_bytes())?;
-        }
-        let out = child.wait_with_output()?;
-        Ok((
-            out.status.success(),
-            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
-        ))
-    };
+    let check =
+        |input: &str| crate::contract::exchanges(&spec, "https://api.supabase.com", "Supabase's Management API", input);
     let (ok, said) = check(&lines.join("\n"))?;
     if !ok {
         bail!("the Supabase client or stand-in left Supabase's published document:\n{said}");
