@@ -115,6 +115,11 @@ pub fn run(args: &Args) -> Result<()> {
     if let Some(tools) = tools {
         tools.wait()?;
     }
+    // The arm64 release build is the longest CPU-bound step and, since the middle steps got shorter, the one the
+    // deploy rehearsal waits for: it starts before the service tier, whose tests mostly wait on the database. Its
+    // cross build locks `target/aarch64-unknown-linux-gnu/release`, never the host builds' directories.
+    let packages =
+        Beside::start("cargo xtask build (the Lambda packages, arm64 release)", "build", beside::task(&["build"])?)?;
     {
         // Real services for the service tier; dropped (stopped, removed) at the end of this block, also on error.
         let services = services::Stack::start()?;
@@ -133,9 +138,6 @@ pub fn run(args: &Args) -> Result<()> {
             crate::migration_compat::run(&services.pg.url("postgres"))
         })?;
     }
-    // The arm64 release build is the longest CPU-bound step; the checks below mostly wait on a tool or a service.
-    let packages =
-        Beside::start("cargo xtask build (the Lambda packages, arm64 release)", "build", beside::task(&["build"])?)?;
     // The deploy rehearsal's emulator, bootstrapped beside the steps below: the bootstrap mostly waits on the
     // emulator and the provider, so it costs the two cores little and the rehearsal at the end about 100 s less.
     let rehearsal_dir = root.join("build/local");

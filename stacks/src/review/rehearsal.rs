@@ -62,7 +62,7 @@ pub fn verify(state: &Applied, settings: &Settings, routes: &[&Route], functions
 /// One line saying what was verified.
 pub fn summary(state: &Applied, functions: &[Function]) -> String {
     format!(
-        "{} resources: {} routes (CUSTOM, right integrations), {} functions with their roles, log groups and alarms, {} queue(s) with their mappings, {} schedule(s) through their own roles, {} permissions under the API or the bucket",
+        "{} resources: {} routes (CUSTOM but the public ones, right integrations), {} functions with their roles, log groups and alarms, {} queue(s) with their mappings, {} schedule(s) through their own roles, {} permissions under the API or the bucket",
         state.len(),
         state.of("aws_apigatewayv2_route").len(),
         functions.len(),
@@ -72,7 +72,7 @@ pub fn summary(state: &Applied, functions: &[Function]) -> String {
     )
 }
 
-/// Each catalog route exists once, behind the authorizer, on its function's integration.
+/// Each catalog route exists once, on its function's integration, behind the authorizer (a public route without it).
 fn verify_routes(state: &Applied, registry: &[&Route]) -> Vec<String> {
     let mut problems = Vec::new();
     let routes = state.of("aws_apigatewayv2_route");
@@ -90,8 +90,14 @@ fn verify_routes(state: &Applied, registry: &[&Route]) -> Vec<String> {
         };
         let v = &r["values"];
         let address = format!("aws_apigatewayv2_route.{}", r["name"].as_str().unwrap_or_default());
-        if v["authorization_type"] != "CUSTOM" || v["authorizer_id"] != authorizer["id"] {
-            problems.push(format!("{address}: not CUSTOM with the okta authorizer"));
+        match route.is_public() {
+            false if v["authorization_type"] != "CUSTOM" || v["authorizer_id"] != authorizer["id"] => {
+                problems.push(format!("{address}: not CUSTOM with the okta authorizer"));
+            }
+            true if v["authorization_type"] != "NONE" => {
+                problems.push(format!("{address}: public in the catalog, but not served without the authorizer"));
+            }
+            _ => {}
         }
         let local = names::local(&route.function);
         let (integration, lambda) =
