@@ -101,6 +101,41 @@ pub struct Page {
     pub more: bool,
 }
 
+/// Where a pass over the organization's badges stands: the badges changed at or after `since` (every badge when
+/// `None`), from the `page`-th page of those. Keyset over `updated_at`, the page counted within one timestamp
+/// ([`Cursor::after`]): page numbers over a fixed `since` would lose a badge whenever another badge, already read,
+/// changes during the pass (it moves to the end of the order, and the first badge of the next page shifts into a page
+/// already read; `module-runtime/tests/credly.rs` shows both).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct Cursor {
+    pub since: Option<String>,
+    pub page: u32,
+}
+
+impl Default for Cursor {
+    fn default() -> Cursor {
+        Cursor { since: None, page: 1 }
+    }
+}
+
+impl Cursor {
+    /// The cursor after `page`, read at this cursor, was stored; and whether the pass goes on. When the page's last
+    /// badge is newer than the cursor, the cursor moves to that badge's `updated_at`, page 1 (the badges of exactly
+    /// that time are read again: storing is idempotent); when every badge of the page has the cursor's time, the page
+    /// number advances within it (more than a page of badges changed at one instant). A badge that changes during the
+    /// pass only moves later than the cursor, so it is read when the pass reaches it.
+    pub fn after(&self, page: &Page) -> (Cursor, bool) {
+        let Some(last) = page.badges.last().map(|b| b.updated_at.clone()) else {
+            return (Cursor { since: self.since.clone(), page: 1 }, false);
+        };
+        let next = match self.since.as_deref() == Some(last.as_str()) {
+            true => Cursor { since: self.since.clone(), page: self.page + 1 },
+            false => Cursor { since: Some(last), page: 1 },
+        };
+        (next, page.more)
+    }
+}
+
 /// One event, as fetched back by its id.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Event {
@@ -243,6 +278,11 @@ impl Credly {
             let body = serde_json::from_str(&text).unwrap_or(Value::Null);
             return Ok((status, body));
         }
+    }
+
+    /// The page a [`Cursor`] stands at.
+    pub async fn badges_at(&self, cursor: &Cursor, deadline: Instant) -> Result<Page, CredlyError> {
+        self.badges(cursor.since.as_deref(), cursor.page, deadline).await
     }
 
     /// One page (from 1) of the organization's badges changed at or after `since` (RFC 3339; every badge when

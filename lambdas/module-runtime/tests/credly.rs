@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use module_runtime::credly::{Credly, CredlyError, FixedToken, TokenSource};
+use module_runtime::credly::{Credly, CredlyError, Cursor, FixedToken, TokenSource};
 use module_runtime::ApiError;
 use standins::credly::CredlyStandin;
 
@@ -144,4 +144,77 @@ fn a_hung_credly_ends_within_the_deadline_and_a_failing_one_is_502() {
     let e: ApiError = rt.block_on(credly.badges(None, 1, soon())).unwrap_err().into();
     assert_eq!(e.status(), 502);
     keep("faults", &standin);
+}
+
+/// Reads a whole pass with the cursor, revoking (through Credly) a badge already read after the first page.
+fn pass_by_cursor(credly: &Credly, standin: &CredlyStandin, rt: &tokio::runtime::Runtime) -> Vec<(String, String)> {
+    let mut cursor = Cursor::default();
+    let mut seen = Vec::new();
+    let mut revoked = false;
+    for _ in 0..100 {
+        let page = rt.block_on(credly.badges_at(&cursor, soon())).unwrap();
+        seen.extend(page.badges.iter().map(|b| (b.id.clone(), b.state.clone())));
+        if !revoked {
+            standin.revoke(&page.badges[3].id).unwrap();
+            revoked = true;
+        }
+        let (next, more) = cursor.after(&page);
+        cursor = next;
+        if !more {
+            return seen;
+        }
+    }
+    panic!("the pass did not end in 100 pages")
+}
+
+#[test]
+fn a_pass_by_the_cursor_misses_no_badge_when_another_changes_meanwhile() {
+    let rt = runtime();
+    // Page numbers over a fixed `since`: the revoked badge moves to the end, and one badge is never read.
+    let standin = CredlyStandin::start(TOKEN).unwrap();
+    standin.issue_many(120, "example.com", "Cloud Practitioner");
+    let credly = client(&standin, Arc::new(FixedToken(TOKEN.into())));
+    let mut by_number = std::collections::BTreeSet::new();
+    for page in 1..=3 {
+        let p = rt.block_on(credly.badges(None, page, soon())).unwrap();
+        if page == 1 {
+            standin.revoke(&p.badges[3].id).unwrap();
+        }
+        by_number.extend(p.badges.into_iter().map(|b| b.id));
+    }
+    assert_eq!(by_number.len(), 119, "the flaw the cursor avoids");
+    // The cursor: every badge read, the revoked one again, revoked.
+    let standin = CredlyStandin::start(TOKEN).unwrap();
+    standin.issue_many(120, "example.com", "Cloud Practitioner");
+    let credly = client(&standin, Arc::new(FixedToken(TOKEN.into())));
+    let seen = pass_by_cursor(&credly, &standin, &rt);
+    let ids: std::collections::BTreeSet<&String> = seen.iter().map(|(id, _)| id).collect();
+    assert_eq!(ids.len(), 120);
+    assert!(seen.iter().any(|(_, state)| state == "revoked"), "the change was read too");
+    keep("cursor", &standin);
+}
+
+#[test]
+fn more_than_a_page_changed_in_one_instant_is_paged_within_it() {
+    let rt = runtime();
+    let standin = CredlyStandin::start(TOKEN).unwrap();
+    standin.issue_at_once(120, "example.com", "Bulk");
+    let credly = client(&standin, Arc::new(FixedToken(TOKEN.into())));
+    let mut cursor = Cursor::default();
+    let mut ids = std::collections::BTreeSet::new();
+    let mut requests = 0;
+    loop {
+        let page = rt.block_on(credly.badges_at(&cursor, soon())).unwrap();
+        requests += 1;
+        ids.extend(page.badges.iter().map(|b| b.id.clone()));
+        let (next, more) = cursor.after(&page);
+        cursor = next;
+        if !more || requests > 10 {
+            break;
+        }
+    }
+    assert_eq!(ids.len(), 120);
+    // The first page moves the cursor to the instant; then pages 1, 2 and 3 of it.
+    assert_eq!((requests, cursor.page), (4, 4));
+    keep("instant", &standin);
 }

@@ -171,6 +171,28 @@ impl CredlyStandin {
         }
     }
 
+    /// Issues `n` badges in one instant (one `updated_at` for all, as a bulk issue can), to `bulk-<i>@<domain>`.
+    pub fn issue_at_once(&self, n: usize, domain: &str, template_name: &str) {
+        let mut s = lock(&self.state);
+        let now = s.tick();
+        for i in 0..n {
+            let id = s.next_id(0xBADE);
+            let badge = Badge {
+                id: id.clone(),
+                state: "accepted".into(),
+                issued_at_ms: now,
+                expires_at_ms: None,
+                recipient_email: format!("bulk-{i}@{domain}"),
+                template_id: uuid_from(7, 0x7E),
+                template_name: template_name.to_owned(),
+                updated_ms: now,
+            };
+            s.badges.push(badge.clone());
+            let id = s.next_id(0xE7E7);
+            s.events.push(Event { id, event_type: "badge.created", occurred_ms: now, badge: Some(badge) });
+        }
+    }
+
     /// Revokes a badge; answers its `badge.state.changed` event's id, or `None` if there is no such badge.
     pub fn revoke(&self, badge_id: &str) -> Option<String> {
         let mut s = lock(&self.state);
