@@ -884,62 +884,14 @@ fn the_longest_preview_name_keeps_every_name_within_awss_limits() {
     }
 }
 
-/// A module with one public route (a third party's webhook) and the queue its function feeds: the shape
-/// `Auth::Public` is for.
+/// The catalog's fixture module (`route_registry::fixtures`): one public route (a third party's webhook) and the queue
+/// its function feeds, the shape `Auth::Public` is for.
 mod public_route {
-    use route_registry::{
-        Auth, Body, Doc, Function, Method, Module, QueueTrigger, Route, Trigger, Use, PUBLIC_ROUTE_THROTTLE,
-    };
+    use route_registry::fixtures::{EVENTS, MARK_REMOVED, MODULE as PUBLIC, RECEIVE, RECEIVER};
+    use route_registry::{Function, Module, PUBLIC_ROUTE_THROTTLE};
     use serde_json::Value;
 
     use crate::{names, synth_catalog, Env, Options, Target};
-
-    const EVENTS: Function = Function {
-        module: "hook-module",
-        name: "hook-events",
-        binary: "hook-hook-events",
-        memory_mb: 128,
-        timeout_s: 30,
-        uses: &[],
-        trigger: Trigger::Queue(QueueTrigger {
-            batch_size: 10,
-            batching_window_s: 0,
-            max_receives: 5,
-            visibility_timeout_s: 180,
-            max_concurrency: 2,
-        }),
-    };
-    const RECEIVER: Function = Function {
-        module: "hook-module",
-        name: "hook-receiver",
-        binary: "hook-hook-receiver",
-        memory_mb: 128,
-        timeout_s: 5,
-        uses: &[Use::Queue(&EVENTS)],
-        trigger: Trigger::Http,
-    };
-    const RECEIVE: Route = Route {
-        method: Method::Post,
-        path: "/hooks/example",
-        function: RECEIVER,
-        auth: Auth::Public,
-        summary: "Receive an event",
-        success: 200,
-        errors: &[400],
-        request: None,
-        response: Body::One(Doc::of::<String>()),
-        upload: None,
-    };
-    const PUBLIC: Module = Module {
-        name: "hook-module",
-        summary: "a webhook",
-        functions: &[RECEIVER, EVENTS],
-        routes: &[RECEIVE],
-        service_functions: &[],
-        renamed: &[],
-    };
-    /// The same module with the route's mark removed.
-    const MARK_REMOVED: Module = Module { routes: &[Route { auth: Auth::User, ..RECEIVE }], ..PUBLIC };
 
     fn synthesized(module: Module) -> Value {
         let modules = [route_registry::modules::org::MODULE, module];

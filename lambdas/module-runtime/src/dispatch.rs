@@ -240,30 +240,12 @@ mod tests {
     /// and a bearer token are both ignored); the same route behind the authorizer reads them.
     #[test]
     fn a_public_routes_handler_gets_an_anonymous_caller_whatever_the_request_claims() {
-        use route_registry::{Auth, Body as Answer, Doc, Function, Method, Trigger};
-        const RECEIVER: Function = Function {
-            module: "hook-module",
-            name: "hook-receiver",
-            binary: "hook-hook-receiver",
-            memory_mb: 128,
-            timeout_s: 5,
-            uses: &[],
-            trigger: Trigger::Http,
-        };
-        const RECEIVE: Route = Route {
-            method: Method::Post,
-            path: "/hooks/example",
-            function: RECEIVER,
-            auth: Auth::Public,
-            summary: "Receive an event",
-            success: 200,
-            errors: &[],
-            request: None,
-            response: Answer::One(Doc::of::<String>()),
-            upload: None,
-        };
-        const PUBLIC: &[(Route, u8)] = &[(RECEIVE, 1)];
-        const MARKED_OFF: &[(Route, u8)] = &[(Route { auth: Auth::User, ..RECEIVE }, 1)];
+        use route_registry::fixtures::{RECEIVE, RECEIVER as QUEUEING};
+        use route_registry::{Auth, Function};
+        // The fixture's receiver without its queue: this test's container has no queue configured.
+        const RECEIVER: Function = Function { uses: &[], ..QUEUEING };
+        const PUBLIC: &[(Route, u8)] = &[(Route { function: RECEIVER, ..RECEIVE }, 1)];
+        const MARKED_OFF: &[(Route, u8)] = &[(Route { function: RECEIVER, auth: Auth::User, ..RECEIVE }, 1)];
         crate::metrics::capture();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let http = crate::http_client::client().unwrap();

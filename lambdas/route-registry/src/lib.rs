@@ -12,6 +12,7 @@ use std::fmt;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 
+pub mod fixtures;
 pub mod modules;
 pub mod openapi;
 pub mod telemetry;
@@ -593,34 +594,11 @@ mod tests {
     #[test]
     #[should_panic(expected = "only queues what it is sent")]
     fn a_public_routes_function_may_only_queue() {
-        const RECEIVER: Function = Function {
-            module: "hook-module",
-            name: "hook-receiver",
-            binary: "hook-hook-receiver",
-            memory_mb: 128,
-            timeout_s: 5,
-            uses: &[Use::Database],
-            trigger: Trigger::Http,
-        };
-        const RECEIVE: Route = Route {
-            method: Method::Post,
-            path: "/hooks/example",
-            function: RECEIVER,
-            auth: Auth::Public,
-            summary: "Receive an event",
-            success: 200,
-            errors: &[],
-            request: Some(Doc::of::<String>()),
-            response: Body::One(Doc::of::<String>()),
-            upload: None,
-        };
+        const RECEIVER: Function = Function { uses: &[Use::Database], ..fixtures::RECEIVER };
         check_module(&Module {
-            name: "hook-module",
-            summary: "a webhook",
-            functions: &[RECEIVER],
-            routes: &[RECEIVE],
-            service_functions: &[],
-            renamed: &[],
+            functions: &[RECEIVER, fixtures::EVENTS],
+            routes: &[Route { function: RECEIVER, ..fixtures::RECEIVE }],
+            ..fixtures::MODULE
         });
     }
 
@@ -628,7 +606,7 @@ mod tests {
     fn the_catalog_is_consistent() {
         let mut keys = HashSet::new();
         let mut binaries = HashSet::new();
-        for module in MODULES.iter().chain([&modules::template::MODULE]) {
+        for module in MODULES.iter().chain([&modules::template::MODULE, &fixtures::MODULE]) {
             check_module(module);
         }
         for module in MODULES {

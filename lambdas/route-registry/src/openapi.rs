@@ -264,59 +264,14 @@ mod tests {
     /// without the mark is behind the bearer scheme again.
     #[test]
     fn a_public_route_is_documented_without_security_and_with_its_throttle() {
-        use crate::{Doc, Function, Method, QueueTrigger, Trigger, Use};
-        const EVENTS: Function = Function {
-            module: "hook-module",
-            name: "hook-events",
-            binary: "hook-hook-events",
-            memory_mb: 128,
-            timeout_s: 30,
-            uses: &[],
-            trigger: Trigger::Queue(QueueTrigger {
-                batch_size: 10,
-                batching_window_s: 0,
-                max_receives: 5,
-                visibility_timeout_s: 180,
-                max_concurrency: 2,
-            }),
-        };
-        const RECEIVER: Function = Function {
-            module: "hook-module",
-            name: "hook-receiver",
-            binary: "hook-hook-receiver",
-            memory_mb: 128,
-            timeout_s: 5,
-            uses: &[Use::Queue(&EVENTS)],
-            trigger: Trigger::Http,
-        };
-        const RECEIVE: Route = Route {
-            method: Method::Post,
-            path: "/hooks/example",
-            function: RECEIVER,
-            auth: Auth::Public,
-            summary: "Receive an event",
-            success: 200,
-            errors: &[400],
-            request: None,
-            response: Body::One(Doc::of::<String>()),
-            upload: None,
-        };
-        let module = |route: Route| Module {
-            name: "hook-module",
-            summary: "a webhook",
-            functions: &[RECEIVER, EVENTS],
-            routes: Box::leak(Box::new([route])),
-            service_functions: &[],
-            renamed: &[],
-        };
-        let doc = document_for(&[module(RECEIVE)], "http://x");
+        use crate::fixtures::{MARK_REMOVED, MODULE, RECEIVE};
+        let doc = document_for(&[MODULE], "http://x");
         let op = &doc["paths"]["/hooks/example"]["post"];
         assert_eq!((op["x-auth"].as_str(), &op["security"]), (Some("public"), &json!([])));
         assert_eq!(op["x-throttle"], json!({"rate_per_s": 10, "burst": 20}));
         assert!(op["responses"]["401"].is_null() && op["responses"]["403"].is_null());
         assert_eq!(statuses(&RECEIVE), [400, 500, 502, 503, 504]);
-        let marked_off = Route { auth: Auth::User, ..RECEIVE };
-        let doc = document_for(&[module(marked_off)], "http://x");
+        let doc = document_for(&[MARK_REMOVED], "http://x");
         let op = &doc["paths"]["/hooks/example"]["post"];
         assert!(op["security"].is_null() && op["responses"]["401"].is_object(), "the document's bearer scheme applies");
     }
