@@ -288,30 +288,9 @@ fn updated_since(filter: &str) -> Result<Option<u64>, String> {
     Ok(None)
 }
 
+/// A query parameter, decoded as a form value (`+` a space).
 fn query_value(query: &str, name: &str) -> Option<String> {
-    query.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| {
-        let v = v.replace('+', " ");
-        percent_decode(&v)
-    })
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    crate::http1::query_param(query, name).map(|v| crate::http1::percent_decode(&v.replace('+', " ")))
 }
 
 fn error(message: &str) -> Value {
@@ -363,17 +342,7 @@ async fn serve(state: &Arc<Mutex<State>>, org: &str, req: Request<Incoming>) -> 
     let path = req.uri().path().to_owned();
     let query = req.uri().query().unwrap_or_default().to_owned();
     let authorization = req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    let headers: BTreeMap<String, String> = req
-        .headers()
-        .iter()
-        .filter(|(k, _)| ["authorization", "content-type"].contains(&k.as_str()))
-        .map(|(k, v)| {
-            let v = v.to_str().unwrap_or_default();
-            // The token never reaches the record: only its scheme.
-            let v = if k == "authorization" { v.split(' ').next().unwrap_or_default() } else { v };
-            (k.as_str().to_owned(), v.to_owned())
-        })
-        .collect();
+    let headers = crate::okta::recorded_headers(req.headers(), &["authorization", "content-type"]);
     let _ = req.into_body().collect().await;
     let fault = {
         let mut s = lock(state);
@@ -473,11 +442,11 @@ mod tests {
     }
 
     #[test]
-    fn percent_decoding() {
-        assert_eq!(
-            percent_decode("updated_at_min%3A%3A2026-12-08T00%3A00%3A00.000Z"),
-            "updated_at_min::2026-12-08T00:00:00.000Z"
-        );
-        assert_eq!(percent_decode("a%2"), "a%2");
+    fn query_values_are_decoded_as_form_values() {
+        let query = "page=2&filter=updated_at_min%3A%3A2026-12-08T00%3A00%3A00.000Z&q=a+b%2B";
+        assert_eq!(query_value(query, "filter").unwrap(), "updated_at_min::2026-12-08T00:00:00.000Z");
+        assert_eq!(query_value(query, "q").unwrap(), "a b+");
+        assert_eq!(query_value("x=a%2", "x").unwrap(), "a%2");
+        assert_eq!(query_value(query, "sort"), None);
     }
 }

@@ -1,5 +1,6 @@
 //! Reading HTTP/1.1 messages off a blocking stream, for the stand-ins and emulators that speak HTTP by hand: a
-//! head (first line, headers with lowercased names) and a body of `Content-Length` bytes or chunked.
+//! head (first line, headers with lowercased names) and a body of `Content-Length` bytes or chunked; and reading a
+//! query string or a form, for every stand-in.
 
 use std::io::BufRead;
 
@@ -23,6 +24,31 @@ pub fn read_head(reader: &mut impl BufRead) -> std::io::Result<Option<(String, H
         }
     }
     Ok(Some((first.trim_end().to_owned(), headers)))
+}
+
+/// `%XX` escapes decoded, bytes taken as UTF-8 (lossily); a `%` not followed by two hex digits is kept as it is.
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hexval = |b: u8| (b as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hexval(bytes[i + 1]), hexval(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The raw (still encoded) value of `name` in a query string or form (`a=1&b=2`), the first one.
+pub fn query_param<'q>(query: &'q str, name: &str) -> Option<&'q str> {
+    query.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v)
 }
 
 /// The first value of header `name` (lowercase).

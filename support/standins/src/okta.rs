@@ -22,6 +22,8 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 use serde_json::{json, Value};
 
+use crate::http1::percent_decode as decode;
+
 /// How the stand-in misbehaves, when asked to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -41,6 +43,19 @@ pub enum Fault {
     /// Answers searches normally, except that every page links to the first page again (`after=0`): pages that never
     /// end, as a broken or hostile answer would have them.
     LoopingPages,
+}
+
+/// The request headers `names` (lowercase) as an exchange records them: `authorization` reduced to its scheme, so a
+/// token never reaches a record.
+pub fn recorded_headers(headers: &hyper::HeaderMap, names: &[&str]) -> BTreeMap<String, String> {
+    names
+        .iter()
+        .filter_map(|name| {
+            let v = headers.get(*name)?.to_str().ok()?;
+            let v = if *name == "authorization" { v.split(' ').next().unwrap_or_default() } else { v };
+            Some(((*name).to_owned(), v.to_owned()))
+        })
+        .collect()
 }
 
 /// One request and its answer, as recorded.
@@ -307,16 +322,8 @@ async fn serve(state: &Mutex<State>, token: &str, base: &str, req: Request<Incom
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
     let query = req.uri().query().unwrap_or("").to_owned();
-    let mut headers = BTreeMap::new();
-    for name in ["content-type", "accept"] {
-        if let Some(v) = req.headers().get(name).and_then(|v| v.to_str().ok()) {
-            headers.insert(name.to_owned(), v.to_owned());
-        }
-    }
+    let headers = recorded_headers(req.headers(), &["content-type", "accept", "authorization"]);
     let authorization = req.headers().get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    if let Some(a) = &authorization {
-        headers.insert("authorization".into(), a.split(' ').next().unwrap_or_default().to_owned());
-    }
     let bytes = req.into_body().collect().await.map(|c| c.to_bytes()).unwrap_or_default();
     let form = headers.get("content-type").is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
     // Form bodies (the token endpoint's) are recorded as an object of their fields.
@@ -427,38 +434,7 @@ async fn serve(state: &Mutex<State>, token: &str, base: &str, req: Request<Incom
 }
 
 fn query_param(query: &str, name: &str) -> Option<String> {
-    query.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| decode(v))
-}
-
-fn decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 3;
-                    }
-                    Err(_) => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    crate::http1::query_param(query, name).map(decode)
 }
 
 fn find<'s>(users: &'s mut [User], id_or_login: &str) -> Option<&'s mut User> {

@@ -173,25 +173,6 @@ fn uri_encode(s: &str, keep_slash: bool) -> String {
     out
 }
 
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hexval = |b: u8| (b as char).to_digit(16);
-            if let (Some(h), Some(l)) = (hexval(bytes[i + 1]), hexval(bytes[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// An S3 event's key: form-encoded (`+` for a space).
 fn form_encode(s: &str) -> String {
     uri_encode(s, true).replace("%20", "+")
@@ -239,8 +220,11 @@ fn verify_header_signature(
         .split('&')
         .filter(|p| !p.is_empty())
         .map(|p| match p.split_once('=') {
-            Some((k, v)) => (uri_encode(&percent_decode(k), false), uri_encode(&percent_decode(v), false)),
-            None => (uri_encode(&percent_decode(p), false), String::new()),
+            Some((k, v)) => (
+                uri_encode(&crate::http1::percent_decode(k), false),
+                uri_encode(&crate::http1::percent_decode(v), false),
+            ),
+            None => (uri_encode(&crate::http1::percent_decode(p), false), String::new()),
         })
         .collect();
     pairs.sort();
@@ -271,8 +255,8 @@ async fn serve(state: &Mutex<State>, req: Request<Incoming>) -> Response<Full<By
     };
     let body = collected.to_bytes().to_vec();
     let segments: Vec<&str> = path.trim_start_matches('/').splitn(2, '/').collect();
-    let bucket = percent_decode(segments.first().copied().unwrap_or(""));
-    let key = segments.get(1).map(|k| percent_decode(k)).unwrap_or_default();
+    let bucket = crate::http1::percent_decode(segments.first().copied().unwrap_or(""));
+    let key = segments.get(1).map(|k| crate::http1::percent_decode(k)).unwrap_or_default();
     if method == "POST" && key.is_empty() {
         return post_object(state, &bucket, &headers, &body).await;
     }
@@ -286,7 +270,7 @@ async fn serve(state: &Mutex<State>, req: Request<Incoming>) -> Response<Full<By
             .split('&')
             .filter_map(|p| p.split_once('=').or(Some((p, ""))))
             .find(|(k, _)| *k == name)
-            .map(|(_, v)| percent_decode(v))
+            .map(|(_, v)| crate::http1::percent_decode(v))
     };
     let Ok(mut s) = state.lock() else { return error(500, "InternalError", "state poisoned") };
     let Some(versions) = s.buckets.get_mut(&bucket) else {
@@ -648,7 +632,7 @@ mod tests {
     #[test]
     fn keys_are_encoded_as_s3_writes_them() {
         assert_eq!(form_encode("resumes/a b/c+d.pdf"), "resumes/a+b/c%2Bd.pdf");
-        assert_eq!(percent_decode("a%20b%2F"), "a b/");
+        assert_eq!(crate::http1::percent_decode("a%20b%2F"), "a b/");
     }
 
     #[test]

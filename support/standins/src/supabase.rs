@@ -145,17 +145,7 @@ async fn serve(
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
     let query = req.uri().query().unwrap_or_default().to_owned();
-    let headers: BTreeMap<String, String> = req
-        .headers()
-        .iter()
-        .filter(|(k, _)| ["authorization", "content-type"].contains(&k.as_str()))
-        .map(|(k, v)| {
-            let v = v.to_str().unwrap_or_default();
-            // The token never reaches the record: only its scheme.
-            let v = if k == "authorization" { v.split(' ').next().unwrap_or_default() } else { v };
-            (k.as_str().to_owned(), v.to_owned())
-        })
-        .collect();
+    let headers = crate::okta::recorded_headers(req.headers(), &["authorization", "content-type"]);
     let authorized =
         req.headers().get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {token}"));
     let bytes = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
