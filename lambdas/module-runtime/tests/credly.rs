@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use module_runtime::credly::{Credly, CredlyError, Cursor, FixedToken, TokenSource};
+use module_runtime::credly::{Credly, CredlyError, Cursor, FixedToken, Page, TokenSource};
 use module_runtime::ApiError;
 use standins::credly::CredlyStandin;
 
@@ -146,22 +146,23 @@ fn a_hung_credly_ends_within_the_deadline_and_a_failing_one_is_502() {
     keep("faults", &standin);
 }
 
-/// Reads a whole pass with the cursor, revoking (through Credly) a badge already read after the first page.
-fn pass_by_cursor(credly: &Credly, standin: &CredlyStandin, rt: &tokio::runtime::Runtime) -> Vec<(String, String)> {
+/// Reads a whole pass with the cursor from the start, calling `after_page` with each page read; the badges read
+/// (id and state), and where the cursor ended with how many requests it took.
+fn pass_by_cursor(
+    credly: &Credly,
+    rt: &tokio::runtime::Runtime,
+    mut after_page: impl FnMut(&Page),
+) -> (Vec<(String, String)>, Cursor, u32) {
     let mut cursor = Cursor::default();
     let mut seen = Vec::new();
-    let mut revoked = false;
-    for _ in 0..100 {
+    for requests in 1..=100 {
         let page = rt.block_on(credly.badges_at(&cursor, soon())).unwrap();
         seen.extend(page.badges.iter().map(|b| (b.id.clone(), b.state.clone())));
-        if !revoked {
-            standin.revoke(&page.badges[3].id).unwrap();
-            revoked = true;
-        }
+        after_page(&page);
         let (next, more) = cursor.after(&page);
         cursor = next;
         if !more {
-            return seen;
+            return (seen, cursor, requests);
         }
     }
     panic!("the pass did not end in 100 pages")
@@ -187,7 +188,14 @@ fn a_pass_by_the_cursor_misses_no_badge_when_another_changes_meanwhile() {
     let standin = CredlyStandin::start(TOKEN).unwrap();
     standin.issue_many(120, "example.com", "Cloud Practitioner");
     let credly = client(&standin, Arc::new(FixedToken(TOKEN.into())));
-    let seen = pass_by_cursor(&credly, &standin, &rt);
+    // A badge already read is revoked after the first page.
+    let mut revoked = false;
+    let (seen, _, _) = pass_by_cursor(&credly, &rt, |page| {
+        if !revoked {
+            standin.revoke(&page.badges[3].id).unwrap();
+            revoked = true;
+        }
+    });
     let ids: std::collections::BTreeSet<&String> = seen.iter().map(|(id, _)| id).collect();
     assert_eq!(ids.len(), 120);
     assert!(seen.iter().any(|(_, state)| state == "revoked"), "the change was read too");
@@ -200,19 +208,8 @@ fn more_than_a_page_changed_in_one_instant_is_paged_within_it() {
     let standin = CredlyStandin::start(TOKEN).unwrap();
     standin.issue_at_once(120, "example.com", "Bulk");
     let credly = client(&standin, Arc::new(FixedToken(TOKEN.into())));
-    let mut cursor = Cursor::default();
-    let mut ids = std::collections::BTreeSet::new();
-    let mut requests = 0;
-    loop {
-        let page = rt.block_on(credly.badges_at(&cursor, soon())).unwrap();
-        requests += 1;
-        ids.extend(page.badges.iter().map(|b| b.id.clone()));
-        let (next, more) = cursor.after(&page);
-        cursor = next;
-        if !more || requests > 10 {
-            break;
-        }
-    }
+    let (seen, cursor, requests) = pass_by_cursor(&credly, &rt, |_| {});
+    let ids: std::collections::BTreeSet<&String> = seen.iter().map(|(id, _)| id).collect();
     assert_eq!(ids.len(), 120);
     // The first page moves the cursor to the instant; then pages 1, 2 and 3 of it.
     assert_eq!((requests, cursor.page), (4, 4));
