@@ -290,7 +290,7 @@ fn updated_since(filter: &str) -> Result<Option<u64>, String> {
 
 /// A query parameter, decoded as a form value (`+` a space).
 fn query_value(query: &str, name: &str) -> Option<String> {
-    crate::http1::query_param(query, name).map(|v| crate::http1::percent_decode(&v.replace('+', " ")))
+    crate::http1::query_param(query, name).map(crate::http1::form_decode)
 }
 
 fn error(message: &str) -> Value {

@@ -46,6 +46,12 @@ pub fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// A form value (`application/x-www-form-urlencoded`, or a query string written as one): `+` a space, then
+/// [`percent_decode`] (so `%2B` stays a plus).
+pub fn form_decode(s: &str) -> String {
+    percent_decode(&s.replace('+', " "))
+}
+
 /// The raw (still encoded) value of `name` in a query string or form (`a=1&b=2`), the first one.
 pub fn query_param<'q>(query: &'q str, name: &str) -> Option<&'q str> {
     query.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v)

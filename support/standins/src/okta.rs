@@ -22,7 +22,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 use serde_json::{json, Value};
 
-use crate::http1::percent_decode as decode;
+use crate::http1::form_decode as decode;
 
 /// How the stand-in misbehaves, when asked to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
